@@ -1,0 +1,361 @@
+"""``python -m qwen_blog pretrain``: train a small Qwen2 from scratch on a packed corpus.
+
+    python -m qwen_blog pretrain --config tiny --out runs/tiny                 # built-in corpus, CPU, minutes
+    python -m qwen_blog pretrain --config tiny --max-steps 30 --out runs/demo  # < 1 minute smoke run
+    python -m qwen_blog pretrain --config small --data my_corpus.jsonl --out runs/small
+    python -m qwen_blog pretrain --config tiny --out runs/tiny --max-steps 600 --resume
+    torchrun --nproc_per_node=8 -m qwen_blog pretrain --config small --data corpus/ --out runs/s8
+
+``--config`` is ``tiny``, ``small`` or a JSON file: either a Qwen2 ``config.json``-style dict (model
+only) or ``{"model": {...}, "train": {...}}`` where ``train`` sets defaults for the flags below
+(``seq_len``, ``micro_batch_size``, ``lr``, ...). Flags given on the command line always win.
+
+Without ``--data`` the built-in generated corpus (:mod:`qwen_blog.corpus`) is written to
+``OUT/data/corpus.jsonl``; every corpus is packed once into ``OUT/data/`` (reused while the source file and
+the tokenizer are unchanged). Each checkpoint ``OUT/step-N/`` is a Hugging Face directory
+(``config.json``, ``model.safetensors``, ``tokenizer.json``, ``tokenizer_config.json``) that
+``tinyqwen``, ``tinyqwen verify`` and ``transformers.AutoModelForCausalLM`` load directly.
+
+Limits: one corpus per run; the global batch (``micro_batch_size * grad_accum * world_size``) must not
+change across a resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+# Model shapes. tiny: ~1M non-embedding params, trains visibly in minutes on 2 CPU cores.
+PRESETS: dict[str, dict] = {
+    "tiny": {
+        "model": {
+            "hidden_size": 128,
+            "intermediate_size": 384,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "rope_theta": 10000.0,
+            "tie_word_embeddings": True,
+        },
+        "train": {
+            "seq_len": 128,
+            "micro_batch_size": 16,
+            "grad_accum": 1,
+            "lr": 3e-3,
+            "warmup_steps": 30,
+            "max_steps": 300,
+            "eval_every": 50,
+            "save_every": 100,
+        },
+    },
+    "small": {
+        "model": {
+            "hidden_size": 384,
+            "intermediate_size": 1024,
+            "num_hidden_layers": 6,
+            "num_attention_heads": 6,
+            "num_key_value_heads": 2,
+            "rope_theta": 10000.0,
+            "tie_word_embeddings": True,
+        },
+        "train": {
+            "seq_len": 256,
+            "micro_batch_size": 16,
+            "grad_accum": 2,
+            "lr": 1.5e-3,
+            "warmup_steps": 100,
+            "max_steps": 2000,
+            "eval_every": 200,
+            "save_every": 500,
+        },
+    },
+}
+TRAIN_DEFAULTS = {
+    "seq_len": 128,
+    "micro_batch_size": 16,
+    "grad_accum": 1,
+    "lr": 3e-3,
+    "warmup_steps": 30,
+    "max_steps": 300,
+    "eval_every": 50,
+    "save_every": 100,
+}
+
+
+def load_preset(spec: str) -> tuple[dict, dict]:
+    """(model config fields, training defaults) for ``tiny``, ``small`` or a JSON file."""
+    if spec in PRESETS:
+        return dict(PRESETS[spec]["model"]), {**TRAIN_DEFAULTS, **PRESETS[spec]["train"]}
+    p = Path(spec)
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"--config {spec!r}: not a preset ({', '.join(PRESETS)}) nor a JSON file"
+        )
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{p}: not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"{p}: expected a JSON object")
+    model, train = (d.get("model", {}), d.get("train", {})) if "model" in d else (d, {})
+    unknown = set(train) - set(TRAIN_DEFAULTS)
+    if unknown:
+        raise ValueError(f'{p}: unknown field(s) in "train": {sorted(unknown)}')
+    return dict(model), {**TRAIN_DEFAULTS, **train}
+
+
+def load_tokenizer(spec: str):
+    """``tiny-random`` (the tokenizer shipped with tinyqwen) or a tokenizer/checkpoint directory."""
+    from tinyqwen import Tokenizer
+
+    if spec == "tiny-random":
+        from tinyqwen.tiny_random import ASSET_DIR
+
+        return Tokenizer.from_pretrained(ASSET_DIR)
+    return Tokenizer.from_pretrained(spec)
+
+
+def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = p or argparse.ArgumentParser(prog="qwen_blog pretrain", description=__doc__.split("\n")[0])
+    p.add_argument("--config", default="tiny", help="tiny | small | path/to/config.json")
+    p.add_argument(
+        "--data", default=None, help="corpus (.jsonl/.txt/dir) or a packed dir; default: built-in"
+    )
+    p.add_argument("--out", required=True, help="run directory (checkpoints, logs, loss.png)")
+    p.add_argument(
+        "--tokenizer", default="tiny-random", help="tiny-random | tokenizer or checkpoint dir"
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        help="continue from OUT/latest (or the given checkpoint dir)",
+    )
+    g = p.add_argument_group("training (defaults come from --config)")
+    for name, typ in [
+        ("seq-len", int),
+        ("micro-batch-size", int),
+        ("grad-accum", int),
+        ("lr", float),
+        ("warmup-steps", int),
+        ("max-steps", int),
+        ("eval-every", int),
+        ("save-every", int),
+    ]:
+        g.add_argument(f"--{name}", type=typ, default=None)
+    g.add_argument("--min-lr-ratio", type=float, default=0.1)
+    g.add_argument("--weight-decay", type=float, default=0.1)
+    g.add_argument("--grad-clip", type=float, default=1.0)
+    g.add_argument(
+        "--eval-blocks", type=int, default=64, help="validation sequences per evaluation"
+    )
+    g.add_argument("--keep-last", type=int, default=2, help="checkpoints to keep (0 = all)")
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    g.add_argument("--gradient-checkpointing", action="store_true")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--val-fraction", type=float, default=0.05)
+    g.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def prepare_data(args, tokenizer, info) -> Path:
+    """Return a packed data directory, packing on rank 0 (others wait) when needed."""
+    from qwen_blog import corpus, data
+    from qwen_blog.distributed import barrier
+
+    src = Path(args.data) if args.data else None
+    if src is not None and (src / data.META).is_file():
+        meta = json.loads((src / data.META).read_text(encoding="utf-8"))
+        if meta["vocab_size"] > tokenizer.vocab_size:
+            raise ValueError(
+                f"{src}: packed with vocab_size {meta['vocab_size']}, tokenizer has "
+                f"{tokenizer.vocab_size}"
+            )
+        return src
+    packed = Path(args.out) / "data"
+    if info.is_main:
+        packed.mkdir(parents=True, exist_ok=True)
+        if src is None:
+            src = packed / "corpus.jsonl"
+            if not src.is_file():
+                corpus.write_pretrain_corpus(src)
+        key = {
+            "source": str(src.resolve()),
+            "mtime": src.stat().st_mtime_ns if src.is_file() else None,
+            "tokenizer": data.tokenizer_fingerprint(tokenizer),
+            "val_fraction": args.val_fraction,
+            "seed": args.seed,
+        }
+        meta_path = packed / data.META
+        old = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+        if old.get("key") != key:
+            docs = data.read_documents(src)
+            data.pack_corpus(
+                tokenizer,
+                docs,
+                packed,
+                val_fraction=args.val_fraction,
+                seed=args.seed,
+                source=str(src),
+                show_progress=not args.no_progress,
+            )
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta["key"] = key
+            data._write_json(meta_path, meta)
+    barrier(info)
+    return packed
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from qwen_blog import data
+    from qwen_blog.distributed import cleanup, init_distributed, wrap_model
+    from qwen_blog.trainer import TrainArgs, latest_checkpoint, train
+    from tinyqwen import Qwen2Config, Qwen2ForCausalLM
+
+    model_fields, defaults = load_preset(args.config)
+    for k, v in defaults.items():
+        if getattr(args, k, None) is None:
+            setattr(args, k, v)
+    info = init_distributed(args.device)
+    try:
+        tokenizer = load_tokenizer(args.tokenizer)
+        packed = prepare_data(args, tokenizer, info)
+        train_tokens = data.PackedTokens(packed, "train")
+        val_tokens = data.PackedTokens(packed, "val")
+
+        eos = train_tokens.meta["eos_token_id"]
+        vocab = (
+            model_fields.pop("vocab_size", None) or -(-tokenizer.vocab_size // 64) * 64
+        )  # round up: faster matmuls
+        if vocab < tokenizer.vocab_size:
+            raise ValueError(
+                f"--config vocab_size {vocab} < tokenizer.vocab_size {tokenizer.vocab_size}"
+            )
+        config = Qwen2Config.from_dict(
+            {
+                **model_fields,
+                "vocab_size": vocab,
+                "max_position_embeddings": max(
+                    args.seq_len, model_fields.get("max_position_embeddings", 0)
+                ),
+                "bos_token_id": eos,
+                "eos_token_id": eos,
+                "torch_dtype": "float32",
+            }
+        )
+        torch.manual_seed(args.seed)
+        model = Qwen2ForCausalLM(config).to(
+            info.device
+        )  # fp32 master weights; tinyqwen inits N(0, 0.02)
+        model.gradient_checkpointing = args.gradient_checkpointing
+        ddp_model = wrap_model(model, info)
+
+        global_batch = args.micro_batch_size * args.grad_accum * info.world_size
+        sampler = data.BlockSampler(
+            train_tokens.num_blocks(args.seq_len), global_batch, seed=args.seed
+        )
+
+        def step_batches(step: int) -> list[dict]:
+            mine = data.shard(sampler.indices(step), info.rank, info.world_size)
+            out = []
+            for i in range(0, len(mine), args.micro_batch_size):
+                x, y = train_tokens.batch(mine[i : i + args.micro_batch_size], args.seq_len)
+                out.append({"input_ids": x.to(info.device), "targets": y.to(info.device)})
+            return out
+
+        def val_batches() -> list[dict]:
+            n = min(args.eval_blocks, val_tokens.num_blocks(args.seq_len))
+            if n == 0:
+                print(
+                    f"warning: validation split has < {args.seq_len + 1} tokens; no val loss",
+                    file=sys.stderr,
+                )
+                return []
+            mine = data.shard(list(range(n - n % info.world_size)), info.rank, info.world_size)
+            out = []
+            for i in range(0, len(mine), args.micro_batch_size):
+                x, y = val_tokens.batch(mine[i : i + args.micro_batch_size], args.seq_len)
+                out.append({"input_ids": x.to(info.device), "targets": y.to(info.device)})
+            return out
+
+        def save_weights(d: Path) -> None:
+            model.save_pretrained(d)
+            tokenizer.save_pretrained(d)
+
+        def load_weights(d: Path) -> None:
+            loaded = Qwen2ForCausalLM.from_pretrained(d, dtype=torch.float32)
+            model.load_state_dict(
+                loaded.state_dict()
+            )  # copy in place: the optimizer holds these tensors
+
+        resume = None
+        if args.resume == "latest":
+            resume = latest_checkpoint(args.out)
+            if resume is None:
+                raise FileNotFoundError(f"--resume: no {Path(args.out) / 'latest'} to resume from")
+        elif args.resume:
+            resume = Path(args.resume)
+        if info.is_main:
+            n_params = sum(p.numel() for p in model.parameters())
+            print(
+                f"model: {n_params / 1e6:.2f}M params ({config.num_hidden_layers} layers, hidden "
+                f"{config.hidden_size}, vocab {vocab}); data: {len(train_tokens):,} train / "
+                f"{len(val_tokens):,} val tokens; global batch {global_batch} x {args.seq_len} tokens; "
+                f"world size {info.world_size} on {info.device}",
+                file=sys.stderr,
+            )
+        targs = TrainArgs(
+            out=args.out,
+            max_steps=args.max_steps,
+            lr=args.lr,
+            min_lr_ratio=args.min_lr_ratio,
+            warmup_steps=args.warmup_steps,
+            weight_decay=args.weight_decay,
+            grad_clip=args.grad_clip,
+            grad_accum=args.grad_accum,
+            eval_every=args.eval_every,
+            save_every=args.save_every,
+            keep_last=args.keep_last,
+            precision=args.precision,
+            seed=args.seed,
+            show_progress=not args.no_progress,
+            extra={
+                "command": "pretrain",
+                "config": args.config,
+                "model": config.to_dict(),
+                "data": str(packed),
+            },
+        )
+        records = train(
+            ddp_model,
+            step_batches,
+            val_batches,
+            save_weights,
+            load_weights,
+            targs,
+            info,
+            resume=resume,
+            title=f"pretrain {args.config}",
+        )
+        if info.is_main and records:
+            last = records[-1]
+            vals = [r["val_loss"] for r in records if r["val_loss"] is not None]
+            print(
+                f"done: step {last['step']}, train loss {records[0]['loss']:.3f} -> {last['loss']:.3f}"
+                + (f", val loss {vals[-1]:.3f}" if vals else "")
+                + f", {last['elapsed_s']:.0f}s; checkpoint {latest_checkpoint(args.out)}",
+                file=sys.stderr,
+            )
+    finally:
+        cleanup()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))

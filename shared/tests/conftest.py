@@ -1,0 +1,60 @@
+"""Shared test helpers: tiny random Qwen2 checkpoints written by transformers itself.
+
+    def test_x(tmp_path):
+        path, hf_model = make_hf_checkpoint(tmp_path, num_hidden_layers=3, tie_word_embeddings=False)
+
+or through the fixture: ``def test_y(hf_checkpoint): path, hf_model = hf_checkpoint(use_sliding_window=True)``.
+
+The weights use ``initializer_range=0.2`` (transformers' default 0.02 makes a tiny model repeat one token
+forever, which would make generation tests pass trivially).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+TINY_CONFIG: dict[str, Any] = dict(
+    vocab_size=512,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=256,
+    rms_norm_eps=1e-6,
+    rope_theta=10000.0,
+    tie_word_embeddings=True,
+    initializer_range=0.2,
+)
+
+
+def make_hf_checkpoint(
+    directory: str | Path, seed: int = 0, **config_overrides: Any
+) -> tuple[Path, torch.nn.Module]:
+    """Save a random ``transformers.Qwen2ForCausalLM`` (fp32, eval mode) to ``directory``.
+
+    ``config_overrides`` are ``transformers.Qwen2Config`` kwargs on top of ``TINY_CONFIG``.
+    Returns ``(directory, hf_model)``.
+    """
+    import transformers
+
+    directory = Path(directory)
+    config = transformers.Qwen2Config(**{**TINY_CONFIG, **config_overrides})
+    torch.manual_seed(seed)
+    model = transformers.Qwen2ForCausalLM(config).eval()
+    model.save_pretrained(directory)
+    return directory, model
+
+
+@pytest.fixture
+def hf_checkpoint(tmp_path_factory: pytest.TempPathFactory):
+    """Factory fixture: ``hf_checkpoint(**config_overrides) -> (path, hf_model)`` in a fresh tmp dir."""
+
+    def make(seed: int = 0, **config_overrides: Any) -> tuple[Path, torch.nn.Module]:
+        return make_hf_checkpoint(tmp_path_factory.mktemp("ckpt"), seed=seed, **config_overrides)
+
+    return make

@@ -1,0 +1,197 @@
+"""Loading/saving checkpoints: every bad-checkpoint case gives an error naming the file and tensor;
+sharded checkpoints load; our save_pretrained output is loadable by transformers (and by us)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import pytest
+import torch
+from conftest import make_hf_checkpoint
+from safetensors.torch import load_file, save_file
+
+from tinyqwen.checkpoint import CheckpointError, cpu_has_native_bf16, default_dtype
+from tinyqwen.config import Qwen2Config
+from tinyqwen.model import Qwen2ForCausalLM
+
+IDS = torch.tensor([[5, 17, 301, 42, 8, 99, 3]])
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    """A valid tied checkpoint written by transformers, and its logits on IDS."""
+    path, hf = make_hf_checkpoint(tmp_path_factory.mktemp("good"))
+    with torch.no_grad():
+        return path, hf(IDS).logits
+
+
+def broken_copy(good, tmp_path):
+    path, _ = good
+    dst = tmp_path / "ckpt"
+    shutil.copytree(path, dst)
+    return dst
+
+
+def rewrite_weights(directory, edit):
+    file = directory / "model.safetensors"
+    state = load_file(file)
+    edit(state)
+    save_file(state, file, metadata={"format": "pt"})
+    return file
+
+
+def test_missing_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope"):
+        Qwen2ForCausalLM.from_pretrained(tmp_path / "nope")
+
+
+def test_missing_config(good, tmp_path):
+    d = broken_copy(good, tmp_path)
+    (d / "config.json").unlink()
+    with pytest.raises(CheckpointError, match=r"ckpt: missing config\.json"):
+        Qwen2ForCausalLM.from_pretrained(d)
+
+
+def test_invalid_config_names_file_and_field(good, tmp_path):
+    d = broken_copy(good, tmp_path)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["num_key_value_heads"] = 3  # 4 query heads cannot be shared by 3 KV heads
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=r"config\.json: invalid num_key_value_heads=3"):
+        Qwen2ForCausalLM.from_pretrained(d)
+    (d / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"config\.json: not valid JSON"):
+        Qwen2ForCausalLM.from_pretrained(d)
+
+
+def test_missing_weights_file(good, tmp_path):
+    d = broken_copy(good, tmp_path)
+    (d / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match=r"no model\.safetensors or model\.safetensors\.index"):
+        Qwen2ForCausalLM.from_pretrained(d)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.999, 5 / 1_000_000])
+def test_truncated_file(good, tmp_path, keep):
+    d = broken_copy(good, tmp_path)
+    f = d / "model.safetensors"
+    data = f.read_bytes()
+    f.write_bytes(data[: max(1, int(len(data) * keep))])
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: corrupt or truncated"):
+        Qwen2ForCausalLM.from_pretrained(d)
+
+
+def test_garbage_file(good, tmp_path):
+    d = broken_copy(good, tmp_path)
+    (d / "model.safetensors").write_bytes(b"\x00" * 64 + b"definitely not safetensors" * 100)
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: corrupt or truncated"):
+        Qwen2ForCausalLM.from_pretrained(d)
+
+
+def test_missing_tensor(good, tmp_path):
+    d = broken_copy(good, tmp_path)
+    rewrite_weights(d, lambda s: s.pop("model.layers.1.mlp.up_proj.weight"))
+    with pytest.raises(CheckpointError, match=r"missing tensor\(s\) model\.layers\.1\.mlp\.up_proj"):
+        Qwen2ForCausalLM.from_pretrained(d)
+
+
+def test_unexpected_tensor(good, tmp_path):
+    d = broken_copy(good, tmp_path)
+    rewrite_weights(d, lambda s: s.update({"model.layers.7.mlp.up_proj.weight": torch.zeros(2, 2)}))
+    with pytest.raises(
+        CheckpointError, match=r"model\.safetensors: unexpected tensor\(s\) model\.layers\.7"
+    ):
+        Qwen2ForCausalLM.from_pretrained(d)
+
+
+def test_misshaped_tensor(good, tmp_path):
+    d = broken_copy(good, tmp_path)
+    rewrite_weights(d, lambda s: s.update({"model.layers.0.self_attn.k_proj.bias": torch.zeros(5)}))
+    with pytest.raises(
+        CheckpointError,
+        match=r"model\.safetensors: tensor model\.layers\.0\.self_attn\.k_proj\.bias has shape "
+        r"\[5\], config\.json implies \[32\]",
+    ):
+        Qwen2ForCausalLM.from_pretrained(d)
+
+
+def test_sharded_checkpoint_loads_and_bad_index_is_named(tmp_path):
+    path, hf = make_hf_checkpoint(tmp_path / "sharded", tie_word_embeddings=False)
+    shutil.rmtree(path)
+    hf.save_pretrained(path, max_shard_size="100KB")  # several shards + model.safetensors.index.json
+    shards = sorted(path.glob("model-*.safetensors"))
+    assert len(shards) >= 2 and (path / "model.safetensors.index.json").is_file()
+    model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32)
+    with torch.no_grad():
+        assert (model(IDS) - hf(IDS).logits).abs().max() <= 1e-4
+
+    index = json.loads((path / "model.safetensors.index.json").read_text())
+    # a tensor the index promises but the shard lacks
+    victim, shard = next(iter(index["weight_map"].items()))
+    state = load_file(path / shard)
+    state.pop(victim)
+    save_file(state, path / shard, metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match=rf"{shard}: tensor {victim} listed in"):
+        Qwen2ForCausalLM.from_pretrained(path)
+    # a shard file that does not exist
+    (path / shard).unlink()
+    with pytest.raises(CheckpointError, match=rf"shard {shard} .* does not exist"):
+        Qwen2ForCausalLM.from_pretrained(path)
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_save_pretrained_loads_in_transformers(tmp_path, tied):
+    import transformers
+
+    src, hf = make_hf_checkpoint(tmp_path / "src", tie_word_embeddings=tied)
+    ours = Qwen2ForCausalLM.from_pretrained(src, dtype=torch.float32)
+    out = tmp_path / "out"
+    ours.save_pretrained(out)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]  # no temps
+    saved = load_file(out / "model.safetensors")
+    assert ("lm_head.weight" in saved) is (not tied)  # tied weights stored once, as transformers does
+    back = transformers.Qwen2ForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
+    again = Qwen2ForCausalLM.from_pretrained(out, dtype=torch.float32)
+    with torch.no_grad():
+        want = hf(IDS).logits
+        assert torch.equal(back(IDS).logits, want)
+        assert torch.equal(again(IDS), ours(IDS))
+    assert again.lm_head.weight is again.model.embed_tokens.weight or not tied
+
+
+def test_config_reads_both_rope_layouts_and_ignores_unknown_keys(tmp_path):
+    # Qwen2.5-7B-Instruct's config.json with the YaRN block its model card suggests (transformers 4.x)
+    v4 = {
+        "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
+        "eos_token_id": 151645, "hidden_act": "silu", "hidden_size": 3584, "initializer_range": 0.02,
+        "intermediate_size": 18944, "max_position_embeddings": 32768, "max_window_layers": 28,
+        "model_type": "qwen2", "num_attention_heads": 28, "num_hidden_layers": 28,
+        "num_key_value_heads": 4, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+        "sliding_window": 131072, "tie_word_embeddings": False, "torch_dtype": "bfloat16",
+        "transformers_version": "4.43.1", "use_cache": True, "use_sliding_window": False,
+        "vocab_size": 152064,
+        "rope_scaling": {"factor": 4.0, "original_max_position_embeddings": 32768, "type": "yarn"},
+    }  # fmt: skip
+    import transformers
+
+    hf = transformers.Qwen2Config(**v4)
+    hf.save_pretrained(tmp_path)  # transformers 5.x rewrites it with "rope_parameters"
+    v5 = json.loads((tmp_path / "config.json").read_text())
+    assert "rope_parameters" in v5 and "rope_scaling" not in v5
+    a, b = Qwen2Config.from_dict(v4), Qwen2Config.from_pretrained(tmp_path)
+    for c in (a, b):
+        assert (c.rope_theta, c.rope_type, c.rope_scaling["factor"]) == (1e6, "yarn", 4.0)
+        assert c.head_dim == 128 and c.num_key_value_groups == 7 and not c.tie_word_embeddings
+        assert not any(c.is_sliding_layer(i) for i in range(28))  # use_sliding_window is false
+    # same config from either layout (transformers 5 also writes layer_types and nulls an unused window)
+    assert dataclasses.replace(b, layer_types=None, sliding_window=131072) == a
+    # our to_dict() round-trips through transformers
+    back = transformers.Qwen2Config.from_dict(a.to_dict())
+    assert back.rope_parameters["rope_type"] == "yarn" and back.rope_parameters["rope_theta"] == 1e6
+
+
+def test_default_dtype_follows_native_bf16():
+    want = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    assert default_dtype("cpu") == want

@@ -1,0 +1,243 @@
+"""Load and save Hugging Face Qwen2 checkpoints (``config.json`` + safetensors) with no conversion step.
+
+    >>> from tinyqwen.model import Qwen2ForCausalLM
+    >>> model = Qwen2ForCausalLM.from_pretrained("Qwen2.5-0.5B-Instruct")        # doctest: +SKIP
+    >>> model.save_pretrained("/tmp/copy")      # transformers can load /tmp/copy  # doctest: +SKIP
+
+Layouts read: ``model.safetensors`` (one file) or ``model.safetensors.index.json`` + shards (its
+``weight_map`` says which file holds which tensor). Files are opened with ``safetensors.safe_open``
+(memory-mapped); each tensor is read once and converted to the requested dtype.
+
+Every problem is a ``CheckpointError`` (a ``ValueError``) naming the file and tensor: missing config, no
+weight file, a truncated or corrupt safetensors file, missing / unexpected / mis-shaped tensors, an index
+that points at a missing shard or at a tensor the shard lacks. The model is built on the ``meta`` device
+(no memory, no random init) and the loaded tensors are assigned only after *all* checks passed, so a
+failing load never returns, or leaves behind, a half-loaded model.
+
+Default dtype (``dtype=None``): on CPU, bfloat16 when the CPU has native bf16 arithmetic (``avx512_bf16``
+or ``amx_bf16`` on x86, the ``bf16`` feature on ARM), else float32 -- decode is memory-bound, so halving
+the bytes per weight nearly doubles tokens/s, but without native bf16 the matmuls convert on the fly and
+prefill gets slower. On CUDA, bfloat16 when supported. Pass ``dtype=torch.float32`` to force exact fp32.
+
+Saving writes ``config.json`` and ``model.safetensors`` (tied ``lm_head.weight`` omitted, as transformers
+does), each through a temporary file + ``os.replace``.
+
+Limits: no ``pytorch_model.bin`` (pickle) loading; no quantized checkpoints; saving is single-file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from tinyqwen.config import Qwen2Config
+from tinyqwen.model import Qwen2ForCausalLM
+from tinyqwen.rope import RotaryEmbedding
+
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+# keys some older checkpoints carry that hold no weights (recomputed buffers)
+IGNORED_SUFFIXES = (".rotary_emb.inv_freq",)
+
+_DTYPES = {
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+}  # fmt: skip
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory cannot be loaded; the message names the file and tensor."""
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes in bf16 natively (x86 avx512_bf16/amx_bf16, ARM bf16)."""
+    try:  # torch's own feature probe (private, so guarded)
+        caps = torch._C._cpu._get_cpu_capability()
+        if isinstance(caps, dict) and "avx512_bf16" in caps:
+            return bool(caps.get("avx512_bf16") or caps.get("amx_bf16"))
+    except (AttributeError, RuntimeError):
+        pass
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            flags = set(line.split(":", 1)[1].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    return False
+
+
+def default_dtype(device: torch.device | str = "cpu") -> torch.dtype:
+    """The dtype ``from_pretrained(dtype=None)`` picks for ``device`` (see module docstring)."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device | str) -> torch.dtype:
+    if dtype is None or dtype == "auto":
+        return default_dtype(device)
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if isinstance(dtype, str) and dtype.removeprefix("torch.") in _DTYPES:
+        return _DTYPES[dtype.removeprefix("torch.")]
+    raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(_DTYPES)} or a torch.dtype")
+
+
+def _open(file: Path):
+    """safe_open ``file``, turning safetensors' errors into one that names the file."""
+    try:
+        return safe_open(str(file), framework="pt")
+    except SafetensorError as e:
+        raise CheckpointError(f"{file}: corrupt or truncated safetensors file ({e})") from None
+    except OSError as e:
+        raise CheckpointError(f"{file}: cannot open ({e})") from None
+
+
+def tensor_locations(directory: Path) -> dict[str, Path]:
+    """Map every tensor name in the checkpoint to the safetensors file that holds it."""
+    index = directory / INDEX_FILE
+    single = directory / SINGLE_FILE
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{index}: not a valid safetensors index ({e!r})") from None
+        locations: dict[str, Path] = {}
+        for shard in sorted(set(weight_map.values())):
+            file = directory / shard
+            if not file.is_file():
+                names = [k for k, v in weight_map.items() if v == shard]
+                raise CheckpointError(
+                    f"{index}: shard {shard} (holding e.g. {names[0]}) does not exist"
+                )
+            with _open(file) as f:
+                in_file = set(f.keys())
+            for name in (k for k, v in weight_map.items() if v == shard):
+                if name not in in_file:
+                    raise CheckpointError(
+                        f"{file}: tensor {name} listed in {INDEX_FILE} is missing"
+                    )
+            for name in sorted(in_file - weight_map.keys()):
+                raise CheckpointError(f"{file}: tensor {name} is not listed in {INDEX_FILE}")
+            locations.update(dict.fromkeys(in_file, file))
+        return locations
+    if single.is_file():
+        with _open(single) as f:
+            return dict.fromkeys(f.keys(), single)
+    hint = (
+        " (pytorch_model.bin is not supported; convert to safetensors)"
+        if any(directory.glob("pytorch_model*.bin"))
+        else ""
+    )
+    raise CheckpointError(f"{directory}: no {SINGLE_FILE} or {INDEX_FILE}{hint}")
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    more = f" ... (+{len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def load_model(
+    path: str | os.PathLike,
+    dtype: torch.dtype | str | None = None,
+    device: torch.device | str = "cpu",
+) -> Qwen2ForCausalLM:
+    """Build a ``Qwen2ForCausalLM`` from a Hugging Face directory; eval mode, no grad needed."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"checkpoint directory not found: {directory}")
+    config_file = directory / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{directory}: missing config.json")
+    config = Qwen2Config.from_pretrained(config_file)
+    dtype = resolve_dtype(dtype, device)
+    locations = tensor_locations(directory)
+
+    with torch.device("meta"):  # shapes only: no memory, no random init
+        model = Qwen2ForCausalLM(config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    tied = config.tie_word_embeddings
+    optional = {"lm_head.weight"} if tied else set()  # transformers omits the tied copy
+
+    present = {k for k in locations if not k.endswith(IGNORED_SUFFIXES)}
+    missing = sorted(expected.keys() - present - optional)
+    if missing:
+        raise CheckpointError(
+            f"{directory}: missing tensor(s) {_names(missing)} "
+            f"(looked in {_names(sorted({p.name for p in locations.values()}))})"
+        )
+    extra = sorted(present - expected.keys())
+    if extra:
+        raise CheckpointError(
+            f"{locations[extra[0]]}: unexpected tensor(s) {_names(extra)} "
+            "for this config (wrong architecture or num_hidden_layers?)"
+        )
+
+    # check every shape from the headers before reading any data
+    handles = {file: _open(file) for file in set(locations.values())}
+    try:
+        for name, shape in expected.items():
+            if name not in present:
+                continue
+            file = locations[name]
+            got = tuple(handles[file].get_slice(name).get_shape())
+            if got != shape:
+                raise CheckpointError(
+                    f"{file}: tensor {name} has shape {list(got)}, config.json implies {list(shape)}"
+                )
+        state = {}
+        for name in expected:
+            if name not in present:
+                continue
+            file = locations[name]
+            try:
+                t = handles[file].get_tensor(name)
+            except SafetensorError as e:
+                raise CheckpointError(f"{file}: cannot read tensor {name} ({e})") from None
+            state[name] = t.to(device=device, dtype=dtype)
+    finally:
+        for h in handles.values():
+            h.__exit__(None, None, None)
+
+    if tied:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    model.load_state_dict(state, strict=True, assign=True)
+    if tied:
+        model.lm_head.weight = model.model.embed_tokens.weight  # one Parameter, as in __init__
+    model.model.rotary_emb = RotaryEmbedding(config, device=device)  # its buffer was on meta
+    return model.eval()
+
+
+def save_model(model: Qwen2ForCausalLM, directory: str | os.PathLike) -> None:
+    """Write ``config.json`` + ``model.safetensors`` into ``directory`` (each atomically)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    if model.config.tie_word_embeddings:
+        state.pop("lm_head.weight", None)  # saved once, under embed_tokens, like transformers
+    config = model.config.to_dict()
+    config["torch_dtype"] = str(model.dtype).removeprefix("torch.")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{SINGLE_FILE}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata={"format": "pt"})
+        os.replace(tmp, directory / SINGLE_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    (directory / INDEX_FILE).unlink(
+        missing_ok=True
+    )  # a stale shard index would shadow the new file
+    Qwen2Config.from_dict(config).save_pretrained(directory)

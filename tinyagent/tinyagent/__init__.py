@@ -1,0 +1,18 @@
+"""tinyagent — a from-scratch ReAct and Qwen2.5 tool-calling agent with safe built-in tools.
+
+    >>> import tinyqwen
+    >>> from tinyagent import Agent
+    >>> from tinyagent.tools import calculator, python
+    >>> agent = Agent(tinyqwen.connect("http://127.0.0.1:8000/v1"), [calculator, python], protocol="qwen")
+    >>> agent.run("What is 17 * 23?").answer            # doctest: +SKIP
+
+Pieces: ``tool`` (functions -> JSON schema + argument checks), ``parsing`` (lenient JSON),
+``react`` / ``qwen_tools`` (the two text protocols), ``agent`` (the loop), ``tools/`` (calculator,
+python sandbox, web, files, clock), ``bfcl`` + ``acebench`` (tool-call scoring), ``cli``.
+"""
+
+from tinyagent.agent import Agent, AgentResult, Step
+from tinyagent.tool import Tool, ToolArgumentError, tool
+
+__all__ = ["Agent", "AgentResult", "Step", "Tool", "ToolArgumentError", "tool"]
+__version__ = "0.1.0"

@@ -1,0 +1,227 @@
+"""Command line: run the agent, chat interactively, show the prompt, score tool calls, demo.
+
+    python -m tinyagent "17 * 23 是多少？" --model http://127.0.0.1:8000/v1 --tools calculator
+    python -m tinyagent --model ~/models/Qwen2.5-0.5B-Instruct          # interactive (needs a terminal)
+    python -m tinyagent render --tools calculator,python --protocol qwen  # the exact prompt
+    python -m tinyagent eval --model SPEC --categories normal_single_turn_single_function --limit 20
+    python -m tinyagent eval --ground-truth                              # checker self-test: 100%
+    python -m tinyagent demo                                             # scripted run, no model needed
+
+Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
+read_file over ``--folder``). Exit codes: 0 ok, 1 the agent gave no answer, 2 usage/model errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tinyagent.agent import Agent, Step
+from tinyagent.tool import Tool
+
+TOOL_NAMES = ("calculator", "python", "clock", "web", "files")
+DEFAULT_TOOLS = "calculator,python,clock"
+DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acebench_zh"
+
+GET_A_MODEL = (
+    "To get a usable model, either download one and pass its folder:\n"
+    "    tinyqwen download Qwen/Qwen2.5-0.5B-Instruct --to ~/models/Qwen2.5-0.5B-Instruct\n"
+    "    python -m tinyagent \"...\" --model ~/models/Qwen2.5-0.5B-Instruct\n"
+    "or point --model at an OpenAI-compatible endpoint, e.g. --model http://127.0.0.1:8000/v1\n"
+    "(`tinyqwen serve --model DIR` starts one)."
+)
+
+
+def build_tools(names: str, folder: str = ".", search_provider: str | None = None) -> list[Tool]:
+    """Tool objects for a comma-separated list of names (see ``TOOL_NAMES``)."""
+    tools: list[Tool] = []
+    for name in [n.strip() for n in names.split(",") if n.strip()]:
+        if name == "calculator":
+            from tinyagent.tools.calculator import calculator
+
+            tools.append(calculator)
+        elif name == "python":
+            from tinyagent.tools.python_exec import python
+
+            tools.append(python)
+        elif name == "clock":
+            from tinyagent.tools.clock import current_time
+
+            tools.append(current_time)
+        elif name == "web":
+            from tinyagent.tools.web import make_web_tools
+
+            tools += make_web_tools(search_provider)
+        elif name == "files":
+            from tinyagent.tools.files import make_file_tools
+
+            tools += make_file_tools(folder)
+        else:
+            raise SystemExit(f"error: unknown tool {name!r}; choose from {', '.join(TOOL_NAMES)}")
+    return tools
+
+
+def print_step(step: Step, out=sys.stdout) -> None:
+    """Stream one step to the terminal as it happens."""
+    if step.thought:
+        out.write(f"[step {step.index}] Thought: {step.thought}\n")
+    for c in step.calls:
+        args = json.dumps(c.arguments, ensure_ascii=False) if not isinstance(c.arguments, str) else c.arguments
+        out.write(f"  -> {c.name}({args})\n")
+        obs = c.observation if len(c.observation) < 600 else c.observation[:600] + " ..."
+        out.write("  <- " + obs.replace("\n", "\n     ") + "\n")
+    if step.kind == "format_error":
+        out.write(f"[step {step.index}] format error: {step.error}\n  raw: {step.raw[:300]!r}\n")
+    elif step.kind == "final":
+        out.write(f"[answer] {step.answer}\n")
+    elif step.kind == "stopped":
+        out.write(f"[stopped] {step.error}\n")
+    out.flush()
+
+
+def _connect(spec: str):
+    import tinyqwen
+
+    try:
+        model = tinyqwen.connect(spec)
+    except Exception as e:  # a bad path, an unreachable URL, missing weights...
+        print(f"error: cannot use --model {spec!r}: {e}\n\n{GET_A_MODEL}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if spec == "tiny-random":
+        print(
+            "NOTE: --model tiny-random is a randomly initialised toy model: its replies are gibberish,\n"
+            "so the agent will hit format errors and stop without an answer. It only proves the wiring.\n"
+            + GET_A_MODEL + "\n",
+            file=sys.stderr,
+        )
+    return model
+
+
+def _add_agent_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tools", default=DEFAULT_TOOLS, help=f"comma-separated: {', '.join(TOOL_NAMES)}")
+    p.add_argument("--protocol", choices=("react", "qwen"), default="qwen")
+    p.add_argument("--folder", default=".", help="root folder of the files tool")
+    p.add_argument("--search-provider", default=None, help="duckduckgo | searxng | serper")
+
+
+def cmd_run(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m tinyagent", description="Run a tool-using agent.")
+    p.add_argument("question", nargs="?", help="the question; omit for interactive mode")
+    p.add_argument("--model", default="tiny-random", help="checkpoint dir | tiny-random | http://host:port/v1")
+    _add_agent_args(p)
+    p.add_argument("--max-steps", type=int, default=8)
+    p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--trace", default=None, help="append a step-by-step jsonl trace to this file")
+    args = p.parse_args(argv)
+    if args.question is None and not sys.stdin.isatty():
+        print(
+            "error: no question given and stdin is not a terminal, so interactive mode cannot start.\n"
+            'Pass the question as an argument: python -m tinyagent "你的问题" --model SPEC',
+            file=sys.stderr,
+        )
+        return 2
+    tools = build_tools(args.tools, args.folder, args.search_provider)
+    model = _connect(args.model)
+    agent = Agent(
+        model,
+        tools,
+        args.protocol,
+        max_steps=args.max_steps,
+        trace_path=args.trace,
+        on_step=print_step,
+        sampling={"max_new_tokens": args.max_new_tokens},
+    )
+    if args.question is not None:
+        result = agent.run(args.question)
+        return 0 if result.answer is not None else 1
+    print(f"tinyagent: {args.protocol} protocol, tools: {', '.join(agent.tools)}. Ctrl-D to quit.")
+    history: list[dict] = []
+    while True:
+        try:
+            question = input("\n你> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            continue
+        result = agent.run(question, history)
+        history += [{"role": "user", "content": question}]
+        history += [{"role": "assistant", "content": result.answer or "(no answer)"}]
+
+
+def cmd_render(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m tinyagent render", description="Print the exact first prompt.")
+    _add_agent_args(p)
+    p.add_argument("--question", default="17 * 23 等于多少？")
+    args = p.parse_args(argv)
+    agent = Agent(None, build_tools(args.tools, args.folder, args.search_provider), args.protocol)
+    sys.stdout.write(agent.render(args.question))
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_eval(argv: list[str]) -> int:
+    from tinyagent.acebench import CATEGORIES, evaluate, ground_truth_calls, load_examples, score_calls
+
+    p = argparse.ArgumentParser(prog="python -m tinyagent eval", description="Score tool calls (BFCL rules) on ACEBench.")
+    p.add_argument("--data", default=str(DATA_DIR), help="ACEBench data_zh folder")
+    p.add_argument("--categories", default="normal_single_turn_single_function,normal_single_turn_parallel_function")
+    p.add_argument("--model", default="tiny-random")
+    p.add_argument("--limit", type=int, default=None, help="examples per category")
+    p.add_argument("--max-new-tokens", type=int, default=512)
+    p.add_argument("--out", default=None, help="write the report + one row per example (jsonl)")
+    p.add_argument("--ground-truth", action="store_true", help="score the ground truth itself (checker self-test)")
+    args = p.parse_args(argv)
+    cats = list(CATEGORIES) if args.categories == "all" else args.categories.split(",")
+    try:
+        examples = [e for c in cats for e in load_examples(args.data, c, args.limit)]
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.ground_truth:
+        bad = [(e.id, r) for e in examples if not (r := score_calls(e, ground_truth_calls(e))).valid]
+        print(f"ground truth as predictions: {len(examples) - len(bad)}/{len(examples)} valid")
+        for eid, r in bad:
+            print(f"  {eid}: {r.error_type}: {r.error}")
+        return 0
+    model = _connect(args.model)
+    report = evaluate(model, examples, args.out, max_new_tokens=args.max_new_tokens)
+    print("| category | accuracy |\n|---|---|")
+    for c, acc in report["per_category"].items():
+        print(f"| {c} | {acc:.3f} |")
+    print(f"| **all** ({report['n']}) | {report['accuracy']:.3f} |")
+    print(f"errors: {report['errors']}  ({report['seconds']} s)")
+    return 0
+
+
+def cmd_demo(argv: list[str]) -> int:
+    """A scripted (model-free) run: the prompt a model would see, then a 3-step agent run."""
+    from tinyagent.scripted import ScriptedChatModel
+
+    if argv:
+        print("usage: python -m tinyagent demo", file=sys.stderr)
+        return 2
+    tools = build_tools("calculator,python")
+    question = "一个边长 17 米的正方形花园，面积是多少平方米？再算出 1 到 100 的质数之和。"
+    print("=== the prompt the model sees (qwen protocol) ===")
+    print(Agent(None, tools, "qwen").render(question))
+    script = [
+        # a malformed call (single quotes, trailing comma): recovered by the lenient parser
+        "<tool_call>\n{'name': 'calculator', 'arguments': {'expression': '17 ** 2',},}\n</tool_call>",
+        '<tool_call>\n{"name": "python", "arguments": {"code": "print(sum(p for p in range(2, 101) '
+        'if all(p % d for d in range(2, p))))"}}\n</tool_call>',
+        "花园面积是 289 平方米；1 到 100 的质数之和是 1060。",
+    ]
+    print("=== a scripted run (ScriptedChatModel replays fixed model outputs; no weights) ===")
+    result = Agent(ScriptedChatModel(script), tools, "qwen", on_step=print_step).run(question)
+    return 0 if result.answer else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"render": cmd_render, "eval": cmd_eval, "demo": cmd_demo, "run": cmd_run}
+    if argv and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
+    return cmd_run(argv)

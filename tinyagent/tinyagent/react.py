@@ -1,0 +1,174 @@
+"""The ReAct text protocol (Yao et al. 2022): Thought / Action / Action Input / Observation / Final Answer.
+
+The model sees one chat prompt (rendered with tinyqwen's Qwen2.5 template) whose system message lists
+the tools and the format, then an open assistant turn that holds the scratchpad so far. Each step we
+call ``model.complete(prompt, stop=["Observation:"])``, parse what came back, run the tool, and append
+``Observation: ...`` plus a fresh ``Thought:`` to the scratchpad::
+
+    <|im_start|>system ... tools + format ...<|im_end|>
+    <|im_start|>user
+    Question: what is 17 * 23?<|im_end|>
+    <|im_start|>assistant
+    Thought: I should multiply.
+    Action: calculator
+    Action Input: {"expression": "17 * 23"}
+    Observation: 391
+    Thought:                      <- the model continues from here
+
+Robustness: a stop word the model only half produced (``"Observ"``) or an ``Observation:`` it wrote
+itself is cut away; the Action Input may be JSON in a code fence, single-quoted, with trailing commas,
+or a bare string for a tool with one parameter; ``Action: search[Paris]`` (the original ReAct paper's
+form) is accepted too. Anything unparsable becomes a ``Turn.format_error`` that is shown to the model.
+
+Limits: one tool call per step (ReAct has no parallel calls; use the ``qwen`` protocol for those);
+the prompt is Qwen's chat format, so other model families see a foreign template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tinyagent.parsing import JSONParseError, cut_at_stop, loads_lenient, strip_partial_stop
+from tinyagent.tool import Tool
+from tinyagent.turn import ToolCall, Turn
+
+__all__ = ["ReActProtocol", "parse_react", "react_system_prompt", "STOP_WORDS"]
+
+STOP_WORDS = ["Observation:"]
+
+_ACTION = re.compile(r"^[ \t]*Action[ \t]*\d*[ \t]*:[ \t]*(.*?)[ \t]*$", re.M)
+_ACTION_INPUT = re.compile(r"^[ \t]*Action[ \t]*Input[ \t]*\d*[ \t]*:[ \t]*", re.M)
+_FINAL = re.compile(r"Final[ \t]*Answer[ \t]*:[ \t]*", re.I)
+_NEXT_BLOCK = re.compile(r"\n[ \t]*(Thought|Action|Final[ \t]*Answer)[ \t]*\d*[ \t]*:", re.I)
+_BRACKET_ACTION = re.compile(r"^(\w+)\s*[\[(](.*)[\])]$", re.S)
+
+_FORMAT = """Use the following format:
+
+Question: the input question you must answer
+Thought: you should always think about what to do
+Action: the action to take, should be one of [{names}]
+Action Input: the input to the action, as a JSON object
+Observation: the result of the action
+... (this Thought/Action/Action Input/Observation can be repeated zero or more times)
+Thought: I now know the final answer
+Final Answer: the final answer to the original input question"""
+
+
+def react_system_prompt(tools: list[Tool], instructions: str = "") -> str:
+    """The system message: tool list (name, description, JSON parameters) + the ReAct format."""
+    lines = ["Answer the following questions as best you can. You have access to the following tools:", ""]
+    for t in tools:
+        params = json.dumps(t.parameters, ensure_ascii=False)
+        lines.append(f"{t.name}: {t.description} Parameters: {params}")
+    lines += ["", _FORMAT.format(names=", ".join(t.name for t in tools)), "", "Begin!"]
+    if instructions:
+        lines = [instructions, ""] + lines
+    return "\n".join(lines)
+
+
+def _single_param(tool: Tool | None) -> str | None:
+    """The one parameter a bare-string Action Input can fill, if the tool has exactly one."""
+    if tool is None:
+        return None
+    props = tool.parameters.get("properties", {})
+    required = tool.parameters.get("required", [])
+    if len(required) == 1:
+        return required[0]
+    return next(iter(props)) if len(props) == 1 else None
+
+
+def _parse_action_input(raw: str, tool: Tool | None) -> tuple[dict | str, str | None]:
+    """(arguments, parse_error) for the text after ``Action Input:``."""
+    raw = raw.strip()
+    try:
+        value = loads_lenient(raw)
+    except JSONParseError as e:
+        value, error = None, str(e)
+    else:
+        if isinstance(value, dict):
+            return value, None
+        error = f"Action Input must be a JSON object, got {type(value).__name__}"
+    param = _single_param(tool)
+    if param is not None and raw:
+        # a bare string (or a number/list) for a one-parameter tool: the intent is unambiguous
+        text = raw.strip("`").strip()
+        return {param: value if value is not None else text.strip("\"'")}, None
+    return raw, error
+
+
+def parse_react(text: str, tools: dict[str, Tool] | None = None) -> Turn:
+    """Parse one ReAct continuation (the text generated after ``Thought:``) into a Turn."""
+    tools = tools or {}
+    text = strip_partial_stop(cut_at_stop(text, STOP_WORDS), STOP_WORDS)
+    action, final = _ACTION.search(text), _FINAL.search(text)
+    if action and (final is None or action.start() < final.start()):
+        thought = text[: action.start()].strip()
+        name = action.group(1).strip().strip("`'\"*").strip()
+        rest = text[action.end() :]
+        inp = _ACTION_INPUT.search(rest)
+        bracket = _BRACKET_ACTION.match(name)
+        if inp is None and bracket:  # Action: search[Paris]
+            name, raw_input = bracket.group(1), bracket.group(2)
+        elif inp is None:
+            return Turn(
+                raw=text,
+                thought=thought,
+                format_error=(
+                    f"Invalid format: 'Action: {name}' must be followed by a line "
+                    "'Action Input: <JSON object>'."
+                ),
+            )
+        else:
+            raw_input = rest[inp.end() :]
+            nxt = _NEXT_BLOCK.search(raw_input)
+            if nxt:  # the model went on with another block it should not have written yet
+                raw_input = raw_input[: nxt.start()]
+            text = text[: action.end()] + rest[: inp.end()] + raw_input.rstrip()
+        args, error = _parse_action_input(raw_input, tools.get(name))
+        call = ToolCall(name=name, arguments=args, parse_error=error)
+        return Turn(raw=text.rstrip(), thought=thought, calls=[call])
+    if final:
+        answer = text[final.end() :].strip()
+        return Turn(raw=text, thought=text[: final.start()].strip(), final_answer=answer)
+    return Turn(
+        raw=text,
+        thought=text.strip(),
+        format_error=(
+            "Invalid format: write 'Action: <tool name>' and 'Action Input: <JSON object>' to use "
+            "a tool, or 'Final Answer: <answer>' to finish."
+        ),
+    )
+
+
+class ReActProtocol:
+    """Per-run state for the ReAct protocol: the chat messages and the growing scratchpad."""
+
+    name = "react"
+
+    def __init__(self, tools: list[Tool], instructions: str = "") -> None:
+        self.tools = {t.name: t for t in tools}
+        self.system = react_system_prompt(tools, instructions)
+        self.messages: list[dict] = []
+        self.scratchpad = ""
+
+    def start(self, question: str, history: list[dict] | None = None) -> None:
+        self.messages = [{"role": "system", "content": self.system}, *(history or [])]
+        self.messages.append({"role": "user", "content": f"Question: {question}"})
+        self.scratchpad = "Thought:"
+
+    def prompt(self) -> str:
+        """The exact text the model is asked to continue."""
+        from tinyqwen import render_chat
+
+        return render_chat(self.messages, add_generation_prompt=True) + self.scratchpad
+
+    def next_turn(self, model, **sampling) -> Turn:
+        stop = list(STOP_WORDS) + ["<|im_end|>", "<|endoftext|>"]
+        text = model.complete(self.prompt(), stop=stop, **sampling)
+        return parse_react(text, self.tools)
+
+    def record(self, turn: Turn, observations: list[str]) -> None:
+        body = turn.raw.strip()
+        obs = "\n".join(observations) if observations else (turn.format_error or "")
+        self.scratchpad += f" {body}\nObservation: {obs}\nThought:"

@@ -1,0 +1,77 @@
+"""A scripted chat model: replays fixed outputs through the tinyqwen ``ChatModel`` interface.
+
+It is the test double for the agent's control flow (and the model of ``python -m tinyagent demo``):
+no weights, fully deterministic, and it records every prompt it was shown so a test can assert on
+exactly what the model saw.
+
+    >>> m = ScriptedChatModel(["Final Answer: 4"])
+    >>> m.complete("2+2?", stop=["Observation:"])
+    'Final Answer: 4'
+    >>> m.prompts
+    ['2+2?']
+
+``complete`` behaves like a real backend with stop words: the text is cut at the first stop word
+(which is not returned). ``chat`` returns ``{"role": "assistant", "content": text}`` for a string
+entry, or the entry itself when it is a dict (e.g. with pre-parsed ``tool_calls``).
+
+Limits: it ignores sampling arguments and has no tokenizer (``count_tokens`` counts characters).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+__all__ = ["ScriptedChatModel", "ScriptExhausted"]
+
+
+class ScriptExhausted(RuntimeError):
+    """The code under test asked the scripted model for more outputs than the script holds."""
+
+
+class ScriptedChatModel:
+    """Replays ``outputs`` one per call to ``complete``/``chat``/``stream_chat``."""
+
+    name = "scripted"
+    context_length = 32768
+
+    def __init__(self, outputs: list[str | dict]) -> None:
+        self.outputs = list(outputs)
+        self.prompts: list[str] = []  # what complete() was given
+        self.chats: list[dict] = []  # {"messages": ..., "tools": ...} for each chat() call
+
+    def _next(self) -> str | dict:
+        if not self.outputs:
+            raise ScriptExhausted(
+                f"scripted model ran out of outputs after {len(self.prompts) + len(self.chats)} calls"
+            )
+        return self.outputs.pop(0)
+
+    def complete(self, prompts: str | list[str], *, stop: list[str] | None = None, **_: object):
+        if isinstance(prompts, list):
+            return [self.complete(p, stop=stop) for p in prompts]
+        self.prompts.append(prompts)
+        out = self._next()
+        text = out if isinstance(out, str) else out.get("content") or ""
+        for s in stop or []:
+            pos = text.find(s)
+            if pos != -1:
+                text = text[:pos]
+        return text
+
+    def chat(self, messages: list[dict], tools: list[dict] | None = None, **_: object) -> dict:
+        self.chats.append({"messages": copy.deepcopy(messages), "tools": tools})
+        out = self._next()
+        if isinstance(out, dict):
+            return {"role": "assistant", "content": "", **copy.deepcopy(out)}
+        return {"role": "assistant", "content": out}
+
+    def chat_batch(self, conversations: list[list[dict]], **sampling: object) -> list[dict]:
+        return [self.chat(c, **sampling) for c in conversations]
+
+    def stream_chat(self, messages: list[dict], tools: list[dict] | None = None, **_: object) -> Iterator[str]:
+        msg = self.chat(messages, tools)
+        yield from (msg.get("content") or "")
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)

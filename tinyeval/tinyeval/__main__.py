@@ -1,0 +1,5 @@
+"""``python -m tinyeval``: see ``tinyeval.cli``."""
+
+from tinyeval.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""Run a task against a model: generate / pick choices / score perplexity, never losing a prediction.
+
+    >>> import tinyqwen                                                   # doctest: +SKIP
+    >>> from tinyeval.task import load_task
+    >>> model = tinyqwen.connect("tiny-random")                           # doctest: +SKIP
+    >>> run_task(model, load_task("demo_qa_zh"), "runs/tiny-random")      # doctest: +SKIP
+    {'task': 'demo_qa_zh', 'score': 0.0, 'n': 8, ...}
+
+What it does, per task type:
+
+* ``generate``: prompt = few-shot block + template filled from the example; cut in the *middle*
+  to fit the model's context (LongBench's rule: keep the first and last ``budget/2`` tokens,
+  because instructions sit at both ends); sent through the chat template (``chat_batch``) or raw
+  (``complete``) as the config says; greedy.
+* ``multiple_choice``: ``loglikelihood`` of ``target_delimiter + letter`` after the prompt for every
+  choice → ``acc`` (argmax) and ``acc_norm`` (argmax per character). A backend that raises
+  ``NotImplementedError`` (e.g. a chat-only endpoint) is asked to generate instead and the letter
+  is extracted from its reply (``metrics.choice``); the record says which ``mode`` was used.
+* ``perplexity``: ``loglikelihood(("", text))`` (the backend puts its eos token in front), token
+  count from ``count_tokens``.
+
+Examples go to the model in batches of ``batch_size`` (one batched forward for a local model, that
+many concurrent requests for an endpoint). Batches are cut at fixed example indices
+(``idx // batch_size``), so a resumed run sends exactly the batches an uninterrupted run would.
+Each finished batch is appended to ``OUT/TASK.jsonl`` and flushed + fsynced before the next one
+starts; a rerun reads that file, drops a torn last line, and skips every example already there.
+Scores go to ``OUT/result.json`` (seed format ``{task: score}``) and ``OUT/metrics.json``
+(all metrics, n, model name), both written atomically.
+
+Limits: one model call per batch, so a killed run loses at most the batch in flight. The middle cut
+needs ``model.tokenizer`` (a local model) to be exact; for an endpoint it bisects on characters
+with ``count_tokens``, which is approximate for remote backends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from tinyeval.metrics.accuracy import pick_choice
+from tinyeval.metrics.choice import extract_choice
+from tinyeval.score import read_predictions, score_task_records
+from tinyeval.task import LETTERS, Task, load_examples
+
+# Tokens kept free for the chat template around the prompt (Qwen2.5 default system prompt +
+# role markers is ~30 tokens).
+TEMPLATE_RESERVE = 64
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder + ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def update_json(path: str | Path, key: str, value: Any) -> None:
+    """Set ``key`` in the JSON object at ``path`` (created if absent), atomically."""
+    path = Path(path)
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data[key] = value
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def truncate_middle(prompt: str, max_tokens: int, model: Any) -> str:
+    """LongBench middle truncation of ``prompt`` to at most ``max_tokens`` tokens."""
+    if max_tokens <= 0:
+        raise ValueError(f"no room for the prompt: token budget is {max_tokens}")
+    tok = getattr(model, "tokenizer", None)
+    if tok is not None and hasattr(tok, "encode") and hasattr(tok, "decode"):
+        ids = tok.encode(prompt)
+        if len(ids) <= max_tokens:
+            return prompt
+        half = int(max_tokens / 2)
+        return tok.decode(ids[:half]) + tok.decode(ids[-half:])
+    if model.count_tokens(prompt) <= max_tokens:
+        return prompt
+    lo, hi = 0, len(prompt) // 2  # characters kept at each end: find the largest that fits
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if model.count_tokens(prompt[:mid] + prompt[-mid:]) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return prompt[:lo] + prompt[-lo:] if lo else ""
+
+
+def _done_indices(pred_path: Path) -> set[int]:
+    """Indices already predicted; rewrites the file without a torn last line (killed writer)."""
+    if not pred_path.exists():
+        return set()
+    raw = pred_path.read_text(encoding="utf-8")
+    records = read_predictions(pred_path)
+    if raw and not raw.endswith("\n"):  # keep only complete lines before appending more
+        keep = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        atomic_write_text(pred_path, keep)
+    return {int(r["idx"]) for r in records if "idx" in r}
+
+
+class _Runner:
+    def __init__(self, model: Any, task: Task, max_new_tokens: int, max_length: int | None) -> None:
+        self.model = model
+        self.task = task
+        self.max_new_tokens = max_new_tokens
+        self.use_loglik = True
+        reserve = TEMPLATE_RESERVE if task.chat else 0
+        self.budget = max_length or (int(model.context_length) - max_new_tokens - reserve)
+        if task.type == "generate" and self.budget <= 0:
+            raise ValueError(
+                f"task {task.name!r}: max_new_tokens={max_new_tokens} leaves no room for a prompt in "
+                f"{model.name}'s context of {model.context_length} tokens; pass --max-new-tokens"
+            )
+
+    def _generate(self, prompts: list[str], max_new_tokens: int) -> list[str]:
+        sampling: dict[str, Any] = {"max_new_tokens": max_new_tokens, "temperature": 0.0}
+        if self.task.stop:
+            sampling["stop"] = list(self.task.stop)
+        if self.task.chat:
+            convs = [[{"role": "user", "content": p}] for p in prompts]
+            return [m.get("content") or "" for m in self.model.chat_batch(convs, **sampling)]
+        return list(self.model.complete(prompts, **sampling))
+
+    def generate(self, batch: list[dict]) -> list[dict]:
+        prompts = [truncate_middle(ex["prompt"], self.budget, self.model) for ex in batch]
+        outs = self._generate(prompts, self.max_new_tokens)
+        return [
+            {
+                "idx": ex["idx"],
+                "pred": out,
+                "answers": ex["answers"],
+                "all_classes": ex.get("all_classes"),
+                "length": ex.get("length"),
+                **({"_id": ex["_id"]} if "_id" in ex else {}),
+            }
+            for ex, out in zip(batch, outs)
+        ]
+
+    def choose(self, batch: list[dict]) -> list[dict]:
+        delim = self.task.target_delimiter
+        if self.use_loglik:
+            requests = [(ex["prompt"], delim + LETTERS[i]) for ex in batch for i in range(len(ex["choices"]))]
+            try:
+                results = self.model.loglikelihood(requests)
+            except NotImplementedError:
+                self.use_loglik = False
+                tqdm.write(f"{self.model.name}: no loglikelihood; choosing by generated letter")
+        records = []
+        if self.use_loglik:
+            k = 0
+            for ex in batch:
+                n = len(ex["choices"])
+                lls = [ll for ll, _ in results[k : k + n]]
+                k += n
+                conts = [delim + LETTERS[i] for i in range(n)]
+                gold = LETTERS.index(ex["answers"][0])
+                best = pick_choice(lls)
+                best_norm = pick_choice(lls, [len(c) for c in conts])
+                records.append(
+                    {"idx": ex["idx"], "pred": LETTERS[best], "answers": ex["answers"], "mode": "loglikelihood",
+                     "logliks": lls, "acc": float(best == gold), "acc_norm": float(best_norm == gold)}
+                )
+            return records
+        outs = self._generate([ex["prompt"] for ex in batch], self.max_new_tokens)
+        for ex, out in zip(batch, outs):
+            letter = extract_choice(out, len(ex["choices"]))
+            acc = float(letter == ex["answers"][0])
+            records.append(
+                {"idx": ex["idx"], "pred": letter, "raw": out, "answers": ex["answers"], "mode": "generate",
+                 "acc": acc, "acc_norm": acc}
+            )
+        return records
+
+    def perplexity(self, batch: list[dict]) -> list[dict]:
+        results = self.model.loglikelihood([("", ex["text"]) for ex in batch])
+        return [
+            {"idx": ex["idx"], "loglik": ll, "n_tokens": self.model.count_tokens(ex["text"]),
+             "n_bytes": len(ex["text"].encode("utf-8"))}
+            for ex, (ll, _) in zip(batch, results)
+        ]
+
+
+def run_task(
+    model: Any,
+    task: Task,
+    out_dir: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    limit: int | None = None,
+    batch_size: int = 8,
+    max_new_tokens: int | None = None,
+    max_length: int | None = None,
+    progress: bool = True,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Predict every not-yet-done example of ``task``, then score the file; returns the scores."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    examples = load_examples(task, data_dir, limit)
+    pred_path = out_dir / f"{task.name}.jsonl"
+    done = _done_indices(pred_path)
+    todo = [ex for ex in examples if ex["idx"] not in done]
+    runner = _Runner(model, task, max_new_tokens or task.max_new_tokens, max_length)
+    step = {"generate": runner.generate, "multiple_choice": runner.choose, "perplexity": runner.perplexity}[task.type]
+    batches: dict[int, list[dict]] = {}
+    for ex in todo:  # fixed boundaries: a resumed run sends the same batches
+        batches.setdefault(ex["idx"] // batch_size, []).append(ex)
+    bar = tqdm(total=len(examples), initial=len(examples) - len(todo), desc=task.name, disable=not progress, unit="ex")
+    with open(pred_path, "a", encoding="utf-8") as f:
+        for n, key in enumerate(sorted(batches)):
+            records = step(batches[key])
+            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            f.flush()
+            os.fsync(f.fileno())
+            bar.update(len(records))
+            if on_batch is not None:
+                on_batch(n)
+    bar.close()
+    wanted = {ex["idx"] for ex in examples}
+    records = sorted((r for r in read_predictions(pred_path) if r.get("idx") in wanted), key=lambda r: r["idx"])
+    result = score_task_records(task, records, str(pred_path))
+    summary = {"task": task.name, "model": model.name, "score": result["score"], "n": result["n"],
+               **({"metrics": result["metrics"]} if "metrics" in result else {})}
+    update_json(out_dir / "result.json", task.name, result["score"])
+    update_json(out_dir / "metrics.json", task.name, summary)
+    return summary

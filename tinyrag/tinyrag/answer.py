@@ -1,0 +1,238 @@
+"""Answer a question from retrieved passages: numbered sources, ``[n]`` citations, refusal, extractive.
+
+With a chat model (any tinyqwen ``ChatModel``): the prompt lists the passages as numbered sources
+and asks for an answer that cites them as ``[n]``; the reply is parsed and every ``[n]`` mapped back to
+its passage (source path, page, character offsets). Out-of-range numbers are reported in
+``Answer.invalid_citations``, never silently kept. ``on_delta`` streams the reply through
+``stream_chat``.
+
+Weak support: before calling any model, ``support`` = the idf-weighted share of the question's terms
+that occur in the retrieved passages (terms unknown to the index count with the highest idf). Below
+``min_support`` (default 0.5) the answer is the explicit refusal "The documents do not say." /
+"文档中没有提到。" and no model is called.
+
+Without a model: an extractive answer -- the passages' sentences that best cover the question's
+terms, quoted verbatim with ``[n]`` citations and exact offsets, under a label saying that no
+language model was used.
+
+    >>> a = answer_question(index, "Qwen2 用了什么位置编码？")          # doctest: +SKIP
+    >>> print(a.text)                                                 # doctest: +SKIP
+    【抽取式答案：未使用语言模型，以下句子摘自检索到的文档】
+    Qwen2 使用旋转位置编码（RoPE）。[1]
+
+Limits: support is lexical (a paraphrased question with no shared terms is refused even when a dense
+retriever found the right passage); the refusal threshold is a heuristic, tune ``min_support``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tinyrag.chunking import split_sentences
+from tinyrag.retriever import Hit
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CITE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
+
+REFUSAL = {"zh": "文档中没有提到。", "en": "The documents do not say."}
+EXTRACTIVE_LABEL = {
+    "zh": "【抽取式答案：未使用语言模型，以下句子摘自检索到的文档】",
+    "en": "[Extractive answer: no language model was used; these sentences are quoted from the sources]",
+}
+SYSTEM = {
+    "zh": (
+        "你是一个严谨的问答助手。只根据下面编号的资料回答问题，每个论断后用 [n] 标注所依据的资料编号"
+        "（可以有多个，如 [1][3]）。如果资料中没有答案，只回答：文档中没有提到。"
+    ),
+    "en": (
+        "You are a careful assistant. Answer only from the numbered sources below and cite the "
+        "source of every claim as [n] (several are fine, e.g. [1][3]). If the sources do not "
+        "contain the answer, reply only: The documents do not say."
+    ),
+}
+
+
+def language(text: str) -> str:
+    return "zh" if _CJK.search(text) else "en"
+
+
+@dataclass
+class Quote:
+    """A sentence quoted in an extractive answer: ``text == document[start:end]`` of source n."""
+
+    source_number: int
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    sources: list[Hit]  # source n is sources[n - 1]
+    citations: list[int] = field(default_factory=list)  # valid [n] used, in order of first use
+    invalid_citations: list[int] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
+    extractive: bool = False
+    refused: bool = False
+    support: float = 0.0
+    model: str | None = None
+
+    def cited_sources(self) -> list[Hit]:
+        return [self.sources[n - 1] for n in self.citations]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "extractive": self.extractive,
+            "refused": self.refused,
+            "support": self.support,
+            "model": self.model,
+            "citations": self.citations,
+            "invalid_citations": self.invalid_citations,
+            "sources": [
+                {"n": i, "source": h.source, "page": h.page, "start": h.start, "end": h.end,
+                 "heading_path": h.chunk.get("heading_path", []), "score": h.score}
+                for i, h in enumerate(self.sources, 1)
+            ],
+            "quotes": [q.__dict__ for q in self.quotes],
+        }  # fmt: skip
+
+
+def parse_citations(text: str, n_sources: int) -> tuple[list[int], list[int]]:
+    """(valid source numbers in order of first use, out-of-range numbers) from ``[n]``/``[1, 2]``."""
+    valid: list[int] = []
+    invalid: list[int] = []
+    for m in _CITE.finditer(text):
+        for num in re.split(r"\s*[,，、]\s*", m.group(1)):
+            n = int(num)
+            target = valid if 1 <= n <= n_sources else invalid
+            if n not in target:
+                target.append(n)
+    return valid, invalid
+
+
+def support_score(index: Any, question: str, hits: list[Hit]) -> float:
+    """idf-weighted fraction of the question's distinct terms found in the hits' terms."""
+    terms = list(dict.fromkeys(index.analyzer(question)))
+    if not terms:
+        return 0.0
+    bm = index.bm25
+    max_idf = math.log1p((bm.n_docs + 0.5) / 0.5)  # idf of a term in no document
+    present: set[str] = set()
+    for h in hits:
+        present.update(index.analyzer(h.text))
+    total = found = 0.0
+    for t in terms:
+        tid = bm.vocab.get(t)
+        w = float(bm.idf[tid]) if tid is not None else max_idf
+        w = max(w, 1e-6)
+        total += w
+        if t in present:
+            found += w
+    return found / total
+
+
+def build_messages(question: str, hits: list[Hit], lang: str | None = None) -> list[dict]:
+    lang = lang or language(question)
+    blocks = []
+    for i, h in enumerate(hits, 1):
+        blocks.append(f"[{i}] ({h.location()})\n{h.text.strip()}")
+    label = ("资料" if lang == "zh" else "Sources") + ":\n\n" + "\n\n".join(blocks)
+    q = ("问题：" if lang == "zh" else "Question: ") + question.strip()
+    return [{"role": "system", "content": SYSTEM[lang]}, {"role": "user", "content": f"{label}\n\n{q}"}]
+
+
+def _fit_sources(model: Any, question: str, hits: list[Hit], max_new_tokens: int) -> list[Hit]:
+    """Drop the lowest-ranked sources until the prompt fits the model's context."""
+    limit = getattr(model, "context_length", None)
+    count = getattr(model, "count_tokens", None)
+    if not limit or count is None:
+        return hits
+    hits = list(hits)
+    while len(hits) > 1:
+        prompt = "\n".join(m["content"] for m in build_messages(question, hits))
+        if count(prompt) + max_new_tokens + 32 <= limit:  # 32: chat-template overhead
+            break
+        hits.pop()
+    return hits
+
+
+def extractive_answer(
+    index: Any, question: str, hits: list[Hit], max_sentences: int = 3
+) -> tuple[str, list[Quote], list[int]]:
+    """Best-covering sentences of the hits, quoted verbatim with [n]; (text, quotes, citations)."""
+    bm = index.bm25
+    q_terms = set(index.analyzer(question))
+    idf = {t: float(bm.idf[bm.vocab[t]]) for t in q_terms if t in bm.vocab}
+    scored = []  # (score, hit rank, position, Quote)
+    for n, h in enumerate(hits, 1):
+        for s, e, _ in split_sentences(h.text, 0, len(h.text)):
+            while e > s and h.text[e - 1].isspace():
+                e -= 1
+            sent = h.text[s:e]
+            terms = set(index.analyzer(sent))
+            score = sum(idf.get(t, 0.0) for t in terms & q_terms)
+            if score > 0 and not re.fullmatch(r"#+\s.*", sent.strip()):  # skip bare headings
+                scored.append((score, n, s, Quote(n, sent, h.start + s, h.start + e)))
+    scored.sort(key=lambda t: (-t[0], t[1], t[2]))
+    quotes = [q for *_, q in scored[:max_sentences]]
+    cites: list[int] = []
+    for q in quotes:
+        if q.source_number not in cites:
+            cites.append(q.source_number)
+    lang = language(question)
+    body = "\n".join(f"{q.text} [{q.source_number}]" for q in quotes)
+    return f"{EXTRACTIVE_LABEL[lang]}\n{body}", quotes, cites
+
+
+def answer_question(
+    index: Any,
+    question: str,
+    model: Any = None,
+    *,
+    k: int = 5,
+    hits: list[Hit] | None = None,
+    min_support: float = 0.5,
+    max_new_tokens: int = 512,
+    on_delta: Callable[[str], None] | None = None,
+    history: list[dict] | None = None,
+    **search_kwargs: Any,
+) -> Answer:
+    """Retrieve (unless ``hits`` given), then answer with a model, extractively, or refuse."""
+    if hits is None:
+        hits = index.search(question, k=k, **search_kwargs)
+    lang = language(question)
+    support = support_score(index, question, hits) if hits else 0.0
+    name = getattr(model, "name", None) if model is not None else None
+    if not hits or support < min_support:
+        text = REFUSAL[lang]
+        if on_delta:
+            on_delta(text)
+        return Answer(question, text, hits, refused=True, support=support, model=name)
+    if model is None:
+        text, quotes, cites = extractive_answer(index, question, hits)
+        if on_delta:
+            on_delta(text)
+        return Answer(question, text, hits, cites, [], quotes, extractive=True, support=support)
+    hits = _fit_sources(model, question, hits, max_new_tokens)
+    messages = build_messages(question, hits, lang)
+    if history:
+        messages = [messages[0], *history, messages[1]]
+    if on_delta is not None:
+        parts = []
+        for delta in model.stream_chat(messages, max_new_tokens=max_new_tokens):
+            parts.append(delta)
+            on_delta(delta)
+        text = "".join(parts)
+    else:
+        text = model.chat(messages, max_new_tokens=max_new_tokens).get("content") or ""
+    valid, invalid = parse_citations(text, len(hits))
+    refused = REFUSAL[lang] in text or REFUSAL["en"] in text
+    return Answer(question, text, hits, valid, invalid, support=support, model=name, refused=refused)

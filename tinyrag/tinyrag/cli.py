@@ -1,0 +1,285 @@
+"""Command line: ``python -m tinyrag {index,search,ask,chat,eval,demo}``.
+
+    python -m tinyrag index docs/ --index my.index            # build or update (incremental)
+    python -m tinyrag search "旋转位置编码" --index my.index --k 5 --json
+    python -m tinyrag ask "Qwen2 用了什么位置编码？" --index my.index              # extractive
+    python -m tinyrag ask "..." --index my.index --model path/to/Qwen2.5-0.5B-Instruct
+    python -m tinyrag chat --index my.index --model http://127.0.0.1:8000/v1
+    python -m tinyrag eval --dataset cranfield --stem                     # ../shared/data
+    python -m tinyrag eval --corpus docs.trec --queries topics.txt --qrels qrels.txt
+    python -m tinyrag demo                                    # the project's own docs
+
+``--model SPEC`` is any ``tinyqwen.connect`` spec (checkpoint dir, ``tiny-random``, or an
+OpenAI-compatible URL). ``ask``/``chat`` without ``--model`` answer extractively (labelled; no
+model is loaded), because the only model that needs no download, ``tiny-random``, is random.
+An index built with ``--embed-model`` stores dense vectors; ``search``/``ask`` reconnect to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tinyrag.analyzers import Analyzer
+from tinyrag.chunking import Chunker
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DEMO_QUESTION = "Qwen2 的句向量（embedding）是怎么得到的？"
+
+
+def _connect(spec: str | None) -> Any:
+    if not spec:
+        return None
+    import tinyqwen
+
+    model = tinyqwen.connect(spec)
+    if spec == "tiny-random":
+        print("note: tiny-random is a randomly initialised model; its output is gibberish.", file=sys.stderr)
+    return model
+
+
+def _embedder(spec: str | None) -> Any:
+    if not spec:
+        return None
+    from tinyrag.embedder import Embedder
+
+    return Embedder(_connect(spec))
+
+
+def _load_index(args: argparse.Namespace) -> Any:
+    from tinyrag.index import Index
+
+    m = Index.read_manifest(args.index)
+    emb_spec = getattr(args, "embed_model", None) or (m.get("embedder") or {}).get("model")
+    embedder = _embedder(emb_spec) if m.get("embedder") and args.mode != "bm25" else None
+    return Index.load(args.index, embedder=embedder)
+
+
+def _where(items: list[str] | None) -> dict[str, Any] | None:
+    if not items:
+        return None
+    out: dict[str, Any] = {}
+    for it in items:
+        key, sep, val = it.partition("=")
+        if not sep:
+            raise SystemExit(f"--where expects key=value, got {it!r}")
+        out[key] = val.split(",") if "," in val else (int(val) if val.isdigit() and key == "page" else val)
+    return out
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from tinyrag.index import Index
+
+    analyzer = Analyzer(stem=args.stem, chinese=args.chinese)
+    chunker = Chunker(args.max_tokens, args.overlap)
+    embedder = _embedder(args.embed_model)
+    _, report = Index.build(
+        args.dir, args.index, analyzer=analyzer, chunker=chunker, embedder=embedder,
+        embedder_spec=args.embed_model, full=args.full,
+        bm25_params={"k1": args.k1, "b": args.b},
+    )  # fmt: skip
+    print(f"{args.index}: {report.summary()} in {report.seconds:.2f}s")
+    for path, why in report.failed:
+        print(f"  skipped {path}: {why}", file=sys.stderr)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    index = _load_index(args)
+    hits = index.search(args.query, k=args.k, mode=args.mode, where=_where(args.where))
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=1))
+        return 0
+    if not hits:
+        print("no hits")
+    for rank, h in enumerate(hits, 1):
+        snippet = " ".join(h.text.split())[:160]
+        print(f"{rank:>2}. {h.score:8.4f}  {h.location()}\n    {snippet}")
+    return 0
+
+
+def _print_answer(a: Any, streamed: bool, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(a.to_dict(), ensure_ascii=False, indent=1))
+        return
+    if not streamed:
+        print(a.text)
+    else:
+        print()
+    if a.refused:
+        print(f"(retrieval support {a.support:.2f} below threshold)")
+    if a.invalid_citations:
+        print(f"(warning: the answer cites sources that do not exist: {a.invalid_citations})")
+    print("\nSources:")
+    for n, h in enumerate(a.sources, 1):
+        mark = "*" if n in a.citations else " "
+        print(f" {mark}[{n}] {h.location()}")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from tinyrag.answer import answer_question
+
+    index = _load_index(args)
+    model = _connect(args.model)
+    stream = model is not None and not args.no_stream and not args.json
+    a = answer_question(
+        index, args.question, model, k=args.k, mode=args.mode, min_support=args.min_support,
+        on_delta=(lambda d: print(d, end="", flush=True)) if stream else None,
+    )  # fmt: skip
+    _print_answer(a, stream, args.json)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from tinyrag.answer import answer_question
+
+    index = _load_index(args)
+    model = _connect(args.model)
+    history: list[dict] = []
+    print("tinyrag chat -- empty line or /exit to quit", file=sys.stderr)
+    for line in sys.stdin:
+        q = line.strip()
+        if not q or q == "/exit":
+            break
+        a = answer_question(
+            index, q, model, k=args.k, mode=args.mode, min_support=args.min_support,
+            history=history[-6:], on_delta=(lambda d: print(d, end="", flush=True)) if model else None,
+        )  # fmt: skip
+        _print_answer(a, model is not None, False)
+        history += [{"role": "user", "content": q}, {"role": "assistant", "content": a.text}]
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tinyrag.evaluate import evaluate, load_custom, load_dataset
+
+    if args.dataset:
+        ds = load_dataset(args.dataset, args.data_dir)
+    else:
+        ds = load_custom(args.corpus, args.queries, args.qrels, args.squad)
+    r = evaluate(
+        ds, analyzer=Analyzer(stem=args.stem, chinese=args.chinese),
+        bm25_params={"k1": args.k1, "b": args.b}, mode=args.mode,
+        embedder=_embedder(args.embed_model), model=_connect(args.model),
+        answer_limit=args.answer_limit, ks=(args.k, 100) if args.k != 100 else (10, 100),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(r, ensure_ascii=False))
+        return 0
+    print("| " + " | ".join(r) + " |")
+    print("|" + "---|" * len(r))
+    print("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
+    return 0
+
+
+def demo_files(root: Path | None = None) -> tuple[Path, list[Path]]:
+    """The project's markdown docs: README files and qwen-blog/docs; fallback: tinyrag's README."""
+    pkg = Path(__file__).resolve().parent
+    root = root or pkg.parents[1]  # tinyrag/tinyrag/cli.py -> the repo root
+    files = [root / "README.md"] + sorted(root.glob("*/README.md"))
+    files += sorted((root / "qwen-blog" / "docs").rglob("*.md")) if (root / "qwen-blog" / "docs").is_dir() else []
+    files = [f for f in files if f.is_file() and ".venv" not in f.parts]
+    if not files:
+        return pkg.parent, [pkg.parent / "README.md"]
+    return root, files
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tinyrag.answer import answer_question
+    from tinyrag.index import Index
+
+    root, files = demo_files()
+    with tempfile.TemporaryDirectory(prefix="tinyrag-demo-") as tmp:
+        path = args.index or Path(tmp) / "index"
+        index, report = Index.build(root, path, files=files)
+        print(f"indexed {len(files)} markdown files under {root}: {report.summary()}")
+        model = _connect(args.model)
+        print(f"\nQ: {args.question}\n")
+        a = answer_question(index, args.question, model, k=5)
+        _print_answer(a, False, False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tinyrag", description="Retrieval-augmented generation by hand.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def analyzer_opts(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--stem", action="store_true", help="Porter-stem English words")
+        sp.add_argument("--chinese", choices=["jieba", "bigram"], default="jieba")
+        sp.add_argument("--k1", type=float, default=1.2)
+        sp.add_argument("--b", type=float, default=0.75)
+
+    def query_opts(sp: argparse.ArgumentParser, k: int) -> None:
+        sp.add_argument("--index", required=True, help="index folder")
+        sp.add_argument("--k", type=int, default=k)
+        sp.add_argument("--mode", choices=["auto", "bm25", "dense", "hybrid"], default="auto")
+        sp.add_argument("--embed-model", help="override the embedding model spec stored in the index")
+
+    sp = sub.add_parser("index", help="build or update an index from a folder")
+    sp.add_argument("dir")
+    sp.add_argument("--index", required=True)
+    analyzer_opts(sp)
+    sp.add_argument("--max-tokens", type=int, default=256)
+    sp.add_argument("--overlap", type=int, default=32)
+    sp.add_argument("--embed-model", help="tinyqwen spec to embed chunks with (dense retrieval)")
+    sp.add_argument("--full", action="store_true", help="rebuild from scratch")
+    sp.set_defaults(func=cmd_index)
+
+    sp = sub.add_parser("search", help="retrieve chunks")
+    sp.add_argument("query")
+    query_opts(sp, 10)
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--where", action="append", help="metadata filter key=value (source, ext, page)")
+    sp.set_defaults(func=cmd_search)
+
+    for name, func in (("ask", cmd_ask), ("chat", cmd_chat)):
+        sp = sub.add_parser(name, help="answer with citations" if name == "ask" else "multi-turn ask")
+        if name == "ask":
+            sp.add_argument("question")
+            sp.add_argument("--json", action="store_true")
+            sp.add_argument("--no-stream", action="store_true")
+        query_opts(sp, 5)
+        sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
+        sp.add_argument("--min-support", type=float, default=0.5)
+        sp.set_defaults(func=func)
+
+    sp = sub.add_parser("eval", help="retrieval metrics on a test collection")
+    sp.add_argument("--dataset", choices=["cranfield", "vaswani", "cmrc2018"])
+    sp.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    sp.add_argument("--corpus")
+    sp.add_argument("--queries")
+    sp.add_argument("--qrels")
+    sp.add_argument("--squad", help="SQuAD-style JSON (one relevant context per question)")
+    analyzer_opts(sp)
+    sp.add_argument("--k", type=int, default=10, help="recall cut-off (R@k and R@100 reported)")
+    sp.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="bm25")
+    sp.add_argument("--embed-model")
+    sp.add_argument("--model", help="answer SQuAD-style questions and report EM/F1")
+    sp.add_argument("--answer-limit", type=int, default=50)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("demo", help="index the project's docs and answer a question about Qwen2")
+    sp.add_argument("--question", default=DEMO_QUESTION)
+    sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
+    sp.add_argument("--index", help="keep the demo index here (default: a temp folder)")
+    sp.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"tinyrag {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
