@@ -43,13 +43,20 @@ test: lint
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
 
+# The main job of each folder on the embedded default (tiny-random: seeded random weights, gibberish text).
 demo: setup
-	@echo "===== tinyqwen (tiny-random = random weights: the text is gibberish by design)"
+	@echo "===== tinyqwen: generate (tiny-random = random weights: the text is gibberish by design)"
 	$(PY) -m tinyqwen generate --model tiny-random --max-new-tokens 24 "你好，Qwen"
-	@if [ -d qwen-blog ]; then echo "===== qwen-blog"; $(MAKE) -s -C qwen-blog demo PY=../$(PY); fi
-	@if [ -d tinyrag ]; then echo "===== tinyrag"; $(MAKE) -s -C tinyrag demo PY=../$(PY); fi
-	@if [ -d tinyagent ]; then echo "===== tinyagent"; $(MAKE) -s -C tinyagent demo PY=../$(PY); fi
-	@if [ -d tinyeval ]; then echo "===== tinyeval"; $(MAKE) -s -C tinyeval demo PY=../$(PY); fi
+	@echo "===== qwen-blog: trace one forward pass, then a 30-step pretraining run"
+	cd qwen-blog && ../$(PY) -m qwen_blog trace "你好，Qwen" --layers 0
+	cd qwen-blog && ../$(PY) -m qwen_blog pretrain --config tiny --max-steps 30 --out ../runs/qwen-blog-demo
+	@echo "===== tinyrag: index the project's docs and answer a question about Qwen2 with citations"
+	cd tinyrag && ../$(PY) -m tinyrag demo
+	@echo "===== tinyagent: the exact prompt + a scripted tool-using run, then the real loop on tiny-random"
+	cd tinyagent && ../$(PY) -m tinyagent demo
+	cd tinyagent && ../$(PY) -m tinyagent "17 的平方是多少？" --model tiny-random --tools calculator --max-steps 2 --max-new-tokens 32
+	@echo "===== tinyeval: an offline evaluation run on tiny-random, ending with a report"
+	cd tinyeval && ../$(PY) -m tinyeval demo --out ../runs/tinyeval-demo
 
 bench: setup
 	@for d in $(FOLDERS); do for f in $$d/bench/*.py; do \

@@ -277,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return []
-            mine = data.shard(list(range(n - n % info.world_size)), info.rank, info.world_size)
+            mine = list(range(n))[info.rank :: info.world_size]  # uneven is fine: sums are reduced
             out = []
             for i in range(0, len(mine), args.micro_batch_size):
                 x, y = val_tokens.batch(mine[i : i + args.micro_batch_size], args.seq_len)

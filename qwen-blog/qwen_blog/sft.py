@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -86,15 +87,42 @@ def build_example(
 ) -> tuple[list[int], list[int]]:
     """Token ids and aligned labels (-100 outside assistant replies) for one conversation.
 
-    Template markup is encoded with special tokens enabled; message text is encoded with them
-    disabled, so a user typing ``<|im_end|>`` cannot inject a turn boundary.
+    Special tokens are recognised only in the template's markup; message text is plain text, so a user
+    typing ``<|im_end|>`` cannot inject a turn boundary. Text between special tokens is encoded as one
+    string (markup and data together), so the ids equal ``tokenizer.encode(full_text, "all")`` except
+    where a trained/untrained boundary forces a split (it falls right after ``<|im_start|>assistant\n``,
+    exactly where a generation prompt ends at inference time).
     """
+    specials = sorted(tokenizer.special_tokens, key=len, reverse=True)
+    special_re = (
+        re.compile("(" + "|".join(re.escape(t) for t in specials) + ")") if specials else None
+    )
     ids: list[int] = []
     labels: list[int] = []
+    buffer: list[str] = []
+    buffer_trained = False
+
+    def emit(toks: list[int], trained: bool) -> None:
+        ids.extend(toks)
+        labels.extend(toks if trained else [IGNORE] * len(toks))
+
+    def flush() -> None:
+        if buffer:
+            emit(tokenizer.encode("".join(buffer)), buffer_trained)  # plain text: no specials
+            buffer.clear()
+
     for text, is_markup, trained in conversation_pieces(messages, tools):
-        toks = tokenizer.encode(text, allowed_special="all" if is_markup else ())
-        ids += toks
-        labels += toks if trained else [IGNORE] * len(toks)
+        if trained != buffer_trained:
+            flush()
+            buffer_trained = trained
+        parts = special_re.split(text) if (is_markup and special_re) else [text]
+        for k, part in enumerate(parts):
+            if k % 2 == 1:  # a special token of the template
+                flush()
+                emit([tokenizer.special_tokens[part]], trained)
+            elif part:
+                buffer.append(part)
+    flush()
     if max_len is not None:
         ids, labels = ids[:max_len], labels[:max_len]
     return ids, labels
@@ -269,9 +297,7 @@ def run(args: argparse.Namespace) -> int:
             ]
 
         def val_batches() -> list[dict]:
-            mine = data.shard(
-                list(range(len(val_ex) - len(val_ex) % info.world_size)), info.rank, info.world_size
-            )
+            mine = list(range(len(val_ex)))[info.rank :: info.world_size]  # sums are reduced
             return [
                 collate(
                     [val_ex[j] for j in mine[i : i + args.micro_batch_size]], pad_id, info.device

@@ -135,23 +135,32 @@ def loss_sum(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int]:
 
 
 def rng_state() -> dict:
-    np_state = np.random.get_state()
+    """This process's RNG states as plain Python values (bytes, ints), so they pickle anywhere and load
+    with ``torch.load(weights_only=True)``."""
+    np_name, np_keys, np_pos, np_gauss, np_cached = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
     return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]],
-        "python": list(random.getstate()[1]) + [random.getstate()[0], random.getstate()[2]],
+        "torch": torch.get_rng_state().numpy().tobytes(),
+        "cuda": [s.numpy().tobytes() for s in torch.cuda.get_rng_state_all()]
+        if torch.cuda.is_available()
+        else [],
+        "numpy": [np_name, np_keys.tobytes(), int(np_pos), int(np_gauss), float(np_cached)],
+        "python": [py_version, list(py_state), py_gauss],
     }
 
 
+def _byte_tensor(b: bytes) -> torch.Tensor:
+    return torch.frombuffer(bytearray(b), dtype=torch.uint8)
+
+
 def set_rng_state(s: dict) -> None:
-    torch.set_rng_state(s["torch"])
+    torch.set_rng_state(_byte_tensor(s["torch"]))
     if s["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
-    n = s["numpy"]
-    np.random.set_state((n[0], n[1].numpy(), *n[2:]))
-    p = s["python"]
-    random.setstate((p[-2], tuple(p[:-2]), p[-1]))
+        torch.cuda.set_rng_state_all([_byte_tensor(b) for b in s["cuda"]])
+    name, keys, pos, gauss, cached = s["numpy"]
+    np.random.set_state((name, np.frombuffer(keys, dtype=np.uint32).copy(), pos, gauss, cached))
+    version, state, py_gauss = s["python"]
+    random.setstate((version, tuple(state), py_gauss))
 
 
 def latest_checkpoint(out: str | Path) -> Path | None:
@@ -267,6 +276,9 @@ def plot_loss_curve(records: list[dict], path: Path, title: str) -> None:
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: list[Batch], info: DistInfo, autocast) -> float:
     """Mean target-token loss over this rank's ``batches``, summed over ranks first."""
+    model = unwrap(
+        model
+    )  # no DDP collectives here: ranks may hold different numbers of val batches
     was_training = model.training
     model.eval()
     total = torch.zeros(2, dtype=torch.float64, device=info.device)

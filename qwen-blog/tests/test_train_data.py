@@ -13,9 +13,13 @@ from qwen_blog import corpus, data
 
 def test_pack_roundtrip_recovers_every_document(tmp_path, tokenizer):  # noqa: F811
     docs = corpus.pretrain_documents(n_docs=120, seed=3)
-    meta = data.pack_corpus(tokenizer, docs, tmp_path, val_fraction=0.1, seed=0, show_progress=False)
+    meta = data.pack_corpus(
+        tokenizer, docs, tmp_path, val_fraction=0.1, seed=0, show_progress=False
+    )
     train, val = data.PackedTokens(tmp_path, "train"), data.PackedTokens(tmp_path, "val")
-    assert train.tokens.dtype == np.uint16 and meta["dtype"] == "uint16"  # vocab 2048 fits in 16 bits
+    assert (
+        train.tokens.dtype == np.uint16 and meta["dtype"] == "uint16"
+    )  # vocab 2048 fits in 16 bits
     assert len(train) == meta["train_tokens"] and len(val) == meta["val_tokens"]
     assert abs(len(val) / (len(train) + len(val)) - 0.1) < 0.01
     stream = np.concatenate([train.tokens, val.tokens]).tolist()
@@ -41,7 +45,9 @@ def test_blocks_shift_by_one(tmp_path, tokenizer):  # noqa: F811
     x, y = train.batch([0, 1, n - 1], T)
     assert x.shape == y.shape == (3, T)
     assert (x[:, 1:] == y[:, :-1]).all()  # targets are the inputs shifted left by one
-    assert x[1, 0] == y[0, -1]  # consecutive blocks chain: block 0's last target is block 1's first input
+    assert (
+        x[1, 0] == y[0, -1]
+    )  # consecutive blocks chain: block 0's last target is block 1's first input
     assert y[2, -1] == int(train.tokens[n * T])
     with pytest.raises(IndexError, match="out of range"):
         train.batch([n], T)

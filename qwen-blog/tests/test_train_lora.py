@@ -27,7 +27,10 @@ def test_b_zero_equals_base_exactly():
     x = torch.randn(5, 7, 48)
     ref = base(x)
     layer = lora.LoRALinear(base, r=4, lora_alpha=8)
-    assert torch.count_nonzero(layer.lora_B.weight) == 0 and torch.count_nonzero(layer.lora_A.weight) > 0
+    assert (
+        torch.count_nonzero(layer.lora_B.weight) == 0
+        and torch.count_nonzero(layer.lora_A.weight) > 0
+    )
     assert torch.equal(layer(x), ref)  # bit-identical: the update is exactly zero
 
 
@@ -76,7 +79,9 @@ def _toy_model(seed=0):
 def test_apply_lora_freezes_everything_but_adapters():
     model = _toy_model()
     names = lora.apply_lora(model, lora.LoraConfig(r=4, target_modules=("q_proj", "down_proj")))
-    assert names == [f"model.layers.{i}.{m}" for i in range(2) for m in ("self_attn.q_proj", "mlp.down_proj")]
+    assert names == [
+        f"model.layers.{i}.{m}" for i in range(2) for m in ("self_attn.q_proj", "mlp.down_proj")
+    ]
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable == {f"{n}.lora_{w}.weight" for n in names for w in "AB"}
     with pytest.raises(ValueError, match="target_modules"):
@@ -111,7 +116,9 @@ def test_unsupported_peft_fields_are_rejected():
     with pytest.raises(ValueError, match="use_dora"):
         lora.LoraConfig.from_peft_dict({"r": 4, "target_modules": ["q_proj"], "use_dora": True})
     with pytest.raises(ValueError, match="modules_to_save"):
-        lora.LoraConfig.from_peft_dict({"r": 4, "target_modules": ["q_proj"], "modules_to_save": ["lm_head"]})
+        lora.LoraConfig.from_peft_dict(
+            {"r": 4, "target_modules": ["q_proj"], "modules_to_save": ["lm_head"]}
+        )
 
 
 @pytest.fixture()
@@ -120,7 +127,9 @@ def hf_pair(tmp_path):
     transformers = pytest.importorskip("transformers")
     model = _toy_model()
     model.save_pretrained(tmp_path / "base")
-    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "base", dtype=torch.float32).eval()
+    hf = transformers.AutoModelForCausalLM.from_pretrained(
+        tmp_path / "base", dtype=torch.float32
+    ).eval()
     return model, hf, tmp_path
 
 
@@ -130,14 +139,18 @@ def test_peft_loads_our_adapter(hf_pair):
     ids = torch.randint(0, 256, (2, 12))
     base_logits = hf(ids).logits
     torch.testing.assert_close(base_logits, ours(ids), atol=1e-4, rtol=0)  # same base
-    lora.apply_lora(ours, lora.LoraConfig(r=4, lora_alpha=16, target_modules=("q_proj", "v_proj", "up_proj")))
+    lora.apply_lora(
+        ours, lora.LoraConfig(r=4, lora_alpha=16, target_modules=("q_proj", "v_proj", "up_proj"))
+    )
     _randomize_b(ours)
     lora.save_lora(ours, tmp / "ours")
     pm = peft.PeftModel.from_pretrained(hf, tmp / "ours").eval()
     diff = (pm(ids).logits - ours(ids)).abs().max().item()
     assert diff < 1e-4, diff
     base_diff = (base_logits - ours(ids)).abs().max().item()
-    assert base_diff > 1e-3  # the adapter really changes the output (the check above is not vacuous)
+    assert (
+        base_diff > 1e-3
+    )  # the adapter really changes the output (the check above is not vacuous)
 
 
 def test_we_load_a_peft_made_adapter(hf_pair):

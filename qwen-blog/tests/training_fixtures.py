@@ -17,15 +17,22 @@ TOY_MODEL = {
     "rope_theta": 10000.0,
     "tie_word_embeddings": True,
 }
-TOY_TRAIN = {"seq_len": 32, "micro_batch_size": 4, "grad_accum": 1, "lr": 3e-3, "warmup_steps": 2,
-             "max_steps": 8, "eval_every": 4, "save_every": 4}
+TOY_TRAIN = {
+    "seq_len": 32,
+    "micro_batch_size": 4,
+    "grad_accum": 1,
+    "lr": 3e-3,
+    "warmup_steps": 2,
+    "max_steps": 8,
+    "eval_every": 4,
+    "save_every": 4,
+}
 
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from tinyqwen.tiny_random import ASSET_DIR
-
     from qwen_blog.pretrain import load_tokenizer
+    from tinyqwen.tiny_random import ASSET_DIR
 
     if not (ASSET_DIR / "tokenizer.json").is_file():
         pytest.skip("tinyqwen's tiny-random tokenizer asset is missing")
@@ -43,4 +50,6 @@ def toy_config_file(tmp_path_factory) -> Path:
 def toy_corpus(tmp_path_factory) -> Path:
     from qwen_blog.corpus import write_pretrain_corpus
 
-    return write_pretrain_corpus(tmp_path_factory.mktemp("corpus") / "corpus.jsonl", n_docs=300, seed=1)
+    return write_pretrain_corpus(
+        tmp_path_factory.mktemp("corpus") / "corpus.jsonl", n_docs=300, seed=1
+    )

@@ -17,6 +17,10 @@ from typing import Any
 import pytest
 import torch
 
+# The test models are tiny: a second intra-op thread only adds synchronisation, and on a shared,
+# oversubscribed CPU an OpenMP barrier can cost ~20 ms per matmul. One thread keeps the suite fast.
+torch.set_num_threads(1)
+
 TINY_CONFIG: dict[str, Any] = dict(
     vocab_size=512,
     hidden_size=64,

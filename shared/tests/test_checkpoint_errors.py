@@ -69,7 +69,9 @@ def test_invalid_config_names_file_and_field(good, tmp_path):
 def test_missing_weights_file(good, tmp_path):
     d = broken_copy(good, tmp_path)
     (d / "model.safetensors").unlink()
-    with pytest.raises(CheckpointError, match=r"no model\.safetensors or model\.safetensors\.index"):
+    with pytest.raises(
+        CheckpointError, match=r"no model\.safetensors or model\.safetensors\.index"
+    ):
         Qwen2ForCausalLM.from_pretrained(d)
 
 
@@ -93,7 +95,9 @@ def test_garbage_file(good, tmp_path):
 def test_missing_tensor(good, tmp_path):
     d = broken_copy(good, tmp_path)
     rewrite_weights(d, lambda s: s.pop("model.layers.1.mlp.up_proj.weight"))
-    with pytest.raises(CheckpointError, match=r"missing tensor\(s\) model\.layers\.1\.mlp\.up_proj"):
+    with pytest.raises(
+        CheckpointError, match=r"missing tensor\(s\) model\.layers\.1\.mlp\.up_proj"
+    ):
         Qwen2ForCausalLM.from_pretrained(d)
 
 
@@ -120,7 +124,8 @@ def test_misshaped_tensor(good, tmp_path):
 def test_sharded_checkpoint_loads_and_bad_index_is_named(tmp_path):
     path, hf = make_hf_checkpoint(tmp_path / "sharded", tie_word_embeddings=False)
     shutil.rmtree(path)
-    hf.save_pretrained(path, max_shard_size="100KB")  # several shards + model.safetensors.index.json
+    # several shards + model.safetensors.index.json
+    hf.save_pretrained(path, max_shard_size="100KB")
     shards = sorted(path.glob("model-*.safetensors"))
     assert len(shards) >= 2 and (path / "model.safetensors.index.json").is_file()
     model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32)
@@ -151,7 +156,8 @@ def test_save_pretrained_loads_in_transformers(tmp_path, tied):
     ours.save_pretrained(out)
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]  # no temps
     saved = load_file(out / "model.safetensors")
-    assert ("lm_head.weight" in saved) is (not tied)  # tied weights stored once, as transformers does
+    # tied weights are stored once, under embed_tokens, as transformers does
+    assert ("lm_head.weight" in saved) is (not tied)
     back = transformers.Qwen2ForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     again = Qwen2ForCausalLM.from_pretrained(out, dtype=torch.float32)
     with torch.no_grad():

@@ -22,7 +22,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 from tinyqwen.chat_template import parse_tool_calls  # noqa: E402
-from tinyqwen.openai_client import OpenAIChatModel  # noqa: E402
+from tinyqwen.openai_client import OpenAIAPIError, OpenAIChatModel  # noqa: E402
 from tinyqwen.server import serve_in_background  # noqa: E402
 
 TOOL_TEXT = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "巴黎"}}\n</tool_call>'
@@ -59,6 +59,8 @@ class ScriptedChatModel:
     @staticmethod
     def raw_reply(messages: list[dict], tools, max_new_tokens: int = 256, stop=None, **_) -> str:
         last = messages[-1]["content"]
+        if last == "boom":
+            raise ValueError("the scripted model refuses 'boom'")
         if tools and "weather" in last:
             return TOOL_TEXT
         words = f"回答 {last} {messages[-1]['role']} 好的 ok".split()[:max_new_tokens]
@@ -69,6 +71,7 @@ class ScriptedChatModel:
 
     def chat(self, messages, tools=None, **sampling) -> dict:
         self._log("chat", 1, sampling)
+        self.last_messages = messages
         content, calls = parse_tool_calls(self.raw_reply(messages, tools, **sampling))
         return {"role": "assistant", "content": content} | ({"tool_calls": calls} if calls else {})
 
@@ -81,9 +84,8 @@ class ScriptedChatModel:
 
     def stream_chat(self, messages, tools=None, **sampling):
         self._log("stream_chat", 1, sampling)
-        text = self.raw_reply(messages, tools, **sampling)
-        for i in range(0, len(text), 3):
-            yield text[i : i + 3]
+        text = self.raw_reply(messages, tools, **sampling)  # raises at call time, as LLM does
+        return (text[i : i + 3] for i in range(0, len(text), 3))
 
     def complete(self, prompts, *, max_new_tokens=256, stop=None, **sampling):
         self._log("complete", 1 if isinstance(prompts, str) else len(prompts), sampling)
@@ -370,3 +372,59 @@ def test_main_warns_on_public_bind(monkeypatch, capsys):
     assert server.main(["--model", "x"]) == 0
     assert ran == {"host": "127.0.0.1"}
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_model_errors_reach_the_right_client_only():
+    model = ScriptedChatModel(delay=0.2)
+    with serve_in_background(model) as url:
+        client = OpenAIChatModel(url, "scripted")
+        boom = [{"role": "user", "content": "boom"}]
+        # streaming: the error arrives as an SSE error event, the stream does not hang
+        with pytest.raises(OpenAIAPIError, match="refuses 'boom'"):
+            list(client.stream_chat(boom))
+        # batched with good requests: only the bad one fails
+        convs = [[{"role": "user", "content": f"q{i}"}] for i in range(5)] + [boom]
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            futures = [pool.submit(client.chat, c, max_new_tokens=3) for c in convs]
+        for c, f in zip(convs, futures):
+            if c is boom:
+                with pytest.raises(OpenAIAPIError, match="refuses 'boom'") as e:
+                    f.result()
+                assert e.value.status == 400
+            else:
+                assert f.result()["content"] == model.raw_reply(c, None, max_new_tokens=3)
+
+
+def test_missing_serve_extra_is_explained(monkeypatch, capsys):
+    import sys
+
+    import tinyqwen.server as server
+
+    monkeypatch.setitem(
+        sys.modules, "fastapi", None
+    )  # as if `pip install tinyqwen` without [serve]
+    assert server.main(["--model", "x"]) == 2
+    assert "pip install 'tinyqwen[serve]'" in capsys.readouterr().err
+
+
+def test_dict_tool_arguments_are_sent_as_json_strings(scripted):
+    model, url = scripted
+    history = [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_0",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": {"city": "巴黎"}},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_0", "content": "晴"},
+    ]
+    out = OpenAIChatModel(url, "scripted").chat(history, tools=[WEATHER_TOOL])
+    assert out["content"].startswith("回答 晴 tool")
+    sent = model.last_messages[1]["tool_calls"][0]["function"]["arguments"]
+    assert sent == '{"city": "巴黎"}'  # a JSON string on the wire, as the OpenAI API requires

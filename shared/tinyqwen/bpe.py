@@ -118,14 +118,17 @@ def bpe_merge(ids: list[int], table: MergeTable, max_rank: int = NO_RANK) -> lis
     return ids
 
 
-def recover_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
+def recover_merges(
+    ranks: dict[bytes, int], table: MergeTable | None = None
+) -> list[tuple[bytes, bytes]]:
     """Turn tiktoken ranks into an HF merges list: one merge per multi-byte token, in rank order.
 
     For token ``t`` of rank ``r``, run BPE on its bytes using only ranks < r; the two parts left
     are the merge that created it (the same recovery minbpe and Qwen2's tokenizer.json use).
     Raises ValueError if a token cannot be built that way (then the ranks are not a BPE).
+    ``table``: ``MergeTable.from_ranks(ranks)`` if already built. Takes seconds for Qwen's 151k.
     """
-    table = MergeTable.from_ranks(ranks)
+    table = MergeTable.from_ranks(ranks) if table is None else table
     byte_ids = [ranks[bytes([b])] for b in range(256)]
     id_to_bytes = {r: t for t, r in ranks.items()}
     merges: list[tuple[int, bytes, bytes]] = []

@@ -7,9 +7,12 @@ most frequent adjacent pair over all pre-tokens (weighted by count), add it as a
 replace it everywhere. Pair counts are updated incrementally: only the words that contain the
 merged pair are re-counted, so one merge costs O(words containing it), not O(corpus).
 
-    >>> tok = train_bpe(["hello hello world 你好你好"], vocab_size=262, special_tokens=["<|endoftext|>"])
-    >>> [tok.id_to_token(i) for i in tok.encode("hello")]
-    ['hello']
+    >>> tok = train_bpe(["hello hello hello world"], vocab_size=256 + 4 + 1,
+    ...                 special_tokens=["<|endoftext|>"])
+    >>> tok.merges                                  # 4 merges: e+l, h+el, l+o, hel+lo
+    [(b'e', b'l'), (b'h', b'el'), (b'l', b'o'), (b'hel', b'lo')]
+    >>> [tok.id_to_token(i) for i in tok.encode("hello world")]
+    ['hello', 'Ġ', 'w', 'o', 'r', 'l', 'd']
 
 Ids: 0..255 are the bytes in GPT-2 order (``!`` is 0, as in Qwen), then one id per merge, then
 the special tokens, so ``vocab_size`` counts all three. Ties between equally frequent pairs go

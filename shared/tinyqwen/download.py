@@ -29,7 +29,9 @@ small HF files (HF `oid`). Only a verified file is renamed (atomically) to its f
 that fails its check is deleted and the download fails naming it.
 
 Stated limits: a final file that already exists with the listed size is trusted and skipped (it
-was verified when it was renamed into place; delete it to fetch it again). Files download one after
+was verified when it was renamed into place; delete it to fetch it again); with the siblings
+fallback the listing has no sizes or hashes, so files are fetched again and only the transfer's
+length is checked (Content-Length by requests). Files download one after
 another, not in parallel. Listing entries whose paths would escape `--to` (`..`, absolute) are
 refused.
 """
@@ -239,7 +241,7 @@ def download_file(
     try:
         while True:
             have = tmp.stat().st_size if tmp.exists() else 0
-            if rf.size is not None and have == rf.size:
+            if rf.size is not None and have == rf.size and tmp.exists():
                 break  # complete already (e.g. the connection dropped right after the last byte)
             # identity: a gzip-encoded body would make byte offsets meaningless for Range
             headers = {"Accept-Encoding": "identity"}

@@ -95,6 +95,25 @@ def approx_token_count(text: str) -> int:
     return cjk + math.ceil((len(text) - cjk) / 4)
 
 
+def _wire_messages(messages: list[dict]) -> list[dict]:
+    """Messages as the OpenAI API wants them: tool-call `arguments` must be JSON strings (our
+    chat template also accepts dicts, so callers may hold them that way)."""
+
+    def wire_call(call: dict) -> dict:
+        args = call["function"].get("arguments")
+        if isinstance(args, str):
+            return call
+        return {
+            **call,
+            "function": {**call["function"], "arguments": json.dumps(args, ensure_ascii=False)},
+        }
+
+    return [
+        {**m, "tool_calls": [wire_call(c) for c in m["tool_calls"]]} if m.get("tool_calls") else m
+        for m in messages
+    ]
+
+
 class OpenAIChatModel:
     """A `ChatModel` backed by an OpenAI-compatible HTTP server (see module docstring)."""
 
@@ -124,9 +143,8 @@ class OpenAIChatModel:
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_concurrency = max_concurrency
-        self._local = (
-            threading.local()
-        )  # one requests.Session per thread (Session is not thread-safe)
+        # one requests.Session per thread: Session is not documented as thread-safe
+        self._local = threading.local()
         self._models_entry: dict | None = None
         self.name = model if model else self._first_model_id()
         self._context_length = context_length
@@ -157,6 +175,8 @@ class OpenAIChatModel:
                 if resp.status_code < 400:
                     return resp
                 message, etype, code = _error_message(resp)
+                if resp.status_code == 404 and code != "model_not_found":
+                    message += f" ({url}: does base_url end with /v1?)"
                 err = OpenAIAPIError(resp.status_code, message, etype, code)
                 if resp.status_code not in _RETRY_STATUSES:
                     raise err
@@ -265,7 +285,7 @@ class OpenAIChatModel:
 
     def chat(self, messages: list[dict], tools: list[dict] | None = None, **sampling) -> dict:
         """One assistant message: {"role": "assistant", "content": str, "tool_calls"?: [...]}."""
-        payload: dict[str, Any] = {"model": self.name, "messages": messages}
+        payload: dict[str, Any] = {"model": self.name, "messages": _wire_messages(messages)}
         if tools:
             payload["tools"] = tools
         payload |= self._sampling_payload(sampling)
@@ -289,7 +309,11 @@ class OpenAIChatModel:
         self, messages: list[dict], tools: list[dict] | None = None, **sampling
     ) -> Iterator[str]:
         """Text deltas from an SSE stream. Lines are whole, so a UTF-8 character is never split."""
-        payload: dict[str, Any] = {"model": self.name, "messages": messages, "stream": True}
+        payload: dict[str, Any] = {
+            "model": self.name,
+            "messages": _wire_messages(messages),
+            "stream": True,
+        }
         if tools:
             payload["tools"] = tools
         payload |= self._sampling_payload(sampling)

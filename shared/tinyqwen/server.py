@@ -10,11 +10,12 @@ Endpoints: `GET /v1/models`, `POST /v1/chat/completions` (stream or not; `tools`
 out with `finish_reason: "tool_calls"`), `POST /v1/completions` (prompt: str, list of str, token ids
 or lists of token ids; `echo` + `logprobs` in the legacy format), `POST /v1/embeddings`, `GET /health`.
 
-How requests reach the model: the model is not thread-safe and there is one of it, so every request
-becomes a job on a queue served by ONE worker thread. When the worker picks a job it also takes every
-queued job with the same batch key (same endpoint and sampling parameters, no tools, not streaming)
-and runs them as one `chat_batch` / `complete` / `embed` call, so 8 concurrent clients cost about one
-batched forward per step instead of 8 sequential generations. Streaming requests run alone.
+How requests reach the model (`server_worker.py`): the model is not thread-safe and there is one of
+it, so every request becomes a job on a queue served by ONE worker thread. When the worker picks a
+job it also takes every queued job with the same batch key (same endpoint, sampling parameters and
+tools; not streaming; not seeded sampling) and runs them as one `chat_batch` / `complete` / `embed`
+call, so 8 concurrent clients cost about one batched forward per step instead of 8 generations.
+Request checking lives in `server_requests.py`, token counts and logprobs in `server_scoring.py`.
 
 Validation (OpenAI-style 4xx body `{"error": {"message", "type", "param", "code"}}`): invalid JSON,
 wrong types, unknown model (404 `model_not_found`), negative `max_tokens`, `n != 1`, a prompt that
@@ -22,11 +23,14 @@ already fills the context (400 `context_length_exceeded`). `max_tokens` is clamp
 after the prompt (vLLM's default when unset); unset on /v1/completions means 16, as in OpenAI's API.
 
 Stated limits:
-- `usage.completion_tokens` re-tokenises the returned text, and `finish_reason` is "length" when that
-  count reaches `max_tokens`. A sampled token sequence that is not the canonical BPE encoding of its
-  text re-tokenises shorter, so for a random model both can under-report.
-- `logprobs` (only on /v1/completions) need a local model with `.model` and `.tokenizer` (`LLM`):
-  the prompt (and the returned text, re-tokenised) is scored in one forward pass.
+- Chat and plain completions go through the `ChatModel` methods, which return text, not ids, so
+  `usage.completion_tokens` there is the returned text re-tokenised (capped at `max_tokens`, which the
+  true count can never exceed) and `finish_reason` is "length" when it reaches `max_tokens`. A real
+  model's output is nearly always the canonical encoding of its text, so this is exact in practice;
+  a random model's output (U+FFFD, odd merges) re-tokenises differently.
+- `logprobs` (only on /v1/completions) need a local model (`LLM`: `.model`, `.tokenizer`). That
+  path is token-exact: it generates with `tinyqwen.generate.generate`, then scores the prompt and
+  generated ids in one forward pass, one prompt at a time (scoring requests are not batched).
 - `stream: true` on /v1/completions sends the whole text in one event; chat streams token by token.
   With `tools`, streamed text stops at the first `<tool_call>` and the calls come in a final delta.
 - No `n > 1`, `presence_penalty`, `frequency_penalty`, `logit_bias`, chat `logprobs`.
@@ -37,21 +41,30 @@ Stated limits:
 import argparse
 import asyncio
 import base64
-import itertools
+import inspect
 import json
-import queue
 import sys
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from tinyqwen.server_requests import (
+    APIError,
+    check_int,
+    check_messages,
+    check_number,
+    check_stop,
+    check_tools,
+    check_unsupported,
+    error_from_exception,
+)
+from tinyqwen.server_scoring import TokenCounter, generate_scored, is_local, slice_logprobs
+from tinyqwen.server_worker import STREAM_END, Job, ModelWorker
 
 _MISSING_SERVE_DEPS = (
     "tinyqwen serve needs FastAPI and uvicorn, which are the optional extra 'serve': "
@@ -66,359 +79,6 @@ def _import_web() -> tuple[Any, Any]:
     except ImportError as e:
         raise ImportError(f"{_MISSING_SERVE_DEPS} ({e})") from e
     return fastapi, uvicorn
-
-
-# ---------------------------------------------------------------------------------------- errors
-class APIError(Exception):
-    """A request error rendered as OpenAI's `{"error": {...}}` body."""
-
-    def __init__(
-        self,
-        message: str,
-        status: int = 400,
-        param: str | None = None,
-        code: str | None = None,
-        type: str = "invalid_request_error",
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.param, self.code, self.type = (
-            status,
-            message,
-            param,
-            code,
-            type,
-        )
-
-    def body(self) -> dict:
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
-        }
-
-
-def _error_from_exception(e: BaseException) -> APIError:
-    if isinstance(e, APIError):
-        return e
-    if isinstance(e, (ValueError, TypeError, KeyError)):
-        # raised by the model/template for bad input (unknown role, bad tool-call arguments, ...)
-        return APIError(f"{type(e).__name__}: {e}", 400)
-    if isinstance(e, NotImplementedError):
-        return APIError(str(e), 400, code="not_supported")
-    return APIError(f"internal error: {type(e).__name__}: {e}", 500, type="server_error")
-
-
-# ---------------------------------------------------------------------------------------- validation
-def _check_number(body: dict, key: str, default: float, lo: float, hi: float, lo_open=False):
-    value = body.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise APIError(f"'{key}' must be a number, got {value!r}", param=key)
-    if value < lo or value > hi or (lo_open and value == lo):
-        bound = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
-        raise APIError(f"'{key}' must be in {bound}, got {value}", param=key)
-    return float(value)
-
-
-def _check_int(body: dict, key: str, lo: int) -> int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise APIError(f"'{key}' must be an integer, got {value!r}", param=key)
-    if value < lo:
-        raise APIError(f"'{key}' must be >= {lo}, got {value}", param=key)
-    return value
-
-
-def _check_stop(body: dict) -> list[str] | None:
-    stop = body.get("stop")
-    if stop is None:
-        return None
-    if isinstance(stop, str):
-        stop = [stop]
-    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
-        raise APIError("'stop' must be a non-empty string or a list of them", param="stop")
-    return stop or None
-
-
-def _check_unsupported(body: dict) -> None:
-    n = body.get("n", 1)
-    if n != 1:
-        raise APIError(f"only n=1 is supported, got n={n!r}", param="n")
-    for key in ("presence_penalty", "frequency_penalty"):
-        if body.get(key) not in (None, 0, 0.0):
-            raise APIError(f"'{key}' is not supported by tinyqwen serve", param=key)
-    if body.get("logit_bias"):
-        raise APIError("'logit_bias' is not supported by tinyqwen serve", param="logit_bias")
-
-
-def _message_content(content: Any, index: int) -> str | None:
-    """OpenAI allows content as a string, null, or a list of parts; we take text parts only."""
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if not isinstance(part, dict) or part.get("type") != "text":
-                kind = part.get("type") if isinstance(part, dict) else type(part).__name__
-                raise APIError(
-                    f"messages[{index}].content: only text parts are supported, got {kind!r}",
-                    param=f"messages[{index}].content",
-                )
-            texts.append(str(part.get("text", "")))
-        return "".join(texts)
-    raise APIError(
-        f"messages[{index}].content must be a string, null or a list of text parts",
-        param=f"messages[{index}].content",
-    )
-
-
-def _check_messages(body: dict) -> list[dict]:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise APIError("'messages' must be a non-empty list", param="messages")
-    out = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict):
-            raise APIError(f"messages[{i}] must be an object", param=f"messages[{i}]")
-        role = m.get("role")
-        if role not in ("system", "user", "assistant", "tool", "developer"):
-            raise APIError(f"messages[{i}].role {role!r} is not supported", param=f"messages[{i}]")
-        msg = {k: v for k, v in m.items() if k in ("role", "content", "tool_calls", "name")}
-        if role == "developer":  # OpenAI's newer name for the system role
-            msg["role"] = "system"
-        if "tool_call_id" in m:
-            msg["tool_call_id"] = m["tool_call_id"]
-        msg["content"] = _message_content(m.get("content"), i) or ""
-        out.append(msg)
-    return out
-
-
-def _check_tools(body: dict) -> list[dict] | None:
-    tools = body.get("tools")
-    choice = body.get("tool_choice")
-    if choice not in (None, "auto", "none"):
-        raise APIError(
-            "only tool_choice 'auto' or 'none' is supported (a random/small model cannot be "
-            "forced to call a tool)",
-            param="tool_choice",
-        )
-    if tools is None or choice == "none":
-        return None
-    if not isinstance(tools, list):
-        raise APIError("'tools' must be a list", param="tools")
-    for i, t in enumerate(tools):
-        if not isinstance(t, dict) or t.get("type") != "function":
-            raise APIError(f"tools[{i}].type must be 'function'", param=f"tools[{i}]")
-        fn = t.get("function")
-        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise APIError(f"tools[{i}].function.name must be a string", param=f"tools[{i}]")
-    return tools or None
-
-
-# ---------------------------------------------------------------------------------------- token helpers
-class _TokenCounter:
-    """Token counts for usage and context checks: exact with a local tokenizer, else count_tokens."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.tokenizer = getattr(model, "tokenizer", None)
-
-    def text(self, text: str) -> int:
-        return int(self.model.count_tokens(text))
-
-    def prompt_ids(self, text: str) -> list[int]:
-        """Ids of a raw /v1/completions prompt, encoded exactly as the model's `complete` does."""
-        encode = getattr(self.model, "encode", None)  # LLM.encode: special-token strings count
-        return encode(text) if encode else self.tokenizer.encode(text, allowed_special="all")
-
-    def chat_prompt(self, messages: list[dict], tools: list[dict] | None) -> int:
-        encode_chat = getattr(self.model, "encode_chat", None)
-        if encode_chat is not None:  # LLM: the exact ids it will feed the model
-            return len(encode_chat(messages, tools))
-        from tinyqwen.chat_template import render_chat_segments
-
-        segments = render_chat_segments(messages, tools, True)
-        if self.tokenizer is None:
-            return int(self.model.count_tokens("".join(t for t, _ in segments)))
-        # template markup may contain special tokens; caller data is plain text (as LLM encodes it)
-        return sum(
-            len(self.tokenizer.encode(t, allowed_special="all" if markup else ()))
-            for t, markup in segments
-        )
-
-
-def _echo_logprobs(model: Any, ids: list[int], top_n: int) -> dict:
-    """Legacy-format logprobs for `ids` scored by a local model in one forward pass.
-
-    Position i holds log p(ids[i] | ids[:i]); position 0 has none (null), as in OpenAI's API. Needs
-    `model.model` (the nn.Module returning logits [B, T, V]) and `model.tokenizer`: this is the small
-    hook the server needs beyond the ChatModel contract.
-    """
-    import torch
-
-    net, tok = getattr(model, "model", None), getattr(model, "tokenizer", None)
-    if net is None or tok is None or not hasattr(tok, "decode"):
-        raise APIError(
-            "logprobs are not supported by this backend (needs a local model with a tokenizer)",
-            param="logprobs",
-            code="not_supported",
-        )
-    device = next(net.parameters()).device
-    with torch.inference_mode():
-        logits = net(torch.tensor([ids], dtype=torch.long, device=device))  # [1, T, V]
-        logp = torch.log_softmax(logits[0].float(), dim=-1)  # [T, V]
-    # logp[t] predicts ids[t + 1]
-    picked = logp[:-1].gather(1, torch.tensor(ids[1:], device=device)[:, None])[:, 0]  # [T-1]
-    top_vals, top_ids = logp[:-1].topk(max(top_n, 1), dim=-1)  # [T-1, k]
-    tokens = [tok.decode([i]) for i in ids]
-    offsets, pos, stream = [], 0, tok.decode_stream()
-    for i in ids:  # character offset of each token in the decoded text (UTF-8 never split)
-        offsets.append(pos)
-        pos += len(stream.step(i))
-    token_logprobs: list[float | None] = [None] + picked.tolist()
-    top_logprobs: list[dict | None] = [None]
-    for row_ids, row_vals in zip(top_ids.tolist(), top_vals.tolist()):
-        top_logprobs.append({tok.decode([j]): v for j, v in zip(row_ids[:top_n], row_vals[:top_n])})
-    return {
-        "tokens": tokens,
-        "token_logprobs": token_logprobs,
-        "top_logprobs": top_logprobs,
-        "text_offset": offsets,
-    }
-
-
-def _slice_logprobs(lp: dict, start: int, offset_shift: int = 0) -> dict:
-    return {
-        "tokens": lp["tokens"][start:],
-        "token_logprobs": lp["token_logprobs"][start:],
-        "top_logprobs": lp["top_logprobs"][start:],
-        "text_offset": [o - offset_shift for o in lp["text_offset"][start:]],
-    }
-
-
-# ---------------------------------------------------------------------------------------- the worker
-_STREAM_END = object()
-
-
-@dataclass
-class _Job:
-    kind: str  # "chat" | "complete" | "embed" | "stream" | "call"
-    args: Any  # kind-specific payload
-    sampling: dict = field(default_factory=dict)
-    batch_key: tuple | None = None  # jobs with equal non-None keys may run as one batch
-    future: Future = field(default_factory=Future)
-    on_delta: Any = None  # stream: callable(str | _STREAM_END | BaseException)
-    cancelled: threading.Event = field(default_factory=threading.Event)
-
-
-class ModelWorker:
-    """One thread owns the model; requests queue up and compatible ones are batched."""
-
-    def __init__(self, model: Any, max_batch_size: int = 8) -> None:
-        self.model = model
-        self.max_batch_size = max_batch_size
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self._held: deque[_Job] = deque()  # taken from the queue but not batchable with the last
-        self.batch_sizes: list[int] = []  # for tests and the bench: how batching went
-        self._thread = threading.Thread(target=self._run, name="tinyqwen-model", daemon=True)
-        self._thread.start()
-
-    def submit(self, job: _Job) -> Future:
-        self._queue.put(job)
-        return job.future
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=30)
-
-    def _next(self, block: bool) -> _Job | None:
-        if self._held:
-            return self._held.popleft()
-        return self._queue.get() if block else self._queue.get_nowait()
-
-    def _run(self) -> None:
-        while True:
-            job = self._next(block=True)
-            if job is None:
-                return
-            batch = [job]
-            if job.batch_key is not None:
-                skipped: list[_Job] = []
-                stop = False
-                while len(batch) < self.max_batch_size:
-                    try:
-                        other = self._next(block=False)
-                    except queue.Empty:
-                        break
-                    if other is None:  # shutdown requested: finish this batch first
-                        stop = True
-                        break
-                    (batch if other.batch_key == job.batch_key else skipped).append(other)
-                self._held.extendleft(reversed(skipped))  # keep arrival order for the rest
-                if stop:
-                    self._queue.put(None)
-            self._execute(batch)
-
-    def _execute(self, batch: list[_Job]) -> None:
-        job = batch[0]
-        self.batch_sizes.append(len(batch))
-        try:
-            if job.kind == "stream":
-                self._stream(job)
-                return
-            if job.kind == "chat":
-                if len(batch) == 1:
-                    messages, tools = job.args
-                    results = [self.model.chat(messages, tools, **job.sampling)]
-                else:
-                    results = self.model.chat_batch([j.args[0] for j in batch], **job.sampling)
-            elif job.kind == "complete":
-                flat = [p for j in batch for p in j.args]
-                texts = self.model.complete(flat, **job.sampling)
-                it = iter(texts)
-                results = [[next(it) for _ in j.args] for j in batch]
-            elif job.kind == "embed":
-                pooling = job.sampling["pooling"]
-                flat = [t for j in batch for t in j.args]
-                emb = self.model.embed(flat, pooling=pooling)  # [N, H]
-                bounds = list(itertools.accumulate([0] + [len(j.args) for j in batch]))
-                results = [emb[a:b] for a, b in zip(bounds, bounds[1:])]
-            elif job.kind == "call":
-                results = [job.args()]
-            else:  # pragma: no cover - programming error
-                raise RuntimeError(f"unknown job kind {job.kind!r}")
-        except BaseException as e:  # noqa: BLE001 - hand every failure to the waiting requests
-            for j in batch:
-                if not j.future.done():
-                    j.future.set_exception(e)
-            return
-        for j, r in zip(batch, results):
-            j.future.set_result(r)
-
-    def _stream(self, job: _Job) -> None:
-        messages, tools = job.args
-        it: Iterator[str] = self.model.stream_chat(messages, tools, **job.sampling)
-        try:
-            for delta in it:
-                if job.cancelled.is_set():  # client went away: stop generating
-                    break
-                job.on_delta(delta)
-        except BaseException as e:  # noqa: BLE001
-            job.on_delta(e)
-            job.future.set_result(None)
-            return
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
-        job.on_delta(_STREAM_END)
-        job.future.set_result(None)
 
 
 # ---------------------------------------------------------------------------------------- the app
@@ -440,7 +100,11 @@ def create_app(
 
     name = served_model_name or str(model.name)
     context_length = int(model.context_length)
-    counter = _TokenCounter(model)
+    counter = TokenCounter(model)
+    try:  # the ChatModel contract's chat_batch has no tools; LLM's takes them
+        chat_batch_takes_tools = "tools" in inspect.signature(model.chat_batch).parameters
+    except (TypeError, ValueError):
+        chat_batch_takes_tools = False
     worker = ModelWorker(model, max_batch_size=max_batch_size)
     created = int(time.time())
 
@@ -494,30 +158,30 @@ def create_app(
         return body
 
     def sampling_from(body: dict, prompt_tokens: int, default_max: int | None, min_max: int):
-        _check_unsupported(body)
+        check_unsupported(body)
         room = context_length - prompt_tokens
-        if room < max(min_max, 0) or room < 0:
+        if room < min_max:  # chat needs room for >= 1 token; echo-only scoring needs none
             raise APIError(
                 f"This model's maximum context length is {context_length} tokens, but the prompt "
                 f"has {prompt_tokens} tokens, which leaves no room for a completion",
                 param="messages" if "messages" in body else "prompt",
                 code="context_length_exceeded",
             )
-        max_tokens = _check_int(body, "max_completion_tokens", min_max)
+        max_tokens = check_int(body, "max_completion_tokens", min_max)
         if max_tokens is None:
-            max_tokens = _check_int(body, "max_tokens", min_max)
+            max_tokens = check_int(body, "max_tokens", min_max)
         if max_tokens is None:
             max_tokens = room if default_max is None else default_max
         sampling = {
             "max_new_tokens": min(max_tokens, room),  # bounded by the context
-            "temperature": _check_number(body, "temperature", 1.0, 0.0, 2.0),
-            "top_p": _check_number(body, "top_p", 1.0, 0.0, 1.0, lo_open=True),
-            "top_k": _check_int(body, "top_k", 0) or 0,
-            "repetition_penalty": _check_number(
+            "temperature": check_number(body, "temperature", 1.0, 0.0, 2.0),
+            "top_p": check_number(body, "top_p", 1.0, 0.0, 1.0, lo_open=True),
+            "top_k": check_int(body, "top_k", 0) or 0,
+            "repetition_penalty": check_number(
                 body, "repetition_penalty", 1.0, 0.0, 10.0, lo_open=True
             ),
-            "stop": _check_stop(body),
-            "seed": _check_int(body, "seed", -(2**63)),
+            "stop": check_stop(body),
+            "seed": check_int(body, "seed", -(2**63)),
         }
         return sampling
 
@@ -534,22 +198,21 @@ def create_app(
             "total_tokens": prompt_tokens + completion_tokens,
         }
 
-    async def run_job(job: _Job) -> Any:
+    async def run_job(job: Job) -> Any:
         try:
             return await asyncio.wrap_future(worker.submit(job))
         except APIError:
             raise
         except Exception as e:  # noqa: BLE001
-            raise _error_from_exception(e) from e
+            raise error_from_exception(e) from e
 
     @app.get("/health")
     async def health():
-        sizes = worker.batch_sizes
         return {
             "status": "ok",
             "model": name,
-            "model_calls": len(sizes),  # batches the worker ran (a batch of 1 counts too)
-            "largest_batch": max(sizes, default=0),
+            "model_calls": worker.model_calls,  # batches the worker ran (a batch of 1 counts)
+            "largest_batch": worker.largest_batch,
         }
 
     @app.get("/v1/models")
@@ -571,8 +234,8 @@ def create_app(
     @app.post("/v1/chat/completions")
     async def chat_completions(request: fastapi.Request):
         body = await read_body(request)
-        messages = _check_messages(body)
-        tools = _check_tools(body)
+        messages = check_messages(body)
+        tools = check_tools(body)
         if body.get("logprobs"):
             raise APIError(
                 "logprobs on chat completions are not supported; use /v1/completions with "
@@ -594,19 +257,26 @@ def create_app(
                 media_type="text/event-stream",
             )
 
-        key = batch_key("chat", sampling) if tools is None else None
-        msg = await run_job(_Job("chat", (messages, tools), sampling, key))
+        if tools is None:
+            key = batch_key("chat", sampling)
+        elif chat_batch_takes_tools:
+            key = batch_key("chat", sampling | {"tools": tools})
+        else:
+            key = None
+        msg = await run_job(Job("chat", (messages, tools), sampling, key))
         content = msg.get("content") or ""
         tool_calls = msg.get("tool_calls") or []
         out_msg: dict[str, Any] = {"role": "assistant", "content": content}
         if tool_calls:
+            out_msg["content"] = content or None  # as OpenAI: null content beside tool calls
             out_msg["tool_calls"] = tool_calls
             completion_text = content + "".join(
                 json.dumps(c["function"], ensure_ascii=False) for c in tool_calls
             )
         else:
             completion_text = content
-        completion_tokens = counter.text(completion_text)
+        # re-tokenised count; the true count can never exceed max_new_tokens (module docstring)
+        completion_tokens = min(counter.text(completion_text), sampling["max_new_tokens"])
         finish = "tool_calls" if tool_calls else None
         if finish is None:
             finish = "length" if completion_tokens >= sampling["max_new_tokens"] else "stop"
@@ -622,7 +292,7 @@ def create_app(
     async def stream_chat(rid, now, messages, tools, sampling, prompt_tokens, include_usage):
         loop = asyncio.get_running_loop()
         deltas: asyncio.Queue = asyncio.Queue()
-        job = _Job(
+        job = Job(
             "stream",
             (messages, tools),
             sampling,
@@ -646,10 +316,10 @@ def create_app(
             yield chunk({"role": "assistant", "content": ""})
             while True:
                 item = await deltas.get()
-                if item is _STREAM_END:
+                if item is STREAM_END:
                     break
                 if isinstance(item, BaseException):
-                    err = _error_from_exception(item)
+                    err = error_from_exception(item)
                     yield _sse(err.body())
                     yield "data: [DONE]\n\n"
                     return
@@ -683,7 +353,7 @@ def create_app(
                     finish = "tool_calls"
                 elif sent < len(text):
                     yield chunk({"content": text[sent:]})
-            completion_tokens = counter.text(text)
+            completion_tokens = min(counter.text(text), sampling["max_new_tokens"])
             if finish is None:
                 finish = "length" if completion_tokens >= sampling["max_new_tokens"] else "stop"
             yield chunk({}, finish)
@@ -742,34 +412,41 @@ def create_app(
         else:
             n_prompt = [counter.text(t) for t in texts]
         echo = bool(body.get("echo"))
-        top_n = _check_int(body, "logprobs", 0)
+        top_n = check_int(body, "logprobs", 0)
         if top_n is not None and top_n > 20:
             raise APIError("'logprobs' must be <= 20", param="logprobs")
         sampling = sampling_from(body, max(n_prompt), 16, 0)
         max_new = sampling["max_new_tokens"]
         rid, now = f"cmpl-{uuid.uuid4().hex}", int(time.time())
 
-        if max_new > 0:
-            outs = await run_job(_Job("complete", texts, sampling, batch_key("complete", sampling)))
+        if top_n is not None:  # token-exact path, one prompt at a time (see the docstring)
+            if not is_local(model):
+                raise APIError(
+                    "logprobs are not supported by this backend (needs a local model with a "
+                    "tokenizer)",
+                    param="logprobs",
+                    code="not_supported",
+                )
+            results = []
+            for prompt_ids in ids:
+                job = Job("call", lambda i=prompt_ids: generate_scored(model, i, sampling, top_n))
+                results.append(await run_job(job))
         else:
-            outs = ["" for _ in texts]
+            if max_new > 0:
+                key = batch_key("complete", sampling)
+                outs = await run_job(Job("complete", texts, sampling, key))
+            else:
+                outs = ["" for _ in texts]
+            results = []
+            for out in outs:
+                # re-tokenised count; the true count can never exceed max_new (docstring)
+                n_out = min(counter.text(out), max_new) if out else 0
+                results.append((out, n_out, "length" if n_out >= max_new else "stop", None))
         choices = []
-        total_completion = 0
-        for k, (text, out) in enumerate(zip(texts, outs)):
-            n_out = counter.text(out) if out else 0
-            total_completion += n_out
-            finish = "length" if n_out >= max_new else "stop"
+        for k, (text, (out, _n, finish, lp)) in enumerate(zip(texts, results)):
             logprobs = None
-            if top_n is not None:
-                if ids[k] is None:
-                    raise APIError("logprobs are not supported by this backend", param="logprobs")
-                out_ids = counter.prompt_ids(out) if out else []
-                full = ids[k] + out_ids
-                lp = await run_job(_Job("call", lambda f=full: _echo_logprobs(model, f, top_n)))
-                if echo:
-                    logprobs = lp
-                else:  # only the generated part, offsets relative to the returned text
-                    logprobs = _slice_logprobs(lp, len(ids[k]), len(text))
+            if lp is not None:  # echo: prompt + generated; else the generated part alone
+                logprobs = lp if echo else slice_logprobs(lp, len(ids[k]), len(text))
             choices.append(
                 {
                     "index": k,
@@ -778,6 +455,7 @@ def create_app(
                     "finish_reason": finish,
                 }
             )
+        total_completion = sum(r[1] for r in results)
         resp = {
             "id": rid,
             "object": "text_completion",
@@ -818,7 +496,7 @@ def create_app(
                 param="input",
                 code="context_length_exceeded",
             )
-        emb = await run_job(_Job("embed", inp, {"pooling": pooling}, ("embed", pooling)))
+        emb = await run_job(Job("embed", inp, {"pooling": pooling}, ("embed", pooling)))
         emb = np.asarray(emb, dtype=np.float32)  # [N, H]
         data = []
         for i, row in enumerate(emb):
@@ -900,8 +578,10 @@ def main(argv: list[str] | None = None) -> int:
         model, args.served_model_name, max_batch_size=args.max_batch_size, api_key=args.api_key
     )
     served = args.served_model_name or model.name
-    if args.model == "tiny-random":
-        print("NOTE: tiny-random is a randomly initialised model: its output is gibberish.")
+    if getattr(model, "name", None) == "tiny-random":
+        from tinyqwen.tiny_random import TINY_RANDOM_NOTICE
+
+        print(TINY_RANDOM_NOTICE, file=sys.stderr)
     print(f"serving {served!r} at http://{args.host}:{args.port}/v1", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

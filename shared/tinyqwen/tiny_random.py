@@ -33,7 +33,7 @@ TINY_RANDOM_NOTICE = (
 )
 ASSET_DIR = Path(__file__).resolve().parent / "assets" / NAME
 SEED = 20240919  # Qwen2.5's release date; any fixed value would do
-INIT_STD = 0.02
+INIT_STD = 0.1  # transformers uses 0.02, which makes a toy model repeat one token forever
 
 
 def tiny_random_config(vocab_size: int) -> Qwen2Config:

@@ -123,12 +123,18 @@ def test_react_unknown_tool_bad_args_and_exception_are_observations():
     result = react(model).run("q")
     obs = [c.observation for s in result.steps for c in s.calls]
     assert obs[0] == "Error: unknown tool 'weather'. Available tools: calculator, lookup, boom."
-    assert obs[1] == "Error: invalid arguments for lookup: unknown argument 'town'; valid arguments: city, unit"
+    assert (
+        obs[1]
+        == "Error: invalid arguments for lookup: unknown argument 'town'; valid arguments: city, unit"
+    )
     assert obs[2] == "Error: boom raised ValueError: cannot handle 7"  # "7" coerced to 7
     assert obs[3] == "2"
     assert [c.ok for s in result.steps for c in s.calls] == [False, False, False, True]
     assert result.answer == "done"
-    assert "\nObservation: Error: boom raised ValueError: cannot handle 7\nThought:" in model.prompts[3]
+    assert (
+        "\nObservation: Error: boom raised ValueError: cannot handle 7\nThought:"
+        in model.prompts[3]
+    )
 
 
 def test_react_loop_is_stopped():
@@ -138,7 +144,9 @@ def test_react_loop_is_stopped():
     assert result.stop_reason == "loop" and result.answer is None
     assert len(CALLS) == 1  # the tool ran once; the repeat was answered from memory
     second = result.steps[1].calls[0].observation
-    assert second.startswith("Error: repeated call. You already called lookup with these arguments at step 1")
+    assert second.startswith(
+        "Error: repeated call. You already called lookup with these arguments at step 1"
+    )
     assert "25C" in second
     assert result.steps[-1].kind == "stopped"
     assert len(model.outputs) == 1  # the model was not asked again after the loop was detected
@@ -159,7 +167,9 @@ def test_repeat_detection_uses_validated_arguments():
 
 
 def test_max_steps():
-    outputs = [f' step\nAction: calculator\nAction Input: {{"expression": "{i}+1"}}' for i in range(10)]
+    outputs = [
+        f' step\nAction: calculator\nAction Input: {{"expression": "{i}+1"}}' for i in range(10)
+    ]
     model = ScriptedChatModel(outputs)
     result = react(model, max_steps=3).run("q")
     assert result.stop_reason == "max_steps" and result.answer is None
@@ -176,9 +186,21 @@ def test_qwen_parallel_calls_and_messages():
             {
                 "content": "",
                 "tool_calls": [
-                    {"id": "a", "type": "function", "function": {"name": "lookup", "arguments": '{"city": "北京"}'}},
-                    {"id": "b", "type": "function", "function": {"name": "lookup", "arguments": '{"city": "Paris"}'}},
-                    {"id": "c", "type": "function", "function": {"name": "lookup", "arguments": {"city": "Tokyo"}}},
+                    {
+                        "id": "a",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": '{"city": "北京"}'},
+                    },
+                    {
+                        "id": "b",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": '{"city": "Paris"}'},
+                    },
+                    {
+                        "id": "c",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": {"city": "Tokyo"}},
+                    },
                 ],
             },
             "北京 21C，巴黎 18C，东京 25C。",
@@ -222,7 +244,9 @@ def test_qwen_malformed_tool_calls_recovered():
 
 
 def test_qwen_loop_and_max_steps():
-    call = {"tool_calls": [{"function": {"name": "calculator", "arguments": '{"expression": "1+1"}'}}]}
+    call = {
+        "tool_calls": [{"function": {"name": "calculator", "arguments": '{"expression": "1+1"}'}}]
+    }
     result = qwen(ScriptedChatModel([call, call, call])).run("q")
     assert result.stop_reason == "loop"
     result = qwen(ScriptedChatModel([call, "still thinking"]), max_steps=1).run("q")
@@ -247,9 +271,15 @@ def test_parallel_partial_repeat_is_not_a_loop():
 
 def test_trace_jsonl_and_streaming(tmp_path):
     seen = []
-    model = ScriptedChatModel([' x\nAction: calculator\nAction Input: {"expression": "6*7"}', " y\nFinal Answer: 42"])
+    model = ScriptedChatModel(
+        [' x\nAction: calculator\nAction Input: {"expression": "6*7"}', " y\nFinal Answer: 42"]
+    )
     trace = tmp_path / "runs" / "trace.jsonl"
-    agent = react(model, trace_path=trace, on_step=lambda s: seen.append((s.index, s.kind, len(model.outputs))))
+    agent = react(
+        model,
+        trace_path=trace,
+        on_step=lambda s: seen.append((s.index, s.kind, len(model.outputs))),
+    )
     result = agent.run("6*7?")
     # on_step fired after step 1, while the final output was still unread: steps stream live
     assert seen == [(1, "tool", 1), (2, "final", 0)]
@@ -257,7 +287,12 @@ def test_trace_jsonl_and_streaming(tmp_path):
     assert [x["event"] for x in lines] == ["start", "step", "step", "end"]
     assert lines[0]["question"] == "6*7?" and lines[0]["protocol"] == "react"
     assert lines[0]["tools"][0]["function"]["name"] == "calculator"
-    assert lines[1]["calls"][0] == {"name": "calculator", "arguments": {"expression": "6*7"}, "observation": "42", "ok": True}
+    assert lines[1]["calls"][0] == {
+        "name": "calculator",
+        "arguments": {"expression": "6*7"},
+        "observation": "42",
+        "ok": True,
+    }
     assert lines[-1] == {"event": "end", "answer": "42", "stop_reason": "final_answer"}
     assert result.answer == "42"
 
@@ -267,3 +302,86 @@ def test_constructor_errors():
         Agent(None, [], "json")
     with pytest.raises(ValueError, match="unique"):
         Agent(None, [calculator, calculator])
+
+
+def test_qwen_partial_failure_and_unparsable_arguments_keep_history_renderable():
+    from tinyqwen import render_chat
+
+    model = ScriptedChatModel(
+        [
+            # one good block and one broken block in the same turn
+            '<tool_call>\n{"name": "lookup", "arguments": {"city": "Paris"}}\n</tool_call>\n'
+            "<tool_call>\n{name: lookup, arguments: {city: Tokyo}\n</tool_call>",
+            # a backend that returned an arguments string that is not JSON
+            {
+                "tool_calls": [
+                    {"id": "z", "function": {"name": "calculator", "arguments": "{expression: 2+2"}}
+                ]
+            },
+            "final",
+        ]
+    )
+    agent = qwen(model)
+    result = agent.run("q")
+    assert result.answer == "final"
+    first = result.steps[0]
+    assert [c.observation for c in first.calls] == ["18C"]
+    assert first.error.startswith("Invalid tool call: tool call #2 is not valid JSON")
+    history = model.chats[1]["messages"]
+    assert history[-1]["role"] == "user" and history[-1]["content"].startswith(
+        "Error: Invalid tool call"
+    )
+    obs = result.steps[1].calls[0].observation
+    assert obs.startswith(
+        "Error: could not parse the arguments for calculator: could not find valid JSON"
+    )
+    # the raw, invalid arguments are kept as a JSON string value, so every later prompt renders
+    last = model.chats[2]["messages"]
+    assert json.loads(last[-2]["tool_calls"][0]["function"]["arguments"]) == "{expression: 2+2"
+    assert render_chat(last, tools=[t.schema for t in agent.tools.values()]).endswith(
+        "<|im_start|>assistant\n"
+    )
+
+
+def test_backend_error_is_raised_and_traced(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    model = ScriptedChatModel([' x\nAction: calculator\nAction Input: {"expression": "1+1"}'])
+    with pytest.raises(RuntimeError, match="ran out of outputs"):
+        react(model, trace_path=trace).run("q")
+    last = json.loads(trace.read_text("utf-8").splitlines()[-1])
+    assert last["event"] == "end" and last["stop_reason"].startswith(
+        "backend_error: ScriptExhausted"
+    )
+
+
+def test_react_fenced_code_for_the_python_tool():
+    from tinyagent.tools.python_exec import python
+
+    model = ScriptedChatModel(
+        [
+            " run it\nAction: python\nAction Input:\n```python\nimport math\nprint(math.factorial(5))\n```",
+            " done\nFinal Answer: 120",
+        ]
+    )
+    result = Agent(model, [python], "react").run("5!?")
+    assert result.steps[0].calls[0].arguments == {"code": "import math\nprint(math.factorial(5))"}
+    assert result.steps[0].calls[0].observation == "120"
+
+
+@pytest.mark.parametrize(
+    "action_input, expected",
+    [
+        ('{"code": "print(1)"}', {"code": "print(1)"}),
+        ("print({'a': 1})", {"code": "print({'a': 1})"}),  # a dict inside code is not the arguments
+        ("x = [1, 2]\nprint(x)", {"code": "x = [1, 2]\nprint(x)"}),
+        ("'abc'.upper()", {"code": "'abc'.upper()"}),
+        ("'print(2)'", {"code": "print(2)"}),
+        ('"print(3)"', {"code": "print(3)"}),
+    ],
+)
+def test_react_bare_input_for_a_one_parameter_tool(action_input, expected):
+    from tinyagent.react import parse_react
+    from tinyagent.tools.python_exec import python
+
+    turn = parse_react(f" t\nAction: python\nAction Input: {action_input}", {"python": python})
+    assert turn.calls[0].arguments == expected and turn.calls[0].parse_error is None

@@ -14,21 +14,30 @@ from tinyagent import Agent
 from tinyagent.scripted import ScriptedChatModel
 from tinyagent.tools.python_exec import SandboxLimits, make_python_tool, run_python, sandbox_layers
 
-LIMITS = SandboxLimits(time_s=2.0, memory_mb=512, max_output_chars=2000)
+# generous time limit: the machine running the tests may be busy; the loop test uses its own 2 s
+LIMITS = SandboxLimits(time_s=20.0, memory_mb=512, max_output_chars=2000)
 PY = make_python_tool(LIMITS)
+PY_2S = make_python_tool(SandboxLimits(time_s=2.0, memory_mb=512))
 
 
-def run_attack(code: str) -> tuple[str, float]:
+def run_attack(code: str, tool=PY) -> tuple[str, float]:
     """Agent step 1 runs ``code``; step 2 answers. Returns (observation, seconds)."""
-    call = {"tool_calls": [{"function": {"name": "python", "arguments": json.dumps({"code": code})}}]}
+    call = {
+        "tool_calls": [{"function": {"name": "python", "arguments": json.dumps({"code": code})}}]
+    }
     model = ScriptedChatModel([call, "continued"])
     t0 = time.perf_counter()
-    result = Agent(model, [PY], "qwen").run("attack")
+    result = Agent(model, [tool], "qwen").run("attack")
     seconds = time.perf_counter() - t0
     assert result.answer == "continued" and result.stop_reason == "final_answer"
     obs = result.steps[0].calls[0].observation
     # the model saw the error as the tool message of the next turn
-    assert model.chats[1]["messages"][-1] == {"role": "tool", "name": "python", "tool_call_id": "call_0", "content": obs}
+    assert model.chats[1]["messages"][-1] == {
+        "role": "tool",
+        "name": "python",
+        "tool_call_id": "call_0",
+        "content": obs,
+    }
     return obs, seconds
 
 
@@ -38,9 +47,9 @@ def test_normal_code_and_last_expression():
 
 
 def test_infinite_loop_is_killed():
-    obs, seconds = run_attack("while True:\n    pass")
+    obs, seconds = run_attack("while True:\n    pass", PY_2S)
     assert "Error: time limit exceeded (2 s): the process was killed" in obs
-    assert seconds < 6
+    assert seconds < 8
 
 
 def test_memory_bomb():
@@ -60,7 +69,7 @@ def test_fork_bomb():
     assert "pwned" not in obs and "starting processes is not allowed (os.system)" in obs
     obs, _ = run_attack("import ctypes\nctypes.CDLL(None).fork()")
     assert "module 'ctypes' is not allowed" in obs
-    assert seconds < 5
+    assert seconds < 15
 
 
 def test_network_connect_is_blocked():
@@ -73,7 +82,9 @@ def test_network_connect_is_blocked():
         code = f"import socket\ns = socket.socket()\ns.connect(('127.0.0.1', {port}))\ns.sendall(b'leak')"
         obs, _ = run_attack(code)
         assert "network access is not allowed" in obs
-        obs, _ = run_attack(f"import urllib.request\nurllib.request.urlopen('http://127.0.0.1:{port}/')")
+        obs, _ = run_attack(
+            f"import urllib.request\nurllib.request.urlopen('http://127.0.0.1:{port}/')"
+        )
         assert "network access is not allowed" in obs
         with pytest.raises(TimeoutError):
             server.accept()  # nothing ever connected
@@ -81,10 +92,14 @@ def test_network_connect_is_blocked():
         server.close()
 
 
-@pytest.mark.skipif(not sandbox_layers()["namespaces(net,pid)"], reason="unshare is not usable here")
+@pytest.mark.skipif(
+    not sandbox_layers()["namespaces(net,pid)"], reason="unshare is not usable here"
+)
 def test_namespace_layer_has_no_network_and_own_pids():
     # socket.if_nameindex raises no audit event, so this shows the kernel layer, not the hook
-    r = run_python("import socket, os\nprint(socket.if_nameindex())\nprint(os.getpid(), os.getppid())", LIMITS)
+    r = run_python(
+        "import socket, os\nprint(socket.if_nameindex())\nprint(os.getpid(), os.getppid())", LIMITS
+    )
     assert r.stdout == "[(1, 'lo')]\n1 0\n", r.stderr
 
 
@@ -126,7 +141,7 @@ def test_parent_environment_secrets_are_not_visible(monkeypatch):
     obs, _ = run_attack(code)
     assert secret not in obs
     assert "TINYAGENT_TEST_SECRET" not in obs
-    assert "'HOME': '/tmp/tinyagent-py-" in obs  # the scrubbed environment is what it sees
+    assert "'HOME': '" in obs and "tinyagent-py-" in obs  # the scrubbed environment is what it sees
 
 
 def test_output_is_capped():
@@ -139,3 +154,19 @@ def test_fresh_directory_each_run():
     run_python("open('state.txt', 'w').write('1')", LIMITS)
     r = run_python("import os\nprint(os.listdir('.'))", LIMITS)
     assert r.stdout == "[]\n"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the privilege drop only happens when running as root"
+)
+def test_privilege_drop_path(monkeypatch):
+    # forced on: here the interpreter may live under /root (not readable by nobody), so the code
+    # only uses modules the bootstrap imports before dropping
+    import tinyagent.tools.python_exec as pe
+
+    monkeypatch.setattr(pe, "_can_drop_privileges", lambda: True)
+    r = run_python(
+        "import os, json\nopen('a.txt', 'w').write('ok')\nprint(os.getuid(), os.getgid(), os.getgroups())",
+        LIMITS,
+    )
+    assert r.stdout == "65534 65534 []\n", r.stderr

@@ -56,12 +56,17 @@ def book(
 
 def test_schema_exact():
     assert book.name == "book"
-    assert book.description == "Book a hotel room. Longer text that is still part of the description."
+    assert (
+        book.description == "Book a hotel room. Longer text that is still part of the description."
+    )
     assert book.parameters == {
         "type": "object",
         "properties": {
             "name": {"type": "string", "description": "guest name."},
-            "nights": {"type": "integer", "description": "how many nights, continued on a second line."},
+            "nights": {
+                "type": "integer",
+                "description": "how many nights, continued on a second line.",
+            },
             "price": {"type": "number", "description": "price per night.", "default": 99.5},
             "tags": {
                 "type": ["array", "null"],
@@ -69,7 +74,12 @@ def test_schema_exact():
                 "description": "free-form labels.",
                 "default": None,
             },
-            "room": {"type": "string", "enum": ["single", "double"], "description": "room type.", "default": "single"},
+            "room": {
+                "type": "string",
+                "enum": ["single", "double"],
+                "description": "room type.",
+                "default": "single",
+            },
             "address": {
                 "type": ["object", "null"],
                 "properties": {"city": {"type": "string"}, "zip_code": {"type": "integer"}},
@@ -84,7 +94,12 @@ def test_schema_exact():
                 "description": "extra items and their counts.",
                 "default": None,
             },
-            "color": {"type": "string", "enum": ["red", "blue"], "description": "wall colour.", "default": "red"},
+            "color": {
+                "type": "string",
+                "enum": ["red", "blue"],
+                "description": "wall colour.",
+                "default": "red",
+            },
             "breakfast": {"type": "boolean", "description": "include breakfast.", "default": False},
         },
         "required": ["name", "nights"],
@@ -94,7 +109,7 @@ def test_schema_exact():
 
 def test_union_of_two_types_is_anyof():
     @tool
-    def f(x: int | list[int], y: "str | None") -> None:
+    def f(x: int | list[int], y: str | None) -> None:
         """F.
 
         Args:
@@ -173,11 +188,23 @@ def test_validate_lossless_coercions():
         ({"nights": 1}, "missing required argument 'name'"),
         ({"name": "a", "nights": 2.5}, "argument 'nights': expected integer, got 2.5"),
         ({"name": "a", "nights": True}, "argument 'nights': expected integer"),
-        ({"name": "a", "nights": 1, "room": "suite"}, '"suite" is not one of [\'single\', \'double\']'),
-        ({"name": "a", "nights": 1, "rooms": 2}, "unknown argument 'rooms'; valid arguments: name, nights"),
+        (
+            {"name": "a", "nights": 1, "room": "suite"},
+            "\"suite\" is not one of ['single', 'double']",
+        ),
+        (
+            {"name": "a", "nights": 1, "rooms": 2},
+            "unknown argument 'rooms'; valid arguments: name, nights",
+        ),
         ({"name": "a", "nights": 1, "tags": ["x", 1.5, {}]}, "argument 'tags[2]': expected string"),
-        ({"name": "a", "nights": 1, "address": {"city": "x"}}, "missing required argument 'address.zip_code'"),
-        ({"name": "a", "nights": 1, "address": {"city": "x", "zip_code": 1, "street": "y"}}, "unknown argument 'address.street'"),
+        (
+            {"name": "a", "nights": 1, "address": {"city": "x"}},
+            "missing required argument 'address.zip_code'",
+        ),
+        (
+            {"name": "a", "nights": 1, "address": {"city": "x", "zip_code": 1, "street": "y"}},
+            "unknown argument 'address.street'",
+        ),
         ({"name": "a", "nights": 1, "breakfast": "yes"}, "argument 'breakfast': expected boolean"),
         ({"name": "a", "nights": "1.5"}, "argument 'nights': expected integer"),
         ("{not json", "arguments are not valid JSON"),

@@ -3,7 +3,8 @@
     >>> import tinyqwen
     >>> from tinyagent import Agent
     >>> from tinyagent.tools import calculator, python
-    >>> agent = Agent(tinyqwen.connect("http://127.0.0.1:8000/v1"), [calculator, python], protocol="qwen")
+    >>> model = tinyqwen.connect("http://127.0.0.1:8000/v1")          # doctest: +SKIP
+    >>> agent = Agent(model, [calculator, python], protocol="qwen")  # doctest: +SKIP
     >>> agent.run("What is 17 * 23?").answer            # doctest: +SKIP
 
 Pieces: ``tool`` (functions -> JSON schema + argument checks), ``parsing`` (lenient JSON),

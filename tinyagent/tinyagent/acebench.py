@@ -42,7 +42,14 @@ from tinyagent.bfcl import CheckResult, check
 from tinyagent.parsing import JSONParseError
 from tinyagent.qwen_tools import QwenProtocol
 
-__all__ = ["Example", "load_examples", "ground_truth_calls", "score_calls", "evaluate", "CATEGORIES"]
+__all__ = [
+    "Example",
+    "load_examples",
+    "ground_truth_calls",
+    "score_calls",
+    "evaluate",
+    "CATEGORIES",
+]
 __all__ += ["parse_python_calls", "to_accepted"]
 
 CATEGORIES = (
@@ -99,7 +106,9 @@ def _base_name(name: str, names: set[str]) -> str:
     base = re.sub(r"_\d+$", "", name)
     if base in names:
         return base
-    raise ValueError(f"ground truth calls {name!r}, which is not among the functions {sorted(names)}")
+    raise ValueError(
+        f"ground truth calls {name!r}, which is not among the functions {sorted(names)}"
+    )
 
 
 def _gt_calls(gt: dict, names: set[str]) -> list[dict]:
@@ -115,10 +124,22 @@ def _messages(record: dict) -> list[dict]:
     messages = [{"role": "system", "content": "\n".join(system)}] if system else []
     turns = re.split(r"(?:^|\n)(user|system)\s*[:：]\s*", record["question"])
     for role, text in zip(turns[1::2], turns[2::2]):
-        messages.append({"role": "user" if role == "user" else "assistant", "content": text.strip()})
+        messages.append(
+            {"role": "user" if role == "user" else "assistant", "content": text.strip()}
+        )
     if not messages or messages[-1]["role"] != "user":
         raise ValueError(f"{record.get('id')}: question does not end with a user turn")
     return messages
+
+
+def _jsonl(path: Path):
+    """(line number, record) for each non-empty line; bad JSON names the file and line."""
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                yield n, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: invalid JSON: {e}") from None
 
 
 def load_examples(data_dir: str | Path, category: str, limit: int | None = None) -> list[Example]:
@@ -131,16 +152,9 @@ def load_examples(data_dir: str | Path, category: str, limit: int | None = None)
     for p in (qpath, apath):
         if not p.is_file():
             raise FileNotFoundError(f"ACEBench file missing: {p}")
-    answers = {}
-    for n, line in enumerate(apath.read_text("utf-8").splitlines(), 1):
-        if line.strip():
-            rec = json.loads(line)
-            answers[rec["id"]] = rec["ground_truth"]
+    answers = {rec["id"]: rec["ground_truth"] for _, rec in _jsonl(apath)}
     out = []
-    for n, line in enumerate(qpath.read_text("utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        rec = json.loads(line)
+    for n, rec in _jsonl(qpath):
         if rec["id"] not in answers:
             raise ValueError(f"{apath}: no ground truth for id {rec['id']!r} ({qpath}:{n})")
         gt = answers[rec["id"]]
@@ -152,7 +166,13 @@ def load_examples(data_dir: str | Path, category: str, limit: int | None = None)
             alternatives = []
             for opt in options:
                 calls = _gt_calls(opt, names)
-                alternatives.append([{n: {k: [to_accepted(v)] for k, v in a.items()}} for c in calls for n, a in c.items()])
+                alternatives.append(
+                    [
+                        {fn: {k: [to_accepted(v)] for k, v in args.items()}}
+                        for call in calls
+                        for fn, args in call.items()
+                    ]
+                )
         out.append(Example(rec["id"], category, _messages(rec), rec["function"], alternatives, gt))
         if limit is not None and len(out) >= limit:
             break
@@ -214,7 +234,9 @@ def predict_calls(model: Any, example: Example, **sampling: Any) -> tuple[list[d
             calls = parse_python_calls(message["content"])
         except JSONParseError:
             pass
-    raw = (message.get("content") or "") + json.dumps(message.get("tool_calls") or [], ensure_ascii=False)
+    raw = (message.get("content") or "") + json.dumps(
+        message.get("tool_calls") or [], ensure_ascii=False
+    )
     return calls, raw
 
 
@@ -238,7 +260,16 @@ def evaluate(
         per_cat[ex.category] += r.valid
         if not r.valid:
             errors[r.error_type] += 1
-        rows.append({"id": ex.id, "valid": r.valid, "error_type": r.error_type, "error": r.error, "calls": calls, "raw": raw})
+        rows.append(
+            {
+                "id": ex.id,
+                "valid": r.valid,
+                "error_type": r.error_type,
+                "error": r.error,
+                "calls": calls,
+                "raw": raw,
+            }
+        )
     report = {
         "model": getattr(model, "name", type(model).__name__),
         "n": len(examples),

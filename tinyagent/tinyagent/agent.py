@@ -71,7 +71,9 @@ class AgentResult:
     """The outcome of one run: the answer (None if there is none), why it stopped, every step."""
 
     answer: str | None
-    stop_reason: str  # "final_answer" | "max_steps" | "loop"
+    stop_reason: (
+        str  # "final_answer" | "max_steps" | "loop" (a backend error is raised, not returned)
+    )
     steps: list[Step]
 
 
@@ -101,7 +103,7 @@ class Agent:
         self,
         model: Any,
         tools: list[Tool],
-        protocol: str = "react",
+        protocol: str = "qwen",
         *,
         max_steps: int = 8,
         repeat_limit: int = 1,
@@ -151,9 +153,11 @@ class Agent:
                 answer, reason = stop.value
                 return AgentResult(answer=answer, stop_reason=reason, steps=steps)
 
-    def stream(
-        self, question: str, history: list[dict] | None = None
-    ) -> Iterator[Step]:  # returns (answer, stop_reason) as the generator's value
+    def stream(self, question: str, history: list[dict] | None = None) -> Iterator[Step]:
+        """Yield each Step as it happens; the generator's return value is (answer, stop_reason).
+
+        ``history`` is earlier conversation (OpenAI messages) placed before the question.
+        """
         proto = self.new_protocol()
         proto.start(question, history)
         seen: dict[str, tuple[int, str]] = {}  # call key -> (step index, observation)
@@ -162,7 +166,11 @@ class Agent:
         try:
             for index in range(1, self.max_steps + 1):
                 t0 = time.perf_counter()
-                turn = proto.next_turn(self.model, **self.sampling)
+                try:
+                    turn = proto.next_turn(self.model, **self.sampling)
+                except Exception as e:  # the backend failed (HTTP error, context too long...)
+                    self._finish(trace, None, f"backend_error: {type(e).__name__}: {e}")
+                    raise
                 step, repeated_only = self._handle(turn, index, seen)
                 if repeated_only:
                     strikes += 1
@@ -181,7 +189,9 @@ class Agent:
                     yield stop
                     self._finish(trace, None, "loop")
                     return None, "loop"
-            stop = Step(self.max_steps, "stopped", error=f"no final answer after {self.max_steps} steps")
+            stop = Step(
+                self.max_steps, "stopped", error=f"no final answer after {self.max_steps} steps"
+            )
             self._emit(stop, trace)
             yield stop
             self._finish(trace, None, "max_steps")
@@ -194,16 +204,21 @@ class Agent:
 
     def _handle(self, turn: Turn, index: int, seen: dict) -> tuple[Step, bool]:
         if turn.format_error is not None and not turn.calls:
-            step = Step(index, "format_error", thought=turn.thought, error=turn.format_error, raw=turn.raw)
+            step = Step(
+                index, "format_error", thought=turn.thought, error=turn.format_error, raw=turn.raw
+            )
             return step, False
         if not turn.calls:
-            return Step(index, "final", thought=turn.thought, answer=turn.final_answer, raw=turn.raw), False
+            return Step(
+                index, "final", thought=turn.thought, answer=turn.final_answer, raw=turn.raw
+            ), False
         records, repeated = [], 0
         for call in turn.calls:
             record, was_repeat = self._execute(call, index, seen)
             records.append(record)
             repeated += was_repeat
         step = Step(index, "tool", thought=turn.thought, calls=records, raw=turn.raw)
+        step.error = turn.format_error  # blocks that could not be parsed next to good ones
         return step, repeated == len(turn.calls)
 
     def _resolve(self, name: str) -> Tool | None:
@@ -228,7 +243,9 @@ class Agent:
         except ToolArgumentError as e:
             obs = f"Error: invalid arguments for {tool.name}: {e}"
             return CallRecord(tool.name, call.arguments, obs, False), False
-        key = tool.name + json.dumps(_with_defaults(tool, args), sort_keys=True, ensure_ascii=False, default=str)
+        key = tool.name + json.dumps(
+            _with_defaults(tool, args), sort_keys=True, ensure_ascii=False, default=str
+        )
         if key in seen:
             first, previous = seen[key]
             obs = (
@@ -274,7 +291,10 @@ class Agent:
 
     def _emit(self, step: Step, trace) -> None:
         if trace is not None:
-            trace.write(json.dumps({"event": "step", **asdict(step)}, ensure_ascii=False, default=str) + "\n")
+            trace.write(
+                json.dumps({"event": "step", **asdict(step)}, ensure_ascii=False, default=str)
+                + "\n"
+            )
             trace.flush()
         if self.on_step is not None:
             self.on_step(step)
@@ -282,5 +302,10 @@ class Agent:
     @staticmethod
     def _finish(trace, answer: str | None, reason: str) -> None:
         if trace is not None:
-            trace.write(json.dumps({"event": "end", "answer": answer, "stop_reason": reason}, ensure_ascii=False) + "\n")
+            trace.write(
+                json.dumps(
+                    {"event": "end", "answer": answer, "stop_reason": reason}, ensure_ascii=False
+                )
+                + "\n"
+            )
             trace.flush()

@@ -103,7 +103,10 @@ def _same_scalar(value: Any, candidate: Any) -> bool:
 def _element_matches(value: Any, candidate: Any, schema: dict, path: str) -> CheckResult:
     """One list element against one answer element (a dict element is in accepted-values form)."""
     if not _type_ok(value, schema):
-        return _fail("type_error", f"{path}: expected {schema.get('type')}, got {type(value).__name__} {value!r}")
+        return _fail(
+            "type_error",
+            f"{path}: expected {schema.get('type')}, got {type(value).__name__} {value!r}",
+        )
     if isinstance(candidate, dict) and isinstance(value, dict):
         return _dict_matches(value, candidate, schema, path)
     if isinstance(candidate, list) and isinstance(value, list):
@@ -116,7 +119,9 @@ def _element_matches(value: Any, candidate: Any, schema: dict, path: str) -> Che
 
 def _list_matches(value: list, candidate: list, schema: dict, path: str) -> CheckResult:
     if len(value) != len(candidate):
-        return _fail("value_error:list", f"{path}: {len(value)} elements, expected {len(candidate)}")
+        return _fail(
+            "value_error:list", f"{path}: {len(value)} elements, expected {len(candidate)}"
+        )
     items = schema.get("items", {}) if isinstance(schema.get("items"), dict) else {}
     for i, (v, c) in enumerate(zip(value, candidate)):
         r = _element_matches(v, c, items, f"{path}[{i}]")
@@ -163,7 +168,10 @@ def check_value(value: Any, accepted: list, schema: dict, path: str) -> CheckRes
             r = _OK
         else:
             kind = {str: "value_error:string", dict: "value_error:dict", list: "value_error:list"}
-            r = _fail(kind.get(type(value), "value_error:others"), f"{path}: {value!r} is not one of {candidates!r}")
+            r = _fail(
+                kind.get(type(value), "value_error:others"),
+                f"{path}: {value!r} is not one of {candidates!r}",
+            )
         if r.valid:
             return r
         first_error = first_error or r
@@ -173,7 +181,9 @@ def check_value(value: Any, accepted: list, schema: dict, path: str) -> CheckRes
 def check_call(func: dict, call: dict, answer: dict) -> CheckResult:
     """One predicted call ``{name: args}`` against one answer ``{name: {param: [accepted]}}``."""
     if len(call) != 1 or len(answer) != 1:
-        raise ValueError(f"a call and an answer are one-key dicts, got {list(call)} and {list(answer)}")
+        raise ValueError(
+            f"a call and an answer are one-key dicts, got {list(call)} and {list(answer)}"
+        )
     (name, args), (want_name, accepted) = next(iter(call.items())), next(iter(answer.items()))
     if name != func["name"] or name != want_name:
         return _fail("wrong_func_name", f"called {name!r}, expected {want_name!r}")
@@ -204,18 +214,13 @@ def check_parallel(funcs: list[dict], calls: list[dict], answers: list[dict]) ->
     """Every answer matched by exactly one call, in any order."""
     if len(calls) != len(answers):
         return _fail("wrong_count", f"{len(calls)} calls, expected {len(answers)}")
-    ok = [[False] * len(calls) for _ in answers]
-    errors: dict[int, CheckResult] = {}
-    for i, ans in enumerate(answers):
+    results = []
+    for ans in answers:
         func = _find_func(funcs, next(iter(ans)))
         if func is None:
             raise ValueError(f"answer names {next(iter(ans))!r}, which is not among the functions")
-        for j, call in enumerate(calls):
-            r = check_call(func, call, ans)
-            ok[i][j] = r.valid
-            same_name = next(iter(call)) == func["name"]
-            if not r.valid and (i not in errors or (same_name and errors[i].error_type == "wrong_func_name")):
-                errors[i] = r
+        results.append([check_call(func, call, ans) for call in calls])
+    ok = [[r.valid for r in row] for row in results]
     match = [-1] * len(calls)  # call j -> answer i (Kuhn's augmenting paths)
 
     def augment(i: int, seen: set[int]) -> bool:
@@ -227,21 +232,32 @@ def check_parallel(funcs: list[dict], calls: list[dict], answers: list[dict]) ->
                     return True
         return False
 
-    for i in range(len(answers)):
-        if not augment(i, set()):
-            r = errors.get(i, _fail("wrong_func_name", "no call matches"))
-            return _fail(r.error_type, f"no call matches expected call #{i}: {r.error}")
+    unmatched = [i for i in range(len(answers)) if not augment(i, set())]
+    if unmatched:
+        # blame a call that the best matching left over: one with the expected name if any
+        i = unmatched[0]
+        want = next(iter(answers[i]))
+        spare = [j for j in range(len(calls)) if match[j] == -1]
+        j = next((j for j in spare if next(iter(calls[j])) == want), spare[0])
+        r = results[i][j]
+        return _fail(
+            r.error_type, f"no call matches expected call #{i} (closest: call #{j}): {r.error}"
+        )
     return _OK
 
 
-def check(funcs: list[dict], calls: list[dict], answers: list[dict], category: str = "auto") -> CheckResult:
+def check(
+    funcs: list[dict], calls: list[dict], answers: list[dict], category: str = "auto"
+) -> CheckResult:
     """Check predicted ``calls`` against ``answers``.
 
     ``category``: ``"irrelevance"`` (no call expected), ``"simple"`` (exactly one call),
     ``"parallel"`` (any order), or ``"auto"`` (irrelevance when ``answers`` is empty, else parallel).
     """
     if category == "irrelevance" or (category == "auto" and not answers):
-        return _OK if not calls else _fail("irrelevance:called", f"expected no call, got {len(calls)}")
+        return (
+            _OK if not calls else _fail("irrelevance:called", f"expected no call, got {len(calls)}")
+        )
     if not answers:
         raise ValueError(f"category {category!r} needs at least one answer")
     if category == "simple":
@@ -252,7 +268,9 @@ def check(funcs: list[dict], calls: list[dict], answers: list[dict], category: s
             raise ValueError(f"answer names {next(iter(answers[0]))!r}, not among the functions")
         return check_call(func, calls[0], answers[0])
     if category not in ("parallel", "auto"):
-        raise ValueError(f"unknown category {category!r}; use auto, simple, parallel or irrelevance")
+        raise ValueError(
+            f"unknown category {category!r}; use auto, simple, parallel or irrelevance"
+        )
     return check_parallel(funcs, calls, answers)
 
 

@@ -4,10 +4,10 @@
     python -m tinyagent --model ~/models/Qwen2.5-0.5B-Instruct          # interactive (needs a terminal)
     python -m tinyagent render --tools calculator,python --protocol qwen  # the exact prompt
     python -m tinyagent eval --model SPEC --categories normal_single_turn_single_function --limit 20
-    python -m tinyagent eval --ground-truth                              # checker self-test: 100%
+    python -m tinyagent eval --ground-truth                              # checker self-test
     python -m tinyagent demo                                             # scripted run, no model needed
 
-Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
+``bfcl`` is an alias of ``eval``. Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
 read_file over ``--folder``). Exit codes: 0 ok, 1 the agent gave no answer, 2 usage/model errors.
 """
 
@@ -28,7 +28,7 @@ DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ace
 GET_A_MODEL = (
     "To get a usable model, either download one and pass its folder:\n"
     "    tinyqwen download Qwen/Qwen2.5-0.5B-Instruct --to ~/models/Qwen2.5-0.5B-Instruct\n"
-    "    python -m tinyagent \"...\" --model ~/models/Qwen2.5-0.5B-Instruct\n"
+    '    python -m tinyagent "..." --model ~/models/Qwen2.5-0.5B-Instruct\n'
     "or point --model at an OpenAI-compatible endpoint, e.g. --model http://127.0.0.1:8000/v1\n"
     "(`tinyqwen serve --model DIR` starts one)."
 )
@@ -63,12 +63,17 @@ def build_tools(names: str, folder: str = ".", search_provider: str | None = Non
     return tools
 
 
-def print_step(step: Step, out=sys.stdout) -> None:
+def print_step(step: Step, out=None) -> None:
     """Stream one step to the terminal as it happens."""
-    if step.thought:
+    out = out or sys.stdout
+    if step.thought and step.kind != "format_error":  # a format error prints the raw text below
         out.write(f"[step {step.index}] Thought: {step.thought}\n")
     for c in step.calls:
-        args = json.dumps(c.arguments, ensure_ascii=False) if not isinstance(c.arguments, str) else c.arguments
+        args = (
+            json.dumps(c.arguments, ensure_ascii=False)
+            if not isinstance(c.arguments, str)
+            else c.arguments
+        )
         out.write(f"  -> {c.name}({args})\n")
         obs = c.observation if len(c.observation) < 600 else c.observation[:600] + " ..."
         out.write("  <- " + obs.replace("\n", "\n     ") + "\n")
@@ -93,14 +98,17 @@ def _connect(spec: str):
         print(
             "NOTE: --model tiny-random is a randomly initialised toy model: its replies are gibberish,\n"
             "so the agent will hit format errors and stop without an answer. It only proves the wiring.\n"
-            + GET_A_MODEL + "\n",
+            + GET_A_MODEL
+            + "\n",
             file=sys.stderr,
         )
     return model
 
 
 def _add_agent_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tools", default=DEFAULT_TOOLS, help=f"comma-separated: {', '.join(TOOL_NAMES)}")
+    p.add_argument(
+        "--tools", default=DEFAULT_TOOLS, help=f"comma-separated: {', '.join(TOOL_NAMES)}"
+    )
     p.add_argument("--protocol", choices=("react", "qwen"), default="qwen")
     p.add_argument("--folder", default=".", help="root folder of the files tool")
     p.add_argument("--search-provider", default=None, help="duckduckgo | searxng | serper")
@@ -109,7 +117,9 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
 def cmd_run(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m tinyagent", description="Run a tool-using agent.")
     p.add_argument("question", nargs="?", help="the question; omit for interactive mode")
-    p.add_argument("--model", default="tiny-random", help="checkpoint dir | tiny-random | http://host:port/v1")
+    p.add_argument(
+        "--model", default="tiny-random", help="checkpoint dir | tiny-random | http://host:port/v1"
+    )
     _add_agent_args(p)
     p.add_argument("--max-steps", type=int, default=8)
     p.add_argument("--max-new-tokens", type=int, default=512)
@@ -152,7 +162,9 @@ def cmd_run(argv: list[str]) -> int:
 
 
 def cmd_render(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m tinyagent render", description="Print the exact first prompt.")
+    p = argparse.ArgumentParser(
+        prog="python -m tinyagent render", description="Print the exact first prompt."
+    )
     _add_agent_args(p)
     p.add_argument("--question", default="17 * 23 等于多少？")
     args = p.parse_args(argv)
@@ -163,16 +175,31 @@ def cmd_render(argv: list[str]) -> int:
 
 
 def cmd_eval(argv: list[str]) -> int:
-    from tinyagent.acebench import CATEGORIES, evaluate, ground_truth_calls, load_examples, score_calls
+    from tinyagent.acebench import (
+        CATEGORIES,
+        evaluate,
+        ground_truth_calls,
+        load_examples,
+        score_calls,
+    )
 
-    p = argparse.ArgumentParser(prog="python -m tinyagent eval", description="Score tool calls (BFCL rules) on ACEBench.")
+    p = argparse.ArgumentParser(
+        prog="python -m tinyagent eval", description="Score tool calls (BFCL rules) on ACEBench."
+    )
     p.add_argument("--data", default=str(DATA_DIR), help="ACEBench data_zh folder")
-    p.add_argument("--categories", default="normal_single_turn_single_function,normal_single_turn_parallel_function")
+    p.add_argument(
+        "--categories",
+        default="normal_single_turn_single_function,normal_single_turn_parallel_function",
+    )
     p.add_argument("--model", default="tiny-random")
     p.add_argument("--limit", type=int, default=None, help="examples per category")
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--out", default=None, help="write the report + one row per example (jsonl)")
-    p.add_argument("--ground-truth", action="store_true", help="score the ground truth itself (checker self-test)")
+    p.add_argument(
+        "--ground-truth",
+        action="store_true",
+        help="score the ground truth itself (checker self-test)",
+    )
     args = p.parse_args(argv)
     cats = list(CATEGORIES) if args.categories == "all" else args.categories.split(",")
     try:
@@ -181,7 +208,9 @@ def cmd_eval(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.ground_truth:
-        bad = [(e.id, r) for e in examples if not (r := score_calls(e, ground_truth_calls(e))).valid]
+        bad = [
+            (e.id, r) for e in examples if not (r := score_calls(e, ground_truth_calls(e))).valid
+        ]
         print(f"ground truth as predictions: {len(examples) - len(bad)}/{len(examples)} valid")
         for eid, r in bad:
             print(f"  {eid}: {r.error_type}: {r.error}")
@@ -221,7 +250,13 @@ def cmd_demo(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"render": cmd_render, "eval": cmd_eval, "demo": cmd_demo, "run": cmd_run}
+    commands = {
+        "render": cmd_render,
+        "eval": cmd_eval,
+        "bfcl": cmd_eval,
+        "demo": cmd_demo,
+        "run": cmd_run,
+    }
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     return cmd_run(argv)

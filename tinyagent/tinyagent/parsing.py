@@ -118,6 +118,10 @@ def loads_lenient(text: str) -> Any:
     if not isinstance(text, str):
         raise JSONParseError(f"expected text, got {type(text).__name__}")
     stripped = text.strip()
+    try:  # the common case first: clean JSON costs one json.loads
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        pass
     candidates = [stripped]
     fenced = strip_code_fences(stripped)
     if fenced != stripped:

@@ -112,8 +112,11 @@ class QwenProtocol:
             call.id = tc.get("id") or call.id
             calls.append(call)
         raw = content
-        if not calls and "<tool_call>" in content:  # the backend could not parse it: recover
-            content, calls, errors = parse_tool_call_blocks(content)
+        if "<tool_call>" in content:  # blocks the backend could not parse: recover them here
+            content, more, block_errors = parse_tool_call_blocks(content)
+            for k, call in enumerate(more, len(calls)):
+                call.id = f"call_{k}"
+            calls, errors = calls + more, errors + block_errors
         elif not calls and content.strip().startswith("{"):
             try:
                 call = _call_from_obj(loads_lenient(content), 0)
@@ -122,12 +125,17 @@ class QwenProtocol:
             if call is not None and call.name in self.tools:
                 calls, content = [call], ""
         if calls:
-            return Turn(raw=raw or _render_calls(calls), thought=content.strip(), calls=calls)
+            # some blocks parsed and some did not: run the good ones, tell the model about the rest
+            partial = ("Invalid tool call: " + "; ".join(errors)) if errors else None
+            turn = Turn(raw=raw or _render_calls(calls), thought=content.strip(), calls=calls)
+            turn.format_error = partial
+            return turn
         if errors:
             return Turn(
                 raw=raw,
                 thought=content.strip(),
-                format_error="Invalid tool call: " + "; ".join(errors)
+                format_error="Invalid tool call: "
+                + "; ".join(errors)
                 + '. Write each call as <tool_call>\n{"name": "<tool>", "arguments": {...}}\n'
                 "</tool_call>.",
             )
@@ -143,11 +151,20 @@ class QwenProtocol:
         tool_calls = []
         for i, c in enumerate(turn.calls):
             c.id = c.id or f"call_{i}"
-            args = c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments, ensure_ascii=False)
-            tool_calls.append({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": args}})
-        self.messages.append({"role": "assistant", "content": turn.thought, "tool_calls": tool_calls})
+            # unparsable arguments are kept as a JSON *string* value so the history still renders
+            args = json.dumps(c.arguments, ensure_ascii=False)
+            tool_calls.append(
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": args}}
+            )
+        self.messages.append(
+            {"role": "assistant", "content": turn.thought, "tool_calls": tool_calls}
+        )
         for c, obs in zip(turn.calls, observations):
-            self.messages.append({"role": "tool", "name": c.name, "tool_call_id": c.id, "content": obs})
+            self.messages.append(
+                {"role": "tool", "name": c.name, "tool_call_id": c.id, "content": obs}
+            )
+        if turn.format_error is not None:
+            self.messages.append({"role": "user", "content": f"Error: {turn.format_error}"})
 
 
 def _render_calls(calls: list[ToolCall]) -> str:

@@ -29,19 +29,22 @@ from __future__ import annotations
 import json
 import re
 
-from tinyagent.parsing import JSONParseError, cut_at_stop, loads_lenient, strip_partial_stop
+from tinyagent.parsing import JSONParseError, loads_lenient, strip_code_fences, strip_partial_stop
 from tinyagent.tool import Tool
 from tinyagent.turn import ToolCall, Turn
 
 __all__ = ["ReActProtocol", "parse_react", "react_system_prompt", "STOP_WORDS"]
 
-STOP_WORDS = ["Observation:"]
+# "\nObservation" also stops the numbered form of the paper ("Observation 1:")
+STOP_WORDS = ["\nObservation", "Observation:"]
+FINISH_NAMES = ("finish", "final answer", "final_answer", "answer")
 
 _ACTION = re.compile(r"^[ \t]*Action[ \t]*\d*[ \t]*:[ \t]*(.*?)[ \t]*$", re.M)
 _ACTION_INPUT = re.compile(r"^[ \t]*Action[ \t]*Input[ \t]*\d*[ \t]*:[ \t]*", re.M)
 _FINAL = re.compile(r"Final[ \t]*Answer[ \t]*:[ \t]*", re.I)
 _NEXT_BLOCK = re.compile(r"\n[ \t]*(Thought|Action|Final[ \t]*Answer)[ \t]*\d*[ \t]*:", re.I)
 _BRACKET_ACTION = re.compile(r"^(\w+)\s*[\[(](.*)[\])]$", re.S)
+_OBSERVATION = re.compile(r"(?:^|\n)[ \t]*Observation[ \t]*\d*[ \t]*:")
 
 _FORMAT = """Use the following format:
 
@@ -57,7 +60,10 @@ Final Answer: the final answer to the original input question"""
 
 def react_system_prompt(tools: list[Tool], instructions: str = "") -> str:
     """The system message: tool list (name, description, JSON parameters) + the ReAct format."""
-    lines = ["Answer the following questions as best you can. You have access to the following tools:", ""]
+    lines = [
+        "Answer the following questions as best you can. You have access to the following tools:",
+        "",
+    ]
     for t in tools:
         params = json.dumps(t.parameters, ensure_ascii=False)
         lines.append(f"{t.name}: {t.description} Parameters: {params}")
@@ -81,26 +87,47 @@ def _single_param(tool: Tool | None) -> str | None:
 def _parse_action_input(raw: str, tool: Tool | None) -> tuple[dict | str, str | None]:
     """(arguments, parse_error) for the text after ``Action Input:``."""
     raw = raw.strip()
+    props = tool.parameters.get("properties", {}) if tool is not None else {}
     try:
-        value = loads_lenient(raw)
+        value, error = loads_lenient(raw), None
     except JSONParseError as e:
         value, error = None, str(e)
-    else:
-        if isinstance(value, dict):
-            return value, None
-        error = f"Action Input must be a JSON object, got {type(value).__name__}"
+    # a JSON object is the arguments -- unless it was found inside other text, none of its keys
+    # is a parameter, and the tool takes one bare value (e.g. code that prints a dict)
     param = _single_param(tool)
+    body = strip_code_fences(raw).strip("`").strip()  # ```python ... ``` -> the code
+    whole_object = body.startswith("{") and body.endswith("}")
+    if isinstance(value, dict) and (whole_object or param is None or set(value) & set(props)):
+        return value, None
     if param is not None and raw:
-        # a bare string (or a number/list) for a one-parameter tool: the intent is unambiguous
-        text = raw.strip("`").strip()
-        return {param: value if value is not None else text.strip("\"'")}, None
+        try:
+            whole = json.loads(body)  # the entire input is one JSON value: "Paris", 42, [1, 2]
+        except json.JSONDecodeError:
+            quoted = len(body) >= 2 and body[0] == body[-1] and body[0] in "'\""
+            whole = body[1:-1] if quoted and body[0] not in body[1:-1] else body
+        return {param: whole}, None
+    if error is None:
+        error = f"Action Input must be a JSON object, got {type(value).__name__}"
     return raw, error
+
+
+def _answer_text(raw: str) -> str:
+    """The answer in ``Action: Finish`` input: plain text, or the one value of a JSON object."""
+    raw = raw.strip()
+    try:
+        value = loads_lenient(raw)
+    except JSONParseError:
+        return raw
+    if isinstance(value, dict) and len(value) == 1:
+        value = next(iter(value.values()))
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def parse_react(text: str, tools: dict[str, Tool] | None = None) -> Turn:
     """Parse one ReAct continuation (the text generated after ``Thought:``) into a Turn."""
     tools = tools or {}
-    text = strip_partial_stop(cut_at_stop(text, STOP_WORDS), STOP_WORDS)
+    invented = _OBSERVATION.search(text)  # an observation the model wrote itself
+    text = strip_partial_stop(text[: invented.start()] if invented else text, ["Observation:"])
     action, final = _ACTION.search(text), _FINAL.search(text)
     if action and (final is None or action.start() < final.start()):
         thought = text[: action.start()].strip()
@@ -110,6 +137,7 @@ def parse_react(text: str, tools: dict[str, Tool] | None = None) -> Turn:
         bracket = _BRACKET_ACTION.match(name)
         if inp is None and bracket:  # Action: search[Paris]
             name, raw_input = bracket.group(1), bracket.group(2)
+            text = text[: action.end()]
         elif inp is None:
             return Turn(
                 raw=text,
@@ -125,6 +153,8 @@ def parse_react(text: str, tools: dict[str, Tool] | None = None) -> Turn:
             if nxt:  # the model went on with another block it should not have written yet
                 raw_input = raw_input[: nxt.start()]
             text = text[: action.end()] + rest[: inp.end()] + raw_input.rstrip()
+        if name.lower() in FINISH_NAMES and name not in tools:  # Action: Finish[answer]
+            return Turn(raw=text.rstrip(), thought=thought, final_answer=_answer_text(raw_input))
         args, error = _parse_action_input(raw_input, tools.get(name))
         call = ToolCall(name=name, arguments=args, parse_error=error)
         return Turn(raw=text.rstrip(), thought=thought, calls=[call])

@@ -69,7 +69,9 @@ class ScriptedChatModel:
     def chat_batch(self, conversations: list[list[dict]], **sampling: object) -> list[dict]:
         return [self.chat(c, **sampling) for c in conversations]
 
-    def stream_chat(self, messages: list[dict], tools: list[dict] | None = None, **_: object) -> Iterator[str]:
+    def stream_chat(
+        self, messages: list[dict], tools: list[dict] | None = None, **_: object
+    ) -> Iterator[str]:
         msg = self.chat(messages, tools)
         yield from (msg.get("content") or "")
 

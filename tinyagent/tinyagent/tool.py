@@ -88,7 +88,9 @@ def schema_for_type(hint: Any, where: str = "value") -> dict:
     if origin in (list, set, frozenset, tuple) or hint in (list, set, tuple):
         out: dict = {"type": "array"}
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-            raise TypeError(f"{where}: fixed-length tuple[{args}] is not supported; use tuple[X, ...]")
+            raise TypeError(
+                f"{where}: fixed-length tuple[{args}] is not supported; use tuple[X, ...]"
+            )
         if args:
             out["items"] = schema_for_type(args[0], f"{where}[]")
         return out
@@ -115,7 +117,9 @@ def _common_type(values: list, where: str) -> dict:
 # --------------------------------------------------------------------------- docstring
 
 
-_SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Returns|Raises|Yields|Examples?|Notes?):\s*$")
+_SECTION = re.compile(
+    r"^\s*(Args|Arguments|Parameters|Returns|Raises|Yields|Examples?|Notes?):\s*$"
+)
 _ARG_LINE = re.compile(r"^(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$")
 
 
@@ -167,7 +171,9 @@ class Tool:
         tool_name = name or fn.__name__
         for pname, p in inspect.signature(fn).parameters.items():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise TypeError(f"tool {tool_name!r}: *args/**kwargs cannot be described to a model")
+                raise TypeError(
+                    f"tool {tool_name!r}: *args/**kwargs cannot be described to a model"
+                )
             if pname not in hints:
                 raise TypeError(f"tool {tool_name!r}: parameter {pname!r} has no type hint")
             schema = schema_for_type(hints[pname], f"{tool_name}.{pname}")
@@ -250,7 +256,9 @@ def validate_value(value: Any, schema: dict, path: str) -> Any:
                 return validate_value(value, variant, path)
             except ToolArgumentError as e:
                 errors.append(str(e))
-        raise ToolArgumentError(f"{where}: {_describe(value)} matches none of: " + "; ".join(errors))
+        raise ToolArgumentError(
+            f"{where}: {_describe(value)} matches none of: " + "; ".join(errors)
+        )
     kinds = schema.get("type")
     if kinds is None:
         out = value

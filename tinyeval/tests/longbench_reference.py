@@ -128,7 +128,9 @@ def scorer(dataset, predictions, answers, all_classes):
         if dataset in ["trec", "triviaqa", "samsum", "lsht"]:
             prediction = prediction.lstrip("\n").split("\n")[0]
         for ground_truth in ground_truths:
-            score = max(score, DATASET2METRIC[dataset](prediction, ground_truth, all_classes=all_classes))
+            score = max(
+                score, DATASET2METRIC[dataset](prediction, ground_truth, all_classes=all_classes)
+            )
         total_score += score
     return round(100 * total_score / len(predictions), 2)
 
@@ -146,14 +148,20 @@ def seed_gaokao(prediction, ground_truth, **kwargs):
                     if i == 0:
                         predicted_answer += match
                     else:
-                        distance = reversed_prediction.find(matches[i - 1]) - reversed_prediction.find(match) - 1
+                        distance = (
+                            reversed_prediction.find(matches[i - 1])
+                            - reversed_prediction.find(match)
+                            - 1
+                        )
                         if distance > 5:
                             break
                         predicted_answer += match
                 predicted_answer = "".join(sorted(set(predicted_answer)))
             if predicted_answer == ground_truth:
                 score = 1
-            elif all(option in ground_truth for option in predicted_answer) and len(predicted_answer) < len(ground_truth):
+            elif all(option in ground_truth for option in predicted_answer) and len(
+                predicted_answer
+            ) < len(ground_truth):
                 score = 0.5
     else:
         matches = re.findall(r"[A-D]", prediction)

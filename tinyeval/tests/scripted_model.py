@@ -26,7 +26,13 @@ class CharTokenizer:
 class ScriptedModel:
     name = "scripted"
 
-    def __init__(self, context_length: int = 4096, delay: float = 0.0, loglik: bool = True, tokenizer: bool = True):
+    def __init__(
+        self,
+        context_length: int = 4096,
+        delay: float = 0.0,
+        loglik: bool = True,
+        tokenizer: bool = True,
+    ):
         self.context_length = context_length
         self.delay = delay
         self.has_loglik = loglik
@@ -59,7 +65,9 @@ class ScriptedModel:
         self.calls.append(("chat_batch", len(conversations)))
         self.prompts += [c[-1]["content"] for c in conversations]
         self._sleep()
-        return [{"role": "assistant", "content": self.reply(c[-1]["content"])} for c in conversations]
+        return [
+            {"role": "assistant", "content": self.reply(c[-1]["content"])} for c in conversations
+        ]
 
     def loglikelihood(self, requests):
         if not self.has_loglik:

@@ -18,12 +18,61 @@ from tinyeval.metrics.rouge import rouge_l
 
 TOL = 1e-9
 PIECES = [
-    "", " ", ".", "...", " . ", "\n", "\t", "!?", "，。", "“”", "the", "a", "an", "The cat", "cat.", "Paris",
-    "北京", "我爱北京天安门", "天安门", "2024", "3.5", "Paragraph 3", "段落3", "e.g.", "U.S.", "—", "…",
-    "ＡＢＣ", "１２３", "x = 1", "# comment", "`code`", "//", "Location", "Other location", "Date",
+    "",
+    " ",
+    ".",
+    "...",
+    " . ",
+    "\n",
+    "\t",
+    "!?",
+    "，。",
+    "“”",
+    "the",
+    "a",
+    "an",
+    "The cat",
+    "cat.",
+    "Paris",
+    "北京",
+    "我爱北京天安门",
+    "天安门",
+    "2024",
+    "3.5",
+    "Paragraph 3",
+    "段落3",
+    "e.g.",
+    "U.S.",
+    "—",
+    "…",
+    "ＡＢＣ",
+    "１２３",
+    "x = 1",
+    "# comment",
+    "`code`",
+    "//",
+    "Location",
+    "Other location",
+    "Date",
 ]
-FIXED = ["", " ", ".", "...", " . . ", "!!!", "，。！？", "\n\n", "   \t", "a", "the a an", "北京。", "..北京..",
-         "Hello, 世界! 你好 world.", "ＡＢＣ１２３", "\u3000\u3000"]
+FIXED = [
+    "",
+    " ",
+    ".",
+    "...",
+    " . . ",
+    "!!!",
+    "，。！？",
+    "\n\n",
+    "   \t",
+    "a",
+    "the a an",
+    "北京。",
+    "..北京..",
+    "Hello, 世界! 你好 world.",
+    "ＡＢＣ１２３",
+    "\u3000\u3000",
+]
 
 
 def _generated(n: int, seed: int) -> list[str]:
@@ -61,9 +110,9 @@ def test_classification_adversarial() -> None:
     classes = ["Location", "Other location", "location", "Date", "Other", "Oth", "e"]
     for pred in STRINGS:
         for gold in classes:
-            assert METRICS["classification"](pred, gold, all_classes=classes) == ref.classification_score(
+            assert METRICS["classification"](
                 pred, gold, all_classes=classes
-            ), (pred, gold)
+            ) == ref.classification_score(pred, gold, all_classes=classes), (pred, gold)
 
 
 def test_classification_removal_skip_quirk() -> None:
@@ -90,7 +139,8 @@ def test_empty_inputs_follow_longbench_try_except() -> None:
 def test_very_long_inputs() -> None:
     rng = random.Random(3)
     words = ["alpha", "beta", "gamma", "delta", "北京", "上海", "x1", "y2", "the", "a"]
-    long_a = ". ".join(" ".join(rng.choice(words) for _ in range(25)) for _ in range(40))  # 1000 words
+    # 1000 words
+    long_a = ". ".join(" ".join(rng.choice(words) for _ in range(25)) for _ in range(40))
     long_b = ". ".join(" ".join(rng.choice(words) for _ in range(20)) for _ in range(30))
     for name, oracle in TEXT_METRICS:
         assert METRICS[name](long_a, long_b) == pytest.approx(oracle(long_a, long_b), abs=TOL), name

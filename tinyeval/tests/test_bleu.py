@@ -17,9 +17,26 @@ from sacrebleu.tokenizers.tokenizer_zh import TokenizerZh  # noqa: E402
 from tinyeval.score import read_predictions  # noqa: E402
 
 TOL = 1e-9
-ADV = ["", " ", ".", "...", "a", "&amp; &lt;tag&gt; &quot;x&quot;", "3.5 - 4,000.", "e-\nmail", "<skipped>",
-       "Hello, 世界！你好 world.", "“引号”—破折号…", "ＡＢＣ１２３", "\u2001\u2a6d\u2a6e\u2f81\u2fa1\u2fa2", "x" * 500,
-       "The cat sat on the mat.", "the cat is on the mat", "北京天安门", "我爱北京天安门。"]
+ADV = [
+    "",
+    " ",
+    ".",
+    "...",
+    "a",
+    "&amp; &lt;tag&gt; &quot;x&quot;",
+    "3.5 - 4,000.",
+    "e-\nmail",
+    "<skipped>",
+    "Hello, 世界！你好 world.",
+    "“引号”—破折号…",
+    "ＡＢＣ１２３",
+    "\u2001\u2a6d\u2a6e\u2f81\u2fa1\u2fa2",
+    "x" * 500,
+    "The cat sat on the mat.",
+    "the cat is on the mat",
+    "北京天安门",
+    "我爱北京天安门。",
+]
 
 
 def _rand(n: int, seed: int) -> list[str]:
@@ -45,8 +62,12 @@ def _same(ours, theirs) -> None:
 def test_corpus_and_sentence_adversarial(tok: str, smooth: str) -> None:
     hyps, r1, r2 = _rand(60, 1), _rand(60, 2), _rand(60, 3)
     for eff in (False, True):
-        ours = corpus_bleu(hyps, [r1, r2], tokenize=tok, smooth_method=smooth, use_effective_order=eff)
-        theirs = sacrebleu.corpus_bleu(hyps, [r1, r2], tokenize=tok, smooth_method=smooth, use_effective_order=eff)
+        ours = corpus_bleu(
+            hyps, [r1, r2], tokenize=tok, smooth_method=smooth, use_effective_order=eff
+        )
+        theirs = sacrebleu.corpus_bleu(
+            hyps, [r1, r2], tokenize=tok, smooth_method=smooth, use_effective_order=eff
+        )
         _same(ours, theirs)
     for h, a, b in zip(hyps, r1, r2):
         _same(
@@ -61,7 +82,9 @@ def test_real_predictions() -> None:
     for recs, tok in [(news, "13a"), (zh, "zh")]:
         hyps = [r["pred"] for r in recs]
         refs = [[r["answers"][0] for r in recs]]
-        _same(corpus_bleu(hyps, refs, tokenize=tok), sacrebleu.corpus_bleu(hyps, refs, tokenize=tok))
+        _same(
+            corpus_bleu(hyps, refs, tokenize=tok), sacrebleu.corpus_bleu(hyps, refs, tokenize=tok)
+        )
         for r in recs[:150]:
             _same(
                 sentence_bleu(r["pred"], r["answers"], tokenize=tok),

@@ -21,7 +21,11 @@ from tinyeval.metrics.gsm8k import (
 
 @pytest.mark.parametrize("split", ["test.jsonl", "train.jsonl", "test_socratic.jsonl"])
 def test_real_answers_extract_and_match_themselves(split: str) -> None:
-    rows = [json.loads(line) for line in data_path("gsm8k", split).read_text(encoding="utf-8").splitlines() if line]
+    rows = [
+        json.loads(line)
+        for line in data_path("gsm8k", split).read_text(encoding="utf-8").splitlines()
+        if line
+    ]
     assert len(rows) > 1000
     official = re.compile(r"#### (\-?[0-9\.\,]+)")  # grade_school_math/dataset.py
     with_comma = 0
@@ -37,7 +41,8 @@ def test_real_answers_extract_and_match_themselves(split: str) -> None:
         prose = f"So the answer is {reference_answer(ans)}."
         assert gsm8k_scores(prose, ans) == {"strict-match": 0.0, "flexible-extract": 1.0}, prose
         with_comma += "," in m.group(1)
-    assert with_comma > 0 or split == "test_socratic.jsonl"  # thousands separators occur in the data
+    # thousands separators occur in the data
+    assert with_comma > 0 or split == "test_socratic.jsonl"
 
 
 def test_filters_by_hand() -> None:
@@ -48,7 +53,8 @@ def test_filters_by_hand() -> None:
     assert exact_match("1200.0", gold) == 0.0  # no numeric equivalence, like the harness
     assert strict_extract("the answer is 5") == FALLBACK
     assert flexible_extract("3 apples and 4 pears, total 7") == "7"
-    assert flexible_extract("costs $12.50.") == "$12.50."  # regex keeps "$" and ".", exact_match drops them
+    # regex keeps "$" and ".", exact_match drops them
+    assert flexible_extract("costs $12.50.") == "$12.50."
     assert exact_match(flexible_extract("costs $12.50."), "#### 12.50") == 1.0
     assert flexible_extract("no digits here") == FALLBACK
     assert flexible_extract("-5 degrees") == "-5"

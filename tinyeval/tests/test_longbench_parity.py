@@ -21,7 +21,9 @@ def _pred(model: str, task: str) -> list[dict]:
     return read_predictions(data_path("tinyeval", "pred", model, f"{task}.jsonl"))
 
 
-@pytest.mark.parametrize(("task", "expected"), [("multi_news", 23.66), ("multifieldqa_zh", 34.97), ("trec", 52.0)])
+@pytest.mark.parametrize(
+    ("task", "expected"), [("multi_news", 23.66), ("multifieldqa_zh", 34.97), ("trec", 52.0)]
+)
 def test_internlm_result_json_reproduced_exactly(task: str, expected: float) -> None:
     stored = json.loads(data_path("tinyeval", "pred", "internlm", "result.json").read_text())
     assert stored[task] == expected
@@ -31,14 +33,17 @@ def test_internlm_result_json_reproduced_exactly(task: str, expected: float) -> 
 def test_internlm2_and_reference_loop_agree() -> None:
     recs = _pred("internlm2", "multifieldqa_zh")
     ours = score_task_records(load_task("multifieldqa_zh"), recs, "x")["score"]
-    theirs = ref.scorer("multifieldqa_zh", [r["pred"] for r in recs], [r["answers"] for r in recs], None)
+    theirs = ref.scorer(
+        "multifieldqa_zh", [r["pred"] for r in recs], [r["answers"] for r in recs], None
+    )
     assert ours == theirs == 48.97
 
 
 def test_seed_loop_bug_is_not_reproduced() -> None:
     """The seed's eval.py passes the whole answer list to the metric: multi_news scores 0 that way."""
     recs = _pred("internlm", "multi_news")
-    buggy = sum(ref.rouge_score(r["pred"], r["answers"]) for r in recs)  # list, not str -> except -> 0
+    # list, not str -> except -> 0
+    buggy = sum(ref.rouge_score(r["pred"], r["answers"]) for r in recs)
     assert buggy == 0.0
     assert score_task_records(load_task("multi_news"), recs, "x")["score"] == 23.66
 
@@ -64,7 +69,10 @@ def test_per_example_equals_reference(task: str, model: str, metric: str, oracle
         pred = r["pred"].lstrip("\n").split("\n")[0] if task == "trec" else r["pred"]
         for gold in r["answers"]:
             kw = {"all_classes": r["all_classes"]}
-            assert fn(pred, gold, **kw) == pytest.approx(oracle(pred, gold, **kw), abs=TOL), (pred[:80], gold[:80])
+            assert fn(pred, gold, **kw) == pytest.approx(oracle(pred, gold, **kw), abs=TOL), (
+                pred[:80],
+                gold[:80],
+            )
             n += 1
     assert n >= 200
 
@@ -74,7 +82,9 @@ def test_retrieval_on_real_text() -> None:
     for i, r in enumerate(recs[:100]):
         gold_en, gold_zh = f"Paragraph {i % 7}", f"段落{i % 7}"
         assert METRICS["retrieval"](r["pred"], gold_en) == ref.retrieval_score(r["pred"], gold_en)
-        assert METRICS["retrieval_zh"](r["pred"], gold_zh) == ref.retrieval_zh_score(r["pred"], gold_zh)
+        assert METRICS["retrieval_zh"](r["pred"], gold_zh) == ref.retrieval_zh_score(
+            r["pred"], gold_zh
+        )
 
 
 def test_rouge_score_package_would_not_reproduce() -> None:
@@ -92,10 +102,14 @@ def test_gaokao_seed_rules() -> None:
     stored = json.loads(data_path("tinyeval", "pred", "Qwen2", "result.json").read_text())
     assert stored["GAOKAO_math"] == 10.0
     task = load_task("GAOKAO_math")
-    assert score_task_records(task, recs, "x")["score"] == 15.0  # current seed rule (partial credit)
-    assert score_task_records(task, recs, "x", metric="gaokao_last_letter")["score"] == 10.0  # old rule
+    # current seed rule (partial credit)
+    assert score_task_records(task, recs, "x")["score"] == 15.0
+    # old rule
+    assert score_task_records(task, recs, "x", metric="gaokao_last_letter")["score"] == 10.0
     for r in recs:
-        assert METRICS["gaokao"](r["pred"], r["answers"]) == ref.seed_gaokao(r["pred"], r["answers"])
+        assert METRICS["gaokao"](r["pred"], r["answers"]) == ref.seed_gaokao(
+            r["pred"], r["answers"]
+        )
 
 
 def test_gaokao_matches_seed_on_generated_strings() -> None:
@@ -110,6 +124,12 @@ def test_gaokao_matches_seed_on_generated_strings() -> None:
 
 
 def test_first_line_rule_applies_to_trec_only() -> None:
-    recs = [{"pred": "\n\nLocation\nType: Date", "answers": ["Date"], "all_classes": ["Location", "Date"]}]
+    recs = [
+        {
+            "pred": "\n\nLocation\nType: Date",
+            "answers": ["Date"],
+            "all_classes": ["Location", "Date"],
+        }
+    ]
     assert score_task_records(load_task("trec"), recs, "x")["score"] == 0.0
     assert re.match(r"\s*Location", recs[0]["pred"].lstrip("\n"))

@@ -22,7 +22,15 @@ def test_squad_by_hand() -> None:
 
 
 def test_cmrc_by_hand() -> None:
-    assert mixed_segmentation("iPhone 6s 发布于2015年。", rm_punc=True) == ["iphone", "6s", "发", "布", "于", "2015", "年"]
+    assert mixed_segmentation("iPhone 6s 发布于2015年。", rm_punc=True) == [
+        "iphone",
+        "6s",
+        "发",
+        "布",
+        "于",
+        "2015",
+        "年",
+    ]
     # longest common *substring*: gold 厦门大学 vs pred 南京大学 share "大学" (2 of 4 chars)
     assert cmrc_f1("南京大学", "厦门大学") == pytest.approx(0.5, abs=1e-12)
     # 学大 shares no 2-long substring: lcs = 1 -> P = 1/2, R = 1/4 -> F1 = 1/3
@@ -33,7 +41,12 @@ def test_cmrc_by_hand() -> None:
 
 def test_cmrc_trial_gold_scores_100() -> None:
     d = json.loads(data_path("cmrc2018", "cmrc2018_trial.json").read_text(encoding="utf-8"))
-    answers = [[a["text"] for a in qa["answers"]] for art in d["data"] for p in art["paragraphs"] for qa in p["qas"]]
+    answers = [
+        [a["text"] for a in qa["answers"]]
+        for art in d["data"]
+        for p in art["paragraphs"]
+        for qa in p["qas"]
+    ]
     assert len(answers) == 1002
     out = cmrc_evaluate([a[0] for a in answers], answers)
     assert out["f1"] == pytest.approx(100.0) and out["em"] == pytest.approx(100.0)

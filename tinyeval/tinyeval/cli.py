@@ -35,16 +35,27 @@ def _connect(spec: str):
 
 
 def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name.rstrip("/").split("/")[-1]) or "model"
+    return (
+        "".join(c if c.isalnum() or c in "-_." else "_" for c in name.rstrip("/").split("/")[-1])
+        or "model"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    tasks = [load_task(name) for name in args.task]  # fail on a bad name before loading a model
     model = _connect(args.model)
     out = Path(args.out or Path("runs") / _safe(model.name))
-    for name in args.task:
+    for task in tasks:
         summary = run_task(
-            model, load_task(name), out, data_dir=args.data_dir, limit=args.limit, batch_size=args.batch_size,
-            max_new_tokens=args.max_new_tokens, max_length=args.max_length, progress=not args.quiet,
+            model,
+            task,
+            out,
+            data_dir=args.data_dir,
+            limit=args.limit,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            max_length=args.max_length,
+            progress=not args.quiet,
         )
         print(json.dumps(summary, ensure_ascii=False))
     print(f"predictions and result.json in {out}", file=sys.stderr)
@@ -55,23 +66,30 @@ def cmd_score(args: argparse.Namespace) -> int:
     pred_dir = Path(args.pred_dir)
     files = sorted(pred_dir.glob("*.jsonl"))
     if not files:
-        raise SystemExit(f"score: no *.jsonl prediction files in {pred_dir}")
+        raise FileNotFoundError(f"no *.jsonl prediction files in {pred_dir}")
     known = set(list_tasks())
     result: dict[str, float] = {}
     for path in files:
         if path.stem not in known and not args.metric:
-            print(f"skip {path.name}: no task config named {path.stem!r} (pass --metric)", file=sys.stderr)
+            print(
+                f"skip {path.name}: no task config named {path.stem!r} (pass --metric)",
+                file=sys.stderr,
+            )
             continue
         if path.stem in known:
             task = load_task(path.stem)
         else:
-            task = Task(name=path.stem, type="generate", data={"path": str(path)}, metric=args.metric)
+            task = Task(
+                name=path.stem, type="generate", data={"path": str(path)}, metric=args.metric
+            )
         res = score_task_records(task, read_predictions(path), str(path), metric=args.metric)
         result[path.stem] = res["score"]
         extra = f"  {res['metrics']}" if "metrics" in res else ""
         print(f"{path.stem}: {res['score']} (n={res['n']}){extra}")
     if args.write:
-        atomic_write_text(pred_dir / "result.json", json.dumps(result, ensure_ascii=False, indent=4) + "\n")
+        atomic_write_text(
+            pred_dir / "result.json", json.dumps(result, ensure_ascii=False, indent=4) + "\n"
+        )
     print(json.dumps(result, ensure_ascii=False))
     return 0
 
@@ -94,7 +112,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model = _connect(args.model)
     out = Path(args.out)
     for name in DEMO_TASKS:
-        print(json.dumps(run_task(model, load_task(name), out, batch_size=args.batch_size), ensure_ascii=False))
+        print(
+            json.dumps(
+                run_task(model, load_task(name), out, batch_size=args.batch_size),
+                ensure_ascii=False,
+            )
+        )
     rep = write_report([out], out / "report", n_boot=1000, seed=0)
     print(rep["markdown"])
     print(f"demo done: predictions in {out}, report in {out / 'report'}", file=sys.stderr)
@@ -106,20 +129,37 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="predict (resumable) and score tasks")
-    r.add_argument("--model", default="tiny-random", help="checkpoint dir | tiny-random | http(s)://host:port/v1[#name]")
-    r.add_argument("--task", action="append", required=True, help="task name or JSON path (repeatable)")
+    r.add_argument(
+        "--model",
+        default="tiny-random",
+        help="checkpoint dir | tiny-random | http(s)://host:port/v1[#name]",
+    )
+    r.add_argument(
+        "--task", action="append", required=True, help="task name or JSON path (repeatable)"
+    )
     r.add_argument("--out", default=None, help="output folder (default runs/MODEL)")
-    r.add_argument("--data-dir", default=None, help="data root (default $TINYEVAL_DATA_DIR or ../shared/data)")
+    r.add_argument(
+        "--data-dir", default=None, help="data root (default $TINYEVAL_DATA_DIR or ../shared/data)"
+    )
     r.add_argument("--limit", type=int, default=None, help="first N examples only")
     r.add_argument("--batch-size", type=int, default=8)
-    r.add_argument("--max-new-tokens", type=int, default=None, help="override the task's max_new_tokens")
-    r.add_argument("--max-length", type=int, default=None, help="prompt token budget (default: context - new - reserve)")
+    r.add_argument(
+        "--max-new-tokens", type=int, default=None, help="override the task's max_new_tokens"
+    )
+    r.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="prompt token budget (default: context - new - reserve)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("score", help="score an existing pred folder (seed/LongBench format)")
     s.add_argument("pred_dir")
-    s.add_argument("--metric", default=None, help="metric for every file (default: the task config's)")
+    s.add_argument(
+        "--metric", default=None, help="metric for every file (default: the task config's)"
+    )
     s.add_argument("--write", action="store_true", help="write PRED_DIR/result.json (atomic)")
     s.set_defaults(fn=cmd_score)
 

@@ -65,7 +65,9 @@ def model_name(pred_dir: Path) -> str:
     return pred_dir.name
 
 
-def collect(pred_dirs: list[str | Path], n_boot: int = 1000, seed: int = 0) -> dict[str, dict[str, dict]]:
+def collect(
+    pred_dirs: list[str | Path], n_boot: int = 1000, seed: int = 0
+) -> dict[str, dict[str, dict]]:
     """{model: {task: {"score", "lo", "hi", "n", "type"}}} for every known task file."""
     known = set(list_tasks())
     out: dict[str, dict[str, dict]] = {}
@@ -86,7 +88,13 @@ def collect(pred_dirs: list[str | Path], n_boot: int = 1000, seed: int = 0) -> d
                 lo, hi = _ppl_ci(records, n_boot, seed)
             else:
                 lo, hi = bootstrap_ci(res["per_example"], n_boot, seed)
-            rows[task.name] = {"score": res["score"], "lo": lo, "hi": hi, "n": res["n"], "type": task.type}
+            rows[task.name] = {
+                "score": res["score"],
+                "lo": lo,
+                "hi": hi,
+                "n": res["n"],
+                "type": task.type,
+            }
         out[name] = rows
     return out
 
@@ -98,13 +106,24 @@ def _label(model: str) -> str:
 def render_markdown(results: dict[str, dict[str, dict]]) -> str:
     models = list(results)
     tasks = sorted({t for rows in results.values() for t in rows})
-    lines = ["| task | " + " | ".join(_label(m) for m in models) + " |", "|---|" + "---|" * len(models)]
+    lines = [
+        "| task | " + " | ".join(_label(m) for m in models) + " |",
+        "|---|" + "---|" * len(models),
+    ]
     for t in tasks:
         cells = []
         for m in models:
             r = results[m].get(t)
-            cells.append("—" if r is None else f"{r['score']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}] (n={r['n']})")
-        kind = " (perplexity, lower is better)" if any(results[m].get(t, {}).get("type") == "perplexity" for m in models) else ""
+            cells.append(
+                "—"
+                if r is None
+                else f"{r['score']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}] (n={r['n']})"
+            )
+        kind = (
+            " (perplexity, lower is better)"
+            if any(results[m].get(t, {}).get("type") == "perplexity" for m in models)
+            else ""
+        )
         lines.append(f"| {t}{kind} | " + " | ".join(cells) + " |")
     note = "Scores: 100·mean (LongBench rounding); brackets: bootstrap 95% interval over examples."
     if "tiny-random" in results:
@@ -119,7 +138,9 @@ def render_png(results: dict[str, dict[str, dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     models = list(results)
-    tasks = sorted({t for rows in results.values() for t, r in rows.items() if r["type"] != "perplexity"})
+    tasks = sorted(
+        {t for rows in results.values() for t, r in rows.items() if r["type"] != "perplexity"}
+    )
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(tasks) * max(1, len(models))), 4))
     width = 0.8 / max(1, len(models))
     for i, m in enumerate(models):
@@ -146,15 +167,18 @@ def render_png(results: dict[str, dict[str, dict]], path: Path) -> None:
     tmp.replace(path)
 
 
-def write_report(pred_dirs: list[str | Path], out_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+def write_report(
+    pred_dirs: list[str | Path], out_dir: str | Path, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
     """Write report.md / report.json / report.png into ``out_dir``; returns the results."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = collect(pred_dirs, n_boot, seed)
     md = render_markdown(results)
     atomic_write_text(out_dir / "report.md", md)
-    atomic_write_text(out_dir / "report.json", json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    atomic_write_text(
+        out_dir / "report.json", json.dumps(results, ensure_ascii=False, indent=2) + "\n"
+    )
     if any(r["type"] != "perplexity" for rows in results.values() for r in rows.values()):
         render_png(results, out_dir / "report.png")
     return {"markdown": md, "results": results}
-

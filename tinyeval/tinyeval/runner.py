@@ -12,8 +12,9 @@ What it does, per task type:
   to fit the model's context (LongBench's rule: keep the first and last ``budget/2`` tokens,
   because instructions sit at both ends); sent through the chat template (``chat_batch``) or raw
   (``complete``) as the config says; greedy.
-* ``multiple_choice``: ``loglikelihood`` of ``target_delimiter + letter`` after the prompt for every
-  choice → ``acc`` (argmax) and ``acc_norm`` (argmax per character). A backend that raises
+* ``multiple_choice``: ``loglikelihood`` of ``target_delimiter + letter`` (or ``+ choice text`` with
+  ``"continuation": "text"``) after the prompt for every choice → ``acc`` (argmax) and ``acc_norm``
+  (argmax per character; equal to acc for single-letter continuations). A backend that raises
   ``NotImplementedError`` (e.g. a chat-only endpoint) is asked to generate instead and the letter
   is extracted from its reply (``metrics.choice``); the record says which ``mode`` was used.
 * ``perplexity``: ``loglikelihood(("", text))`` (the backend puts its eos token in front), token
@@ -37,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,7 +134,11 @@ class _Runner:
             sampling["stop"] = list(self.task.stop)
         if self.task.chat:
             convs = [[{"role": "user", "content": p}] for p in prompts]
-            return [m.get("content") or "" for m in self.model.chat_batch(convs, **sampling)]
+            with warnings.catch_warnings():
+                # no tools are offered: a "<tool_call>" in a reply is just text to be scored
+                warnings.filterwarnings("ignore", message=".*tool_call")
+                replies = self.model.chat_batch(convs, **sampling)
+            return [m.get("content") or "" for m in replies]
         return list(self.model.complete(prompts, **sampling))
 
     def generate(self, batch: list[dict]) -> list[dict]:
@@ -150,10 +156,15 @@ class _Runner:
             for ex, out in zip(batch, outs)
         ]
 
-    def choose(self, batch: list[dict]) -> list[dict]:
+    def _continuations(self, ex: dict) -> list[str]:
         delim = self.task.target_delimiter
+        if self.task.continuation == "text":
+            return [delim + c for c in ex["choices"]]
+        return [delim + LETTERS[i] for i in range(len(ex["choices"]))]
+
+    def choose(self, batch: list[dict]) -> list[dict]:
         if self.use_loglik:
-            requests = [(ex["prompt"], delim + LETTERS[i]) for ex in batch for i in range(len(ex["choices"]))]
+            requests = [(ex["prompt"], c) for ex in batch for c in self._continuations(ex)]
             try:
                 results = self.model.loglikelihood(requests)
             except NotImplementedError:
@@ -166,13 +177,20 @@ class _Runner:
                 n = len(ex["choices"])
                 lls = [ll for ll, _ in results[k : k + n]]
                 k += n
-                conts = [delim + LETTERS[i] for i in range(n)]
+                conts = self._continuations(ex)
                 gold = LETTERS.index(ex["answers"][0])
                 best = pick_choice(lls)
                 best_norm = pick_choice(lls, [len(c) for c in conts])
                 records.append(
-                    {"idx": ex["idx"], "pred": LETTERS[best], "answers": ex["answers"], "mode": "loglikelihood",
-                     "logliks": lls, "acc": float(best == gold), "acc_norm": float(best_norm == gold)}
+                    {
+                        "idx": ex["idx"],
+                        "pred": LETTERS[best],
+                        "answers": ex["answers"],
+                        "mode": "loglikelihood",
+                        "logliks": lls,
+                        "acc": float(best == gold),
+                        "acc_norm": float(best_norm == gold),
+                    }
                 )
             return records
         outs = self._generate([ex["prompt"] for ex in batch], self.max_new_tokens)
@@ -180,16 +198,27 @@ class _Runner:
             letter = extract_choice(out, len(ex["choices"]))
             acc = float(letter == ex["answers"][0])
             records.append(
-                {"idx": ex["idx"], "pred": letter, "raw": out, "answers": ex["answers"], "mode": "generate",
-                 "acc": acc, "acc_norm": acc}
+                {
+                    "idx": ex["idx"],
+                    "pred": letter,
+                    "raw": out,
+                    "answers": ex["answers"],
+                    "mode": "generate",
+                    "acc": acc,
+                    "acc_norm": acc,
+                }
             )
         return records
 
     def perplexity(self, batch: list[dict]) -> list[dict]:
         results = self.model.loglikelihood([("", ex["text"]) for ex in batch])
         return [
-            {"idx": ex["idx"], "loglik": ll, "n_tokens": self.model.count_tokens(ex["text"]),
-             "n_bytes": len(ex["text"].encode("utf-8"))}
+            {
+                "idx": ex["idx"],
+                "loglik": ll,
+                "n_tokens": self.model.count_tokens(ex["text"]),
+                "n_bytes": len(ex["text"].encode("utf-8")),
+            }
             for ex, (ll, _) in zip(batch, results)
         ]
 
@@ -217,11 +246,21 @@ def run_task(
     done = _done_indices(pred_path)
     todo = [ex for ex in examples if ex["idx"] not in done]
     runner = _Runner(model, task, max_new_tokens or task.max_new_tokens, max_length)
-    step = {"generate": runner.generate, "multiple_choice": runner.choose, "perplexity": runner.perplexity}[task.type]
+    step = {
+        "generate": runner.generate,
+        "multiple_choice": runner.choose,
+        "perplexity": runner.perplexity,
+    }[task.type]
     batches: dict[int, list[dict]] = {}
     for ex in todo:  # fixed boundaries: a resumed run sends the same batches
         batches.setdefault(ex["idx"] // batch_size, []).append(ex)
-    bar = tqdm(total=len(examples), initial=len(examples) - len(todo), desc=task.name, disable=not progress, unit="ex")
+    bar = tqdm(
+        total=len(examples),
+        initial=len(examples) - len(todo),
+        desc=task.name,
+        disable=not progress,
+        unit="ex",
+    )
     with open(pred_path, "a", encoding="utf-8") as f:
         for n, key in enumerate(sorted(batches)):
             records = step(batches[key])
@@ -233,10 +272,17 @@ def run_task(
                 on_batch(n)
     bar.close()
     wanted = {ex["idx"] for ex in examples}
-    records = sorted((r for r in read_predictions(pred_path) if r.get("idx") in wanted), key=lambda r: r["idx"])
+    records = sorted(
+        (r for r in read_predictions(pred_path) if r.get("idx") in wanted), key=lambda r: r["idx"]
+    )
     result = score_task_records(task, records, str(pred_path))
-    summary = {"task": task.name, "model": model.name, "score": result["score"], "n": result["n"],
-               **({"metrics": result["metrics"]} if "metrics" in result else {})}
+    summary = {
+        "task": task.name,
+        "model": model.name,
+        "score": result["score"],
+        "n": result["n"],
+        **({"metrics": result["metrics"]} if "metrics" in result else {}),
+    }
     update_json(out_dir / "result.json", task.name, result["score"])
     update_json(out_dir / "metrics.json", task.name, summary)
     return summary

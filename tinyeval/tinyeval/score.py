@@ -64,7 +64,11 @@ def _answers(record: dict, where: str) -> list:
 
 
 def example_score(
-    metric: str, prediction: str, answers: Sequence[Any], all_classes: Any = None, first_line: bool = False
+    metric: str,
+    prediction: str,
+    answers: Sequence[Any],
+    all_classes: Any = None,
+    first_line: bool = False,
 ) -> float:
     """LongBench per-example score: optional first line, then max over gold answers."""
     fn = METRICS[metric]
@@ -91,10 +95,20 @@ def score_records(
     for i, rec in enumerate(records):
         if "pred" not in rec:
             raise ValueError(f"{where}: record {i} has no 'pred' field")
-        s = example_score(metric, rec["pred"], _answers(rec, f"{where}: record {i}"), rec.get("all_classes"), first_line)
+        s = example_score(
+            metric,
+            rec["pred"],
+            _answers(rec, f"{where}: record {i}"),
+            rec.get("all_classes"),
+            first_line,
+        )
         per_example.append(s)
         total += s
-    return {"score": round(100 * total / len(records), 2), "per_example": per_example, "n": len(records)}
+    return {
+        "score": round(100 * total / len(records), 2),
+        "per_example": per_example,
+        "n": len(records),
+    }
 
 
 def _score_gsm8k(records: Sequence[dict], where: str) -> dict[str, Any]:
@@ -120,7 +134,9 @@ def _score_choice(records: Sequence[dict], where: str) -> dict[str, Any]:
     acc, acc_norm = [], []
     for i, rec in enumerate(records):
         if "acc" not in rec:
-            raise ValueError(f"{where}: multiple-choice record {i} has no 'acc' (write it with `run`)")
+            raise ValueError(
+                f"{where}: multiple-choice record {i} has no 'acc' (write it with `run`)"
+            )
         acc.append(float(rec["acc"]))
         acc_norm.append(float(rec.get("acc_norm", rec["acc"])))
     n = len(records)
@@ -128,7 +144,10 @@ def _score_choice(records: Sequence[dict], where: str) -> dict[str, Any]:
         "score": round(100 * sum(acc) / n, 2),
         "per_example": acc,
         "n": n,
-        "metrics": {"acc": round(100 * sum(acc) / n, 2), "acc_norm": round(100 * sum(acc_norm) / n, 2)},
+        "metrics": {
+            "acc": round(100 * sum(acc) / n, 2),
+            "acc_norm": round(100 * sum(acc_norm) / n, 2),
+        },
     }
 
 
@@ -137,10 +156,17 @@ def _score_perplexity(records: Sequence[dict], where: str) -> dict[str, Any]:
     ns = [int(r["n_tokens"]) for r in records]
     per_doc = [math.exp(-ll / n) for ll, n in zip(lls, ns)]
     ppl = perplexity(lls, ns)
-    return {"score": round(ppl, 4), "per_example": per_doc, "n": len(records), "metrics": {"perplexity": ppl}}
+    return {
+        "score": round(ppl, 4),
+        "per_example": per_doc,
+        "n": len(records),
+        "metrics": {"perplexity": ppl},
+    }
 
 
-def score_task_records(task: Task, records: Sequence[dict], where: str, metric: str | None = None) -> dict[str, Any]:
+def score_task_records(
+    task: Task, records: Sequence[dict], where: str, metric: str | None = None
+) -> dict[str, Any]:
     """Score records of ``task`` (metric override allowed for generate tasks)."""
     if task.type == "multiple_choice":
         return _score_choice(records, where)

@@ -57,6 +57,7 @@ class Task:
     fewshot: dict[str, Any] | None = None
     question_template: str | None = None
     target_delimiter: str = " "
+    continuation: str = "letter"  # multiple choice: score " A" (letter) or " <choice text>" (text)
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -67,9 +68,13 @@ class Task:
             if key not in d:
                 raise ValueError(f"{source}: task config is missing field {key!r}")
         if d["type"] not in TASK_TYPES:
-            raise ValueError(f"{source}: field 'type' is {d['type']!r}, expected one of {TASK_TYPES}")
+            raise ValueError(
+                f"{source}: field 'type' is {d['type']!r}, expected one of {TASK_TYPES}"
+            )
         if d["type"] == "generate" and not d.get("metric"):
             raise ValueError(f"{source}: a 'generate' task needs field 'metric'")
+        if d.get("continuation", "letter") not in ("letter", "text"):
+            raise ValueError(f"{source}: field 'continuation' must be 'letter' or 'text'")
         if "path" not in d["data"]:
             raise ValueError(f"{source}: field 'data.path' is missing")
         task = cls(**{k: v for k, v in d.items() if k in known})
@@ -91,7 +96,9 @@ def load_task(name_or_path: str) -> Task:
     if not (path.suffix == ".json" and path.exists()):
         path = task_dir() / f"{name_or_path}.json"
     if not path.exists():
-        raise FileNotFoundError(f"unknown task {name_or_path!r}; known tasks: {', '.join(list_tasks())}")
+        raise FileNotFoundError(
+            f"unknown task {name_or_path!r}; known tasks: {', '.join(list_tasks())}"
+        )
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
@@ -199,7 +206,9 @@ def _fewshot_block(task: Task, subject: str, data_dir: str | Path | None, cache:
         return cache[subject]
     path = resolve_path(task.fewshot["path"].format(subject=subject), data_dir)
     if not path.exists():
-        raise FileNotFoundError(f"task {task.name!r}: few-shot file {path} not found (field 'fewshot.path')")
+        raise FileNotFoundError(
+            f"task {task.name!r}: few-shot file {path} not found (field 'fewshot.path')"
+        )
     k = task.fewshot["k"]
     if path.suffix == ".csv":
         shots = _csv_examples(task, path)[:k]
@@ -215,7 +224,9 @@ def _fewshot_block(task: Task, subject: str, data_dir: str | Path | None, cache:
     return block
 
 
-def load_examples(task: Task, data_dir: str | Path | None = None, limit: int | None = None) -> list[dict]:
+def load_examples(
+    task: Task, data_dir: str | Path | None = None, limit: int | None = None
+) -> list[dict]:
     """Examples as dicts with ``idx``, ``prompt``, ``answers`` (list) and task-specific fields."""
     fmt = task.data.get("format", "jsonl")
     rows: list[dict] = []
@@ -233,7 +244,8 @@ def load_examples(task: Task, data_dir: str | Path | None = None, limit: int | N
     if limit is not None:
         rows = rows[:limit]
     names: dict = {}
-    if task.data.get("subject_names"):  # e.g. C-Eval subject_mapping.json: subject -> [en, zh, category]
+    # e.g. C-Eval subject_mapping.json: subject -> [en, zh, category]
+    if task.data.get("subject_names"):
         names_path = resolve_path(task.data["subject_names"], data_dir)
         names = json.loads(names_path.read_text(encoding="utf-8"))
     shots_cache: dict[str, str] = {}
@@ -265,6 +277,8 @@ def load_examples(task: Task, data_dir: str | Path | None = None, limit: int | N
             try:
                 ex["prompt"] = shots + task.prompt.format(**ex)
             except KeyError as e:
-                raise ValueError(f"task {task.name!r}: prompt uses field {e} missing in example {idx}") from e
+                raise ValueError(
+                    f"task {task.name!r}: prompt uses field {e} missing in example {idx}"
+                ) from e
         examples.append(ex)
     return examples

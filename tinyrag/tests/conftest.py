@@ -66,7 +66,9 @@ class ScriptedModel:
         for ctx, cont in requests:
             passage = re.search(r"Passage: (.*?)\n\nQuestion:", ctx, re.S).group(1)
             question = ctx.rsplit("Question: ", 1)[1]
-            overlap = len(set(re.findall(r"\w+", passage.lower())) & set(re.findall(r"\w+", question.lower())))
+            overlap = len(
+                set(re.findall(r"\w+", passage.lower())) & set(re.findall(r"\w+", question.lower()))
+            )
             yes = -1.0 / (1 + overlap)
             out.append((yes if cont == " yes" else -0.5, cont == " yes"))
         return out

@@ -36,11 +36,18 @@ def test_porter_paper_examples() -> None:
     assert [stem(w) for w in ["caresses", "ponies", "agreed", "hopping", "filing", "happy"]] == [
         "caress", "poni", "agre", "hop", "file", "happi",
     ]  # fmt: skip
-    assert stem("generalizations") == "gener" and stem("qwen2") == "qwen2" and stem("模型") == "模型"
+    assert (
+        stem("generalizations") == "gener" and stem("qwen2") == "qwen2" and stem("模型") == "模型"
+    )
 
 
 def test_english_lowercase_split_stopwords_stem() -> None:
-    assert Analyzer()("The Grouped-Query Attention of Qwen2") == ["grouped", "query", "attention", "qwen2"]
+    assert Analyzer()("The Grouped-Query Attention of Qwen2") == [
+        "grouped",
+        "query",
+        "attention",
+        "qwen2",
+    ]
     assert Analyzer(stem=True)("The Grouped-Query Attention") == ["group", "queri", "attent"]
     assert Analyzer(stopwords=False)("the_end") == ["the", "end"]
 

@@ -41,7 +41,11 @@ def test_scores_equal_rank_bm25_okapi(k1: float, b: float) -> None:
     corpus = synthetic_corpus()
     ours = BM25.fit(corpus, k1=k1, b=b, idf="okapi", epsilon=0.25, k3=None)
     ref = rank_bm25.BM25Okapi(corpus, k1=k1, b=b, epsilon=0.25)
-    assert any(v < 0 for v in np.log(len(corpus) - np.diff(ours.indptr) + 0.5) - np.log(np.diff(ours.indptr) + 0.5)), "no negative idf: epsilon floor untested"
+    assert any(
+        v < 0
+        for v in np.log(len(corpus) - np.diff(ours.indptr) + 0.5)
+        - np.log(np.diff(ours.indptr) + 0.5)
+    ), "no negative idf: epsilon floor untested"
     rng = np.random.default_rng(1)
     queries = [["common"], ["w0", "w0", "w3"], ["unknown", "w10"], ["common", "w7", "w250"]]
     queries += [list(rng.choice(corpus[i], size=min(5, len(corpus[i])))) for i in range(0, 300, 7)]
@@ -68,7 +72,9 @@ def test_lucene_scores_equal_bm25s_times_k1_plus_1() -> None:
     ref.index(corpus, show_progress=False)
     for q in (["w1", "w5"], ["common"], ["w3", "w3", "w100"]):
         expected = ref.get_scores(q).astype(np.float64) * 2.2  # bm25s drops the (k1 + 1) factor
-        np.testing.assert_allclose(ours.get_scores(q), expected, rtol=2e-6, atol=1e-6)  # bm25s is float32
+        np.testing.assert_allclose(
+            ours.get_scores(q), expected, rtol=2e-6, atol=1e-6
+        )  # bm25s is float32
 
 
 def test_lucene_idf_never_collapses_on_tiny_corpus() -> None:
@@ -95,7 +101,11 @@ def test_search_is_exact_top_k_with_id_tie_break() -> None:
     bm = BM25.fit(corpus)
     for q in (["w1", "w4"], ["tie"], ["w30", "common"]):
         scores = bm.get_scores(q)
-        cand = np.flatnonzero(np.isin(np.arange(len(corpus)), [d for d, doc in enumerate(corpus) if set(doc) & set(q)]))
+        cand = np.flatnonzero(
+            np.isin(
+                np.arange(len(corpus)), [d for d, doc in enumerate(corpus) if set(doc) & set(q)]
+            )
+        )
         ref = cand[np.lexsort((cand, -scores[cand]))][:10]
         ids, got = bm.search(q, k=10)
         assert list(ids) == list(ref)
@@ -126,7 +136,9 @@ def test_save_load_roundtrip(tmp_path) -> None:
     bm = BM25.fit(corpus, k1=1.1, b=0.6)
     bm.save(tmp_path)
     again = BM25.load(tmp_path, **bm.params())
-    np.testing.assert_array_equal(again.get_scores(["w1", "common"]), bm.get_scores(["w1", "common"]))
+    np.testing.assert_array_equal(
+        again.get_scores(["w1", "common"]), bm.get_scores(["w1", "common"])
+    )
 
 
 def test_bad_parameters_are_named() -> None:

@@ -38,7 +38,20 @@ def _check(text: str, chunks, max_tokens: int, count) -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     parts=st.lists(
-        st.sampled_from(["第一句。", "Second one. ", "很长很长很长很长的句子，", "\n\n", "\n", "# 标题\n", "word ", "！", "🙂", "  "]),
+        st.sampled_from(
+            [
+                "第一句。",
+                "Second one. ",
+                "很长很长很长很长的句子，",
+                "\n\n",
+                "\n",
+                "# 标题\n",
+                "word ",
+                "！",
+                "🙂",
+                "  ",
+            ]
+        ),
         max_size=80,
     ),
     max_tokens=st.integers(8, 40),

@@ -108,5 +108,7 @@ class Analyzer:
     def from_dict(cls, d: dict[str, Any]) -> Analyzer:
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown analyzer field(s) {sorted(unknown)} (known: {sorted(cls.__dataclass_fields__)})")
+            raise ValueError(
+                f"unknown analyzer field(s) {sorted(unknown)} (known: {sorted(cls.__dataclass_fields__)})"
+            )
         return cls(**d)

@@ -56,6 +56,12 @@ SYSTEM = {
 }
 
 
+def one_line(text: str) -> str:
+    """A quote for display: soft line wraps removed (no space between two CJK characters)."""
+    text = re.sub(r"(?<=[\u3400-\u9fff，。：；！？）])\s*\n\s*(?=[\u3400-\u9fff（])", "", text)
+    return re.sub(r"\s*\n\s*", " ", text)
+
+
 def language(text: str) -> str:
     return "zh" if _CJK.search(text) else "en"
 
@@ -146,7 +152,10 @@ def build_messages(question: str, hits: list[Hit], lang: str | None = None) -> l
         blocks.append(f"[{i}] ({h.location()})\n{h.text.strip()}")
     label = ("资料" if lang == "zh" else "Sources") + ":\n\n" + "\n\n".join(blocks)
     q = ("问题：" if lang == "zh" else "Question: ") + question.strip()
-    return [{"role": "system", "content": SYSTEM[lang]}, {"role": "user", "content": f"{label}\n\n{q}"}]
+    return [
+        {"role": "system", "content": SYSTEM[lang]},
+        {"role": "user", "content": f"{label}\n\n{q}"},
+    ]
 
 
 def _fit_sources(model: Any, question: str, hits: list[Hit], max_new_tokens: int) -> list[Hit]:
@@ -179,7 +188,8 @@ def extractive_answer(
             sent = h.text[s:e]
             terms = set(index.analyzer(sent))
             score = sum(idf.get(t, 0.0) for t in terms & q_terms)
-            if score > 0 and not re.fullmatch(r"#+\s.*", sent.strip()):  # skip bare headings
+            # headings, table rows and code fences are not sentences worth quoting
+            if score > 0 and not re.match(r"\s*(#+\s|\||```|!\[)", sent):
                 scored.append((score, n, s, Quote(n, sent, h.start + s, h.start + e)))
     scored.sort(key=lambda t: (-t[0], t[1], t[2]))
     quotes = [q for *_, q in scored[:max_sentences]]
@@ -188,7 +198,7 @@ def extractive_answer(
         if q.source_number not in cites:
             cites.append(q.source_number)
     lang = language(question)
-    body = "\n".join(f"{q.text} [{q.source_number}]" for q in quotes)
+    body = "\n".join(f"{one_line(q.text)} [{q.source_number}]" for q in quotes)
     return f"{EXTRACTIVE_LABEL[lang]}\n{body}", quotes, cites
 
 
@@ -235,4 +245,6 @@ def answer_question(
         text = model.chat(messages, max_new_tokens=max_new_tokens).get("content") or ""
     valid, invalid = parse_citations(text, len(hits))
     refused = REFUSAL[lang] in text or REFUSAL["en"] in text
-    return Answer(question, text, hits, valid, invalid, support=support, model=name, refused=refused)
+    return Answer(
+        question, text, hits, valid, invalid, support=support, model=name, refused=refused
+    )

@@ -183,24 +183,30 @@ class BM25:
     def search(
         self, tokens: Sequence[str], k: int = 10, mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k documents that contain at least one query term: (doc ids [<=k], scores [<=k]).
+        """Top-k matching documents: (doc ids [<=k], scores [<=k]).
 
-        Sorted by score descending, ties by doc id ascending. ``mask`` [N] bool restricts the
-        candidates (metadata filters).
+        Sorted by score descending, ties by doc id ascending; documents whose total score is
+        exactly 0 (no query term) are never returned. ``mask`` [N] bool restricts the candidates
+        (metadata filters).
         """
         tids = self.term_ids(tokens)
         if not tids or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         docs, w = self._gather(tids)
-        scores = np.bincount(docs, weights=w, minlength=self.n_docs)
-        cand = np.unique(docs) if len(tids) > 1 else docs.astype(np.int64)
+        scores = np.bincount(docs, weights=w, minlength=self.n_docs)  # [N]
         if mask is not None:
-            cand = cand[mask[cand]]
-        return _top_k(cand, scores[cand], k)
+            scores[~mask] = 0.0
+        return top_k(scores, k)
 
     # ----- persistence --------------------------------------------------------------------------
     def params(self) -> dict[str, float | str]:
-        return {"k1": self.k1, "b": self.b, "idf": self.idf_kind, "epsilon": self.epsilon, "k3": self.k3}
+        return {
+            "k1": self.k1,
+            "b": self.b,
+            "idf": self.idf_kind,
+            "epsilon": self.epsilon,
+            "k3": self.k3,
+        }
 
     def save(self, directory: Path) -> None:
         """Write ``bm25.npz`` + ``vocab.json`` into ``directory`` (the caller makes it atomic)."""
@@ -233,13 +239,21 @@ class BM25:
         return bm
 
 
-def _top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k of (ids, scores) by score desc, ties by id asc; argpartition then a small sort."""
-    if len(ids) > k:
-        # take everything tied with the k-th score so the tie-break by id is exact
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of a dense score vector [N]: score desc, ties by id asc, exact zeros dropped.
+
+    One O(N) ``argpartition`` (vectorised; cheaper than sorting the matched postings), then a sort
+    of the k winners. Every document tied with the k-th score is considered so the id tie-break is
+    exact.
+    """
+    n = len(scores)
+    if k < n:
         part = np.argpartition(-scores, k - 1)
         kth = scores[part[k - 1]]
-        sel = np.flatnonzero(scores >= kth)
-        ids, scores = ids[sel], scores[sel]
-    order = np.lexsort((ids, -scores))[:k]
-    return ids[order], scores[order]
+        sel = np.flatnonzero(scores >= kth) if kth > 0 else np.flatnonzero(scores)
+    else:
+        sel = np.flatnonzero(scores)
+    sel = sel[scores[sel] != 0]
+    order = np.lexsort((sel, -scores[sel]))[:k]
+    ids = sel[order]
+    return ids, scores[ids]

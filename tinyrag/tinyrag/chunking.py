@@ -1,9 +1,10 @@
 """Token-budgeted chunking with overlap that prefers sentence and paragraph boundaries.
 
-A document's text is cut into sentence spans (after 。！？；!?; and after ``.`` followed by space, plus
-line breaks), then packed greedily into chunks of at most ``max_tokens`` tokens. When a chunk is at
-least half full and a paragraph break (blank line) falls inside it, the chunk ends at the last such
-break instead of mid-paragraph. Consecutive chunks share up to ``overlap`` tokens of whole sentences.
+A document's text is cut into sentence spans -- after 。！？；, after !?;. followed by a space, at
+blank lines, and at line breaks that start a list item, heading, table row, quote or code fence --
+then packed greedily into chunks of at most ``max_tokens`` tokens. When a chunk is at least half
+full and a paragraph break (blank line) falls inside it, the chunk ends at the last such break
+instead of mid-paragraph. Consecutive chunks share up to ``overlap`` tokens of whole sentences.
 A sentence longer than the budget is split at clause marks (，、：,:), then by token count.
 
 Markdown (``markdown=True``): a heading line starts a new chunk, and every chunk carries its heading
@@ -33,8 +34,16 @@ from typing import Any, Protocol
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
 _APPROX = re.compile(f"[{_CJK}]|[^\\W_]+|[^\\w\\s]")
-# End of a sentence: CJK/ASCII terminal marks (+ closing quotes/brackets), or ". " style, or a newline.
-_SENT_END = re.compile(r"[。！？；!?;]+[”’」』）)\]\"']*\s*|(?<=[^\W\d_])\.[”’\"')\]]*(?:\s+|$)|\n\s*")
+# End of a sentence: CJK/ASCII terminal marks (+ closing quotes/brackets), ". " style, a blank line,
+# or a newline before a block (list item, heading, table row, quote, code fence). Any other single
+# newline is a soft wrap inside a paragraph and does not end the sentence.
+_SENT_END = re.compile(
+    r"[。！？；]+[”’」』）)\]\"']*\s*"
+    r"|[!?;]+[”’\"')\]]*(?:\s+|$)"
+    r"|(?<=[^\W\d_])\.[”’\"')\]]*(?:\s+|$)"
+    r"|\n[ \t]*\n\s*"
+    r"|\n(?=[ \t]*(?:[-*+>|#]|\d+[.)]\s|```|~~~|!\[))"
+)
 _CLAUSE_END = re.compile(r"[，、：,:]\s*")
 _PARA = re.compile(r"\n[ \t]*\n")
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.M)
@@ -223,9 +232,7 @@ def _sections(text: str) -> list[tuple[int, int, list[str]]]:
     fences = [m.start() for m in _FENCE.finditer(text)]
     for a, b in zip(fences[::2], fences[1::2] + [len(text)] * (len(fences) % 2)):
         fenced.append((a, b))
-    heads = [
-        m for m in _HEADING.finditer(text) if not any(a <= m.start() < b for a, b in fenced)
-    ]
+    heads = [m for m in _HEADING.finditer(text) if not any(a <= m.start() < b for a, b in fenced)]
     out = []
     stack: list[tuple[int, str]] = []
     start, path = 0, []

@@ -28,7 +28,7 @@ from tinyrag.analyzers import Analyzer
 from tinyrag.chunking import Chunker
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-DEMO_QUESTION = "Qwen2 的句向量（embedding）是怎么得到的？"
+DEMO_QUESTION = "Qwen2 为什么使用分组查询注意力（GQA）？"
 
 
 def _connect(spec: str | None) -> Any:
@@ -38,7 +38,10 @@ def _connect(spec: str | None) -> Any:
 
     model = tinyqwen.connect(spec)
     if spec == "tiny-random":
-        print("note: tiny-random is a randomly initialised model; its output is gibberish.", file=sys.stderr)
+        print(
+            "note: tiny-random is a randomly initialised model; its output is gibberish.",
+            file=sys.stderr,
+        )
     return model
 
 
@@ -67,7 +70,9 @@ def _where(items: list[str] | None) -> dict[str, Any] | None:
         key, sep, val = it.partition("=")
         if not sep:
             raise SystemExit(f"--where expects key=value, got {it!r}")
-        out[key] = val.split(",") if "," in val else (int(val) if val.isdigit() and key == "page" else val)
+        out[key] = (
+            val.split(",") if "," in val else (int(val) if val.isdigit() and key == "page" else val)
+        )
     return out
 
 
@@ -77,9 +82,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     analyzer = Analyzer(stem=args.stem, chinese=args.chinese)
     chunker = Chunker(args.max_tokens, args.overlap)
     embedder = _embedder(args.embed_model)
+    tokenizer = None
+    if args.tokenizer:
+        import tinyqwen
+
+        tokenizer = tinyqwen.Tokenizer.from_pretrained(args.tokenizer)
     _, report = Index.build(
         args.dir, args.index, analyzer=analyzer, chunker=chunker, embedder=embedder,
-        embedder_spec=args.embed_model, full=args.full,
+        embedder_spec=args.embed_model, full=args.full, tokenizer=tokenizer,
         bm25_params={"k1": args.k1, "b": args.b},
     )  # fmt: skip
     print(f"{args.index}: {report.summary()} in {report.seconds:.2f}s")
@@ -128,7 +138,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     stream = model is not None and not args.no_stream and not args.json
     a = answer_question(
         index, args.question, model, k=args.k, mode=args.mode, min_support=args.min_support,
-        on_delta=(lambda d: print(d, end="", flush=True)) if stream else None,
+        max_new_tokens=args.max_new_tokens, on_delta=(lambda d: print(d, end="", flush=True)) if stream else None,
     )  # fmt: skip
     _print_answer(a, stream, args.json)
     return 0
@@ -147,7 +157,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             break
         a = answer_question(
             index, q, model, k=args.k, mode=args.mode, min_support=args.min_support,
-            history=history[-6:], on_delta=(lambda d: print(d, end="", flush=True)) if model else None,
+            max_new_tokens=args.max_new_tokens, history=history[-6:], on_delta=(lambda d: print(d, end="", flush=True)) if model else None,
         )  # fmt: skip
         _print_answer(a, model is not None, False)
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": a.text}]
@@ -172,7 +182,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     print("| " + " | ".join(r) + " |")
     print("|" + "---|" * len(r))
-    print("| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
+    print(
+        "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in r.values()) + " |"
+    )
     return 0
 
 
@@ -181,7 +193,11 @@ def demo_files(root: Path | None = None) -> tuple[Path, list[Path]]:
     pkg = Path(__file__).resolve().parent
     root = root or pkg.parents[1]  # tinyrag/tinyrag/cli.py -> the repo root
     files = [root / "README.md"] + sorted(root.glob("*/README.md"))
-    files += sorted((root / "qwen-blog" / "docs").rglob("*.md")) if (root / "qwen-blog" / "docs").is_dir() else []
+    files += (
+        sorted((root / "qwen-blog" / "docs").rglob("*.md"))
+        if (root / "qwen-blog" / "docs").is_dir()
+        else []
+    )
     files = [f for f in files if f.is_file() and ".venv" not in f.parts]
     if not files:
         return pkg.parent, [pkg.parent / "README.md"]
@@ -205,7 +221,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tinyrag", description="Retrieval-augmented generation by hand.")
+    p = argparse.ArgumentParser(
+        prog="tinyrag", description="Retrieval-augmented generation by hand."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def analyzer_opts(sp: argparse.ArgumentParser) -> None:
@@ -218,7 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--index", required=True, help="index folder")
         sp.add_argument("--k", type=int, default=k)
         sp.add_argument("--mode", choices=["auto", "bm25", "dense", "hybrid"], default="auto")
-        sp.add_argument("--embed-model", help="override the embedding model spec stored in the index")
+        sp.add_argument(
+            "--embed-model", help="override the embedding model spec stored in the index"
+        )
 
     sp = sub.add_parser("index", help="build or update an index from a folder")
     sp.add_argument("dir")
@@ -226,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyzer_opts(sp)
     sp.add_argument("--max-tokens", type=int, default=256)
     sp.add_argument("--overlap", type=int, default=32)
+    sp.add_argument(
+        "--tokenizer", help="count chunk tokens with this tokenizer (dir or *.tiktoken); "
+        "default: 1 per CJK char / word / punctuation mark",
+    )  # fmt: skip
     sp.add_argument("--embed-model", help="tinyqwen spec to embed chunks with (dense retrieval)")
     sp.add_argument("--full", action="store_true", help="rebuild from scratch")
     sp.set_defaults(func=cmd_index)
@@ -234,11 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("query")
     query_opts(sp, 10)
     sp.add_argument("--json", action="store_true")
-    sp.add_argument("--where", action="append", help="metadata filter key=value (source, ext, page)")
+    sp.add_argument(
+        "--where", action="append", help="metadata filter key=value (source, ext, page)"
+    )
     sp.set_defaults(func=cmd_search)
 
     for name, func in (("ask", cmd_ask), ("chat", cmd_chat)):
-        sp = sub.add_parser(name, help="answer with citations" if name == "ask" else "multi-turn ask")
+        sp = sub.add_parser(
+            name, help="answer with citations" if name == "ask" else "multi-turn ask"
+        )
         if name == "ask":
             sp.add_argument("question")
             sp.add_argument("--json", action="store_true")
@@ -246,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         query_opts(sp, 5)
         sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
         sp.add_argument("--min-support", type=float, default=0.5)
+        sp.add_argument("--max-new-tokens", type=int, default=512)
         sp.set_defaults(func=func)
 
     sp = sub.add_parser("eval", help="retrieval metrics on a test collection")

@@ -55,7 +55,9 @@ def read_cranfield(folder: str | Path) -> RetrievalSet:
     folder = Path(folder)
     docs = {
         i.lstrip("0") or "0": f"{f.get('T', '')}\n{f.get('W', '')}".strip()
-        for i, f in _records((folder / "cran.all.1400").read_text(encoding="latin-1"), folder / "cran.all.1400")
+        for i, f in _records(
+            (folder / "cran.all.1400").read_text(encoding="latin-1"), folder / "cran.all.1400"
+        )
     }
     raw_q = _records((folder / "cran.qry").read_text(encoding="latin-1"), folder / "cran.qry")
     queries = {str(pos): f.get("W", "") for pos, (_, f) in enumerate(raw_q, 1)}

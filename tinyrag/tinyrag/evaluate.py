@@ -61,7 +61,8 @@ def evaluate(
     t_index = time.perf_counter() - t0
     t0 = time.perf_counter()
     run = {
-        qid: [h.source for h in index.search(q, k=depth, mode=mode)] for qid, q in ds.queries.items()
+        qid: [h.source for h in index.search(q, k=depth, mode=mode)]
+        for qid, q in ds.queries.items()
     }
     out: dict[str, Any] = {"dataset": ds.name, "docs": len(ds.docs), "mode": mode}
     out.update(evaluate_run(run, ds.qrels, ks))
@@ -95,7 +96,13 @@ def load_custom(
 
     if squad:
         return read_squad(squad)
-    missing = [n for n, v in (("--corpus", corpus), ("--queries", queries), ("--qrels", qrels)) if not v]
+    missing = [
+        n for n, v in (("--corpus", corpus), ("--queries", queries), ("--qrels", qrels)) if not v
+    ]
     if missing:
-        raise ValueError(f"eval needs --dataset, --squad, or all of --corpus --queries --qrels (missing {' '.join(missing)})")
-    return RetrievalSet(Path(str(corpus)).stem, read_corpus(corpus), read_queries(queries), read_trec_qrels(qrels))  # type: ignore[arg-type]
+        raise ValueError(
+            f"eval needs --dataset, --squad, or all of --corpus --queries --qrels (missing {' '.join(missing)})"
+        )
+    return RetrievalSet(
+        Path(str(corpus)).stem, read_corpus(corpus), read_queries(queries), read_trec_qrels(qrels)
+    )  # type: ignore[arg-type]

@@ -44,12 +44,22 @@ class FaissStore(VectorStore):
     def add(self, vectors, meta=None) -> None:  # type: ignore[override]
         n0 = len(self.vectors)
         super().add(vectors, meta)
-        self.index.add(self.vectors[n0:])
+        self.index.add(np.ascontiguousarray(self.vectors[n0:]))  # FAISS wants C-order rows
 
     def keep(self, keep: np.ndarray) -> None:
         super().keep(keep)
         self.index.reset()
-        self.index.add(self.vectors)
+        self.index.add(np.ascontiguousarray(self.vectors))
+
+    def search(  # type: ignore[override]
+        self,
+        query: np.ndarray,
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        ids, scores = self.search_batch(normalize(query, "query"), k, where, mask)
+        return ids[0], scores[0]
 
     def search_batch(
         self,

@@ -108,7 +108,9 @@ class BuildReport:
             f"{len(self.unchanged)} unchanged, {len(self.removed)} removed, "
             f"{len(self.failed)} failed; {self.n_chunks} chunks"
         )
-        return s + (f" (full rebuild: {self.full_rebuild_reason})" if self.full_rebuild_reason else "")
+        return s + (
+            f" (full rebuild: {self.full_rebuild_reason})" if self.full_rebuild_reason else ""
+        )
 
 
 class Index:
@@ -126,16 +128,26 @@ class Index:
         self.path, self.manifest, self.chunks = path, manifest, chunks
         self.bm25, self.vectors, self.embedder = bm25, vectors, embedder
         self.analyzer = Analyzer.from_dict(manifest["analyzer"])
+        self._metadata: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    @property
+    def metadata(self) -> list[dict[str, Any]]:
+        """Per-chunk filter metadata, computed once (chunks never change after load/build)."""
+        if self._metadata is None or len(self._metadata) != len(self.chunks):
+            self._metadata = [chunk_metadata(c) for c in self.chunks]
+        return self._metadata
 
     # ----- loading ------------------------------------------------------------------------------
     @staticmethod
     def read_manifest(path: str | Path) -> dict[str, Any]:
         mpath = Path(path) / "manifest.json"
         if not mpath.is_file():
-            raise FileNotFoundError(f"{mpath}: no index here (build one with: tinyrag index DIR --index {path})")
+            raise FileNotFoundError(
+                f"{mpath}: no index here (build one with: tinyrag index DIR --index {path})"
+            )
         try:
             m = json.loads(mpath.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
@@ -165,7 +177,7 @@ class Index:
             raise ValueError(f"{data}: bm25.npz has {bm25.n_docs} docs, chunks.jsonl {len(chunks)}")
         vectors = None
         if m.get("embedder"):
-            vectors = VectorStore.load(data, [_meta(c) for c in chunks])
+            vectors = VectorStore.load(data, [chunk_metadata(c) for c in chunks])
         return cls(path, m, chunks, bm25, vectors, embedder)
 
     # ----- building -----------------------------------------------------------------------------
@@ -204,7 +216,7 @@ class Index:
         settings = {
             "analyzer": analyzer.to_dict(),
             "chunker": chunker.to_dict(),
-            "tokenizer": getattr(tokenizer, "name", None) if tokenizer is not None else None,
+            "tokenizer": _tokenizer_id(tokenizer),
         }
         report = BuildReport()
         old: Index | None = None
@@ -302,7 +314,7 @@ class Index:
                     raise ValueError("cannot build a dense index with no chunks")
                 vectors = VectorStore(new_vecs.shape[1])
             if len(new_vecs):
-                vectors.add(new_vecs, [_meta(c) for c in new_chunks])
+                vectors.add(new_vecs, [chunk_metadata(c) for c in new_chunks])
             emb_cfg["dim"] = vectors.dim  # type: ignore[index]
         chunks = chunks + new_chunks
 
@@ -320,7 +332,9 @@ class Index:
             "n_chunks": len(chunks),
             "files": dict(sorted(file_info.items())),
         }
-        index = cls(Path(path) if path is not None else None, manifest, chunks, bm25, vectors, embedder)
+        index = cls(
+            Path(path) if path is not None else None, manifest, chunks, bm25, vectors, embedder
+        )
         if path is not None:
             index._write(Path(path))
         report.n_chunks = len(chunks)
@@ -349,7 +363,7 @@ class Index:
         if embedder is not None:
             v = embedder.embed_documents(list(texts.values()))
             vectors = VectorStore(v.shape[1])
-            vectors.add(v, [_meta(c) for c in chunks])
+            vectors.add(v, [chunk_metadata(c) for c in chunks])
             emb_cfg = {"model": embedder.name, "dim": vectors.dim}
         manifest = {
             "format": FORMAT,
@@ -382,7 +396,9 @@ class Index:
             shutil.rmtree(final)
         os.rename(tmp, final)
         _fsync_dir(path)
-        atomic_write_text(path / "manifest.json", json.dumps(self.manifest, ensure_ascii=False, indent=1))
+        atomic_write_text(
+            path / "manifest.json", json.dumps(self.manifest, ensure_ascii=False, indent=1)
+        )
         for old in path.glob("gen-*"):  # previous generations and crashed builds' leftovers
             if old.name != final.name:
                 shutil.rmtree(old, ignore_errors=True)
@@ -395,14 +411,21 @@ class Index:
         return retrieve(self, query, k=k, **kwargs)
 
 
-def _meta(chunk: dict[str, Any]) -> dict[str, Any]:
-    """Filterable metadata of a chunk row."""
+def chunk_metadata(chunk: dict[str, Any]) -> dict[str, Any]:
+    """Filterable metadata of a chunk row (what ``where=`` filters match against)."""
     return {
         "source": chunk["source"],
         "page": chunk.get("page"),
         "ext": Path(chunk["source"]).suffix.lower(),
         "title": chunk.get("title"),
     }
+
+
+def _tokenizer_id(tokenizer: Any) -> dict[str, Any] | None:
+    """What identifies a tokenizer in the manifest (a different one re-chunks everything)."""
+    if tokenizer is None:
+        return None
+    return {"class": type(tokenizer).__name__, "vocab_size": getattr(tokenizer, "vocab_size", None)}
 
 
 def _reparam(bm25: BM25, params: dict[str, Any]) -> BM25:

@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from tinyrag.fusion import rrf, weighted_fusion
 from tinyrag.rerank import rerank
 from tinyrag.vector_store import match_mask
@@ -89,7 +87,7 @@ def retrieve(
         )
     mask = None
     if where:
-        mask = match_mask([_meta(c) for c in index.chunks], where)
+        mask = match_mask(index.metadata, where)
     n_cand = candidates or max(50, 5 * k)
     want = max(k, rerank_top if rerank_model is not None else 0)
 
@@ -119,14 +117,3 @@ def retrieve(
         order = rerank(rerank_model, query, [index.chunks[i]["text"] for i, _ in head])
         ranked = [(head[j][0], s) for j, s in order] + ranked[rerank_top:]
     return [Hit(int(i), float(s), index.chunks[i]) for i, s in ranked[:k]]
-
-
-def _meta(chunk: dict[str, Any]) -> dict[str, Any]:
-    from tinyrag.index import _meta as index_meta
-
-    return index_meta(chunk)
-
-
-def bm25_rank_all(index: Any, query: str) -> np.ndarray:
-    """Full BM25 score vector [N] for ``query`` (for evaluation code)."""
-    return index.bm25.get_scores(index.analyzer(query))

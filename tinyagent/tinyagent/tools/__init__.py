@@ -1,7 +1,9 @@
 """Built-in tools: calculator, python sandbox, web search/fetch, local file search, clock.
 
-``TOOLS`` maps the names the CLI accepts (``--tools calculator,python``) to factories, so tools that
-need configuration (a folder, a search provider) are built when asked for.
+Ready-made ``Tool`` objects are exported here; tools that need configuration are built by
+factories: ``make_python_tool(limits, workdir)``, ``tools.web.make_web_tools(provider)`` and
+``tools.files.make_file_tools(folder)``. The CLI maps ``--tools calculator,python,...`` to them
+(``tinyagent.cli.build_tools``).
 """
 
 from tinyagent.tools.calculator import calculator

@@ -90,7 +90,9 @@ def _eval(node: ast.AST) -> int | float:
         except OverflowError:
             raise CalculatorError("the result is too large for a float") from None
         if isinstance(result, complex):
-            raise CalculatorError("the result is a complex number (e.g. a fractional power of a negative)")
+            raise CalculatorError(
+                "the result is a complex number (e.g. a fractional power of a negative)"
+            )
         if isinstance(result, float) and math.isinf(result):
             raise CalculatorError("the result is too large for a float")
         return result
@@ -99,7 +101,9 @@ def _eval(node: ast.AST) -> int | float:
     if isinstance(node, ast.Name):
         if node.id in _CONSTS:
             return _CONSTS[node.id]
-        raise CalculatorError(f"unknown name {node.id!r}; allowed: {sorted(_CONSTS)} and functions {sorted(_FUNCS)}")
+        raise CalculatorError(
+            f"unknown name {node.id!r}; allowed: {sorted(_CONSTS)} and functions {sorted(_FUNCS)}"
+        )
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS:
             what = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)

@@ -27,7 +27,9 @@ def now_text(tz: str = "UTC", now: datetime | None = None) -> str:
         ) from None
     moment = (now or datetime.now(timezone.utc)).astimezone(zone)
     offset = moment.strftime("%z")
-    return f"{moment:%Y-%m-%d %H:%M:%S} {moment.tzname()} (UTC{offset[:3]}:{offset[3:]}), {moment:%A}"
+    return (
+        f"{moment:%Y-%m-%d %H:%M:%S} {moment.tzname()} (UTC{offset[:3]}:{offset[3:]}), {moment:%A}"
+    )
 
 
 @tool

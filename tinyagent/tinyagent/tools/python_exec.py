@@ -47,7 +47,14 @@ from pathlib import Path
 
 from tinyagent.tool import Tool
 
-__all__ = ["SandboxLimits", "ExecResult", "run_python", "make_python_tool", "python", "sandbox_layers"]
+__all__ = [
+    "SandboxLimits",
+    "ExecResult",
+    "run_python",
+    "make_python_tool",
+    "python",
+    "sandbox_layers",
+]
 
 NOBODY = 65534
 
@@ -77,7 +84,7 @@ class ExecResult:
 
 # The child's bootstrap. It runs before the user's code: installs the audit hook, optionally drops
 # privileges, then executes the code (stdin) and prints the value of a trailing expression.
-_BOOTSTRAP = r'''
+_BOOTSTRAP = r"""
 import os, sys
 _code = sys.stdin.read()
 sys.stdin.close()
@@ -140,7 +147,7 @@ except BaseException:
     _et, _ev, _tb = sys.exc_info()
     traceback.print_exception(_et, _ev, _tb.tb_next)
     sys.exit(1)
-''' % {"nobody": NOBODY}  # noqa: UP031 (the template is full of braces)
+""" % {"nobody": NOBODY}  # noqa: UP031 (the template is full of braces)
 
 
 @functools.lru_cache(maxsize=1)
@@ -212,7 +219,9 @@ def _read_capped(path: Path, cap: int) -> str:
     return text
 
 
-def run_python(code: str, limits: SandboxLimits | None = None, workdir: str | Path | None = None) -> ExecResult:
+def run_python(
+    code: str, limits: SandboxLimits | None = None, workdir: str | Path | None = None
+) -> ExecResult:
     """Run ``code`` in the sandbox; ``workdir`` persists files between runs (default: a fresh temp dir)."""
     limits = limits or SandboxLimits()
     own_dir = workdir is None
@@ -292,7 +301,9 @@ def format_result(r: ExecResult) -> str:
     return "\n".join(parts) if parts else "(no output; print() what you want to see)"
 
 
-def make_python_tool(limits: SandboxLimits | None = None, workdir: str | Path | None = None) -> Tool:
+def make_python_tool(
+    limits: SandboxLimits | None = None, workdir: str | Path | None = None
+) -> Tool:
     """The ``python`` tool with the given limits (``workdir`` keeps files between calls)."""
     limits = limits or SandboxLimits()
 

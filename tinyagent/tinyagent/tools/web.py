@@ -68,7 +68,9 @@ class SearchConfig:
 
 def _request(method: str, url: str, timeout: float, **kw) -> requests.Response:
     try:
-        r = requests.request(method, url, timeout=timeout, headers={"User-Agent": _UA, **kw.pop("headers", {})}, **kw)
+        r = requests.request(
+            method, url, timeout=timeout, headers={"User-Agent": _UA, **kw.pop("headers", {})}, **kw
+        )
     except requests.exceptions.Timeout:
         raise WebError(f"{urlparse(url).netloc} did not answer within {timeout:g} s") from None
     except requests.exceptions.ConnectionError as e:
@@ -121,7 +123,12 @@ def search(query: str, config: SearchConfig) -> list[dict]:
     elif config.provider == "searxng":
         if not url:
             raise WebError("provider 'searxng' needs the instance URL: set TINYAGENT_SEARCH_URL")
-        r = _request("GET", url.rstrip("/") + "/search", config.timeout_s, params={"q": query, "format": "json"})
+        r = _request(
+            "GET",
+            url.rstrip("/") + "/search",
+            config.timeout_s,
+            params={"q": query, "format": "json"},
+        )
         results = [
             {"title": x.get("title", ""), "url": x.get("url", ""), "snippet": x.get("content", "")}
             for x in r.json().get("results", [])
@@ -132,7 +139,9 @@ def search(query: str, config: SearchConfig) -> list[dict]:
                 "provider 'serper' needs an API key: set SERPER_API_KEY (or use the keyless "
                 "provider 'duckduckgo' or a self-hosted 'searxng')"
             )
-        r = _request("POST", url, config.timeout_s, json={"q": query}, headers={"X-API-KEY": config.api_key})
+        r = _request(
+            "POST", url, config.timeout_s, json={"q": query}, headers={"X-API-KEY": config.api_key}
+        )
         results = [
             {"title": x.get("title", ""), "url": x.get("link", ""), "snippet": x.get("snippet", "")}
             for x in r.json().get("organic", [])
@@ -143,7 +152,22 @@ def search(query: str, config: SearchConfig) -> list[dict]:
 
 class _TextParser(HTMLParser):
     _SKIP = {"script", "style", "noscript", "svg", "head", "template"}
-    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "pre"}
+    _BLOCK = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "pre",
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -184,7 +208,9 @@ def html_to_text(html: str) -> tuple[str, str]:
     return " ".join(p.title.split()), text
 
 
-def fetch_text(url: str, timeout_s: float = 10.0, max_bytes: int = 2_000_000, max_chars: int = 6000) -> str:
+def fetch_text(
+    url: str, timeout_s: float = 10.0, max_bytes: int = 2_000_000, max_chars: int = 6000
+) -> str:
     """The readable text of ``url`` (HTML converted; plain text/JSON as is), capped at ``max_chars``."""
     if urlparse(url).scheme not in ("http", "https"):
         raise WebError(f"only http(s) URLs can be fetched, got {url!r}")
@@ -218,7 +244,9 @@ def make_web_tools(provider: str | None = None, base_url: str | None = None) -> 
         results = search(query, config)
         if not results:
             return f"No results for {query!r}."
-        return "\n".join(f"{i}. {x['title']}\n   {x['url']}\n   {x['snippet']}" for i, x in enumerate(results, 1))
+        return "\n".join(
+            f"{i}. {x['title']}\n   {x['url']}\n   {x['snippet']}" for i, x in enumerate(results, 1)
+        )
 
     def fetch_page(url: str) -> str:
         """Download a web page and return its readable text.

@@ -28,7 +28,9 @@ def pick_choice(logliks: Sequence[float], lengths: Sequence[int] | None = None) 
     values = list(logliks)
     if lengths is not None:
         if len(lengths) != len(values):
-            raise ValueError(f"pick_choice: {len(values)} log-likelihoods but {len(lengths)} lengths")
+            raise ValueError(
+                f"pick_choice: {len(values)} log-likelihoods but {len(lengths)} lengths"
+            )
         values = [ll / float(n) for ll, n in zip(values, lengths)]
     best = 0
     for i, v in enumerate(values):

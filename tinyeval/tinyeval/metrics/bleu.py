@@ -116,7 +116,11 @@ class BLEUResult:
 
 def _ngrams(line: str, max_order: int) -> tuple[Counter, int]:
     tokens = line.split()
-    grams = [tuple(tokens[i : i + n]) for n in range(1, max_order + 1) for i in range(len(tokens) - n + 1)]
+    grams = [
+        tuple(tokens[i : i + n])
+        for n in range(1, max_order + 1)
+        for i in range(len(tokens) - n + 1)
+    ]
     return Counter(grams), len(tokens)
 
 

@@ -27,7 +27,11 @@ from collections.abc import Sequence
 
 
 def classification_score(
-    prediction: str, ground_truth: str, *, all_classes: Sequence[str] | None = None, **kwargs: object
+    prediction: str,
+    ground_truth: str,
+    *,
+    all_classes: Sequence[str] | None = None,
+    **kwargs: object,
 ) -> float:
     """LongBench classification score of ``prediction`` for gold class ``ground_truth``."""
     if all_classes is None:

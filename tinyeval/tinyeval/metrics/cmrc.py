@@ -101,9 +101,7 @@ def cmrc_em(prediction: str, ground_truth: str) -> float:
     return float(remove_punctuation(prediction) == remove_punctuation(ground_truth))
 
 
-def cmrc_evaluate(
-    predictions: Sequence[str], answers: Sequence[Sequence[str]]
-) -> dict[str, float]:
+def cmrc_evaluate(predictions: Sequence[str], answers: Sequence[Sequence[str]]) -> dict[str, float]:
     """Corpus {"f1", "em", "average"} in percent, max over each question's gold answers."""
     if len(predictions) != len(answers):
         raise ValueError(f"{len(predictions)} predictions but {len(answers)} answer lists")

@@ -47,7 +47,9 @@ def _multi_choice_answer(prediction: str) -> str:
     return answer
 
 
-def gaokao_score(prediction: str, ground_truth: str, *, rule: str = "partial", **kwargs: object) -> float:
+def gaokao_score(
+    prediction: str, ground_truth: str, *, rule: str = "partial", **kwargs: object
+) -> float:
     """Score one prediction against a gold letter string ("A", "BC", ...)."""
     if rule == "last_letter":
         matches = _LETTER.findall(prediction)

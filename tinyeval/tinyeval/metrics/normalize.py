@@ -21,9 +21,7 @@ import string
 
 _ASCII_PUNCT = frozenset(string.punctuation)
 # LongBench metrics.py, normalize_zh_answer: the CJK punctuation list, verbatim (note the final ".").
-CN_PUNCTUATION = (
-    "！？｡。＂＃＄％＆＇（）＊＋，－／：；＜＝＞＠［＼］＾＿｀｛｜｝～｟｠｢｣､、〃》「」『』【】〔〕〖〗〘〙〚〛〜〝〞〟〰〾〿–—‘’‛“”„‟…‧﹏."
-)
+CN_PUNCTUATION = "！？｡。＂＃＄％＆＇（）＊＋，－／：；＜＝＞＠［＼］＾＿｀｛｜｝～｟｠｢｣､、〃》「」『』【】〔〕〖〗〘〙〚〛〜〝〞〟〰〾〿–—‘’‛“”„‟…‧﹏."
 _ALL_PUNCT = frozenset(string.punctuation + CN_PUNCTUATION)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 

@@ -1,0 +1,160 @@
+"""Benchmark `tinyqwen serve`: 8 concurrent clients vs sequential calls, on tiny-random.
+
+    python bench/bench_server.py [--requests 32] [--max-new-tokens 32] [--clients 8]
+
+Starts `python -m tinyqwen.server --model tiny-random` as a subprocess on a free loopback port (a
+second one with `--max-batch-size 1` to separate queueing from batching), sends the same greedy
+chat requests (different prompts, `max_tokens` fixed) in several ways, and prints a markdown table:
+requests/s, p50 and p95 latency per request, and throughput relative to sequential HTTP calls.
+
+- direct `LLM.chat`, sequential: the model alone, no HTTP (the floor for per-request latency)
+- HTTP, 1 client, sequential: what a simple script gets
+- HTTP, N clients, server batching off (`--max-batch-size 1`): requests just queue
+- HTTP, N clients, server batching on: compatible queued requests run as one `chat_batch`
+
+tiny-random is a random model (its output is gibberish); it has the shape of a real one at toy size,
+so these numbers measure the serving path (HTTP, queue, batching), not model quality. On a real
+model the per-token cost dominates and batching pays off more. Not run by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from tinyqwen.openai_client import OpenAIChatModel
+
+TOPICS = ["天气", "数学", "Python", "历史", "音乐", "足球", "咖啡", "火车", "月亮", "编程"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(max_batch_size: int):
+    port = _free_port()
+    cmd = [sys.executable, "-m", "tinyqwen.server", "--model", "tiny-random", "--port", str(port)]
+    cmd += ["--max-batch-size", str(max_batch_size), "--log-level", "warning"]
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                if requests.get(f"{url}/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start within 120 s")
+            time.sleep(0.2)
+        yield f"{url}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def run(call, conversations, clients: int) -> tuple[float, list[float]]:
+    """(wall seconds, per-request latencies) for all conversations with `clients` in flight."""
+
+    def timed(conv):
+        t = time.perf_counter()
+        call(conv)
+        return time.perf_counter() - t
+
+    start = time.perf_counter()
+    if clients == 1:
+        lat = [timed(c) for c in conversations]
+    else:
+        with ThreadPoolExecutor(clients) as pool:
+            lat = list(pool.map(timed, conversations))
+    return time.perf_counter() - start, lat
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=32)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads in every process (default 1: tiny matmuls get slower, not faster, "
+        "with more threads, and much slower on a busy machine)",
+    )
+    args = ap.parse_args(argv)
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by the server subprocesses
+    import torch
+
+    torch.set_num_threads(args.threads)
+    n, clients = args.requests, args.clients
+    convs = [
+        [{"role": "user", "content": f"请用一句话介绍{TOPICS[i % len(TOPICS)]} #{i}"}]
+        for i in range(n)
+    ]
+    sampling = {"max_new_tokens": args.max_new_tokens, "temperature": 0.0}
+
+    from tinyqwen.tiny_random import load_tiny_random
+
+    llm = load_tiny_random()
+    llm.chat(convs[0], **sampling)  # warm-up
+    rows = [("direct LLM.chat, sequential", *run(lambda c: llm.chat(c, **sampling), convs, 1))]
+    with server(max_batch_size=1) as url:
+        client = OpenAIChatModel(url, "tiny-random")
+        client.chat(convs[0], **sampling)
+        rows.append(
+            (
+                f"HTTP, {clients} clients, batching off",
+                *run(lambda c: client.chat(c, **sampling), convs, clients),
+            )
+        )
+    with server(max_batch_size=clients) as url:
+        client = OpenAIChatModel(url, "tiny-random")
+        client.chat(convs[0], **sampling)
+        rows.insert(
+            1, ("HTTP, 1 client, sequential", *run(lambda c: client.chat(c, **sampling), convs, 1))
+        )
+        rows.append(
+            (
+                f"HTTP, {clients} clients, batching on",
+                *run(lambda c: client.chat(c, **sampling), convs, clients),
+            )
+        )
+        health = requests.get(url.removesuffix("/v1") + "/health", timeout=10).json()
+
+    base = n / rows[1][1]
+    print(
+        f"\n`tinyqwen serve` on tiny-random (random weights): {n} chat requests, "
+        f"max_tokens={args.max_new_tokens}, greedy; {os.cpu_count()} CPU cores, "
+        f"{args.threads} torch thread(s) per process\n"
+    )
+    print("| mode | req/s | p50 latency (ms) | p95 latency (ms) | req/s vs HTTP sequential |")
+    print("|---|---:|---:|---:|---:|")
+    for name, wall, lat in rows:
+        qs = statistics.quantiles(lat, n=20)  # 19 cut points: [9] = p50, [18] = p95
+        print(
+            f"| {name} | {n / wall:.2f} | {qs[9] * 1e3:.0f} | {qs[18] * 1e3:.0f} | "
+            f"{n / wall / base:.2f}x |"
+        )
+    print(f"\nlargest batch the server ran: {health['largest_batch']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The model worker of `tinyqwen serve`: one thread owns the model; requests queue and batch.
+
+    >>> worker = ModelWorker(llm, max_batch_size=8)                     # doctest: +SKIP
+    >>> worker.submit(Job("chat", (messages, None), {"max_new_tokens": 8}, key)).result()  # doctest: +SKIP
+
+The model is not thread-safe and there is one of it, so every request becomes a `Job` on a queue.
+When the worker picks a job with a `batch_key`, it also takes every queued job with the same key
+(same endpoint and sampling parameters) up to `max_batch_size`, keeps the others in arrival order,
+and runs the batch as one `chat_batch` / `complete` / `embed` call. If a batched call fails, its
+jobs are rerun one by one so one bad request fails alone. Streaming jobs run alone and hand each
+text delta to a callback; they stop generating when their client goes away.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+STREAM_END = object()
+
+
+@dataclass
+class Job:
+    kind: str  # "chat" | "complete" | "embed" | "stream" | "call"
+    args: Any  # kind-specific payload
+    sampling: dict = field(default_factory=dict)
+    batch_key: tuple | None = None  # jobs with equal non-None keys may run as one batch
+    future: Future = field(default_factory=Future)
+    on_delta: Any = None  # stream: callable(str | STREAM_END | BaseException)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+class ModelWorker:
+    """One thread owns the model; requests queue up and compatible ones are batched."""
+
+    def __init__(self, model: Any, max_batch_size: int = 8) -> None:
+        self.model = model
+        self.max_batch_size = max_batch_size
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._held: deque[Job] = deque()  # taken from the queue but not batchable with the last
+        self.model_calls = 0  # batches run (a batch of 1 counts); reported by /health
+        self.largest_batch = 0
+        self._thread = threading.Thread(target=self._run, name="tinyqwen-model", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> Future:
+        self._queue.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _next(self, block: bool) -> Job | None:
+        if self._held:
+            return self._held.popleft()
+        return self._queue.get() if block else self._queue.get_nowait()
+
+    def _run(self) -> None:
+        while True:
+            job = self._next(block=True)
+            if job is None:
+                return
+            batch = [job]
+            if job.batch_key is not None:
+                skipped: list[Job] = []
+                stop = False
+                while len(batch) < self.max_batch_size:
+                    try:
+                        other = self._next(block=False)
+                    except queue.Empty:
+                        break
+                    if other is None:  # shutdown requested: finish this batch first
+                        stop = True
+                        break
+                    (batch if other.batch_key == job.batch_key else skipped).append(other)
+                self._held.extendleft(reversed(skipped))  # keep arrival order for the rest
+                if stop:
+                    self._queue.put(None)
+            self._execute(batch)
+
+    def _execute(self, batch: list[Job]) -> None:
+        job = batch[0]
+        self.model_calls += 1
+        self.largest_batch = max(self.largest_batch, len(batch))
+        try:
+            if job.kind == "stream":
+                self._stream(job)
+                return
+            if job.kind == "chat":
+                messages, tools = job.args
+                if len(batch) == 1:
+                    results = [self.model.chat(messages, tools, **job.sampling)]
+                elif tools is None:
+                    results = self.model.chat_batch([j.args[0] for j in batch], **job.sampling)
+                else:  # same tools for all (part of the batch key); LLM.chat_batch takes them
+                    convs = [j.args[0] for j in batch]
+                    results = self.model.chat_batch(convs, tools=tools, **job.sampling)
+            elif job.kind == "complete":
+                flat = [p for j in batch for p in j.args]
+                texts = self.model.complete(flat, **job.sampling)
+                it = iter(texts)
+                results = [[next(it) for _ in j.args] for j in batch]
+            elif job.kind == "embed":
+                pooling = job.sampling["pooling"]
+                flat = [t for j in batch for t in j.args]
+                emb = self.model.embed(flat, pooling=pooling)  # [N, H]
+                bounds = list(itertools.accumulate([0] + [len(j.args) for j in batch]))
+                results = [emb[a:b] for a, b in zip(bounds, bounds[1:])]
+            elif job.kind == "call":
+                results = [job.args()]
+            else:  # pragma: no cover - programming error
+                raise RuntimeError(f"unknown job kind {job.kind!r}")
+        except Exception as e:  # noqa: BLE001 - hand every failure to the waiting requests
+            if len(batch) > 1:  # one bad request must not fail the others: run them one by one
+                for j in batch:
+                    self._execute([j])
+                return
+            job.future.set_exception(e)
+            return
+        for j, r in zip(batch, results):
+            j.future.set_result(r)
+
+    def _stream(self, job: Job) -> None:
+        messages, tools = job.args
+        it: Iterator[str] | None = None
+        try:
+            it = self.model.stream_chat(messages, tools, **job.sampling)
+            for delta in it:
+                if job.cancelled.is_set():  # client went away: stop generating
+                    break
+                job.on_delta(delta)
+        except Exception as e:  # noqa: BLE001 - reported to the client as an SSE error event
+            job.on_delta(e)
+            job.future.set_result(None)
+            return
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+        job.on_delta(STREAM_END)
+        job.future.set_result(None)

@@ -1,0 +1,87 @@
+"""The command line: render, demo, ground-truth eval, and the no-terminal interactive exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tinyagent import Agent
+from tinyagent.cli import build_tools, main
+
+
+def test_render_prints_the_exact_first_prompt(capsys):
+    assert (
+        main(
+            [
+                "render",
+                "--tools",
+                "calculator,clock",
+                "--protocol",
+                "react",
+                "--question",
+                "几点了？",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    expected = Agent(None, build_tools("calculator,clock"), "react").render("几点了？")
+    assert out == expected + "\n"
+    assert "Action: the action to take, should be one of [calculator, current_time]" in out
+    assert main(["render", "--tools", "calculator", "--protocol", "qwen"]) == 0
+    out = capsys.readouterr().out
+    assert '<tools>\n{"type": "function", "function": {"name": "calculator"' in out
+
+
+def test_demo_runs_without_a_model(capsys):
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "  <- 289\n" in out and "  <- 1060\n" in out
+    assert out.rstrip().endswith("[answer] 花园面积是 289 平方米；1 到 100 的质数之和是 1060。")
+
+
+def test_eval_ground_truth_self_test(capsys, acebench_dir):
+    code = main(
+        [
+            "eval",
+            "--data",
+            str(acebench_dir),
+            "--categories",
+            "normal_single_turn_parallel_function",
+            "--ground-truth",
+        ]
+    )
+    assert code == 0
+    assert capsys.readouterr().out.startswith("ground truth as predictions: 100/100 valid")
+
+
+def test_unknown_tool_and_bad_category(capsys):
+    with pytest.raises(SystemExit, match="unknown tool 'shell'"):
+        main(["render", "--tools", "shell"])
+    assert main(["eval", "--categories", "agent_multi_step", "--ground-truth"]) == 2
+    assert "unsupported category" in capsys.readouterr().err
+
+
+def test_interactive_without_a_terminal_exits_clearly():
+    r = subprocess.run(
+        [sys.executable, "-m", "tinyagent", "--model", "tiny-random"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert "stdin is not a terminal" in r.stderr and 'python -m tinyagent "' in r.stderr
+
+
+def test_bad_model_spec_says_how_to_get_one(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["2+2?", "--model", "/no/such/dir", "--tools", "calculator"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot use --model '/no/such/dir'" in err
+    assert (
+        "tinyqwen download Qwen/Qwen2.5-0.5B-Instruct" in err and "http://127.0.0.1:8000/v1" in err
+    )

@@ -1,0 +1,27 @@
+"""The worked examples in the module docstrings run and give what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "tinyagent",
+    "tinyagent.tool",
+    "tinyagent.parsing",
+    "tinyagent.turn",
+    "tinyagent.qwen_tools",
+    "tinyagent.scripted",
+    "tinyagent.bfcl",
+    "tinyagent.tools.calculator",
+    "tinyagent.tools.python_exec",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted > 0 or name in ("tinyagent",)
