@@ -16,7 +16,7 @@ import pytest
 import torch
 from training_fixtures import TOY_MODEL, tokenizer, toy_config_file, toy_corpus  # noqa: F401
 
-from qwen_blog import pretrain
+from qwen_blog import corpus, pretrain, sft
 from qwen_blog.distributed import DistInfo
 from qwen_blog.trainer import TrainArgs, train
 
@@ -131,3 +131,19 @@ def test_transformers_loads_our_checkpoint(run_a):
     with torch.no_grad():
         diff = (hf(x).logits - ours(x)).abs().max().item()
     assert diff < 1e-4, diff
+
+
+def test_lora_sft_resume_restores_adapter_optimizer_and_dropout_rng(run_a, tmp_path):
+    chats = corpus.write_sft_corpus(tmp_path / "chats.jsonl", n=48, seed=3)
+    args = ["--base", str(run_a / "step-000008"), "--data", str(chats), "--lora", "--lora-dropout", "0.2",
+            "--max-steps", "4", "--save-every", "2", "--eval-every", "2", "--micro-batch-size", "4",
+            "--keep-last", "0", "--device", "cpu", "--no-progress"]  # fmt: skip
+    sft.main([*args, "--out", str(tmp_path / "full")])
+    resumed = tmp_path / "resumed"
+    # A run that stops after step 2: its LR is still in warmup (20 steps), which does not depend on
+    # --max-steps, so this is exactly a 4-step run interrupted after its step-2 checkpoint.
+    sft.main([*args, "--out", str(resumed), "--max-steps", "2"])
+    sft.main([*args, "--out", str(resumed), "--resume"])
+    a, b = _losses(tmp_path / "full"), _losses(resumed)
+    assert len(b) == 4 and max(abs(x - y) for x, y in zip(a, b)) <= 1e-6, (a, b)
+    assert (resumed / "step-000004" / "adapter_config.json").is_file()

@@ -6,6 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+
+# Toy sizes gain nothing from intra-op threads, and on a shared machine spinning threads cost a lot.
+torch.set_num_threads(1)
 
 # A Qwen2 small enough that a training step takes milliseconds, with GQA (4 query / 2 KV heads).
 TOY_MODEL = {

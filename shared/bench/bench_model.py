@@ -3,27 +3,26 @@
     python bench/bench_model.py            # full: prompt 128, 64 new tokens, batch 1 and 8, fp32 + bf16
     python bench/bench_model.py --quick    # smoke test: 4 layers, prompt 16, 8 new tokens, batch 1
 
-What is measured, per library x dtype, each in its own fresh subprocess (so peak RSS is that case's own):
+What is measured (both libraries: SDPA attention, greedy, no stop tokens -- transformers gets
+``min_new_tokens=N`` so it cannot stop early either):
 
-* load: ``from_pretrained`` of a bf16 ``model.safetensors`` (as Qwen2.5 ships) into the dtype, seconds;
-* peak RSS of the process (MB), after load + all generation runs;
-* prefill: ``generate(max_new_tokens=1)`` wall time (prompt forward + one pick), median of runs;
-* decode: ``B * (N - 1) / (t(N) - t(1))`` generated tokens/s, where ``t(N)`` is a greedy
-  ``generate(max_new_tokens=N)`` -- the same public-API method for both libraries, so per-step overhead
-  (masks, cache, sampling) counts.
+* prefill: ``generate(max_new_tokens=1)`` wall time (prompt forward + one pick);
+* decode: ``B * (N - 1) / (t(N) - t(1))`` generated tokens/s, ``t(N)`` a ``generate(max_new_tokens=N)``
+  -- the same public-API method for both, so per-step overhead (masks, cache, sampling) counts;
+* load: ``from_pretrained`` of a bf16 ``model.safetensors`` (as Qwen2.5 ships) into the dtype;
+* peak RSS (VmHWM) of a process that only loads the model and generates a few tokens.
 
-Both libraries use SDPA attention and greedy decoding, no stop tokens (transformers gets
-``min_new_tokens=N`` so it cannot stop early either). The random checkpoint is written once to a temp dir
-and deleted at the end. Numbers on a shared CPU are noisy: compare ratios within one run.
+Speed runs load both libraries in one process and alternate them, keeping the best of ``--repeats``
+runs: on a busy, shared CPU that is fairer than timing one library after the other. Load and RSS
+are measured in a fresh process per library x dtype. The random checkpoint is written once to a temp
+dir and deleted at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ QWEN25_05B = dict(
     rms_norm_eps=1e-6,
 )
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+LIBS = ("tinyqwen", "transformers")
 
 
 def make_checkpoint(directory: Path, layers: int) -> None:
@@ -58,14 +58,15 @@ def make_checkpoint(directory: Path, layers: int) -> None:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's peak resident set (VmHWM; unlike ru_maxrss it is not inherited across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_case(lib: str, dtype_name: str, path: str, batches: list[int], prompt_len: int, new: int,
-             repeats: int) -> dict:  # fmt: skip
-    """One library x dtype: load, then prefill/decode timings per batch size (runs in a subprocess)."""
-    dtype = DTYPES[dtype_name]
-    t0 = time.perf_counter()
+def load(lib: str, path: str, dtype: torch.dtype):
+    """Load the checkpoint with ``lib``; return ``run(prompts, n)`` that greedily generates n tokens."""
     if lib == "tinyqwen":
         from tinyqwen.generate import generate
         from tinyqwen.model import Qwen2ForCausalLM
@@ -75,45 +76,76 @@ def run_case(lib: str, dtype_name: str, path: str, batches: list[int], prompt_le
         def run(prompts: list[list[int]], n: int) -> None:
             generate(model, prompts, max_new_tokens=n)
 
-    else:
-        import transformers
+        return run
 
-        transformers.logging.set_verbosity_error()
-        model = transformers.Qwen2ForCausalLM.from_pretrained(
-            path, dtype=dtype, attn_implementation="sdpa"
-        )
-        model.eval()
+    import transformers
 
-        def run(prompts: list[list[int]], n: int) -> None:
-            ids = torch.tensor(prompts)  # all prompts have the same length: no padding needed
-            with torch.inference_mode():
-                model.generate(
-                    ids,
-                    attention_mask=torch.ones_like(ids),
-                    max_new_tokens=n,
-                    min_new_tokens=n,
-                    do_sample=False,
-                    pad_token_id=0,
-                )
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    model = transformers.Qwen2ForCausalLM.from_pretrained(
+        path, dtype=dtype, attn_implementation="sdpa"
+    ).eval()
 
-    load_s = time.perf_counter() - t0
+    def run(prompts: list[list[int]], n: int) -> None:
+        ids = torch.tensor(prompts)  # equal lengths: no padding
+        with torch.inference_mode():
+            model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=n,
+                min_new_tokens=n,
+                do_sample=False,
+                pad_token_id=0,
+            )
+
+    return run
+
+
+def load_case(lib: str, dtype_name: str, path: str, prompt_len: int) -> dict:
+    """One library alone: load time and peak RSS (load + a short batch-1 generation)."""
+    t = time.perf_counter()
+    run = load(lib, path, DTYPES[dtype_name])
+    load_s = time.perf_counter() - t
+    run([list(range(1, prompt_len + 1))], 4)
+    return {"load_s": load_s, "peak_rss_mb": peak_rss_mb()}
+
+
+def speed_case(
+    dtype_name: str, path: str, batches: list[int], prompt_len: int, new: int, repeats: int
+) -> dict:
+    """Both libraries side by side, timed alternately, best of ``repeats``."""
+    runs = {lib: load(lib, path, DTYPES[dtype_name]) for lib in LIBS}
+    for run in runs.values():
+        run([[1, 2, 3, 4, 5, 6, 7, 8]], 2)  # warm-up: thread pools, allocator, first-call paths
     g = torch.Generator().manual_seed(1)
-    result = {"lib": lib, "dtype": dtype_name, "load_s": load_s, "batches": {}}
-    run([[1, 2, 3, 4, 5, 6, 7, 8]], 2)  # warm-up (thread pools, allocator, first-call paths)
+    out: dict = {lib: {} for lib in LIBS}
     for b in batches:
         prompts = torch.randint(0, QWEN25_05B["vocab_size"], (b, prompt_len), generator=g).tolist()
-        t1s, tns = [], []
+        t1: dict[str, list[float]] = {lib: [] for lib in LIBS}
+        tn: dict[str, list[float]] = {lib: [] for lib in LIBS}
         for _ in range(repeats):
-            t = time.perf_counter()
-            run(prompts, 1)
-            t1s.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            run(prompts, new)
-            tns.append(time.perf_counter() - t)
-        t1, tn = statistics.median(t1s), statistics.median(tns)
-        result["batches"][b] = {"prefill_s": t1, "decode_tok_s": b * (new - 1) / (tn - t1)}
-    result["peak_rss_mb"] = peak_rss_mb()
-    return result
+            for lib, run in runs.items():
+                t = time.perf_counter()
+                run(prompts, 1)
+                t1[lib].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                run(prompts, new)
+                tn[lib].append(time.perf_counter() - t)
+        for lib in LIBS:
+            prefill, total = min(t1[lib]), min(tn[lib])
+            out[lib][str(b)] = {
+                "prefill_s": prefill,
+                "decode_tok_s": b * (new - 1) / max(total - prefill, 1e-9),
+            }
+    return out
+
+
+def child(args: list[str]) -> dict:
+    """Run this file with ``args`` in a fresh Python process; return its last-line JSON."""
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"bench child {' '.join(args[:3])} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -123,25 +155,28 @@ def main() -> None:
     ap.add_argument(
         "--quick", action="store_true", help="4 layers, prompt 16, 8 new tokens, batch 1"
     )
-    ap.add_argument(
-        "--layers", type=int, default=None, help="override num_hidden_layers (default 24)"
-    )
-    ap.add_argument("--prompt-len", type=int, default=None)
-    ap.add_argument("--new-tokens", type=int, default=None)
-    ap.add_argument("--batches", default=None, help="comma-separated batch sizes (default 1,8)")
+    ap.add_argument("--layers", type=int, help="num_hidden_layers (default 24)")
+    ap.add_argument("--prompt-len", type=int, help="prompt tokens (default 128)")
+    ap.add_argument("--new-tokens", type=int, help="generated tokens (default 64)")
+    ap.add_argument("--batches", help="comma-separated batch sizes (default 1,8)")
     ap.add_argument("--dtypes", default="fp32,bf16")
-    ap.add_argument("--repeats", type=int, default=1, help="timed runs per case (median)")
-    ap.add_argument("--worker", nargs=2, metavar=("LIB", "DTYPE"), help=argparse.SUPPRESS)
+    ap.add_argument("--repeats", type=int, help="timed runs per case, best kept (default 3)")
+    ap.add_argument("--worker", nargs=2, metavar=("KIND", "ARG"), help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     args = ap.parse_args()
     layers = args.layers or (4 if args.quick else 24)
     prompt_len = args.prompt_len or (16 if args.quick else 128)
     new = args.new_tokens or (8 if args.quick else 64)
     batches = [int(b) for b in (args.batches or ("1" if args.quick else "1,8")).split(",")]
+    repeats = args.repeats or (1 if args.quick else 3)
 
-    if args.worker:  # child process: one case, JSON on the last stdout line
-        lib, dtype_name = args.worker
-        res = run_case(lib, dtype_name, args.path, batches, prompt_len, new, args.repeats)
+    if args.worker:  # child process: one JSON line on stdout
+        kind, arg = args.worker
+        if kind == "speed":
+            res = speed_case(arg, args.path, batches, prompt_len, new, repeats)
+        else:
+            lib, dtype_name = arg.split(":")
+            res = load_case(lib, dtype_name, args.path, prompt_len)
         print(json.dumps(res))
         return
 
@@ -150,61 +185,57 @@ def main() -> None:
     dtypes = args.dtypes.split(",")
     print(
         f"# tinyqwen vs transformers: Qwen2.5-0.5B shape ({layers} layers), prompt {prompt_len}, "
-        f"{new} new tokens, batches {batches}\n"
+        f"{new} new tokens, batches {batches}, best of {repeats}\n\n"
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
         f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {cpu_has_native_bf16()} "
-        f"(tinyqwen default dtype: {str(default_dtype('cpu')).removeprefix('torch.')})",
+        f"(tinyqwen default dtype here: {str(default_dtype('cpu')).removeprefix('torch.')})",
         flush=True,
     )
-    results: dict[tuple[str, str], dict] = {}
+    common = ["--layers", str(layers), "--prompt-len", str(prompt_len), "--new-tokens", str(new)]
+    common += ["--batches", ",".join(map(str, batches)), "--repeats", str(repeats)]
+    speed: dict[str, dict] = {}
+    mem: dict[tuple[str, str], dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench_qwen_") as tmp:
         t = time.perf_counter()
         make_checkpoint(Path(tmp), layers)
-        print(f"random checkpoint written in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+        print(f"random checkpoint written in {time.perf_counter() - t:.0f}s", file=sys.stderr)
         for dtype_name in dtypes:
-            for lib in ("tinyqwen", "transformers"):
-                cmd = [sys.executable, __file__, "--worker", lib, dtype_name, "--path", tmp,
-                       "--layers", str(layers), "--prompt-len", str(prompt_len),
-                       "--new-tokens", str(new), "--batches", ",".join(map(str, batches)),
-                       "--repeats", str(args.repeats)]  # fmt: skip
-                t = time.perf_counter()
-                out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
-                if out.returncode != 0:
-                    sys.exit(f"{lib} {dtype_name} failed:\n{out.stderr[-3000:]}")
-                results[lib, dtype_name] = json.loads(out.stdout.strip().splitlines()[-1])
-                print(f"{lib} {dtype_name} done in {time.perf_counter() - t:.0f}s", file=sys.stderr)
+            for lib in LIBS:
+                mem[lib, dtype_name] = child(
+                    ["--worker", "load", f"{lib}:{dtype_name}", "--path", tmp, *common]
+                )
+            t = time.perf_counter()
+            speed[dtype_name] = child(["--worker", "speed", dtype_name, "--path", tmp, *common])
+            print(f"{dtype_name} timed in {time.perf_counter() - t:.0f}s", file=sys.stderr)
 
-    print()
-    print("| dtype | batch | decode tok/s tinyqwen | transformers | ratio | prefill s tinyqwen "
-          "| transformers | ratio (tf/tq) |")  # fmt: skip
+    print("\n| dtype | batch | decode tok/s tinyqwen | transformers | ratio "
+          "| prefill s tinyqwen | transformers | ratio (tf/tq) |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for dtype_name in dtypes:
-        ours, theirs = results["tinyqwen", dtype_name], results["transformers", dtype_name]
         for b in batches:
-            o, t = ours["batches"][str(b)], theirs["batches"][str(b)]
+            o = speed[dtype_name]["tinyqwen"][str(b)]
+            t = speed[dtype_name]["transformers"][str(b)]
             print(
                 f"| {dtype_name} | {b} | {o['decode_tok_s']:.2f} | {t['decode_tok_s']:.2f} "
                 f"| {o['decode_tok_s'] / t['decode_tok_s']:.2f}x | {o['prefill_s']:.2f} "
                 f"| {t['prefill_s']:.2f} | {t['prefill_s'] / o['prefill_s']:.2f}x |"
             )
-    print()
-    print("| dtype | load s tinyqwen | transformers | ratio (tf/tq) | peak RSS MB tinyqwen "
-          "| transformers |")  # fmt: skip
+    print("\n| dtype | load s tinyqwen | transformers | ratio (tf/tq) "
+          "| peak RSS MB tinyqwen | transformers |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for dtype_name in dtypes:
-        ours, theirs = results["tinyqwen", dtype_name], results["transformers", dtype_name]
+        o, t = mem["tinyqwen", dtype_name], mem["transformers", dtype_name]
         print(
-            f"| {dtype_name} | {ours['load_s']:.2f} | {theirs['load_s']:.2f} "
-            f"| {theirs['load_s'] / ours['load_s']:.2f}x | {ours['peak_rss_mb']:.0f} "
-            f"| {theirs['peak_rss_mb']:.0f} |"
+            f"| {dtype_name} | {o['load_s']:.2f} | {t['load_s']:.2f} "
+            f"| {t['load_s'] / o['load_s']:.2f}x | {o['peak_rss_mb']:.0f} | {t['peak_rss_mb']:.0f} |"
         )
     if "bf16" in dtypes and "fp32" in dtypes:
-        b = batches[0]
-        ratio = (
-            results["tinyqwen", "bf16"]["batches"][str(b)]["decode_tok_s"]
-            / results["transformers", "fp32"]["batches"][str(b)]["decode_tok_s"]
-        )
-        print(f"\ntinyqwen bf16 decode vs transformers fp32 (batch {b}): {ratio:.2f}x")
+        for b in batches:
+            ratio = (
+                speed["bf16"]["tinyqwen"][str(b)]["decode_tok_s"]
+                / speed["fp32"]["transformers"][str(b)]["decode_tok_s"]
+            )
+            print(f"\ntinyqwen bf16 decode vs transformers fp32, batch {b}: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""The ``tinyqwen`` CLI, run as ``python -m tinyqwen`` in a subprocess (what users type).
+"""The ``tinyqwen`` CLI: ``python -m tinyqwen`` in a subprocess for info / generate / verify / chat
+with stdin closed (what users type), the rest through ``cli.main`` in-process (faster).
 
 Outputs are checked against the library called directly in this process.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -56,11 +58,20 @@ def test_info_on_a_checkpoint(checkpoint):
     assert "F32" in text and "'<|im_end|>'" in text
 
 
-def test_info_tiny_random_is_labelled():
-    out = run("info", "tiny-random")
-    assert out.returncode == 0 and TINY_RANDOM_NOTICE in out.stderr
+def test_info_counts_sharded_checkpoints(checkpoint, tmp_path, capsys):
+    _, hf = checkpoint
+    hf.save_pretrained(tmp_path, max_shard_size="100KB")
+    load_tiny_random().tokenizer.save_pretrained(tmp_path)
+    assert len(list(tmp_path.glob("*.safetensors"))) > 1
+    assert cli.main(["info", str(tmp_path)]) == 0
+    assert f"{hf.num_parameters():,}" in capsys.readouterr().out
+
+
+def test_info_tiny_random_is_labelled(capsys):
+    assert cli.main(["info", "tiny-random"]) == 0
+    out = capsys.readouterr()
     n = sum(p.numel() for p in load_tiny_random().model.parameters())
-    assert f"{n:,}" in out.stdout
+    assert f"{n:,}" in out.out and TINY_RANDOM_NOTICE in out.err
 
 
 def test_generate_tiny_random_matches_the_library():
@@ -70,25 +81,27 @@ def test_generate_tiny_random_matches_the_library():
     assert TINY_RANDOM_NOTICE in out.stderr
 
 
-def test_generate_chat_stream_on_a_checkpoint(checkpoint):
+def test_generate_chat_stream_from_stdin_on_a_checkpoint(checkpoint, monkeypatch, capsys):
     path, _ = checkpoint
     llm = LLM.from_pretrained(path, dtype=torch.float32)
     expected = llm.chat([{"role": "user", "content": "讲个笑话"}], max_new_tokens=16)["content"]
-    out = run("generate", "--model", str(path), "--chat", "--stream", "--max-new-tokens", "16", "-",
-              stdin="讲个笑话")  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == expected + "\n" and TINY_RANDOM_NOTICE not in out.stderr
+    monkeypatch.setattr(sys, "stdin", io.StringIO("讲个笑话"))
+    argv = ["generate", "--model", str(path), "--chat", "--stream", "--max-new-tokens", "16", "-"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr()
+    assert out.out == expected + "\n" and TINY_RANDOM_NOTICE not in out.err
 
 
-def test_chat_session_with_reset_and_exit():
+def test_chat_session_with_reset_and_exit(monkeypatch, capsys):
     llm = load_tiny_random()
     first = llm.chat([{"role": "user", "content": "hi"}], max_new_tokens=8)["content"]
     # after /reset the history is empty again, so the second answer is a first-turn answer
     second = llm.chat([{"role": "user", "content": "你好"}], max_new_tokens=8)["content"]
-    out = run("chat", "--max-new-tokens", "8", stdin="hi\n/reset\n\n你好\n/exit\nnever sent\n")
-    assert out.returncode == 0, out.stderr
-    assert out.stdout == f"{first}\n{second}\n"
-    assert "(history cleared)" in out.stderr
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hi\n/reset\n\n你好\n/exit\nnever sent\n"))
+    assert cli.main(["chat", "--max-new-tokens", "8"]) == 0
+    out = capsys.readouterr()
+    assert out.out == f"{first}\n{second}\n"
+    assert "(history cleared)" in out.err
 
 
 def test_chat_with_stdin_closed_exits_cleanly():
@@ -124,17 +137,18 @@ def test_verify_fails_when_the_model_is_changed(checkpoint, monkeypatch, capsys)
     assert "FAIL" in capsys.readouterr().out
 
 
-def test_bad_model_spec_is_a_usage_error():
-    out = run("generate", "--model", "/no/such/model", "hi")
-    assert out.returncode == 2
-    assert "'/no/such/model'" in out.stderr and "tiny-random" in out.stderr
+def test_bad_model_spec_is_a_usage_error(capsys):
+    assert cli.main(["generate", "--model", "/no/such/model", "hi"]) == 2
+    err = capsys.readouterr().err
+    assert "'/no/such/model'" in err and "tiny-random" in err
 
 
 @pytest.mark.parametrize("command", ["serve", "download"])
 def test_serve_and_download_are_dispatched(command, monkeypatch):
     seen = []
-    fake = types.ModuleType(f"tinyqwen.{command}")
+    module = {"serve": "tinyqwen.server", "download": "tinyqwen.download"}[command]
+    fake = types.ModuleType(module)
     fake.main = lambda argv: seen.append(argv) or 0
-    monkeypatch.setitem(sys.modules, f"tinyqwen.{command}", fake)
+    monkeypatch.setitem(sys.modules, module, fake)
     assert cli.main([command, "--model", "tiny-random", "--port", "0"]) == 0
     assert seen == [["--model", "tiny-random", "--port", "0"]]

@@ -90,6 +90,13 @@ def test_greedy_complete_equals_transformers_generate(llm, checkpoint):
     assert len(set(llm.complete(PROMPTS[0], max_new_tokens=24))) > 3  # not a degenerate repeat
 
 
+def test_tiny_random_is_a_valid_checkpoint_and_matches_transformers(tiny, tmp_path):
+    tiny.model.save_pretrained(tmp_path)
+    hf = transformers.AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32).eval()
+    for prompt in PROMPTS[:2]:
+        assert tiny.complete(prompt, max_new_tokens=16) == _hf_greedy_text(tiny, hf, prompt, 16)
+
+
 def test_batched_complete_equals_one_by_one(llm, tiny):
     for model in (llm, tiny):
         batched = model.complete(PROMPTS, max_new_tokens=16)
@@ -150,15 +157,24 @@ def test_stop_text_holds_back_partial_matches_and_utf8(tiny):
 
 def test_stream_chat_concatenates_to_chat_without_split_characters(llm, tiny):
     messages = [{"role": "user", "content": "用中文写一首关于春天的诗"}]
+    split_somewhere = False
     for model in (llm, tiny):
         deltas = list(model.stream_chat(messages, max_new_tokens=40))
         assert "".join(deltas) == model.chat(messages, max_new_tokens=40)["content"]
-        ids = model.encode_chat(messages)
-        gen = model.tokenizer.encode(
-            "".join(deltas), allowed_special="all"
-        )  # re-decoding the text round-trips exactly: no U+FFFD from a split character
-        assert model.tokenizer.decode(gen) == "".join(deltas)
-        assert all(d for d in deltas) and ids
+        # Decoding each token on its own would turn a character split over two tokens into two
+        # U+FFFD; the stream must instead equal the decode of all generated ids at once.
+        ids = generate(
+            model.model,
+            [model.encode_chat(messages)],
+            max_new_tokens=40,
+            stop_token_ids=model.stop_token_ids,
+        )[0]
+        assert "".join(deltas) == model.tokenizer.decode(ids)
+        assert all(deltas)
+        per_token = "".join(model.tokenizer.decode([i]) for i in ids)
+        if per_token != model.tokenizer.decode(ids):
+            split_somewhere = True  # the case this test is about did occur
+    assert split_somewhere, "no multi-token character was generated; the test proves nothing"
 
 
 def test_chat_batch_equals_chat(llm):

@@ -235,6 +235,13 @@ def test_tiktoken_file_roundtrip(tmp_path):
     assert tok.encode("abcab") == [257, 256] and tok.special_tokens == {}
     tok = Tokenizer.from_tiktoken(path, special_tokens={"<|endoftext|>": 258})
     assert tok.encode("ab<|endoftext|>", allowed_special="all") == [256, 258]
+    config = {
+        "added_tokens_decoder": {"258": {"content": "<|im_end|>", "special": True}},
+        "eos_token": "<|im_end|>",
+    }
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+    tok = Tokenizer.from_tiktoken(path)  # specials and eos from the sibling config
+    assert tok.special_tokens == {"<|im_end|>": 258} and tok.eos_token_id == 258
     path.write_text("YWI= notanumber\n")
     with pytest.raises(ValueError, match=r"toy.tiktoken:1: expected 'base64 rank'"):
         Tokenizer.from_tiktoken(path)
@@ -270,7 +277,7 @@ def test_loader_errors_name_the_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["bytes_unicode", "bpe", "char_premerge", "tokenizer", "bpe_train"]
+    "module", ["bytes_unicode", "bpe", "char_premerge", "tokenizer", "tokenizer_files", "bpe_train"]
 )
 def test_docstring_examples_run(module):
     import doctest
@@ -278,3 +285,12 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(f"tinyqwen.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_demo_cli_prints_tokens(capsys):
+    from tinyqwen.tokenizer import main
+
+    main(["--allow-special", "<|im_start|>你好 world"])
+    out = capsys.readouterr().out
+    assert "-> 3 tokens" in out and "   2027  <|im_start|>" in out and "' world'" in out
+    assert "['你好', ' world']" in out  # pre-tokens, the allowed special token cut out

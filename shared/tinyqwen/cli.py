@@ -166,7 +166,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     prompt = args.prompt
     if prompt is None or prompt == "-":
-        prompt = sys.stdin.read() if sys.stdin is not None else ""
+        if sys.stdin is None or sys.stdin.isatty():
+            print("error: give a prompt, or pipe one in ('-' reads stdin)", file=sys.stderr)
+            return 2
+        prompt = sys.stdin.read()
     model = _connect(args.model)
     sampling = _sampling(args)
     if args.chat:

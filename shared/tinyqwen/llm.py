@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from tinyqwen.chat_template import parse_tool_calls, render_chat_segments
-from tinyqwen.generate import _generate_steps, stream_generate
+from tinyqwen.generate import _generate_steps, stream_generate  # see _generate_texts
 from tinyqwen.model import Qwen2ForCausalLM
 from tinyqwen.tokenizer import Tokenizer
 
@@ -184,8 +184,13 @@ class LLM:
     def from_pretrained(
         cls, path: str | Path, dtype: torch.dtype | str | None = None, device: str | None = None
     ) -> LLM:
-        """Load a Hugging Face Qwen2 directory (config.json, safetensors, tokenizer files)."""
-        model = Qwen2ForCausalLM.from_pretrained(path, dtype=dtype, device=device or "cpu")
+        """Load a Hugging Face Qwen2 directory (config.json, safetensors, tokenizer files).
+
+        ``device=None`` picks ``"cuda"`` when available, else ``"cpu"``; ``dtype=None`` lets
+        ``Qwen2ForCausalLM.from_pretrained`` choose (see there)."""
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = Qwen2ForCausalLM.from_pretrained(path, dtype=dtype, device=device)
         tokenizer = Tokenizer.from_pretrained(path)
         return cls(model, tokenizer, name=str(path))
 
@@ -260,7 +265,9 @@ class LLM:
         """Generate for a batch of prompts; each row ends at a stop token or a stop string.
 
         The loop ends as soon as every row has ended either way, so a stop string saves the rest
-        of ``max_new_tokens`` just like a stop token does.
+        of ``max_new_tokens`` just like a stop token does. That is why this drives
+        ``generate._generate_steps`` (the loop ``generate()`` itself runs, one step's tokens at a
+        time) rather than ``generate()``, which only knows stop token ids.
         """
         max_new = int(sampling.pop("max_new_tokens", 256))
         texts: list[str] = []

@@ -152,9 +152,23 @@ class Qwen2Attention(nn.Module):
 
         if attn_impl == "eager":
             out = eager_attention(q, k, v, mask, self.name)
+        elif attn_impl == "sdpa" and T == 1 and self.num_heads != self.num_kv_heads:
+            # decode step, "packed" GQA: the G query heads that share a KV head become G query rows of
+            # that KV head, so K/V are read once and never copied; the [B, 1, 1, S] mask broadcasts
+            groups = self.num_heads // self.num_kv_heads
+            q = q.reshape(B, self.num_kv_heads, groups, self.head_dim)  # [B, Hkv, G, D]
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            out = out.reshape(B, self.num_heads, 1, self.head_dim)  # [B, H, 1, D]
         elif attn_impl == "sdpa":
+            # no mask with T > 1 means plain causal over a fresh sequence (see build_attention_mask),
+            # which lets SDPA's flash kernel skip the upper triangle instead of adding a mask
             out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, enable_gqa=self.num_heads != self.num_kv_heads
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                is_causal=mask is None and T > 1,
+                enable_gqa=self.num_heads != self.num_kv_heads,
             )  # [B, H, T, D]; default scale is 1/sqrt(D)
         else:
             raise ValueError(f"attn_impl must be 'sdpa' or 'eager', got {attn_impl!r}")
@@ -206,19 +220,24 @@ def build_attention_mask(
     sliding_window: int | None,
     dtype: torch.dtype,
     device: torch.device,
+    explicit_causal: bool = False,
 ) -> torch.Tensor | None:
-    """Additive mask ``[B or 1, 1, q_len, kv_len]``: 0 where query may attend, dtype-min where not.
+    """Additive mask ``[B or 1, 1, q_len, kv_len]``: 0 where the query may attend, dtype-min where not.
 
     Query ``t`` sits at cache slot ``kv_len - q_len + t``. A key slot is visible when it is not in the
-    future (causal), not padding (``padding_mask[b, s] == 0``), and, for sliding layers, fewer than
-    ``sliding_window`` slots back (transformers' rule ``kv > q - window``). Returns ``None`` when nothing
-    is masked for sure (a single new token, no padding, no window to enforce) so SDPA takes its fastest path.
-    A padding *query* row sees no key at all; with dtype-min (not -inf) its softmax is uniform, not NaN,
-    and its output is ignored anyway.
+    future (causal), not padding (``padding_mask[b, s] == 0``), and, on sliding layers, fewer than
+    ``sliding_window`` slots back (transformers' rule ``kv > q - window``).
+
+    Returns ``None`` when the mask would be plain causal over a fresh sequence (``q_len == kv_len``; SDPA
+    then uses ``is_causal=True``) or when nothing is masked (one new token, no padding, no window to
+    enforce). ``explicit_causal=True`` (the eager path) always builds the causal part for ``q_len > 1``.
+    A padding *query* row sees no key at all; with dtype-min (not -inf) its softmax is uniform instead
+    of NaN, and its output is never used.
     """
     window_matters = sliding_window is not None and kv_len > sliding_window
-    if q_len == 1 and padding_mask is None and not window_matters:
-        return None
+    if padding_mask is None and not window_matters:
+        if q_len == 1 or (q_len == kv_len and not explicit_causal):
+            return None
     q_idx = torch.arange(kv_len - q_len, kv_len, device=device)[:, None]  # [T, 1]
     kv_idx = torch.arange(kv_len, device=device)[None, :]  # [1, S]
     allowed = kv_idx <= q_idx  # [T, S] causal
@@ -277,14 +296,14 @@ class Qwen2Model(nn.Module):
             trace.record("embed", x)
         cos, sin = self.rotary_emb(position_ids)  # [B, T, D] fp32
         # masks are built once per call and shared by all layers of the same kind
-        full_mask = build_attention_mask(attention_mask, T, S, None, x.dtype, x.device)
-        sliding_mask = (
-            build_attention_mask(
-                attention_mask, T, S, self.config.sliding_window, x.dtype, x.device
+        eager = attn_impl == "eager"
+        full_mask = build_attention_mask(attention_mask, T, S, None, x.dtype, x.device, eager)
+        sliding_mask = None
+        if self.has_sliding_layers:
+            window = self.config.sliding_window
+            sliding_mask = build_attention_mask(
+                attention_mask, T, S, window, x.dtype, x.device, eager
             )
-            if self.has_sliding_layers
-            else None
-        )
 
         for layer in self.layers:
             mask = sliding_mask if layer.is_sliding else full_mask

@@ -11,7 +11,8 @@ on the real Qwen vocabulary) and reads every format a Qwen checkpoint ships:
 Encoding ``text``: (1) split out added tokens the caller allowed; (2) NFC-normalise each plain
 segment, as Qwen2's tokenizer.json (normalizer NFC) and Qwen2Tokenizer do; (3) cut it into
 pre-tokens with :data:`~tinyqwen.bpe.QWEN2_PATTERN`; (4) BPE-merge each pre-token's UTF-8 bytes
-(:mod:`tinyqwen.bpe`), memoised per pre-token string.
+(:mod:`tinyqwen.bpe`; multi-byte characters start pre-merged where that provably changes nothing,
+:mod:`tinyqwen.char_premerge`), memoised per pre-token string. No BOS/EOS is ever added.
 
     >>> tok = Tokenizer.from_pretrained("tiny-random")          # or a Qwen2.5 checkpoint dir
     >>> ids = tok.encode("<|im_start|>user\\n你好<|im_end|>", allowed_special="all")
@@ -19,6 +20,10 @@ pre-tokens with :data:`~tinyqwen.bpe.QWEN2_PATTERN`; (4) BPE-merge each pre-toke
     '<|im_start|>user\\n你好<|im_end|>'
     >>> tok.encode("<|im_start|>") == [tok.special_tokens["<|im_start|>"]]   # plain text by default
     False
+
+See a text split into pre-tokens, tokens and ids (any tokenizer path works)::
+
+    python -m tinyqwen.tokenizer "你好，Qwen2.5！Hello world 🙂"
 
 Special/added tokens are plain text unless listed in ``allowed_special``, so a user message or a
 retrieved document can never inject a chat turn; only templates pass ``allowed_special``.
@@ -32,18 +37,29 @@ from __future__ import annotations
 import base64
 import codecs
 import json
-import os
-import tempfile
 import unicodedata
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import regex
 
-from tinyqwen.bpe import GPT2_PATTERN, QWEN2_PATTERN, MergeTable, bpe_merge, recover_merges
+from tinyqwen.bpe import QWEN2_PATTERN, MergeTable, bpe_merge, recover_merges
 from tinyqwen.bytes_unicode import token_bytes_to_str, token_str_to_bytes
 from tinyqwen.char_premerge import CharPremerge
+from tinyqwen.tokenizer_files import (
+    AddedToken,
+    added_from_hf,
+    by_id,
+    hf_tokenizer_config,
+    hf_tokenizer_json,
+    parse_merge,
+    pattern_from_pre_tokenizer,
+    pretty,
+    read_config,
+    read_json,
+    vocab_from_strings,
+    write_atomic,
+)
 
 TINY_RANDOM_DIR = Path(__file__).resolve().parent / "assets" / "tiny-random"
 
@@ -76,15 +92,6 @@ QWEN25_ADDED_TOKENS: list[tuple[str, bool]] = [
 QWEN_NUM_RANKS = 151643  # regular tokens in Qwen (1, 1.5, 2, 2.5) vocabularies: ids 0..151642
 
 _CACHE_MAX = 1 << 17  # memoised pre-tokens; the cache is simply cleared when full
-
-
-@dataclass(frozen=True)
-class AddedToken:
-    """A token matched as a whole string, outside BPE (``<|im_end|>``, ``<tool_call>``, ...)."""
-
-    content: str
-    id: int
-    special: bool = True
 
 
 class Tokenizer:
@@ -360,7 +367,7 @@ class Tokenizer:
         """Load an HF ``tokenizer.json`` (BPE model, byte-level pre-tokenizer, NFC or no
         normalizer), plus eos/pad and extra added tokens from a sibling tokenizer_config.json."""
         path = Path(path)
-        data = _read_json(path)
+        data = read_json(path)
         model = data.get("model") or {}
         if model.get("type") != "BPE":
             raise NotImplementedError(f"{path}: model.type is {model.get('type')!r}, not 'BPE'")
@@ -369,21 +376,21 @@ class Tokenizer:
                 raise NotImplementedError(f"{path}: model.{key}={model[key]!r} is not supported")
         if model.get("byte_fallback"):
             raise NotImplementedError(f"{path}: model.byte_fallback (sentencepiece-style) BPE")
-        added = [_added_from_hf(path, "added_tokens", t) for t in data.get("added_tokens", [])]
+        added = [added_from_hf(path, "added_tokens", t) for t in data.get("added_tokens", [])]
         added_ids = {t.id for t in added}
-        vocab = _vocab_from_strings(path, model.get("vocab") or {}, skip_ids=added_ids)
-        merges = [_parse_merge(path, i, m) for i, m in enumerate(model.get("merges") or [])]
+        vocab = vocab_from_strings(path, model.get("vocab") or {}, skip_ids=added_ids)
+        merges = [parse_merge(path, i, m) for i, m in enumerate(model.get("merges") or [])]
         normalizer = data.get("normalizer")
         if normalizer is not None and normalizer.get("type") != "NFC":
             raise NotImplementedError(
                 f"{path}: normalizer {normalizer.get('type')!r}; only NFC or null is supported"
             )
-        config = _read_config(path.parent / "tokenizer_config.json", added)
+        config = read_config(path.parent / "tokenizer_config.json", added)
         return cls(
             vocab,
             merges,
             config["added"],
-            pattern=_pattern_from_pre_tokenizer(path, data.get("pre_tokenizer")),
+            pattern=pattern_from_pre_tokenizer(path, data.get("pre_tokenizer")),
             nfc=normalizer is not None,
             ignore_merges=bool(model.get("ignore_merges", False)),
             eos_token=config["eos"],
@@ -400,16 +407,16 @@ class Tokenizer:
         vocab_path, merges_path = Path(vocab_path), Path(merges_path)
         if config_path is None:
             config_path = vocab_path.parent / "tokenizer_config.json"
-        config = _read_config(Path(config_path), [])
+        config = read_config(Path(config_path), [])
         added_ids = {t.id for t in config["added"]}
-        vocab = _vocab_from_strings(vocab_path, _read_json(vocab_path), skip_ids=added_ids)
+        vocab = vocab_from_strings(vocab_path, read_json(vocab_path), skip_ids=added_ids)
         merges = []
         with open(merges_path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 line = line.rstrip("\r\n")
                 if not line or (lineno == 1 and line.startswith("#version")):
                     continue
-                merges.append(_parse_merge(merges_path, lineno, line))
+                merges.append(parse_merge(merges_path, lineno, line))
         return cls(vocab, merges, config["added"], eos_token=config["eos"], pad_token=config["pad"])
 
     @classmethod
@@ -449,7 +456,7 @@ class Tokenizer:
         if special_tokens is not None:
             added = [AddedToken(s, i) for s, i in special_tokens.items()]
         elif config_path.is_file():
-            config = _read_config(config_path, [])
+            config = read_config(config_path, [])
             added, eos, pad = config["added"], config["eos"], config["pad"]
         elif len(ranks) == QWEN_NUM_RANKS:
             added = [
@@ -468,93 +475,16 @@ class Tokenizer:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         added = sorted(self._added.values(), key=lambda t: t.id)
-        vocab = {token_bytes_to_str(b): i for b, i in sorted(self._vocab.items(), key=_by_id)}
+        vocab = {token_bytes_to_str(b): i for b, i in sorted(self._vocab.items(), key=by_id)}
         merges = [f"{token_bytes_to_str(a)} {token_bytes_to_str(b)}" for a, b in self.merges]
-        byte_level = {
-            "type": "ByteLevel",
-            "add_prefix_space": False,
-            "trim_offsets": False,
-            "use_regex": False,
-        }
-        tokenizer_json = {
-            "version": "1.0",
-            "truncation": None,
-            "padding": None,
-            "added_tokens": [
-                {
-                    "id": t.id,
-                    "content": t.content,
-                    "single_word": False,
-                    "lstrip": False,
-                    "rstrip": False,
-                    "normalized": False,
-                    "special": t.special,
-                }
-                for t in added
-            ],
-            "normalizer": {"type": "NFC"} if self.nfc else None,
-            "pre_tokenizer": {
-                "type": "Sequence",
-                "pretokenizers": [
-                    {
-                        "type": "Split",
-                        "pattern": {"Regex": self.pattern},
-                        "behavior": "Isolated",
-                        "invert": False,
-                    },
-                    byte_level,
-                ],
-            },
-            "post_processor": byte_level,
-            "decoder": byte_level,
-            "model": {
-                "type": "BPE",
-                "dropout": None,
-                "unk_token": None,
-                "continuing_subword_prefix": "",
-                "end_of_word_suffix": "",
-                "fuse_unk": False,
-                "byte_fallback": False,
-                # tiktoken takes a pre-token that is a whole token as is; HF's ignore_merges does.
-                "ignore_merges": self._ignore_merges,
-                "vocab": vocab,
-                "merges": merges,
-            },
-        }
-        config = {
-            "add_bos_token": False,
-            "add_prefix_space": False,
-            "added_tokens_decoder": {
-                str(t.id): {
-                    "content": t.content,
-                    "lstrip": False,
-                    "normalized": False,
-                    "rstrip": False,
-                    "single_word": False,
-                    "special": t.special,
-                }
-                for t in added
-            },
-            "additional_special_tokens": [
-                # as Qwen2.5's config: every special token except the pad (<|endoftext|>)
-                t.content
-                for t in added
-                if t.special and t.content != self.pad_token
-            ],
-            "bos_token": None,
-            "clean_up_tokenization_spaces": False,
-            "eos_token": self.eos_token,
-            "errors": "replace",
-            "model_max_length": 32768,
-            "pad_token": self.pad_token,
-            "split_special_tokens": False,
-            "tokenizer_class": "Qwen2Tokenizer",
-            "unk_token": None,
-        }
-        _write_atomic(directory / "tokenizer.json", json.dumps(tokenizer_json, ensure_ascii=False))
-        _write_atomic(directory / "tokenizer_config.json", _pretty(config))
-        _write_atomic(directory / "vocab.json", json.dumps(vocab, ensure_ascii=False))
-        _write_atomic(directory / "merges.txt", "#version: 0.2\n" + "\n".join(merges) + "\n")
+        tokenizer_json = hf_tokenizer_json(
+            vocab, merges, added, self.pattern, self.nfc, self._ignore_merges
+        )
+        config = hf_tokenizer_config(added, self.eos_token, self.pad_token)
+        write_atomic(directory / "tokenizer.json", json.dumps(tokenizer_json, ensure_ascii=False))
+        write_atomic(directory / "tokenizer_config.json", pretty(config))
+        write_atomic(directory / "vocab.json", json.dumps(vocab, ensure_ascii=False))
+        write_atomic(directory / "merges.txt", "#version: 0.2\n" + "\n".join(merges) + "\n")
 
     def __repr__(self) -> str:
         kind = "tiktoken ranks" if self._merges is None else f"{len(self._merges)} merges"
@@ -593,107 +523,35 @@ class StreamDecoder:
         return self._decoder.decode(b"", final=True)
 
 
-# ---------------------------------------------------------------------- file helpers
-def _by_id(item: tuple[bytes, int]) -> int:
-    return item[1]
+def main(argv: list[str] | None = None) -> None:
+    """Show how a text is split: ``python -m tinyqwen.tokenizer "你好 Hello world 2024"``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tinyqwen.tokenizer",
+        description="Print the pre-tokens, tokens and ids of a text.",
+    )
+    parser.add_argument("text")
+    parser.add_argument(
+        "--tokenizer",
+        default="tiny-random",
+        help="'tiny-random', a checkpoint dir, a tokenizer.json or a *.tiktoken file",
+    )
+    parser.add_argument("--allow-special", action="store_true", help="allowed_special='all'")
+    args = parser.parse_args(argv)
+    tok = Tokenizer.from_pretrained(args.tokenizer)
+    ids = tok.encode(args.text, allowed_special="all" if args.allow_special else ())
+    print(f"{tok!r}\n{len(args.text)} characters -> {len(ids)} tokens\n")
+    print(f"{'id':>7}  {'token (vocab.json spelling)':<30} text")
+    for i in ids:
+        print(f"{i:>7}  {tok.id_to_token(i):<30} {tok.decode([i])!r}")
+    segments = [args.text]
+    if args.allow_special and tok.special_tokens:
+        names = sorted(tok.special_tokens, key=len, reverse=True)
+        segments = regex.split("|".join(regex.escape(s) for s in names), args.text)
+    nfc = [unicodedata.normalize("NFC", s) for s in segments]
+    print(f"\npre-tokens (BPE never merges across them): {sum(map(tok._regex.findall, nfc), [])}")
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
-
-
-def _vocab_from_strings(path: Path, vocab: dict[str, int], skip_ids: set[int]) -> dict[bytes, int]:
-    out: dict[bytes, int] = {}
-    for token, i in vocab.items():
-        if i in skip_ids:
-            continue  # an added token also listed in the vocab (GPT-2's <|endoftext|>)
-        try:
-            out[token_str_to_bytes(token)] = i
-        except ValueError as e:
-            raise ValueError(f"{path}: vocab entry {token!r} (id {i}): {e}") from None
-    return out
-
-
-def _parse_merge(path: Path, where: int, merge: str | list[str]) -> tuple[bytes, bytes]:
-    parts = merge.split(" ") if isinstance(merge, str) else merge
-    if len(parts) != 2:
-        raise ValueError(f"{path}: merge #{where} {merge!r} is not two tokens")
-    try:
-        return token_str_to_bytes(parts[0]), token_str_to_bytes(parts[1])
-    except ValueError as e:
-        raise ValueError(f"{path}: merge #{where}: {e}") from None
-
-
-def _added_from_hf(path: Path, field: str, entry: dict) -> AddedToken:
-    for flag in ("lstrip", "rstrip", "single_word"):
-        if entry.get(flag):
-            raise NotImplementedError(
-                f"{path}: {field} {entry.get('content')!r} has {flag}=true (not supported)"
-            )
-    try:
-        return AddedToken(entry["content"], int(entry["id"]), bool(entry.get("special", True)))
-    except KeyError as e:
-        raise ValueError(f"{path}: an entry of {field} lacks {e.args[0]!r}") from None
-
-
-def _read_config(path: Path, added: list[AddedToken]) -> dict:
-    """Merge tokenizer_config.json's added_tokens_decoder into ``added``; read eos/pad names."""
-    by_id = {t.id: t for t in added}
-    eos = pad = None
-    if path.is_file():
-        config = _read_json(path)
-        for key, entry in (config.get("added_tokens_decoder") or {}).items():
-            by_id.setdefault(
-                int(key), _added_from_hf(path, "added_tokens_decoder", entry | {"id": key})
-            )
-        names = {t.content for t in by_id.values()}
-
-        def name(field: str) -> str | None:
-            value = config.get(field)
-            value = value.get("content") if isinstance(value, dict) else value
-            return value if value in names else None  # eos/pad outside added tokens: ignore
-
-        eos, pad = name("eos_token"), name("pad_token")
-    return {"added": sorted(by_id.values(), key=lambda t: t.id), "eos": eos, "pad": pad}
-
-
-def _pattern_from_pre_tokenizer(path: Path, pre: dict | None) -> str:
-    def unsupported(what: str) -> NotImplementedError:
-        return NotImplementedError(f"{path}: pre_tokenizer {what} is not supported")
-
-    if pre is None:
-        raise unsupported("null (not a byte-level BPE)")
-    steps = pre["pretokenizers"] if pre.get("type") == "Sequence" else [pre]
-    if not steps or steps[-1].get("type") != "ByteLevel" or steps[-1].get("add_prefix_space"):
-        raise unsupported("without a final ByteLevel(add_prefix_space=false)")
-    if len(steps) == 1:
-        if steps[0].get("use_regex", True):
-            return GPT2_PATTERN
-        raise unsupported("ByteLevel(use_regex=false) without a Split")
-    split = steps[0]
-    if len(steps) != 2 or split.get("type") != "Split" or steps[1].get("use_regex", True):
-        raise unsupported(f"sequence {[s.get('type') for s in steps]}")
-    if split.get("behavior") != "Isolated" or split.get("invert"):
-        raise unsupported(f"Split(behavior={split.get('behavior')}, invert={split.get('invert')})")
-    pattern = split["pattern"]
-    return pattern["Regex"] if "Regex" in pattern else regex.escape(pattern["String"])
-
-
-def _pretty(obj: dict) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are ordinary shareable files
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+if __name__ == "__main__":
+    main()

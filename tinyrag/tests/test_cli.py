@@ -97,6 +97,18 @@ def test_eval_answer_em_f1_with_a_model(tmp_path: Path) -> None:
     assert r["answered"] == 2 and r["EM"] == 1.0 and r["F1"] == 1.0
 
 
+def test_demo_fallback_uses_tinyrags_readme(tmp_path: Path) -> None:
+    from tinyrag import Index, answer_question
+    from tinyrag.cli import DEMO_QUESTION_FALLBACK, demo_files
+
+    (tmp_path / "tinyrag").mkdir()  # a repo root with no docs besides tinyrag's
+    root, files, fallback = demo_files(tmp_path)
+    assert fallback and [f.name for f in files] == ["README.md"]
+    index, _ = Index.build(root, None, files=files)
+    a = answer_question(index, DEMO_QUESTION_FALLBACK)
+    assert a.extractive and not a.refused and "token" in a.text
+
+
 def test_demo_answers_about_qwen2() -> None:
     r = run("demo")
     assert r.returncode == 0, r.stderr

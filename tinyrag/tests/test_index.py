@@ -190,5 +190,11 @@ def test_dense_and_hybrid_search(tree: Path, tmp_path: Path) -> None:
     assert hybrid[0].source == "qwen/attention.md"
     weighted = index.search("分组查询注意力", k=3, mode="hybrid", fusion="weighted")
     assert weighted[0].source == "qwen/attention.md"
+    pytest.importorskip("faiss")
+    via_faiss = Index.load(tmp_path / "idx", embedder=emb, vector_backend="faiss")
+    for q in ("旋转位置编码", "BM25 ranks documents", "门控激活"):
+        a, b = index.search(q, k=5, mode="dense"), via_faiss.search(q, k=5, mode="dense")
+        assert [h.row for h in a] == [h.row for h in b]
+        np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=1e-5)
     with pytest.raises(ValueError, match="needs an index built with --model"):
         Index.load(tmp_path / "idx").search("x", mode="dense")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -89,15 +90,23 @@ def test_chunks_measured_with_the_model_tokenizer(model, tree: Path) -> None:
     assert index.manifest["tokenizer"]["vocab_size"] == tok.vocab_size
 
 
-def test_cli_labels_the_random_model(tree: Path, tmp_path: Path, model) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "tinyrag", "index", str(tree), "--index", str(tmp_path / "i")],
-        check=True,
-        capture_output=True,
-    )
+def test_cli_dense_index_and_random_model_answer(tree: Path, tmp_path: Path, model) -> None:
+    """index --embed-model, then ask in hybrid mode (reconnects the embedder) with tiny-random."""
+    tr = [sys.executable, "-m", "tinyrag"]
     r = subprocess.run(
-        [sys.executable, "-m", "tinyrag", "ask", "RMSNorm mean?", "--index", str(tmp_path / "i"), "--model", "tiny-random", "--no-stream", "--max-new-tokens", "4"],
+        [*tr, "index", str(tree), "--index", str(tmp_path / "i"), "--embed-model", "tiny-random"],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert "randomly initialised" in r.stderr and "Sources:" in r.stdout
+    manifest = json.loads((tmp_path / "i" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embedder"]["model"] == "tiny-random"
+    r = subprocess.run(
+        [*tr, "ask", "RMSNorm mean?", "--index", str(tmp_path / "i"), "--mode", "hybrid", "--json",
+         "--model", "tiny-random", "--max-new-tokens", "4"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "randomly initialised" in r.stderr
+    out = json.loads(r.stdout)
+    assert out["model"] == "tiny-random" and not out["extractive"]
+    assert {s["source"] for s in out["sources"]} == set(DOCS)  # hybrid: BM25 + dense candidates

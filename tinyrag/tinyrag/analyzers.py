@@ -28,8 +28,9 @@ from typing import Any
 from tinyrag.porter import stem as porter_stem
 
 # CJK Unified Ideographs (+ extension A, compatibility ideographs, extension B-F).
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
-_RUNS = re.compile(f"([{_CJK}]+)")
+CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"  # for [...] classes
+CJK_CHAR = re.compile(f"[{CJK}]")
+_RUNS = re.compile(f"([{CJK}]+)")
 _WORD = re.compile(r"[^\W_]+")
 
 # Function words and question words (~90): frequent in questions, uninformative for matching.
@@ -47,6 +48,11 @@ CHINESE_STOPWORDS = frozenset(
 )
 
 _jieba = None
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` contains a CJK ideograph (used to pick Chinese prompts and metrics)."""
+    return CJK_CHAR.search(text) is not None
 
 
 def _jieba_search(text: str) -> list[str]:

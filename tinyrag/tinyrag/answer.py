@@ -32,10 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinyrag.analyzers import CJK, has_cjk
 from tinyrag.chunking import split_sentences
 from tinyrag.retriever import Hit
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _CITE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 
 REFUSAL = {"zh": "文档中没有提到。", "en": "The documents do not say."}
@@ -58,12 +58,12 @@ SYSTEM = {
 
 def one_line(text: str) -> str:
     """A quote for display: soft line wraps removed (no space between two CJK characters)."""
-    text = re.sub(r"(?<=[\u3400-\u9fff，。：；！？）])\s*\n\s*(?=[\u3400-\u9fff（])", "", text)
+    text = re.sub(f"(?<=[{CJK}，。：；！？）])\\s*\n\\s*(?=[{CJK}（])", "", text)
     return re.sub(r"\s*\n\s*", " ", text)
 
 
 def language(text: str) -> str:
-    return "zh" if _CJK.search(text) else "en"
+    return "zh" if has_cjk(text) else "en"
 
 
 @dataclass

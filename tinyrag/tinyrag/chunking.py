@@ -32,8 +32,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
-_APPROX = re.compile(f"[{_CJK}]|[^\\W_]+|[^\\w\\s]")
+from tinyrag.analyzers import CJK
+
+_APPROX = re.compile(f"[{CJK}]|[^\\W_]+|[^\\w\\s]")
 # End of a sentence: CJK/ASCII terminal marks (+ closing quotes/brackets), ". " style, a blank line,
 # or a newline before a block (list item, heading, table row, quote, code fence). Any other single
 # newline is a soft wrap inside a paragraph and does not end the sentence.

@@ -29,6 +29,8 @@ from tinyrag.chunking import Chunker
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEMO_QUESTION = "Qwen2 为什么使用分组查询注意力（GQA）？"
+# asked when only tinyrag's own README is available (tinyrag copied out of the monorepo)
+DEMO_QUESTION_FALLBACK = "Qwen2 的句向量是怎么得到的？"
 
 
 def _connect(spec: str | None) -> Any:
@@ -45,21 +47,27 @@ def _connect(spec: str | None) -> Any:
     return model
 
 
-def _embedder(spec: str | None) -> Any:
+def _embedder(spec: str | None, instruction: str | None = None, pooling: str = "last") -> Any:
+    """An Embedder for ``spec``; ``instruction=None`` means tinyrag's default query instruction."""
     if not spec:
         return None
-    from tinyrag.embedder import Embedder
+    from tinyrag.embedder import DEFAULT_INSTRUCTION, Embedder
 
-    return Embedder(_connect(spec))
+    instruction = DEFAULT_INSTRUCTION if instruction is None else (instruction or None)
+    return Embedder(_connect(spec), instruction=instruction, pooling=pooling)
 
 
 def _load_index(args: argparse.Namespace) -> Any:
+    """Load the index; reconnect its embedding model (same instruction and pooling) unless bm25."""
     from tinyrag.index import Index
 
     m = Index.read_manifest(args.index)
-    emb_spec = getattr(args, "embed_model", None) or (m.get("embedder") or {}).get("model")
-    embedder = _embedder(emb_spec) if m.get("embedder") and args.mode != "bm25" else None
-    return Index.load(args.index, embedder=embedder)
+    cfg = m.get("embedder") or {}
+    embedder = None
+    if cfg and args.mode != "bm25":
+        spec = args.embed_model or cfg["model"]
+        embedder = _embedder(spec, cfg.get("instruction") or "", cfg.get("pooling", "last"))
+    return Index.load(args.index, embedder=embedder, vector_backend=args.vector_backend)
 
 
 def _where(items: list[str] | None) -> dict[str, Any] | None:
@@ -81,7 +89,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     analyzer = Analyzer(stem=args.stem, chinese=args.chinese)
     chunker = Chunker(args.max_tokens, args.overlap)
-    embedder = _embedder(args.embed_model)
+    embedder = _embedder(args.embed_model, args.embed_instruction)
     tokenizer = None
     if args.tokenizer:
         import tinyqwen
@@ -188,8 +196,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_files(root: Path | None = None) -> tuple[Path, list[Path]]:
-    """The project's markdown docs: README files and qwen-blog/docs; fallback: tinyrag's README."""
+def demo_files(root: Path | None = None) -> tuple[Path, list[Path], bool]:
+    """(root, markdown files, is_fallback): README files + qwen-blog/docs, else tinyrag's README."""
     pkg = Path(__file__).resolve().parent
     root = root or pkg.parents[1]  # tinyrag/tinyrag/cli.py -> the repo root
     files = [root / "README.md"] + sorted(root.glob("*/README.md"))
@@ -199,23 +207,24 @@ def demo_files(root: Path | None = None) -> tuple[Path, list[Path]]:
         else []
     )
     files = [f for f in files if f.is_file() and ".venv" not in f.parts]
-    if not files:
-        return pkg.parent, [pkg.parent / "README.md"]
-    return root, files
+    if not [f for f in files if f.parent != pkg.parent]:  # nothing beyond tinyrag's own README
+        return pkg.parent, [pkg.parent / "README.md"], True
+    return root, files, False
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from tinyrag.answer import answer_question
     from tinyrag.index import Index
 
-    root, files = demo_files()
+    root, files, fallback = demo_files()
+    question = args.question or (DEMO_QUESTION_FALLBACK if fallback else DEMO_QUESTION)
     with tempfile.TemporaryDirectory(prefix="tinyrag-demo-") as tmp:
         path = args.index or Path(tmp) / "index"
         index, report = Index.build(root, path, files=files)
         print(f"indexed {len(files)} markdown files under {root}: {report.summary()}")
         model = _connect(args.model)
-        print(f"\nQ: {args.question}\n")
-        a = answer_question(index, args.question, model, k=5)
+        print(f"\nQ: {question}\n")
+        a = answer_question(index, question, model, k=5)
         _print_answer(a, False, False)
     return 0
 
@@ -239,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--embed-model", help="override the embedding model spec stored in the index"
         )
+        sp.add_argument("--vector-backend", choices=["numpy", "faiss"], default="numpy")
 
     sp = sub.add_parser("index", help="build or update an index from a folder")
     sp.add_argument("dir")
@@ -251,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
         "default: 1 per CJK char / word / punctuation mark",
     )  # fmt: skip
     sp.add_argument("--embed-model", help="tinyqwen spec to embed chunks with (dense retrieval)")
+    sp.add_argument(
+        "--embed-instruction",
+        help="query instruction for the embedding model ('' = none; default: "
+        "'Given a question, retrieve passages that answer it')",
+    )
     sp.add_argument("--full", action="store_true", help="rebuild from scratch")
     sp.set_defaults(func=cmd_index)
 
@@ -294,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("demo", help="index the project's docs and answer a question about Qwen2")
-    sp.add_argument("--question", default=DEMO_QUESTION)
+    sp.add_argument("--question", help=f"default: {DEMO_QUESTION}")
     sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
     sp.add_argument("--index", help="keep the demo index here (default: a temp folder)")
     sp.set_defaults(func=cmd_demo)

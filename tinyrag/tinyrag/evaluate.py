@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyrag.analyzers import Analyzer
-from tinyrag.answer import build_messages
+from tinyrag.answer import build_messages, language
 from tinyrag.datasets import RetrievalSet, read_cmrc2018, read_cranfield, read_squad, read_vaswani
 from tinyrag.index import Index
 from tinyrag.metrics import evaluate_run, exact_match, f1
@@ -74,8 +74,7 @@ def evaluate(
             q = ds.queries[qid]
             hits = index.search(q, k=answer_k, mode=mode)
             msgs = build_messages(q, hits)
-            lang = "zh" if re.search(r"[\u4e00-\u9fff]", q) else "en"
-            msgs[-1]["content"] += "\n\n" + SHORT_ANSWER[lang]
+            msgs[-1]["content"] += "\n\n" + SHORT_ANSWER[language(q)]
             pred = model.chat(msgs, max_new_tokens=64).get("content") or ""
             pred = re.sub(r"\[\d+(?:\s*[,，]\s*\d+)*\]", "", pred).strip()
             ems.append(exact_match(pred, ds.answers[qid]))

@@ -162,8 +162,19 @@ class Index:
         return m
 
     @classmethod
-    def load(cls, path: str | Path, embedder: Any = None, **bm25_params: Any) -> Index:
-        """Load the current generation. ``bm25_params`` override the stored k1/b/idf."""
+    def load(
+        cls,
+        path: str | Path,
+        embedder: Any = None,
+        vector_backend: str = "numpy",
+        **bm25_params: Any,
+    ) -> Index:
+        """Load the current generation. ``bm25_params`` override the stored k1/b/idf/k3.
+
+        ``vector_backend="faiss"`` serves dense search from ``faiss.IndexFlatIP`` (same top-k).
+        """
+        if vector_backend not in ("numpy", "faiss"):
+            raise ValueError(f"vector_backend must be 'numpy' or 'faiss', got {vector_backend!r}")
         path = Path(path)
         m = cls.read_manifest(path)
         data = path / m["data"]
@@ -178,6 +189,10 @@ class Index:
         vectors = None
         if m.get("embedder"):
             vectors = VectorStore.load(data, [chunk_metadata(c) for c in chunks])
+            if vector_backend == "faiss":
+                from tinyrag.faiss_store import FaissStore
+
+                vectors = FaissStore.from_store(vectors)
         return cls(path, m, chunks, bm25, vectors, embedder)
 
     # ----- building -----------------------------------------------------------------------------

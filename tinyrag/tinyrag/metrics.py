@@ -28,6 +28,8 @@ import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
+from tinyrag.analyzers import CJK_CHAR, has_cjk
+
 
 def recall_at_k(ranked: Sequence, qrels: Mapping, k: int) -> float:
     rel = {d for d, g in qrels.items() if g > 0}
@@ -84,7 +86,6 @@ def evaluate_run(
 
 
 # ----- answers ----------------------------------------------------------------------------------
-_HAS_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _ZH_PUNCT = set("－：_*^/\\~`+=，。：？！“”；’《》【】…·、「」（）—｛｝『』〈〉〔〕［］﹏～．")
 
 
@@ -98,7 +99,7 @@ def _cmrc_segments(s: str) -> list[str]:
     """CMRC 2018 'mixed segmentation': CJK chars and punctuation one by one, other runs whole."""
     out, buf = [], ""
     for ch in s.lower().strip():
-        if _HAS_CJK.match(ch) or ch in _ZH_PUNCT:
+        if CJK_CHAR.match(ch) or ch in _ZH_PUNCT:
             if buf.strip():
                 out.extend(buf.split())
             buf = ""
@@ -130,7 +131,7 @@ def _lcs_len(a: list[str], b: list[str]) -> int:
 
 
 def exact_match(prediction: str, answers: Sequence[str]) -> float:
-    if any(_HAS_CJK.search(a) for a in answers):
+    if any(has_cjk(a) for a in answers):
         p = _cmrc_strip(prediction)
         return float(any(p == _cmrc_strip(a) for a in answers))
     p = _squad_normalize(prediction)
@@ -140,7 +141,7 @@ def exact_match(prediction: str, answers: Sequence[str]) -> float:
 def f1(prediction: str, answers: Sequence[str]) -> float:
     best = 0.0
     for a in answers:
-        if _HAS_CJK.search(a):
+        if has_cjk(a):
             punct = _ZH_PUNCT | set(string.punctuation)
             ps = [t for t in _cmrc_segments(prediction) if t not in punct]
             gs = [t for t in _cmrc_segments(a) if t not in punct]
