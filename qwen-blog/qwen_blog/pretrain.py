@@ -134,6 +134,9 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
         default=None,
         help="continue from OUT/latest (or the given checkpoint dir)",
     )
+    p.add_argument(
+        "--overwrite", action="store_true", help="start over in an --out that has checkpoints"
+    )
     g = p.add_argument_group("training (defaults come from --config)")
     for name, typ in [
         ("seq-len", int),
@@ -325,6 +328,7 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision,
             seed=args.seed,
             show_progress=not args.no_progress,
+            overwrite=args.overwrite,
             extra={
                 "command": "pretrain",
                 "config": args.config,

@@ -199,6 +199,9 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--data", default=None, help="messages JSONL; default: built-in Q&A set")
     p.add_argument("--out", required=True)
     p.add_argument("--resume", nargs="?", const="latest", default=None)
+    p.add_argument(
+        "--overwrite", action="store_true", help="start over in an --out that has checkpoints"
+    )
     p.add_argument("--max-len", type=int, default=256)
     p.add_argument("--micro-batch-size", type=int, default=16)
     p.add_argument("--grad-accum", type=int, default=1)
@@ -350,6 +353,7 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision,
             seed=args.seed,
             show_progress=not args.no_progress,
+            overwrite=args.overwrite,
             extra={"command": "sft", "base": str(base), "data": str(src), "lora": args.lora},
         )
         records = train(

@@ -74,6 +74,7 @@ class TrainArgs:
     precision: str = "auto"  # auto | fp32 | bf16
     seed: int = 0
     show_progress: bool = True
+    overwrite: bool = False  # allow a fresh (non-resumed) run in a directory that has checkpoints
     extra: dict = field(default_factory=dict)  # caller's run description, stored in run.json
 
 
@@ -200,7 +201,9 @@ def write_checkpoint(
         os.replace(tmp, final)
     _atomic_text(out / LATEST, name + "\n")
     if keep_last > 0:
-        steps = sorted(p for p in out.glob("step-*") if p.is_dir())
+        # only checkpoints up to this step compete; later ones (left by a run we resumed before its end)
+        # are overwritten when this run reaches them
+        steps = sorted(p for p in out.glob("step-*") if p.is_dir() and p.name <= name)
         for p in steps[:-keep_last]:
             shutil.rmtree(p)
     return final
@@ -344,6 +347,17 @@ def train(
                 f"{ckpt} is at step {step}; --max-steps {args.max_steps} leaves nothing to do"
             )
 
+    if resume is None and (out / LATEST).is_file():
+        if not args.overwrite:
+            raise FileExistsError(
+                f"{out} already holds a run ({out / LATEST}); pass --resume to continue "
+                "it, --overwrite to start over, or choose another --out"
+            )
+        barrier(info)  # every rank has checked before rank 0 deletes
+        if info.is_main:
+            for p in out.glob("step-*"):
+                shutil.rmtree(p)
+            (out / LATEST).unlink()
     log = None
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,9 @@ def test_chapter_code_runs(chapter: Path):
 
 def test_harness_reports_the_failing_block(tmp_path: Path):
     md = tmp_path / "bad.md"
-    md.write_text("intro\n\n```python\nx = 1\n```\n\n```python\nassert x == 2\n```\n", encoding="utf-8")
+    md.write_text(
+        "intro\n\n```python\nx = 1\n```\n\n```python\nassert x == 2\n```\n", encoding="utf-8"
+    )
     with pytest.raises(RuntimeError, match=r"bad.md, block at line 8"):
         run_chapter(md)
 
@@ -41,4 +43,6 @@ def test_figures_referenced_by_docs_are_generated():
         text = chapter.read_text(encoding="utf-8")
         for name in FIGURES:
             text = text.replace(f"figures/{name}.png", "")
-        assert "figures/" not in text.replace("figures/loss", "") or chapter.stem == "training", chapter
+        assert "figures/" not in text.replace("figures/loss", "") or chapter.stem == "training", (
+            chapter
+        )

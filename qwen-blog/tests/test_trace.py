@@ -12,7 +12,8 @@ from tinyqwen import LLM, Qwen2Config, Qwen2ForCausalLM
 
 
 def _expected_shapes(cfg: Qwen2Config, T: int) -> dict[str, tuple[int, ...]]:
-    H, Hkv, D, I = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim, cfg.intermediate_size
+    H, Hkv, D = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+    inter = cfg.intermediate_size
     hid = cfg.hidden_size
     shapes = {"embed": (1, T, hid), "norm": (1, T, hid), "logits": (1, T, cfg.vocab_size)}
     for i in range(cfg.num_hidden_layers):
@@ -31,9 +32,9 @@ def _expected_shapes(cfg: Qwen2Config, T: int) -> dict[str, tuple[int, ...]]:
                 f"{p}.self_attn.attn_out": (1, T, H * D),
                 f"{p}.self_attn.o_proj": (1, T, hid),
                 f"{p}.post_attention_layernorm": (1, T, hid),
-                f"{p}.mlp.gate": (1, T, I),
-                f"{p}.mlp.up": (1, T, I),
-                f"{p}.mlp.act": (1, T, I),
+                f"{p}.mlp.gate": (1, T, inter),
+                f"{p}.mlp.up": (1, T, inter),
+                f"{p}.mlp.act": (1, T, inter),
                 f"{p}.mlp.down": (1, T, hid),
                 f"{p}.residual": (1, T, hid),
             }

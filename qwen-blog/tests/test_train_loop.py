@@ -3,7 +3,7 @@
 Stated margins/tolerances (fp32, CPU):
 - fixed batch, 30 AdamW steps: loss falls from ~ln(V) to below 40% of its first value;
 - stop-and-resume: the resumed loss sequence equals the uninterrupted one within 1e-6 (exact in practice);
-- micro-batch 4 x accum 1 vs micro-batch 2 x accum 2: losses within 1e-5;
+- micro-batch 4 x accum 1 vs micro-batch 2 x accum 2: losses within 1e-5; gradient checkpointing: 1e-6;
 - transformers on our checkpoint: logits within 1e-4 of tinyqwen's (measured ~1e-6).
 """
 
@@ -102,7 +102,7 @@ def test_resume_replays_the_identical_loss_sequence(run_a, tmp_path):
     assert all(torch.equal(wa[k], wc[k]) for k in wa)
 
 
-def test_gradient_accumulation_matches_a_bigger_micro_batch(run_a, tmp_path, toy_config_file):  # noqa: F811
+def test_grad_accumulation_and_checkpointing_match_the_plain_step(run_a, tmp_path, toy_config_file):  # noqa: F811
     common = ["--config", str(toy_config_file), "--data", str(run_a / "data"), "--max-steps", "3",
               "--device", "cpu", "--no-progress"]  # fmt: skip
     pretrain.main(
@@ -113,6 +113,19 @@ def test_gradient_accumulation_matches_a_bigger_micro_batch(run_a, tmp_path, toy
     )
     a, b = _losses(tmp_path / "m4"), _losses(tmp_path / "m2")
     assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-5, (a, b)
+    # gradient checkpointing recomputes the same activations: same losses
+    pretrain.main(
+        [
+            *common,
+            "--out",
+            str(tmp_path / "gc"),
+            "--micro-batch-size",
+            "4",
+            "--gradient-checkpointing",
+        ]
+    )
+    c = _losses(tmp_path / "gc")
+    assert max(abs(x - y) for x, y in zip(a, c)) <= 1e-6, (a, c)
 
 
 def test_transformers_loads_our_checkpoint(run_a):
@@ -147,3 +160,10 @@ def test_lora_sft_resume_restores_adapter_optimizer_and_dropout_rng(run_a, tmp_p
     a, b = _losses(tmp_path / "full"), _losses(resumed)
     assert len(b) == 4 and max(abs(x - y) for x, y in zip(a, b)) <= 1e-6, (a, b)
     assert (resumed / "step-000004" / "adapter_config.json").is_file()
+
+
+def test_a_fresh_run_refuses_to_clobber_existing_checkpoints(run_a, toy_config_file):  # noqa: F811
+    with pytest.raises(FileExistsError, match="--resume"):
+        pretrain.main(["--config", str(toy_config_file), "--data", str(run_a / "data"), "--out", str(run_a),
+                       "--device", "cpu", "--no-progress"])  # fmt: skip
+    assert (run_a / "step-000008" / "model.safetensors").is_file()

@@ -6,9 +6,11 @@
 What is measured (both libraries: SDPA attention, greedy, no stop tokens -- transformers gets
 ``min_new_tokens=N`` so it cannot stop early either):
 
-* prefill: ``generate(max_new_tokens=1)`` wall time (prompt forward + one pick);
-* decode: ``B * (N - 1) / (t(N) - t(1))`` generated tokens/s, ``t(N)`` a ``generate(max_new_tokens=N)``
-  -- the same public-API method for both, so per-step overhead (masks, cache, sampling) counts;
+* prefill: time from calling generate to the first chosen token (prompt forward + one pick);
+* decode: ``B / step`` generated tokens/s, ``step`` the median time between consecutive tokens of a
+  ``max_new_tokens=N`` generation (transformers: stamped by a no-op LogitsProcessor; tinyqwen: by the
+  step loop inside ``generate``), so per-step overhead (masks, cache, picking) counts; a median
+  over N - 1 steps shrugs off the bursts of a shared CPU;
 * load: ``from_pretrained`` of a bf16 ``model.safetensors`` (as Qwen2.5 ships) into the dtype;
 * peak RSS (VmHWM) of a process that only loads the model and generates a few tokens.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,15 +69,24 @@ def peak_rss_mb() -> float:
 
 
 def load(lib: str, path: str, dtype: torch.dtype):
-    """Load the checkpoint with ``lib``; return ``run(prompts, n)`` that greedily generates n tokens."""
+    """Load the checkpoint with ``lib``; return ``run(prompts, n) -> timestamps``: greedy-generate
+    ``n`` tokens, with ``perf_counter()`` taken at the start and as each step's token is chosen."""
     if lib == "tinyqwen":
-        from tinyqwen.generate import generate
+        from tinyqwen.generate import _generate_steps
         from tinyqwen.model import Qwen2ForCausalLM
 
         model = Qwen2ForCausalLM.from_pretrained(path, dtype=dtype)
 
-        def run(prompts: list[list[int]], n: int) -> None:
-            generate(model, prompts, max_new_tokens=n)
+        @torch.inference_mode()
+        def run(prompts: list[list[int]], n: int) -> list[float]:
+            stamps = [time.perf_counter()]
+            # the loop inside generate(), one step at a time (generate() only adds list appends)
+            for _ in _generate_steps(
+                model, prompts, max_new_tokens=n, temperature=0.0, top_k=0, top_p=1.0,
+                repetition_penalty=1.0, stop_token_ids=(), seed=None, pad_token_id=0,
+            ):  # fmt: skip
+                stamps.append(time.perf_counter())
+            return stamps
 
         return run
 
@@ -86,8 +98,19 @@ def load(lib: str, path: str, dtype: torch.dtype):
         path, dtype=dtype, attn_implementation="sdpa"
     ).eval()
 
-    def run(prompts: list[list[int]], n: int) -> None:
+    class Stamp(transformers.LogitsProcessor):
+        """Called once per step, right after the forward pass: records the time, changes nothing."""
+
+        def __init__(self, stamps: list[float]) -> None:
+            self.stamps = stamps
+
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+            self.stamps.append(time.perf_counter())
+            return scores
+
+    def run(prompts: list[list[int]], n: int) -> list[float]:
         ids = torch.tensor(prompts)  # equal lengths: no padding
+        stamps = [time.perf_counter()]
         with torch.inference_mode():
             model.generate(
                 ids,
@@ -96,7 +119,9 @@ def load(lib: str, path: str, dtype: torch.dtype):
                 min_new_tokens=n,
                 do_sample=False,
                 pad_token_id=0,
+                logits_processor=transformers.LogitsProcessorList([Stamp(stamps)]),
             )
+        return stamps
 
     return run
 
@@ -113,7 +138,8 @@ def load_case(lib: str, dtype_name: str, path: str, prompt_len: int) -> dict:
 def speed_case(
     dtype_name: str, path: str, batches: list[int], prompt_len: int, new: int, repeats: int
 ) -> dict:
-    """Both libraries side by side, timed alternately, best of ``repeats``."""
+    """Both libraries side by side, runs alternated; prefill = best time to the first token, decode
+    step = best (over runs) median interval between consecutive tokens."""
     runs = {lib: load(lib, path, DTYPES[dtype_name]) for lib in LIBS}
     for run in runs.values():
         run([[1, 2, 3, 4, 5, 6, 7, 8]], 2)  # warm-up: thread pools, allocator, first-call paths
@@ -121,22 +147,16 @@ def speed_case(
     out: dict = {lib: {} for lib in LIBS}
     for b in batches:
         prompts = torch.randint(0, QWEN25_05B["vocab_size"], (b, prompt_len), generator=g).tolist()
-        t1: dict[str, list[float]] = {lib: [] for lib in LIBS}
-        tn: dict[str, list[float]] = {lib: [] for lib in LIBS}
+        prefill: dict[str, list[float]] = {lib: [] for lib in LIBS}
+        step: dict[str, list[float]] = {lib: [] for lib in LIBS}
         for _ in range(repeats):
             for lib, run in runs.items():
-                t = time.perf_counter()
-                run(prompts, 1)
-                t1[lib].append(time.perf_counter() - t)
-                t = time.perf_counter()
-                run(prompts, new)
-                tn[lib].append(time.perf_counter() - t)
+                stamps = run(prompts, new)
+                assert len(stamps) == new + 1, (lib, len(stamps))
+                prefill[lib].append(stamps[1] - stamps[0])
+                step[lib].append(statistics.median(b - a for a, b in zip(stamps[1:], stamps[2:])))
         for lib in LIBS:
-            prefill, total = min(t1[lib]), min(tn[lib])
-            out[lib][str(b)] = {
-                "prefill_s": prefill,
-                "decode_tok_s": b * (new - 1) / max(total - prefill, 1e-9),
-            }
+            out[lib][str(b)] = {"prefill_s": min(prefill[lib]), "decode_tok_s": b / min(step[lib])}
     return out
 
 

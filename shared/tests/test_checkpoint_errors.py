@@ -201,3 +201,41 @@ def test_config_reads_both_rope_layouts_and_ignores_unknown_keys(tmp_path):
 def test_default_dtype_follows_native_bf16():
     want = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     assert default_dtype("cpu") == want
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"num_attention_heads": 6}, r"invalid hidden_size=64: must be divisible by num_att"),
+        ({"num_key_value_heads": 3}, r"invalid num_key_value_heads=3: num_attention_heads=4 must"),
+        ({"num_key_value_heads": 0}, r"invalid num_key_value_heads=0: must be a positive integer"),
+        ({"hidden_size": 72, "num_attention_heads": 8}, r"head_dim=9 must be even"),
+        ({"rope_scaling": {"rope_type": "longrope"}}, r"invalid rope_scaling=.*rope_type must be"),
+        ({"rope_scaling": {"type": "yarn"}}, r"'factor' must be a number >= 1"),
+        ({"hidden_act": "gelu"}, r"invalid hidden_act='gelu'"),
+        ({"layer_types": ["full_attention"]}, r"invalid layer_types=.*must list 2 entries"),
+    ],
+)
+def test_config_validation_names_the_field(change, message):
+    base = {
+        "vocab_size": 512,
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    }
+    base["num_hidden_layers"] = 2
+    with pytest.raises(ValueError, match=message):
+        Qwen2Config.from_dict({**base, **change}, source="cfg.json")
+    with pytest.raises(ValueError, match=r"^cfg\.json: "):
+        Qwen2Config.from_dict({**base, **change}, source="cfg.json")
+
+
+def test_forward_and_cache_misuse_is_named(good):
+    from tinyqwen.kv_cache import KVCache
+
+    model = Qwen2ForCausalLM.from_pretrained(good[0], dtype=torch.float32)
+    with pytest.raises(ValueError, match=r"attention_mask must be \[batch, past\+seq\]"):
+        model(IDS, attention_mask=torch.ones(1, 3, dtype=torch.long))
+    cache = KVCache.for_model(model, batch_size=1, max_len=4)
+    with pytest.raises(ValueError, match="KV cache is full: 7 positions needed, max_len=4"):
+        model(IDS, cache=cache)

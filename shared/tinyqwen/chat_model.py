@@ -49,7 +49,11 @@ class ChatModel(Protocol):
         ...
 
     def chat(self, messages: list[dict], tools: list[dict] | None = None, **sampling: Any) -> dict:
-        """One assistant turn: ``{"role": "assistant", "content": str, "tool_calls"?: [...]}``."""
+        """One assistant turn: ``{"role": "assistant", "content": str, "tool_calls"?: [...]}``.
+
+        ``continue_final_message=True`` (keyword; ``LLM``, ``OpenAIChatModel`` and ``tinyqwen serve``
+        accept it, as vLLM does) continues the final assistant message instead of opening a new
+        turn: the safe way to feed a scratchpad that contains untrusted text."""
         ...
 
     def chat_batch(self, conversations: list[list[dict]], **sampling: Any) -> list[dict]:

@@ -88,7 +88,10 @@ def _tool_call_arguments(arguments: Any, where: str) -> Any:
 
 
 def render_chat_segments(
-    messages: list[dict], tools: list[dict] | None = None, add_generation_prompt: bool = True
+    messages: list[dict],
+    tools: list[dict] | None = None,
+    add_generation_prompt: bool = True,
+    continue_final_message: bool = False,
 ) -> list[Segment]:
     """Render like ``render_chat`` but return ``[(text, is_markup), ...]`` pieces.
 
@@ -98,6 +101,15 @@ def render_chat_segments(
     """
     if not messages:
         raise ValueError("messages is empty: the Qwen2.5 template needs at least one message")
+    if continue_final_message:
+        last = messages[-1]
+        if not isinstance(last, dict) or last.get("role") != "assistant" or last.get("tool_calls"):
+            raise ValueError(
+                "continue_final_message needs the last message to be an assistant message "
+                "without tool_calls (the text the model should continue)"
+            )
+        if add_generation_prompt:
+            raise ValueError("add_generation_prompt and continue_final_message exclude each other")
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") not in _ROLES:
             role = m.get("role") if isinstance(m, dict) else m
@@ -169,16 +181,30 @@ def render_chat_segments(
                 markup("<|im_end|>\n")
         # else: the first system message, already rendered in the header.
 
-    if add_generation_prompt:
+    if continue_final_message:
+        # leave the last assistant turn open: drop its closing "<|im_end|>\n" (as transformers'
+        # apply_chat_template(continue_final_message=True) does), so the model continues that text
+        assert out[-1] == ("<|im_end|>\n", True)
+        out.pop()
+    elif add_generation_prompt:
         markup("<|im_start|>assistant\n")
     return out
 
 
 def render_chat(
-    messages: list[dict], tools: list[dict] | None = None, add_generation_prompt: bool = True
+    messages: list[dict],
+    tools: list[dict] | None = None,
+    add_generation_prompt: bool = True,
+    continue_final_message: bool = False,
 ) -> str:
-    """Render OpenAI-style ``messages`` (and ``tools``) as the Qwen2.5-Instruct prompt string."""
-    return "".join(text for text, _ in render_chat_segments(messages, tools, add_generation_prompt))
+    """Render OpenAI-style ``messages`` (and ``tools``) as the Qwen2.5-Instruct prompt string.
+
+    ``continue_final_message=True`` (with ``add_generation_prompt=False``) leaves the final assistant
+    message open so that generation continues it — how a ReAct scratchpad is fed to a chat model
+    without giving up the template's protection against special tokens inside the text.
+    """
+    segments = render_chat_segments(messages, tools, add_generation_prompt, continue_final_message)
+    return "".join(text for text, _ in segments)
 
 
 # A closed block, or an unclosed one running to the end of the text (generation stopped before

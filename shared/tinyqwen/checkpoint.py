@@ -17,7 +17,8 @@ failing load never returns, or leaves behind, a half-loaded model.
 Default dtype (``dtype=None``): on CPU, bfloat16 when the CPU has native bf16 arithmetic (``avx512_bf16``
 or ``amx_bf16`` on x86, the ``bf16`` feature on ARM), else float32 -- decode is memory-bound, so halving
 the bytes per weight nearly doubles tokens/s, but without native bf16 the matmuls convert on the fly and
-prefill gets slower. On CUDA, bfloat16 when supported. Pass ``dtype=torch.float32`` to force exact fp32.
+prefill gets slower. On CUDA, bfloat16 when supported (else float32, not float16, whose range
+Qwen2 activations can exceed). Pass ``dtype=torch.float32`` to force exact fp32.
 
 Saving writes ``config.json`` and ``model.safetensors`` (tied ``lm_head.weight`` omitted, as transformers
 does), each through a temporary file + ``os.replace``.
@@ -81,7 +82,8 @@ def default_dtype(device: torch.device | str = "cpu") -> torch.dtype:
     if device.type == "cpu":
         return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # not float16: Qwen2 activations can exceed its range (inf/NaN); fall back to exact fp32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
     return torch.float32
 
 

@@ -216,6 +216,7 @@ class LLM:
         messages: list[dict],
         tools: list[dict] | None = None,
         add_generation_prompt: bool = True,
+        continue_final_message: bool = False,
     ) -> list[int]:
         """Token ids of the rendered chat; only the template's own markers become special tokens."""
         ids: list[int] = []
@@ -226,7 +227,10 @@ class LLM:
                 ids.extend(self.tokenizer.encode("".join(plain)))
                 plain.clear()
 
-        for text, is_markup in render_chat_segments(messages, tools, add_generation_prompt):
+        segments = render_chat_segments(
+            messages, tools, add_generation_prompt, continue_final_message
+        )
+        for text, is_markup in segments:
             if not is_markup or self._special_re is None:
                 plain.append(text)
                 continue
@@ -344,22 +348,48 @@ class LLM:
             return {"role": "assistant", "content": content, "tool_calls": calls}
         return {"role": "assistant", "content": text}
 
-    def chat(self, messages: list[dict], tools: list[dict] | None = None, **sampling: Any) -> dict:
-        """One assistant turn. ``<tool_call>`` blocks in the output become ``tool_calls``."""
-        return self.chat_batch([messages], tools=tools, **sampling)[0]
+    def chat(
+        self,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        *,
+        continue_final_message: bool = False,
+        **sampling: Any,
+    ) -> dict:
+        """One assistant turn. ``<tool_call>`` blocks in the output become ``tool_calls``.
+
+        ``continue_final_message=True``: the last message is an assistant message whose text the
+        model continues (no new turn is opened); the reply holds only the continuation.
+        """
+        return self.chat_batch(
+            [messages], tools=tools, continue_final_message=continue_final_message, **sampling
+        )[0]
 
     def chat_batch(
-        self, conversations: list[list[dict]], tools: list[dict] | None = None, **sampling: Any
+        self,
+        conversations: list[list[dict]],
+        tools: list[dict] | None = None,
+        *,
+        continue_final_message: bool = False,
+        **sampling: Any,
     ) -> list[dict]:
         """``chat`` for many conversations in one batched generation (same ``tools`` for all)."""
         _check_sampling(sampling)
         stop = list(sampling.pop("stop", None) or [])
-        prompts = [self.encode_chat(m, tools) for m in conversations]
+        prompts = [
+            self.encode_chat(m, tools, not continue_final_message, continue_final_message)
+            for m in conversations
+        ]
         texts = self._generate_texts(prompts, stop, "conversation", sampling)
         return [self._assistant_message(t) for t in texts]
 
     def stream_chat(
-        self, messages: list[dict], tools: list[dict] | None = None, **sampling: Any
+        self,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        *,
+        continue_final_message: bool = False,
+        **sampling: Any,
     ) -> Iterator[str]:
         """Text deltas of one assistant turn (raw text: ``<tool_call>`` blocks are included).
 
@@ -367,7 +397,10 @@ class LLM:
         otherwise pass the joined text to ``parse_tool_calls``.
         """
         _check_sampling(sampling)
-        return self._stream(self.encode_chat(messages, tools), "conversation", sampling)
+        prompt = self.encode_chat(
+            messages, tools, not continue_final_message, continue_final_message
+        )
+        return self._stream(prompt, "conversation", sampling)
 
     def _stream(self, prompt: list[int], what: str, sampling: dict[str, Any]) -> Iterator[str]:
         sampling = dict(sampling)

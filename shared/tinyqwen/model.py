@@ -132,12 +132,11 @@ class Qwen2Attention(nn.Module):
         attn_impl: AttnImpl,
     ) -> torch.Tensor:
         B, T, _ = x.shape
+        H, Hkv, D = self.num_heads, self.num_kv_heads, self.head_dim
         rec = trace.RECORDER is not None
-        q = self.q_proj(x).view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # [B, H, T, D]
-        k = (
-            self.k_proj(x).view(B, T, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        )  # [B, Hkv, T, D]
-        v = self.v_proj(x).view(B, T, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q = self.q_proj(x).view(B, T, H, D).transpose(1, 2)  # [B, H, T, D]
+        k = self.k_proj(x).view(B, T, Hkv, D).transpose(1, 2)  # [B, Hkv, T, D]
+        v = self.v_proj(x).view(B, T, Hkv, D).transpose(1, 2)  # [B, Hkv, T, D]
         if rec:
             for what, t in (("q", q), ("k", k), ("v", v)):
                 trace.record(f"{self.name}.{what}", t)
@@ -152,13 +151,13 @@ class Qwen2Attention(nn.Module):
 
         if attn_impl == "eager":
             out = eager_attention(q, k, v, mask, self.name)
-        elif attn_impl == "sdpa" and T == 1 and self.num_heads != self.num_kv_heads:
-            # decode step, "packed" GQA: the G query heads that share a KV head become G query rows of
-            # that KV head, so K/V are read once and never copied; the [B, 1, 1, S] mask broadcasts
-            groups = self.num_heads // self.num_kv_heads
-            q = q.reshape(B, self.num_kv_heads, groups, self.head_dim)  # [B, Hkv, G, D]
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-            out = out.reshape(B, self.num_heads, 1, self.head_dim)  # [B, H, 1, D]
+        elif attn_impl == "sdpa" and T == 1 and H != Hkv:
+            # decode step, "packed" GQA: the G = H / Hkv query heads sharing a KV head become G query
+            # rows of that head, so K/V are read once and never copied; a [B, 1, 1, S] mask broadcasts
+            out = F.scaled_dot_product_attention(
+                q.reshape(B, Hkv, H // Hkv, D), k, v, attn_mask=mask
+            )
+            out = out.reshape(B, H, 1, D)  # [B, H, 1, D]
         elif attn_impl == "sdpa":
             # no mask with T > 1 means plain causal over a fresh sequence (see build_attention_mask),
             # which lets SDPA's flash kernel skip the upper triangle instead of adding a mask
@@ -168,12 +167,12 @@ class Qwen2Attention(nn.Module):
                 v,
                 attn_mask=mask,
                 is_causal=mask is None and T > 1,
-                enable_gqa=self.num_heads != self.num_kv_heads,
+                enable_gqa=H != Hkv,
             )  # [B, H, T, D]; default scale is 1/sqrt(D)
         else:
             raise ValueError(f"attn_impl must be 'sdpa' or 'eager', got {attn_impl!r}")
 
-        out = out.transpose(1, 2).reshape(B, T, self.num_heads * self.head_dim)  # [B, T, H*D]
+        out = out.transpose(1, 2).reshape(B, T, H * D)  # [B, T, H*D]
         o = self.o_proj(out)
         if rec:
             trace.record(f"{self.name}.attn_out", out)

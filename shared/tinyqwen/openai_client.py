@@ -283,11 +283,30 @@ class OpenAIChatModel:
         texts = [c.get("text") or "" for c in choices]
         return texts[0] if single else texts
 
-    def chat(self, messages: list[dict], tools: list[dict] | None = None, **sampling) -> dict:
-        """One assistant message: {"role": "assistant", "content": str, "tool_calls"?: [...]}."""
+    @staticmethod
+    def _continue_payload(continue_final_message: bool) -> dict[str, Any]:
+        # vLLM's (and tinyqwen serve's) extension of the chat API; other servers may ignore it
+        if not continue_final_message:
+            return {}
+        return {"continue_final_message": True, "add_generation_prompt": False}
+
+    def chat(
+        self,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        *,
+        continue_final_message: bool = False,
+        **sampling,
+    ) -> dict:
+        """One assistant message: {"role": "assistant", "content": str, "tool_calls"?: [...]}.
+
+        ``continue_final_message=True`` asks the server to continue the last (assistant) message,
+        vLLM's extension of the chat API, which ``tinyqwen serve`` implements too.
+        """
         payload: dict[str, Any] = {"model": self.name, "messages": _wire_messages(messages)}
         if tools:
             payload["tools"] = tools
+        payload |= self._continue_payload(continue_final_message)
         payload |= self._sampling_payload(sampling)
         choice = self._post("/chat/completions", payload)["choices"][0]
         msg = choice.get("message") or {}
@@ -306,7 +325,12 @@ class OpenAIChatModel:
             return list(pool.map(lambda conv: self.chat(conv, tools, **sampling), conversations))
 
     def stream_chat(
-        self, messages: list[dict], tools: list[dict] | None = None, **sampling
+        self,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        *,
+        continue_final_message: bool = False,
+        **sampling,
     ) -> Iterator[str]:
         """Text deltas from an SSE stream. Lines are whole, so a UTF-8 character is never split."""
         payload: dict[str, Any] = {
@@ -316,6 +340,7 @@ class OpenAIChatModel:
         }
         if tools:
             payload["tools"] = tools
+        payload |= self._continue_payload(continue_final_message)
         payload |= self._sampling_payload(sampling)
         resp = self._request("POST", "/chat/completions", payload, stream=True)
         calls: dict[int, dict] = {}  # streamed tool calls: index -> {"name", "arguments"}

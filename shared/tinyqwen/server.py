@@ -242,11 +242,24 @@ def create_app(
                 "echo + logprobs",
                 param="logprobs",
             )
+        # vLLM's extension: continue the final assistant message instead of opening a new turn
+        continue_final = body.get("continue_final_message", False)
+        if not isinstance(continue_final, bool):
+            raise APIError(
+                "'continue_final_message' must be a boolean", param="continue_final_message"
+            )
+        if continue_final and body.get("add_generation_prompt") is True:
+            raise APIError(
+                "'add_generation_prompt' and 'continue_final_message' exclude each other",
+                param="continue_final_message",
+            )
         try:
-            prompt_tokens = counter.chat_prompt(messages, tools)
+            prompt_tokens = counter.chat_prompt(messages, tools, continue_final)
         except (ValueError, TypeError) as e:
             raise APIError(f"cannot render messages: {e}", param="messages") from e
         sampling = sampling_from(body, prompt_tokens, None, 1)
+        if continue_final:  # only then, so that models without the option never see it
+            sampling["continue_final_message"] = True
         rid = f"chatcmpl-{uuid.uuid4().hex}"
         now = int(time.time())
 

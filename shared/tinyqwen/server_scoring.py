@@ -36,13 +36,19 @@ class TokenCounter:
         encode = getattr(self.model, "encode", None)  # LLM.encode: special-token strings count
         return encode(text) if encode else self.tokenizer.encode(text, allowed_special="all")
 
-    def chat_prompt(self, messages: list[dict], tools: list[dict] | None) -> int:
+    def chat_prompt(
+        self, messages: list[dict], tools: list[dict] | None, continue_final_message: bool = False
+    ) -> int:
         encode_chat = getattr(self.model, "encode_chat", None)
         if encode_chat is not None:  # LLM: the exact ids it will feed the model
-            return len(encode_chat(messages, tools))
+            return len(
+                encode_chat(messages, tools, not continue_final_message, continue_final_message)
+            )
         from tinyqwen.chat_template import render_chat_segments
 
-        segments = render_chat_segments(messages, tools, True)
+        segments = render_chat_segments(
+            messages, tools, not continue_final_message, continue_final_message
+        )
         if self.tokenizer is None:
             return int(self.model.count_tokens("".join(t for t, _ in segments)))
         # template markup may contain special tokens; caller data is plain text (as LLM encodes it)

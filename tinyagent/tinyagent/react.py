@@ -2,8 +2,10 @@
 
 The model sees one chat prompt (rendered with tinyqwen's Qwen2.5 template) whose system message lists
 the tools and the format, then an open assistant turn that holds the scratchpad so far. Each step we
-call ``model.complete(prompt, stop=["Observation:"])``, parse what came back, run the tool, and append
-``Observation: ...`` plus a fresh ``Thought:`` to the scratchpad::
+call ``model.chat(messages + [scratchpad], continue_final_message=True, stop=["Observation:"])``,
+parse what came back, run the tool, and append ``Observation: ...`` plus a fresh ``Thought:`` to the
+scratchpad (a chat call, so tool output in the scratchpad is encoded as plain text, never as special
+tokens)::
 
     <|im_start|>system ... tools + format ...<|im_end|>
     <|im_start|>user
@@ -187,16 +189,25 @@ class ReActProtocol:
         self.messages.append({"role": "user", "content": f"Question: {question}"})
         self.scratchpad = "Thought:"
 
+    def _conversation(self) -> list[dict]:
+        # the scratchpad is an open assistant message that the model continues
+        return [*self.messages, {"role": "assistant", "content": self.scratchpad}]
+
     def prompt(self) -> str:
         """The exact text the model is asked to continue."""
         from tinyqwen import render_chat
 
-        return render_chat(self.messages, add_generation_prompt=True) + self.scratchpad
+        return render_chat(
+            self._conversation(), add_generation_prompt=False, continue_final_message=True
+        )
 
     def next_turn(self, model, **sampling) -> Turn:
+        # chat(continue_final_message=True), not complete(prompt): the scratchpad holds tool
+        # observations (web pages, files), and only the chat path encodes message text with
+        # special-token strings as plain text, so an observation cannot forge a turn.
         stop = list(STOP_WORDS) + ["<|im_end|>", "<|endoftext|>"]
-        text = model.complete(self.prompt(), stop=stop, **sampling)
-        return parse_react(text, self.tools)
+        reply = model.chat(self._conversation(), continue_final_message=True, stop=stop, **sampling)
+        return parse_react(reply.get("content") or "", self.tools)
 
     def record(self, turn: Turn, observations: list[str]) -> None:
         body = turn.raw.strip()

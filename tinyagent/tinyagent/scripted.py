@@ -11,7 +11,8 @@ exactly what the model saw.
     ['2+2?']
 
 ``complete`` behaves like a real backend with stop words: the text is cut at the first stop word
-(which is not returned). ``chat`` returns ``{"role": "assistant", "content": text}`` for a string
+(which is not returned); ``chat(..., continue_final_message=True)`` renders the prompt and does
+the same (recorded in ``prompts``). ``chat`` returns ``{"role": "assistant", "content": text}`` for a string
 entry, or the entry itself when it is a dict (e.g. with pre-parsed ``tool_calls``).
 
 Limits: it ignores sampling arguments and has no tokenizer (``count_tokens`` counts characters).
@@ -59,7 +60,20 @@ class ScriptedChatModel:
                 text = text[:pos]
         return text
 
-    def chat(self, messages: list[dict], tools: list[dict] | None = None, **_: object) -> dict:
+    def chat(
+        self,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        *,
+        continue_final_message: bool = False,
+        stop: list[str] | None = None,
+        **_: object,
+    ) -> dict:
+        if continue_final_message:  # a continuation (ReAct): behaves like complete() on the prompt
+            from tinyqwen import render_chat
+
+            prompt = render_chat(messages, tools, False, continue_final_message=True)
+            return {"role": "assistant", "content": self.complete(prompt, stop=stop)}
         self.chats.append({"messages": copy.deepcopy(messages), "tools": tools})
         out = self._next()
         if isinstance(out, dict):
