@@ -233,9 +233,8 @@ def run(args: argparse.Namespace) -> int:
         val_tokens = data.PackedTokens(packed, "val")
 
         eos = train_tokens.meta["eos_token_id"]
-        vocab = (
-            model_fields.pop("vocab_size", None) or -(-tokenizer.vocab_size // 64) * 64
-        )  # round up: faster matmuls
+        # vocab rounded up to a multiple of 64 (faster matmuls); the extra rows are never used
+        vocab = model_fields.pop("vocab_size", None) or -(-tokenizer.vocab_size // 64) * 64
         if vocab < tokenizer.vocab_size:
             raise ValueError(
                 f"--config vocab_size {vocab} < tokenizer.vocab_size {tokenizer.vocab_size}"
@@ -253,9 +252,8 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         torch.manual_seed(args.seed)
-        model = Qwen2ForCausalLM(config).to(
-            info.device
-        )  # fp32 master weights; tinyqwen inits N(0, 0.02)
+        # fp32 master weights (autocast handles bf16); tinyqwen initialises N(0, 0.02) like transformers
+        model = Qwen2ForCausalLM(config).to(info.device)
         model.gradient_checkpointing = args.gradient_checkpointing
         ddp_model = wrap_model(model, info)
 
@@ -293,9 +291,8 @@ def run(args: argparse.Namespace) -> int:
 
         def load_weights(d: Path) -> None:
             loaded = Qwen2ForCausalLM.from_pretrained(d, dtype=torch.float32)
-            model.load_state_dict(
-                loaded.state_dict()
-            )  # copy in place: the optimizer holds these tensors
+            # copy in place: the optimizer already holds these parameter tensors
+            model.load_state_dict(loaded.state_dict())
 
         resume = None
         if args.resume == "latest":
@@ -334,6 +331,8 @@ def run(args: argparse.Namespace) -> int:
                 "config": args.config,
                 "model": config.to_dict(),
                 "data": str(packed),
+                "global_batch": global_batch,
+                "seq_len": args.seq_len,
             },
         )
         records = train(

@@ -194,7 +194,9 @@ def collate(examples: list[tuple[list[int], list[int]]], pad_id: int, device) ->
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = p or argparse.ArgumentParser(prog="qwen_blog sft", description=__doc__.split("\n")[0])
     p.add_argument(
-        "--base", required=True, help="base checkpoint dir (HF layout with tokenizer files)"
+        "--base",
+        required=True,
+        help="base checkpoint dir (HF layout + tokenizer files) or a pretrain run dir",
     )
     p.add_argument("--data", default=None, help="messages JSONL; default: built-in Q&A set")
     p.add_argument("--out", required=True)
@@ -246,7 +248,9 @@ def run(args: argparse.Namespace) -> int:
 
     info = init_distributed(args.device)
     try:
-        base = Path(args.base)
+        from qwen_blog.sample import resolve_checkpoint
+
+        base = resolve_checkpoint(args.base)  # a run directory means its latest checkpoint
         tokenizer = Tokenizer.from_pretrained(base)
         if args.data is None:
             src = Path(args.out) / "data" / "sft.jsonl"
@@ -354,7 +358,14 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             show_progress=not args.no_progress,
             overwrite=args.overwrite,
-            extra={"command": "sft", "base": str(base), "data": str(src), "lora": args.lora},
+            extra={
+                "command": "sft",
+                "base": str(base),
+                "data": str(src),
+                "lora": args.lora,
+                "global_batch": global_batch,
+                "max_len": args.max_len,
+            },
         )
         records = train(
             ddp_model,

@@ -277,8 +277,8 @@ def plot_loss_curve(records: list[dict], path: Path, title: str) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: list[Batch], info: DistInfo, autocast) -> float:
-    """Mean target-token loss over this rank's ``batches``, summed over ranks first."""
+def evaluate(model: nn.Module, batches: list[Batch], info: DistInfo, autocast) -> float | None:
+    """Mean target-token loss over every rank's ``batches`` (None when there is none at all)."""
     model = unwrap(
         model
     )  # no DDP collectives here: ranks may hold different numbers of val batches
@@ -291,7 +291,7 @@ def evaluate(model: nn.Module, batches: list[Batch], info: DistInfo, autocast) -
         total += torch.tensor([s.item(), n], dtype=torch.float64, device=info.device)
     all_reduce_sum(total, info)
     model.train(was_training)
-    return (total[0] / total[1].clamp_min(1)).item()
+    return (total[0] / total[1]).item() if total[1] > 0 else None
 
 
 def train(
@@ -341,6 +341,14 @@ def train(
                 f"{info.world_size}; RNG streams cannot be restored exactly"
             )
         set_rng_state(state["rng"][info.rank])
+        # data order is a function of (step, global batch): changing these would replay other data
+        for key in ("global_batch", "seq_len", "max_len"):
+            saved, now = state.get("run", {}).get(key), args.extra.get(key)
+            if saved is not None and saved != now:
+                raise ValueError(
+                    f"{ckpt}: saved with {key}={saved}, resuming with {key}={now}; "
+                    "keep it unchanged to resume exactly"
+                )
         step, elapsed0, tokens0 = state["step"], state["elapsed_s"], state["tokens"]
         if step >= args.max_steps:
             raise ValueError(
@@ -376,6 +384,9 @@ def train(
                 "scheduler": scheduler.state_dict(),
                 "rng": rngs,
                 "world_size": info.world_size,
+                "run": {
+                    k: v for k, v in args.extra.items() if isinstance(v, (int, float, str, bool))
+                },
             }
             write_checkpoint(out, step, save_weights, state, args.keep_last)
         barrier(info)
@@ -422,7 +433,8 @@ def train(
         elapsed = elapsed0 + time.perf_counter() - t0
 
         val_loss = None
-        if cached_val and (step % args.eval_every == 0 or step == args.max_steps):
+        # every rank evaluates (even with no val batch of its own): the sums are all-reduced
+        if cached_val is not None and (step % args.eval_every == 0 or step == args.max_steps):
             val_loss = evaluate(model, cached_val, info, autocast)
         if info.is_main:
             log.add(

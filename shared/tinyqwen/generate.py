@@ -125,7 +125,7 @@ def _check_prompts(model: Qwen2ForCausalLM, prompts: Sequence[Sequence[int]]) ->
             raise ValueError(f"prompt {i} has token id(s) {bad[:5]} outside the vocab [0, {vocab})")
 
 
-def _generate_steps(
+def generate_steps(
     model: Qwen2ForCausalLM,
     prompts: Sequence[Sequence[int]],
     *,
@@ -138,7 +138,9 @@ def _generate_steps(
     seed: int | None,
     pad_token_id: int,
 ) -> Iterator[list[int | None]]:
-    """Yield, per step, each row's new token (``None`` for rows that already stopped)."""
+    """The loop behind ``generate``: yield, per step, each row's new token (``None`` once that row
+    stopped; its stop token also shows as ``None``). Callers that watch the text as it grows (stop
+    strings, streaming) iterate this and ``close()`` it early. Run it under ``torch.inference_mode()``."""
     _check_prompts(model, prompts)
     if max_new_tokens <= 0:
         return
@@ -195,6 +197,9 @@ def _generate_steps(
         position_ids += 1
 
 
+_generate_steps = generate_steps  # the name tinyqwen.llm imports
+
+
 @torch.inference_mode()
 def generate(
     model: Qwen2ForCausalLM,
@@ -211,7 +216,7 @@ def generate(
 ) -> list[list[int]]:
     """Continue each prompt in ``input_ids``; return the new tokens per prompt (stop token excluded)."""
     results: list[list[int]] = [[] for _ in input_ids]
-    for step in _generate_steps(
+    for step in generate_steps(
         model,
         input_ids,
         max_new_tokens=max_new_tokens,
@@ -242,7 +247,7 @@ def stream_generate(
     seed: int | None = None,
 ) -> Iterator[int]:
     """Yield new token ids for one prompt as soon as each is chosen (same tokens as ``generate``)."""
-    steps = _generate_steps(
+    steps = generate_steps(
         model,
         [list(ids)],
         max_new_tokens=max_new_tokens,
