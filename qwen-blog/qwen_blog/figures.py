@@ -64,7 +64,7 @@ def _mask_image(mask: torch.Tensor) -> np.ndarray:
 
 def causal_vs_padded_mask(model_spec: str) -> plt.Figure:
     T = 8
-    causal = build_attention_mask(None, T, T, None, torch.float32, torch.device("cpu"))
+    causal = build_attention_mask(None, T, T, None, torch.float32, torch.device("cpu"), True)
     padding = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1]])  # a left-padded row: 3 pads, 5 real tokens
     padded = build_attention_mask(padding, T, T, None, torch.float32, torch.device("cpu"))
     fig, axes = plt.subplots(1, 2, figsize=FIGSIZE)
@@ -84,7 +84,7 @@ def causal_vs_padded_mask(model_spec: str) -> plt.Figure:
 
 def sliding_window_mask(model_spec: str) -> plt.Figure:
     T, W = 12, 4
-    full = build_attention_mask(None, T, T, None, torch.float32, torch.device("cpu"))
+    full = build_attention_mask(None, T, T, None, torch.float32, torch.device("cpu"), True)
     sliding = build_attention_mask(None, T, T, W, torch.float32, torch.device("cpu"))
     fig, axes = plt.subplots(1, 2, figsize=FIGSIZE)
     for ax, m, title in (

@@ -106,6 +106,18 @@ def load_preset(spec: str) -> tuple[dict, dict]:
     return dict(model), {**TRAIN_DEFAULTS, **train}
 
 
+def train_tokenizer(documents: list[str], vocab_size: int, out_dir: Path):
+    """Train a byte-level BPE on ``documents`` with tinyqwen's trainer, with the same special tokens
+    (same order) as the ``tiny-random`` tokenizer, so the chat template and tool-call tokens work."""
+    from tinyqwen import train_bpe
+
+    specials = sorted(load_tokenizer("tiny-random").special_tokens.items(), key=lambda kv: kv[1])
+    tok = train_bpe(documents, vocab_size, [t for t, _ in specials], eos_token="<|im_end|>",
+                    pad_token="<|endoftext|>")  # fmt: skip
+    tok.save_pretrained(out_dir)
+    return tok
+
+
 def load_tokenizer(spec: str):
     """``tiny-random`` (the tokenizer shipped with tinyqwen) or a tokenizer/checkpoint directory."""
     from tinyqwen import Tokenizer
@@ -125,7 +137,9 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     )
     p.add_argument("--out", required=True, help="run directory (checkpoints, logs, loss.png)")
     p.add_argument(
-        "--tokenizer", default="tiny-random", help="tiny-random | tokenizer or checkpoint dir"
+        "--tokenizer",
+        default="tiny-random",
+        help="tiny-random | a tokenizer or checkpoint dir | train:N (train an N-token BPE on the corpus)",
     )
     p.add_argument(
         "--resume",
@@ -165,9 +179,51 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     return p
 
 
+def corpus_source(args) -> Path:
+    """The corpus file/dir: ``--data``, or the built-in corpus written to ``OUT/data/corpus.jsonl``."""
+    from qwen_blog import corpus
+
+    if args.data:
+        return Path(args.data)
+    src = Path(args.out) / "data" / "corpus.jsonl"
+    if not src.is_file():
+        corpus.write_pretrain_corpus(src)
+    return src
+
+
+def resolve_tokenizer(args, info):
+    """Load ``--tokenizer``; for ``train:N`` rank 0 trains it on the corpus into ``OUT/tokenizer``
+    (reused when it exists with N tokens, e.g. on ``--resume``)."""
+    from qwen_blog import data
+    from qwen_blog.distributed import barrier
+
+    if not args.tokenizer.startswith("train:"):
+        return load_tokenizer(args.tokenizer)
+    try:
+        vocab_size = int(args.tokenizer.split(":", 1)[1])
+    except ValueError:
+        raise ValueError(
+            f"--tokenizer {args.tokenizer!r}: expected train:N, e.g. train:4096"
+        ) from None
+    tok_dir = Path(args.out) / "tokenizer"
+    stale = (tok_dir / "tokenizer.json").is_file() and load_tokenizer(
+        str(tok_dir)
+    ).vocab_size != vocab_size
+    if info.is_main and (stale or not (tok_dir / "tokenizer.json").is_file()):
+        src = corpus_source(args)
+        if (src / data.META).is_file():
+            raise ValueError(
+                f"--tokenizer train:N needs raw text, but --data {src} is already packed"
+            )
+        print(f"training a {vocab_size}-token BPE on {src} ...", file=sys.stderr)
+        train_tokenizer(data.read_documents(src), vocab_size, tok_dir)
+    barrier(info)
+    return load_tokenizer(str(tok_dir))
+
+
 def prepare_data(args, tokenizer, info) -> Path:
     """Return a packed data directory, packing on rank 0 (others wait) when needed."""
-    from qwen_blog import corpus, data
+    from qwen_blog import data
     from qwen_blog.distributed import barrier
 
     src = Path(args.data) if args.data else None
@@ -182,10 +238,7 @@ def prepare_data(args, tokenizer, info) -> Path:
     packed = Path(args.out) / "data"
     if info.is_main:
         packed.mkdir(parents=True, exist_ok=True)
-        if src is None:
-            src = packed / "corpus.jsonl"
-            if not src.is_file():
-                corpus.write_pretrain_corpus(src)
+        src = corpus_source(args)
         key = {
             "source": str(src.resolve()),
             "mtime": src.stat().st_mtime_ns if src.is_file() else None,
@@ -227,7 +280,7 @@ def run(args: argparse.Namespace) -> int:
             setattr(args, k, v)
     info = init_distributed(args.device)
     try:
-        tokenizer = load_tokenizer(args.tokenizer)
+        tokenizer = resolve_tokenizer(args, info)
         packed = prepare_data(args, tokenizer, info)
         train_tokens = data.PackedTokens(packed, "train")
         val_tokens = data.PackedTokens(packed, "val")

@@ -167,3 +167,19 @@ def test_a_fresh_run_refuses_to_clobber_existing_checkpoints(run_a, toy_config_f
         pretrain.main(["--config", str(toy_config_file), "--data", str(run_a / "data"), "--out", str(run_a),
                        "--device", "cpu", "--no-progress"])  # fmt: skip
     assert (run_a / "step-000008" / "model.safetensors").is_file()
+
+
+def test_train_a_new_tokenizer_on_the_corpus(tmp_path, toy_config_file, toy_corpus, tokenizer):  # noqa: F811
+    from tinyqwen import Tokenizer
+
+    out = tmp_path / "bpe"
+    pretrain.main(["--config", str(toy_config_file), "--data", str(toy_corpus), "--tokenizer", "train:600",
+                   "--max-steps", "1", "--out", str(out), "--device", "cpu", "--no-progress"])  # fmt: skip
+    tok = Tokenizer.from_pretrained(out / "step-000001")
+    assert tok.vocab_size == 600
+    assert list(tok.special_tokens) == list(tokenizer.special_tokens)  # same specials, same order
+    assert tok.special_tokens["<|im_end|>"] == 600 - len(tokenizer.special_tokens) + 2
+    text = "小明有3个苹果。"
+    assert tok.decode(tok.encode(text)) == text and len(tok.encode(text)) < len(
+        text.encode("utf-8")
+    )
