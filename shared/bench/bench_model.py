@@ -72,7 +72,7 @@ def load(lib: str, path: str, dtype: torch.dtype):
     """Load the checkpoint with ``lib``; return ``run(prompts, n) -> timestamps``: greedy-generate
     ``n`` tokens, with ``perf_counter()`` taken at the start and as each step's token is chosen."""
     if lib == "tinyqwen":
-        from tinyqwen.generate import _generate_steps
+        from tinyqwen.generate import generate_steps
         from tinyqwen.model import Qwen2ForCausalLM
 
         model = Qwen2ForCausalLM.from_pretrained(path, dtype=dtype)
@@ -81,7 +81,7 @@ def load(lib: str, path: str, dtype: torch.dtype):
         def run(prompts: list[list[int]], n: int) -> list[float]:
             stamps = [time.perf_counter()]
             # the loop inside generate(), one step at a time (generate() only adds list appends)
-            for _ in _generate_steps(
+            for _ in generate_steps(
                 model, prompts, max_new_tokens=n, temperature=0.0, top_k=0, top_p=1.0,
                 repetition_penalty=1.0, stop_token_ids=(), seed=None, pad_token_id=0,
             ):  # fmt: skip

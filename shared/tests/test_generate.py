@@ -75,9 +75,11 @@ def test_repetition_penalty_matches_transformers_generate(models):
             pad_token_id=0,
         )[0, len(p) :].tolist()
         assert generate(ours, [p], max_new_tokens=20, repetition_penalty=1.5) == [want]
-    # batched rows are penalised only by their own tokens, never by the padding
-    assert generate(ours, PROMPTS, max_new_tokens=20, repetition_penalty=1.5) == [
-        generate(ours, [p], max_new_tokens=20, repetition_penalty=1.5)[0] for p in PROMPTS
+    # batched rows are penalised only by their own tokens, never by the padding (pad id 0 is also
+    # a real token of the short prompt here, which must stay penalised)
+    prompts = [[0, 11, 0, 42], PROMPTS[1]]
+    assert generate(ours, prompts, max_new_tokens=20, repetition_penalty=1.5) == [
+        generate(ours, [p], max_new_tokens=20, repetition_penalty=1.5)[0] for p in prompts
     ]
 
 

@@ -167,8 +167,9 @@ def generate_steps(
         generator = torch.Generator(device=device).manual_seed(seed)
     seen = None
     if repetition_penalty != 1.0:
-        seen = torch.zeros((B, model.config.vocab_size), dtype=torch.bool, device=device)
-        seen.scatter_(1, ids, mask[:, :P].bool())  # prompt tokens, not the padding
+        # count real prompt tokens per id (scatter_add: a pad id that is also a real token is safe)
+        counts = torch.zeros((B, model.config.vocab_size), dtype=torch.long, device=device)
+        seen = counts.scatter_add_(1, ids, mask[:, :P]) > 0  # [B, V] bool
 
     stop = set(int(t) for t in stop_token_ids)
     done = [False] * B
