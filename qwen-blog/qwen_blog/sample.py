@@ -78,7 +78,7 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
 
 def run(args: argparse.Namespace) -> int:
     from tinyqwen import render_chat
-    from tinyqwen.generate import stream_generate
+    from tinyqwen.generation import stream_generate
 
     model, tok = load_for_sampling(args.ckpt, args.base, args.device)
     if args.chat:

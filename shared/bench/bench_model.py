@@ -72,7 +72,7 @@ def load(lib: str, path: str, dtype: torch.dtype):
     """Load the checkpoint with ``lib``; return ``run(prompts, n) -> timestamps``: greedy-generate
     ``n`` tokens, with ``perf_counter()`` taken at the start and as each step's token is chosen."""
     if lib == "tinyqwen":
-        from tinyqwen.generate import generate_steps
+        from tinyqwen.generation import generate_steps
         from tinyqwen.model import Qwen2ForCausalLM
 
         model = Qwen2ForCausalLM.from_pretrained(path, dtype=dtype)

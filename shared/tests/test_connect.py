@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from conftest import make_hf_checkpoint
 
 import tinyqwen
 from tinyqwen.chat_model import ChatModel
-from tinyqwen.connect import connect
+from tinyqwen.connection import connect
 from tinyqwen.llm import LLM
 from tinyqwen.openai_client import OpenAIChatModel
 from tinyqwen.tiny_random import load_tiny_random
@@ -85,11 +86,14 @@ def test_a_file_is_not_a_checkpoint(tmp_path):
         connect(str(f))
 
 
-def test_package_level_connect_stays_callable():
-    import tinyqwen.connect as module  # binds the submodule as tinyqwen.connect
+def test_package_level_names_stay_functions_after_submodule_imports():
+    # the modules are named connection.py / generation.py, so importing them never rebinds the
+    # package attributes tinyqwen.connect / tinyqwen.generate to modules
+    for module in ("tinyqwen.connection", "tinyqwen.generation", "tinyqwen.llm"):
+        importlib.import_module(module)
 
+    assert callable(tinyqwen.connect) and callable(tinyqwen.generate)
     assert tinyqwen.connect("tiny-random") is load_tiny_random()
-    assert module("tiny-random") is load_tiny_random()
 
 
 def test_connecting_to_a_url_does_not_import_torch():

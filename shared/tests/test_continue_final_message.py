@@ -13,7 +13,6 @@ import pytest
 import tinyqwen
 from tinyqwen.chat_template import render_chat
 
-
 SCRATCH = "Thought: look it up\nAction: search\nAction Input: {}\nObservation: 42\nThought:"
 CONV = [
     {"role": "system", "content": "Answer with tools."},

@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import make_hf_checkpoint
 
-import tinyqwen.generate as gen
-from tinyqwen.generate import (
+import tinyqwen.generation as gen
+from tinyqwen.generation import (
     apply_repetition_penalty,
     generate,
     sample_next_token,

@@ -17,7 +17,7 @@ from conftest import make_hf_checkpoint
 import tinyqwen.llm
 from tinyqwen.chat_model import ChatModel
 from tinyqwen.chat_template import render_chat
-from tinyqwen.generate import generate
+from tinyqwen.generation import generate
 from tinyqwen.llm import LLM, _StopText
 from tinyqwen.tiny_random import build_tiny_random_model, load_tiny_random
 
@@ -213,13 +213,13 @@ def test_context_limits(llm, monkeypatch):
     with pytest.raises(ValueError, match="context is 256 tokens"):
         llm.complete(long_prompt, max_new_tokens=4)
     budgets = []
-    real_steps = tinyqwen.llm._generate_steps
+    real_steps = tinyqwen.llm.generate_steps
 
     def spy(model, prompts, **kw):
         budgets.append(kw["max_new_tokens"])
         return real_steps(model, prompts, **kw)
 
-    monkeypatch.setattr(tinyqwen.llm, "_generate_steps", spy)
+    monkeypatch.setattr(tinyqwen.llm, "generate_steps", spy)
     n = llm.count_tokens(PROMPTS[3])
     with pytest.warns(UserWarning, match="lowered"):
         llm.complete(PROMPTS[3], max_new_tokens=1000)

@@ -13,7 +13,7 @@ import torch
 from conftest import make_hf_checkpoint
 
 from tinyqwen.config import Qwen2Config
-from tinyqwen.generate import generate
+from tinyqwen.generation import generate
 from tinyqwen.kv_cache import KVCache
 from tinyqwen.model import Qwen2ForCausalLM
 from tinyqwen.trace import capture

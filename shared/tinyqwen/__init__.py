@@ -25,14 +25,14 @@ _EXPORTS = {
     "KVCache": "tinyqwen.kv_cache",
     "Tokenizer": "tinyqwen.tokenizer",
     "train_bpe": "tinyqwen.bpe_train",
-    "generate": "tinyqwen.generate",
-    "stream_generate": "tinyqwen.generate",
+    "generate": "tinyqwen.generation",
+    "stream_generate": "tinyqwen.generation",
     "render_chat": "tinyqwen.chat_template",
     "parse_tool_calls": "tinyqwen.chat_template",
     "ChatModel": "tinyqwen.chat_model",
     "LLM": "tinyqwen.llm",
     "OpenAIChatModel": "tinyqwen.openai_client",
-    "connect": "tinyqwen.connect",
+    "connect": "tinyqwen.connection",
 }
 
 __all__ = sorted(_EXPORTS)

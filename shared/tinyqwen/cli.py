@@ -66,7 +66,7 @@ def _sampling(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _connect(spec: str) -> Any:
-    from tinyqwen.connect import connect
+    from tinyqwen.connection import connect
 
     model = connect(spec)
     _notice_if_random(model)
@@ -243,7 +243,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except ImportError:
         print("error: verify needs transformers (pip install transformers)", file=sys.stderr)
         return 2
-    from tinyqwen.generate import generate
+    from tinyqwen.generation import generate
     from tinyqwen.model import Qwen2ForCausalLM
     from tinyqwen.tokenizer import Tokenizer
 

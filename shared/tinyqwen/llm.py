@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from tinyqwen.chat_template import parse_tool_calls, render_chat_segments
-from tinyqwen.generate import _generate_steps, stream_generate  # see _generate_texts
+from tinyqwen.generation import generate_steps, stream_generate  # see _generate_texts
 from tinyqwen.model import Qwen2ForCausalLM
 from tinyqwen.tokenizer import Tokenizer
 
@@ -270,7 +270,7 @@ class LLM:
 
         The loop ends as soon as every row has ended either way, so a stop string saves the rest
         of ``max_new_tokens`` just like a stop token does. That is why this drives
-        ``generate._generate_steps`` (the loop ``generate()`` itself runs, one step's tokens at a
+        ``generation.generate_steps`` (the loop ``generate()`` itself runs, one step's tokens at a
         time) rather than ``generate()``, which only knows stop token ids.
         """
         max_new = int(sampling.pop("max_new_tokens", 256))
@@ -282,7 +282,7 @@ class LLM:
             parts: list[list[str]] = [[] for _ in chunk]
             ended = [False] * len(chunk)  # by a stop token
             with torch.inference_mode():
-                steps = _generate_steps(
+                steps = generate_steps(
                     self.model,
                     chunk,
                     max_new_tokens=budget,

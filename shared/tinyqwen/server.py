@@ -29,7 +29,7 @@ Stated limits:
   model's output is nearly always the canonical encoding of its text, so this is exact in practice;
   a random model's output (U+FFFD, odd merges) re-tokenises differently.
 - `logprobs` (only on /v1/completions) need a local model (`LLM`: `.model`, `.tokenizer`). That
-  path is token-exact: it generates with `tinyqwen.generate.generate`, then scores the prompt and
+  path is token-exact: it generates with `tinyqwen.generation.generate`, then scores the prompt and
   generated ids in one forward pass, one prompt at a time (scoring requests are not batched).
 - `stream: true` on /v1/completions sends the whole text in one event; chat streams token by token.
   With `tools`, streamed text stops at the first `<tool_call>` and the calls come in a final delta.

@@ -6,7 +6,7 @@
 
 With a local `LLM` (it has `.model`, `.tokenizer`, `encode`, `encode_chat`) counts are exact and
 `/v1/completions` logprobs are token-exact: `generate_scored` generates with the public
-`tinyqwen.generate.generate` (what `LLM.complete` drives) and scores prompt + generated ids in one
+`tinyqwen.generation.generate` (what `LLM.complete` drives) and scores prompt + generated ids in one
 forward pass. Any other ChatModel gets `count_tokens` counts and no logprobs.
 
 Logprobs use OpenAI's legacy layout: `tokens`, `token_logprobs` (the first is null: nothing
@@ -123,14 +123,14 @@ def generate_scored(
 ) -> tuple[str, int, str, dict]:
     """(text, generated token count, finish_reason, logprobs over prompt + generated tokens).
 
-    For /v1/completions with `logprobs`: generates with the public `tinyqwen.generate.generate` (the
+    For /v1/completions with `logprobs`: generates with the public `tinyqwen.generation.generate` (the
     same function `LLM.complete` drives, so greedy text is the same), then scores the exact prompt
     and generated ids in one forward pass. Token-exact, unlike re-tokenising the returned text: an
     lm-evaluation-harness client slicing `token_logprobs[ctxlen:-1]` gets the right tokens.
     """
     import torch
 
-    from tinyqwen.generate import generate
+    from tinyqwen.generation import generate
 
     max_new = sampling["max_new_tokens"]
     new: list[int] = []

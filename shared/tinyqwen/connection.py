@@ -19,8 +19,6 @@ the form used, so connecting to a URL does not import torch.
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,14 +51,3 @@ def connect(spec: str, model_name: str | None = None, api_key: str | None = None
         return LLM.from_pretrained(path)
     why = "it is a file, not a directory" if path.is_file() else "no such directory"
     raise ValueError(f"cannot use model spec {spec!r} ({why}); expected {FORMS}")
-
-
-class _CallableModule(types.ModuleType):
-    """``import tinyqwen.connect`` binds the *module* to ``tinyqwen.connect``, shadowing the lazy
-    function export; making the module callable keeps ``tinyqwen.connect(spec)`` working either way."""
-
-    def __call__(self, spec: str, model_name: str | None = None, api_key: str | None = None):
-        return connect(spec, model_name, api_key)
-
-
-sys.modules[__name__].__class__ = _CallableModule

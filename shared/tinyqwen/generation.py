@@ -1,6 +1,6 @@
 """Text generation for ``Qwen2ForCausalLM``: prefill once, then decode one token at a time into a KV cache.
 
-    >>> from tinyqwen.generate import generate, stream_generate
+    >>> from tinyqwen.generation import generate, stream_generate
     >>> generate(model, [[1, 2, 3], [4, 5]], max_new_tokens=8)            # doctest: +SKIP
     [[17, 9, ...], [3, 3, ...]]                                         # new tokens only, per prompt
     >>> for tok in stream_generate(model, [1, 2, 3], temperature=0.7, seed=0):  # doctest: +SKIP
@@ -196,9 +196,6 @@ def generate_steps(
             model, next_tokens[:, None], position_ids, cache, mask[:, :S] if padded else None
         )
         position_ids += 1
-
-
-_generate_steps = generate_steps  # the name tinyqwen.llm imports
 
 
 @torch.inference_mode()
