@@ -47,10 +47,10 @@ test: lint
 demo: setup
 	@echo "===== tinyqwen: generate (tiny-random = random weights: the text is gibberish by design)"
 	$(PY) -m tinyqwen generate --model tiny-random --max-new-tokens 24 "你好，Qwen"
-	@echo "===== qwen-blog: trace one forward pass, then a 30-step pretraining run"
+	@echo "===== qwen-blog: trace one forward pass, then pretrain a 1M-parameter Qwen2 for 150 steps (~1 min) and sample"
 	cd qwen-blog && ../$(PY) -m qwen_blog trace "你好，Qwen" --layers 0
-	cd qwen-blog && ../$(PY) -m qwen_blog pretrain --config tiny --max-steps 30 --out ../runs/qwen-blog-demo --overwrite --no-progress
-	cd qwen-blog && ../$(PY) -m qwen_blog sample --ckpt ../runs/qwen-blog-demo "小明有3个苹果。"
+	cd qwen-blog && ../$(PY) -m qwen_blog pretrain --config tiny --max-steps 150 --out ../runs/qwen-blog-demo --overwrite --no-progress
+	cd qwen-blog && ../$(PY) -m qwen_blog sample --ckpt ../runs/qwen-blog-demo "小明有3个苹果" --temperature 0.7 --seed 0 --max-new-tokens 60
 	@echo "===== tinyrag: index the project's docs and answer a question about Qwen2 with citations"
 	cd tinyrag && ../$(PY) -m tinyrag demo
 	@echo "===== tinyagent: the exact prompt + a scripted tool-using run, then the real loop on tiny-random"

@@ -20,10 +20,10 @@ knows nothing else. Pass ``--data`` with your own text for anything real.
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 from pathlib import Path
+
+from tinyqwen.atomic import atomic_write_text
 
 NAMES_ZH = ["小明", "小红", "小刚", "小丽", "阿强", "小美", "老王", "李老师"]
 NAMES_EN = ["Tom", "Lily", "Max", "Anna", "Leo", "Mia", "Sam", "Ruby"]
@@ -213,24 +213,16 @@ def sft_conversations(n: int = 2000, seed: int = 0) -> list[dict]:
     return out
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write_pretrain_corpus(path: str | Path, n_docs: int = 3000, seed: int = 0) -> Path:
     """Write the corpus as JSONL (``{"text": ...}`` per line) atomically; returns the path."""
     p = Path(path)
     lines = [json.dumps({"text": d}, ensure_ascii=False) for d in pretrain_documents(n_docs, seed)]
-    _atomic_write_text(p, "\n".join(lines) + "\n")
+    atomic_write_text(p, "\n".join(lines) + "\n")
     return p
 
 
 def write_sft_corpus(path: str | Path, n: int = 2000, seed: int = 0) -> Path:
     p = Path(path)
     lines = [json.dumps(c, ensure_ascii=False) for c in sft_conversations(n, seed)]
-    _atomic_write_text(p, "\n".join(lines) + "\n")
+    atomic_write_text(p, "\n".join(lines) + "\n")
     return p

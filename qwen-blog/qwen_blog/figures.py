@@ -19,9 +19,7 @@ Limits: CJK glyphs need a font with Chinese coverage; figure text is English so 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from tinyqwen.atomic import atomic_path  # noqa: E402
 from tinyqwen.config import Qwen2Config  # noqa: E402
 from tinyqwen.model import build_attention_mask  # noqa: E402
 from tinyqwen.rope import apply_rope, rope_inv_freq  # noqa: E402
@@ -43,18 +42,12 @@ QWEN25_05B = Qwen2Config()  # the defaults are Qwen2.5-0.5B's shape
 
 def _save(fig: plt.Figure, path: Path) -> None:
     """Write atomically, so an interrupted run never leaves a half-written PNG in the docs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png.tmp")
-    os.close(fd)
     try:
         fig.tight_layout()
-        fig.savefig(tmp, dpi=DPI, format="png")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a figure is a normal, readable file
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=DPI, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _mask_image(mask: torch.Tensor) -> np.ndarray:

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from tinyqwen.atomic import atomic_path, atomic_write_text
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -285,18 +285,6 @@ def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_lora(model: nn.Module, out_dir: str | Path, config: LoraConfig | None = None) -> Path:
     """Write ``adapter_config.json`` + ``adapter_model.safetensors`` (PEFT layout), each atomically."""
     config = config or getattr(model, "lora_config", None)
@@ -309,11 +297,10 @@ def save_lora(model: nn.Module, out_dir: str | Path, config: LoraConfig | None =
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tensors = lora_state_dict(model)
-    _atomic_write_bytes(
-        out / ADAPTER_WEIGHTS, lambda p: save_file(tensors, p, metadata={"format": "pt"})
-    )
+    with atomic_path(out / ADAPTER_WEIGHTS) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
     text = json.dumps(config.to_peft_dict(), indent=2, ensure_ascii=False) + "\n"
-    _atomic_write_bytes(out / ADAPTER_CONFIG, lambda p: Path(p).write_text(text, encoding="utf-8"))
+    atomic_write_text(out / ADAPTER_CONFIG, text)
     return out
 
 

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from qwen_blog.distributed import DistInfo, all_gather_objects, all_reduce_sum, barrier, unwrap
+from tinyqwen.atomic import atomic_path, atomic_write_text
 
 Batch = (
     dict  # {"input_ids": [B,T], "targets": [B,T] (-100 = ignore), "attention_mask": [B,T] | None}
@@ -174,12 +175,6 @@ def latest_checkpoint(out: str | Path) -> Path | None:
     return d
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_checkpoint(
     out: Path, step: int, save_weights: Callable[[Path], None], state: dict, keep_last: int
 ) -> Path:
@@ -199,7 +194,7 @@ def write_checkpoint(
         shutil.rmtree(old)
     else:
         os.replace(tmp, final)
-    _atomic_text(out / LATEST, name + "\n")
+    atomic_write_text(out / LATEST, name + "\n")
     if keep_last > 0:
         # only checkpoints up to this step compete; later ones (left by a run we resumed before its end)
         # are overwritten when this run reaches them
@@ -221,12 +216,11 @@ class RunLog:
                 if r["step"] <= resume_step:
                     self.records.append(r)
         # rewrite both files (drops entries past the resume point from an interrupted run)
-        _atomic_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in self.records))
-        with open(self.csv.with_name(".log.csv.tmp"), "w", newline="", encoding="utf-8") as f:
+        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in self.records))
+        with atomic_path(self.csv) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, LOG_FIELDS)
             w.writeheader()
             w.writerows(self.records)
-        os.replace(self.csv.with_name(".log.csv.tmp"), self.csv)
 
     def add(self, record: dict) -> None:
         self.records.append(record)
@@ -266,10 +260,11 @@ def plot_loss_curve(records: list[dict], path: Path, title: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -369,7 +364,7 @@ def train(
     log = None
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
-        _atomic_text(out / "run.json", json.dumps(asdict(args), indent=2, default=str) + "\n")
+        atomic_write_text(out / "run.json", json.dumps(asdict(args), indent=2, default=str) + "\n")
         log = RunLog(out, step if resume is not None else None)
     cached_val = val_batches() if val_batches is not None else None
 

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from tinyqwen.atomic import atomic_path
 from tinyqwen.config import Qwen2Config
 from tinyqwen.model import Qwen2ForCausalLM
 from tinyqwen.rope import RotaryEmbedding
@@ -231,14 +231,8 @@ def save_model(model: Qwen2ForCausalLM, directory: str | os.PathLike) -> None:
         state.pop("lm_head.weight", None)  # saved once, under embed_tokens, like transformers
     config = model.config.to_dict()
     config["torch_dtype"] = str(model.dtype).removeprefix("torch.")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{SINGLE_FILE}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata={"format": "pt"})
-        os.replace(tmp, directory / SINGLE_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(directory / SINGLE_FILE) as tmp:
+        save_file(state, str(tmp), metadata={"format": "pt"})
     (directory / INDEX_FILE).unlink(
         missing_ok=True
     )  # a stale shard index would shadow the new file

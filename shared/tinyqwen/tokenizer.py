@@ -43,6 +43,7 @@ from pathlib import Path
 
 import regex
 
+from tinyqwen.atomic import atomic_write_text
 from tinyqwen.bpe import QWEN2_PATTERN, MergeTable, bpe_merge, recover_merges
 from tinyqwen.bytes_unicode import token_bytes_to_str, token_str_to_bytes
 from tinyqwen.char_premerge import CharPremerge
@@ -58,7 +59,6 @@ from tinyqwen.tokenizer_files import (
     read_config,
     read_json,
     vocab_from_strings,
-    write_atomic,
 )
 
 TINY_RANDOM_DIR = Path(__file__).resolve().parent / "assets" / "tiny-random"
@@ -481,10 +481,12 @@ class Tokenizer:
             vocab, merges, added, self.pattern, self.nfc, self._ignore_merges
         )
         config = hf_tokenizer_config(added, self.eos_token, self.pad_token)
-        write_atomic(directory / "tokenizer.json", json.dumps(tokenizer_json, ensure_ascii=False))
-        write_atomic(directory / "tokenizer_config.json", pretty(config))
-        write_atomic(directory / "vocab.json", json.dumps(vocab, ensure_ascii=False))
-        write_atomic(directory / "merges.txt", "#version: 0.2\n" + "\n".join(merges) + "\n")
+        atomic_write_text(
+            directory / "tokenizer.json", json.dumps(tokenizer_json, ensure_ascii=False)
+        )
+        atomic_write_text(directory / "tokenizer_config.json", pretty(config))
+        atomic_write_text(directory / "vocab.json", json.dumps(vocab, ensure_ascii=False))
+        atomic_write_text(directory / "merges.txt", "#version: 0.2\n" + "\n".join(merges) + "\n")
 
     def __repr__(self) -> str:
         kind = "tiktoken ranks" if self._merges is None else f"{len(self._merges)} merges"

@@ -4,14 +4,12 @@ merges.txt, as Qwen2.5 checkpoints ship them. No encoding logic here (see tokeni
     >>> hf_tokenizer_json({"Ġ": 220}, [], [], r"\\s+", nfc=True, ignore_merges=False)["normalizer"]
     {'type': 'NFC'}
 
-Errors name the file and the field. Writes are atomic (temporary file + ``os.replace``).
+Errors name the file and the field. Writes go through :mod:`tinyqwen.atomic`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -221,15 +219,3 @@ def pattern_from_pre_tokenizer(path: Path, pre: dict | None) -> str:
 
 def pretty(obj: dict) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are ordinary shareable files
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from typing import Any
 from tinyagent.bfcl import CheckResult, check
 from tinyagent.parsing import JSONParseError
 from tinyagent.qwen_tools import QwenProtocol
+from tinyqwen.atomic import atomic_write_text
 
 __all__ = [
     "Example",
@@ -284,13 +283,5 @@ def evaluate(
 
 
 def _write_jsonl_atomic(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+    atomic_write_text(path, text)

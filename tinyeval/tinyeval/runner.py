@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -49,26 +48,11 @@ from tinyeval.metrics.accuracy import pick_choice
 from tinyeval.metrics.choice import extract_choice
 from tinyeval.score import read_predictions, score_task_records
 from tinyeval.task import LETTERS, Task, load_examples
+from tinyqwen.atomic import atomic_write_text  # re-exported: cli and report import it here
 
 # Tokens kept free for the chat template around the prompt (Qwen2.5 default system prompt +
 # role markers is ~30 tokens).
 TEMPLATE_RESERVE = 64
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder + ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def update_json(path: str | Path, key: str, value: Any) -> None:

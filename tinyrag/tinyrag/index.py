@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyqwen.atomic import atomic_write_text
 from tinyrag import loaders
 from tinyrag.analyzers import Analyzer
 from tinyrag.bm25 import BM25
@@ -75,13 +76,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    _fsync_write(tmp, text.encode("utf-8"))
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
 
 
 def index_text(chunk: dict[str, Any]) -> str:
