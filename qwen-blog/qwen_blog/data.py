@@ -37,6 +37,18 @@ from tinyqwen.atomic import atomic_write_bytes, atomic_write_text
 META = "meta.json"
 
 
+def iter_jsonl(path: Path) -> Iterator[tuple[int, object]]:
+    """``(line_number, parsed_object)`` for each non-blank line; bad JSON names the file and line."""
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not valid JSON ({e})") from None
+
+
 def read_documents(path: str | Path) -> list[str]:
     """Documents from a ``.jsonl`` file (a ``"text"`` field per line), a text file (documents separated
     by blank lines), or a directory of such files (sorted, recursive)."""
@@ -52,17 +64,10 @@ def read_documents(path: str | Path) -> list[str]:
         raise FileNotFoundError(f"corpus {p} does not exist")
     docs: list[str] = []
     if p.suffix == ".jsonl":
-        with p.open(encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{p}:{lineno}: not valid JSON ({e})") from None
-                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
-                    raise ValueError(f'{p}:{lineno}: expected an object with a string field "text"')
-                docs.append(obj["text"])
+        for lineno, obj in iter_jsonl(p):
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise ValueError(f'{p}:{lineno}: expected an object with a string field "text"')
+            docs.append(obj["text"])
     else:
         text = p.read_text(encoding="utf-8")
         docs = [d.strip() for d in text.split("\n\n") if d.strip()]

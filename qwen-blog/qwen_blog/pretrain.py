@@ -72,16 +72,8 @@ PRESETS: dict[str, dict] = {
         },
     },
 }
-TRAIN_DEFAULTS = {
-    "seq_len": 128,
-    "micro_batch_size": 16,
-    "grad_accum": 1,
-    "lr": 3e-3,
-    "warmup_steps": 30,
-    "max_steps": 300,
-    "eval_every": 50,
-    "save_every": 100,
-}
+# a JSON config that names no training settings gets the tiny preset's
+TRAIN_DEFAULTS = dict(PRESETS["tiny"]["train"])
 
 
 def load_preset(spec: str) -> tuple[dict, dict]:
@@ -363,22 +355,8 @@ def run(args: argparse.Namespace) -> int:
                 f"world size {info.world_size} on {info.device}",
                 file=sys.stderr,
             )
-        targs = TrainArgs(
-            out=args.out,
-            max_steps=args.max_steps,
-            lr=args.lr,
-            min_lr_ratio=args.min_lr_ratio,
-            warmup_steps=args.warmup_steps,
-            weight_decay=args.weight_decay,
-            grad_clip=args.grad_clip,
-            grad_accum=args.grad_accum,
-            eval_every=args.eval_every,
-            save_every=args.save_every,
-            keep_last=args.keep_last,
-            precision=args.precision,
-            seed=args.seed,
-            show_progress=not args.no_progress,
-            overwrite=args.overwrite,
+        targs = TrainArgs.from_cli(
+            args,
             extra={
                 "command": "pretrain",
                 "config": args.config,

@@ -27,7 +27,6 @@ are all cut off by ``--max-len`` is dropped (and counted in the log).
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
@@ -132,23 +131,16 @@ def read_conversations(path: str | Path) -> list[dict]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"SFT data {p} does not exist")
+    from qwen_blog.data import iter_jsonl
+
     out = []
-    with p.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{p}:{lineno}: not valid JSON ({e})") from None
-            if isinstance(obj, list):
-                obj = {"messages": obj}
-            if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list):
-                raise ValueError(
-                    f'{p}:{lineno}: expected {{"messages": [...]}} or a list of messages'
-                )
-            obj["where"] = f"{p}:{lineno}"
-            out.append(obj)
+    for lineno, obj in iter_jsonl(p):
+        if isinstance(obj, list):
+            obj = {"messages": obj}
+        if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list):
+            raise ValueError(f'{p}:{lineno}: expected {{"messages": [...]}} or a list of messages')
+        obj["where"] = f"{p}:{lineno}"
+        out.append(obj)
     if not out:
         raise ValueError(f"{p}: no conversations")
     return out
@@ -342,22 +334,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{' (LoRA)' if args.lora else ''}; world size {info.world_size}",
                 file=sys.stderr,
             )
-        targs = TrainArgs(
-            out=args.out,
-            max_steps=args.max_steps,
+        targs = TrainArgs.from_cli(
+            args,
             lr=lr,
-            min_lr_ratio=args.min_lr_ratio,
-            warmup_steps=args.warmup_steps,
-            weight_decay=args.weight_decay,
-            grad_clip=args.grad_clip,
-            grad_accum=args.grad_accum,
-            eval_every=args.eval_every,
-            save_every=args.save_every,
-            keep_last=args.keep_last,
-            precision=args.precision,
-            seed=args.seed,
-            show_progress=not args.no_progress,
-            overwrite=args.overwrite,
             extra={
                 "command": "sft",
                 "base": str(base),

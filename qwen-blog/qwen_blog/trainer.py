@@ -38,7 +38,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +77,15 @@ class TrainArgs:
     show_progress: bool = True
     overwrite: bool = False  # allow a fresh (non-resumed) run in a directory that has checkpoints
     extra: dict = field(default_factory=dict)  # caller's run description, stored in run.json
+
+    @classmethod
+    def from_cli(cls, args: object, **overrides: object) -> TrainArgs:
+        """Take every field from the same-named command-line option (``--no-progress`` turns
+        ``show_progress`` off); ``overrides`` win. Options the command lacks keep their defaults."""
+        names = {f.name for f in fields(cls)} - {"show_progress", "extra"}
+        values = {n: getattr(args, n) for n in names if hasattr(args, n)}
+        values["show_progress"] = not getattr(args, "no_progress", False)
+        return cls(**(values | overrides))
 
 
 # ---------------------------------------------------------------------------------------------------
