@@ -18,9 +18,10 @@ import sys
 from pathlib import Path
 
 from tinyeval.report import RANDOM_LABEL, write_report
-from tinyeval.runner import atomic_write_text, run_task
+from tinyeval.runner import run_task
 from tinyeval.score import read_predictions, score_task_records
 from tinyeval.task import Task, list_tasks, load_task
+from tinyqwen.atomic import atomic_write_text
 
 DEMO_TASKS = ["demo_qa_zh", "demo_qa_en", "demo_mc", "demo_ppl"]
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from tinyeval.runner import atomic_write_text
 from tinyeval.score import read_predictions, score_task_records
 from tinyeval.task import list_tasks, load_task
+from tinyqwen.atomic import atomic_write_text
 
 RANDOM_LABEL = "tiny-random (random weights: gibberish, not a real score)"
 

@@ -48,7 +48,7 @@ from tinyeval.metrics.accuracy import pick_choice
 from tinyeval.metrics.choice import extract_choice
 from tinyeval.score import read_predictions, score_task_records
 from tinyeval.task import LETTERS, Task, load_examples
-from tinyqwen.atomic import atomic_write_text  # re-exported: cli and report import it here
+from tinyqwen.atomic import atomic_write_text
 
 # Tokens kept free for the chat template around the prompt (Qwen2.5 default system prompt +
 # role markers is ~30 tokens).
