@@ -155,8 +155,12 @@ def load_model(
     path: str | os.PathLike,
     dtype: torch.dtype | str | None = None,
     device: torch.device | str = "cpu",
+    quantize: str | None = None,
 ) -> Qwen2ForCausalLM:
-    """Build a ``Qwen2ForCausalLM`` from a Hugging Face directory; eval mode, no grad needed."""
+    """Build a ``Qwen2ForCausalLM`` from a Hugging Face directory; eval mode, no grad needed.
+
+    ``quantize="int8"``: every matrix is quantised as it is read (``tinyqwen.quant``); without a
+    ``dtype`` the rest of the model runs in the int8 kernel's own input dtype."""
     directory = Path(path)
     if not directory.is_dir():
         raise FileNotFoundError(f"checkpoint directory not found: {directory}")
@@ -164,6 +168,13 @@ def load_model(
     if not config_file.is_file():
         raise CheckpointError(f"{directory}: missing config.json")
     config = Qwen2Config.from_pretrained(config_file)
+    if quantize not in (None, "int8"):
+        raise ValueError(f"unknown quantize={quantize!r}; expected None or 'int8'")
+    if quantize:
+        from tinyqwen import quant
+
+        kernel = quant.choose_kernel(device)
+        dtype = quant.activation_dtype(kernel, device) if dtype in (None, "auto") else dtype
     dtype = resolve_dtype(dtype, device)
     locations = tensor_locations(directory)
 
@@ -199,6 +210,8 @@ def load_model(
                 raise CheckpointError(
                     f"{file}: tensor {name} has shape {list(got)}, config.json implies {list(shape)}"
                 )
+        if quantize:
+            quant.swap_to_int8(model, dtype)
         state = {}
         for name in expected:
             if name not in present:
@@ -208,17 +221,27 @@ def load_model(
                 t = handles[file].get_tensor(name)
             except SafetensorError as e:
                 raise CheckpointError(f"{file}: cannot read tensor {name} ({e})") from None
-            state[name] = t.to(device=device, dtype=dtype)
+            if quantize and name.endswith(".weight") and t.dim() == 2:  # matrices -> int8 + scales
+                q, scale = quant.quantize_int8(t.to(device))
+                state[name], state[name.removesuffix("weight") + "scale"] = q, scale
+            else:
+                state[name] = t.to(device=device, dtype=dtype)
     finally:
         for h in handles.values():
             h.__exit__(None, None, None)
 
     if tied:
         state["lm_head.weight"] = state["model.embed_tokens.weight"]
+        if quantize:
+            state["lm_head.scale"] = state["model.embed_tokens.scale"]
     model.load_state_dict(state, strict=True, assign=True)
     if tied:
         model.lm_head.weight = model.model.embed_tokens.weight  # one Parameter, as in __init__
+        if quantize:
+            quant.tie_int8(model)
     model.model.rotary_emb = RotaryEmbedding(config, device=device)  # its buffer was on meta
+    if quantize:
+        quant.set_kernels(model, kernel)
     return model.eval()
 
 

@@ -65,10 +65,10 @@ def _sampling(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _connect(spec: str) -> Any:
+def _connect(spec: str, quantize: str | None = None) -> Any:
     from tinyqwen.connection import connect
 
-    model = connect(spec)
+    model = connect(spec, quantize=quantize)
     _notice_if_random(model)
     return model
 
@@ -170,7 +170,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             print("error: give a prompt, or pipe one in ('-' reads stdin)", file=sys.stderr)
             return 2
         prompt = sys.stdin.read()
-    model = _connect(args.model)
+    model = _connect(args.model, args.quantize)
     sampling = _sampling(args)
     if args.chat:
         messages = [{"role": "system", "content": args.system}] if args.system else []
@@ -208,7 +208,7 @@ def _read_line(prompt: str) -> str | None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    model = _connect(args.model)
+    model = _connect(args.model, args.quantize)
     sampling = _sampling(args)
     base = [{"role": "system", "content": args.system}] if args.system else []
     history = list(base)
@@ -295,7 +295,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"max |logit diff| = {worst:.3e} (tolerance {args.atol:g}); greedy continuations "
         f"{'agree' if all_agree else 'DIFFER'} -> {'OK' if ok else 'FAIL'}"
     )
-    return 0 if ok else 1
+    return 0 if _verify_int8(path, ours, tokenizer, prompts) and ok else 1
+
+
+def _verify_int8(path: Path, ours: Any, tokenizer: Any, prompts: list[str]) -> bool:
+    """Print the int8 model's error against fp32 (last-position logits); True when cosine >= 0.99."""
+    from tinyqwen.model import Qwen2ForCausalLM
+    from tinyqwen.quant import int8_error, weight_bytes
+
+    q = Qwen2ForCausalLM.from_pretrained(path, quantize="int8")
+    ids = [i for i in (tokenizer.encode(t, allowed_special="all") for t in prompts) if i]
+    err = int8_error(ours, q, ids)
+    ok = err["min_cosine"] >= 0.99
+    print(
+        f"int8 ({q.quantization}, activations {str(q.dtype).removeprefix('torch.')}) vs fp32, "
+        f"last-position logits: min cosine {err['min_cosine']:.5f} (>= 0.99), "
+        f"max |diff| {err['max_abs_diff']:.3e}, argmax agrees on {err['argmax_agree']:.0%}; "
+        f"weights {weight_bytes(q) / weight_bytes(ours):.2f}x fp32 -> {'OK' if ok else 'FAIL'}"
+    )
+    return ok
 
 
 # ---------------------------------------------------------------------------------------- main
@@ -318,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="continue a prompt (or answer it with --chat)")
     p.add_argument("prompt", nargs="?", help="prompt text; '-' or omitted reads stdin")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--quantize", choices=["int8"], help="int8 weights (tinyqwen.quant)")
     p.add_argument("--chat", action="store_true", help="send the prompt as a chat user message")
     p.add_argument("--system", default=None, help="system prompt (with --chat)")
     p.add_argument("--stream", action="store_true", help="print text as it is generated")
@@ -326,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="interactive streaming chat (/reset, /exit)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--quantize", choices=["int8"], help="int8 weights (tinyqwen.quant)")
     p.add_argument("--system", default=None, help="system prompt")
     _add_sampling(p, 512)
     p.set_defaults(func=cmd_chat)

@@ -32,14 +32,22 @@ FORMS = (
 )
 
 
-def connect(spec: str, model_name: str | None = None, api_key: str | None = None) -> ChatModel:
-    """Return the ``ChatModel`` that ``spec`` names (see the module docstring)."""
+def connect(
+    spec: str,
+    model_name: str | None = None,
+    api_key: str | None = None,
+    quantize: str | None = None,
+) -> ChatModel:
+    """Return the ``ChatModel`` that ``spec`` names (see the module docstring); ``quantize="int8"``
+    loads a local model with int8 weights (``tinyqwen.quant``)."""
     spec = str(spec).strip()
     if spec == "tiny-random":
         from tinyqwen.tiny_random import load_tiny_random
 
-        return load_tiny_random()
+        return load_tiny_random(quantize)
     if spec.lower().startswith(("http://", "https://")):
+        if quantize:
+            raise ValueError(f"quantize={quantize!r} applies to local models, not to {spec!r}")
         from tinyqwen.openai_client import OpenAIChatModel
 
         url, _, fragment = spec.partition("#")
@@ -48,6 +56,6 @@ def connect(spec: str, model_name: str | None = None, api_key: str | None = None
     if spec and path.is_dir():
         from tinyqwen.llm import LLM
 
-        return LLM.from_pretrained(path)
+        return LLM.from_pretrained(path, quantize=quantize)
     why = "it is a file, not a directory" if path.is_file() else "no such directory"
     raise ValueError(f"cannot use model spec {spec!r} ({why}); expected {FORMS}")

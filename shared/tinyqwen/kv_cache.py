@@ -43,15 +43,14 @@ class KVCache:
     def for_model(cls, model: torch.nn.Module, batch_size: int, max_len: int) -> KVCache:
         """A cache shaped for ``model`` (a ``Qwen2ForCausalLM``), in its dtype and device."""
         cfg = model.config
-        w = model.model.embed_tokens.weight
         return cls(
             cfg.num_hidden_layers,
             batch_size,
             cfg.num_key_value_heads,
             max_len,
             cfg.head_dim,
-            dtype=w.dtype,
-            device=w.device,
+            dtype=model.dtype,
+            device=model.device,
         )
 
     def update(

@@ -182,21 +182,29 @@ class LLM:
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, dtype: torch.dtype | str | None = None, device: str | None = None
+        cls,
+        path: str | Path,
+        dtype: torch.dtype | str | None = None,
+        device: str | None = None,
+        quantize: str | None = None,
     ) -> LLM:
         """Load a Hugging Face Qwen2 directory (config.json, safetensors, tokenizer files).
 
         ``device=None`` picks ``"cuda"`` when available, else ``"cpu"``; ``dtype=None`` lets
-        ``Qwen2ForCausalLM.from_pretrained`` choose (see there)."""
+        ``Qwen2ForCausalLM.from_pretrained`` choose (see there); ``quantize="int8"`` loads int8
+        weights (``tinyqwen.quant``)."""
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = Qwen2ForCausalLM.from_pretrained(path, dtype=dtype, device=device)
+        model = Qwen2ForCausalLM.from_pretrained(
+            path, dtype=dtype, device=device, quantize=quantize
+        )
         tokenizer = Tokenizer.from_pretrained(path)
         return cls(model, tokenizer, name=str(path))
 
     def __repr__(self) -> str:
-        p = next(self.model.parameters())
-        return f"LLM(name={self.name!r}, dtype={p.dtype}, device={p.device}, context={self.context_length})"
+        m, q = self.model, getattr(self.model, "quantization", None)
+        weights = f", weights={q}" if q else ""
+        return f"LLM(name={self.name!r}, dtype={m.dtype}{weights}, device={m.device}, context={self.context_length})"
 
     @property
     def device(self) -> torch.device:

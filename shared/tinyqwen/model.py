@@ -349,11 +349,11 @@ class Qwen2ForCausalLM(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.model.embed_tokens.weight.dtype
+        return self.model.norm.weight.dtype  # the activation dtype, also when weights are int8
 
     @property
     def device(self) -> torch.device:
-        return self.model.embed_tokens.weight.device
+        return self.model.norm.weight.device
 
     def forward(
         self,
@@ -381,13 +381,15 @@ class Qwen2ForCausalLM(nn.Module):
     def from_pretrained(
         cls,
         path: str | os.PathLike,
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
         device: torch.device | str = "cpu",
+        quantize: str | None = None,
     ) -> Qwen2ForCausalLM:
-        """Load a Hugging Face Qwen2 directory (see ``tinyqwen.checkpoint.load_model``)."""
+        """Load a Hugging Face Qwen2 directory (see ``tinyqwen.checkpoint.load_model``);
+        ``quantize="int8"`` for int8 weights (``tinyqwen.quant``)."""
         from tinyqwen.checkpoint import load_model
 
-        return load_model(path, dtype=dtype, device=device)
+        return load_model(path, dtype=dtype, device=device, quantize=quantize)
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         """Write ``config.json`` + ``model.safetensors`` (see ``tinyqwen.checkpoint.save_model``)."""

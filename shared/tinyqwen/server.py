@@ -564,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="tinyqwen serve", description="Serve a model over an OpenAI-compatible HTTP API."
     )
     parser.add_argument("--model", default="tiny-random", help="checkpoint dir | tiny-random | URL")
+    parser.add_argument("--quantize", choices=["int8"], help="load a local model with int8 weights")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--served-model-name", default=None, help="model id clients must send")
@@ -586,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
             + ".",
             file=sys.stderr,
         )
-    model = tinyqwen.connect(args.model)
+    model = tinyqwen.connect(args.model, quantize=args.quantize)
     app = create_app(
         model, args.served_model_name, max_batch_size=args.max_batch_size, api_key=args.api_key
     )

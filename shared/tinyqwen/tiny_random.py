@@ -68,13 +68,21 @@ def build_tiny_random_model(vocab_size: int, seed: int = SEED) -> Qwen2ForCausal
     return model.eval()
 
 
-@functools.lru_cache(maxsize=1)
-def load_tiny_random() -> LLM:
-    """The shared ``tiny-random`` ``LLM`` (built once per process; fp32 on CPU)."""
+@functools.lru_cache(maxsize=2)
+def load_tiny_random(quantize: str | None = None) -> LLM:
+    """The shared ``tiny-random`` ``LLM`` (built once per process; fp32 on CPU; int8 weights with
+    ``quantize="int8"``)."""
+    if quantize not in (None, "int8"):
+        raise ValueError(f"unknown quantize={quantize!r}; expected None or 'int8'")
     if not (ASSET_DIR / "tokenizer.json").is_file():
         raise FileNotFoundError(
             f"tiny-random tokenizer missing: {ASSET_DIR / 'tokenizer.json'} "
             "(the tinyqwen package was installed without its assets)"
         )
     tokenizer = Tokenizer.from_pretrained(ASSET_DIR)
-    return LLM(build_tiny_random_model(tokenizer.vocab_size), tokenizer, name=NAME)
+    model = build_tiny_random_model(tokenizer.vocab_size)
+    if quantize:
+        from tinyqwen.quant import quantize_model
+
+        model = quantize_model(model)
+    return LLM(model, tokenizer, name=NAME)

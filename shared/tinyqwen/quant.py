@@ -1,0 +1,397 @@
+"""Int8 weight-only quantisation: every matrix stored as int8 + one fp32 scale per output row.
+
+Decode reads every weight once per token, so it runs at the speed of memory: int8 weights are 4x fewer
+bytes than fp32 and 2x fewer than bf16. The quantiser is symmetric and per output channel (per row of a
+``[out, in]`` weight), computed at load time from the safetensors weights -- no conversion step:
+
+    scale[n] = max_k |W[n, k]| / 127            # [N]   fp32
+    Q[n, k]  = round(W[n, k] / scale[n])        # [N, K] int8 in [-127, 127]
+    W[n, k] ~= Q[n, k] * scale[n]               # error at most scale[n] / 2 per weight
+
+So ``x @ W.T = (x @ Q.T) * scale``: the scale moves out of the inner sum and the matmul can run on int8.
+
+    >>> import torch
+    >>> q, scale = quantize_int8(torch.tensor([[0.5, -1.0, 0.25], [2.0, 0.0, -0.1]]))
+    >>> q.tolist(), [round(s, 5) for s in scale.tolist()]
+    ([[64, -127, 32], [127, 0, -6]], [0.00787, 0.01575])
+
+Which PyTorch kernel does the int8 matmul is chosen *by measurement* on the device at hand (once per
+process, ``choose_kernel``; ``python -m tinyqwen.quant`` prints the table):
+
+- ``fbgemm``: ``torch.ops.quantized.linear_dynamic`` (x86 fbgemm). Activations are quantised to uint8 on
+  the fly, int8 x uint8 -> int32 dot products, fp32 out; made per row (per token) by the scaling trick in
+  ``Int8Linear.forward``, so a row's result never depends on the rest of the batch. CPU only.
+- ``int8pack``: ``torch.ops.aten._weight_int8pack_mm`` (the gpt-fast kernel): int8 weights are converted
+  to bf16 on the fly inside the kernel, activations stay bf16 (exact weight-only quantisation).
+- ``int_mm``: ``torch._int_mm`` after quantising the activations per row to int8 (dynamic, symmetric).
+- ``dequant``: ``F.linear(x, Q * scale)`` -- dequantise, then an ordinary matmul. Always works; slow.
+
+Embedding and lm_head: Qwen2.5-0.5B/1.5B tie them (one ``[vocab, hidden]`` table, 136M of 494M parameters
+in 0.5B). The table is quantised once, per row; ``Int8Embedding`` looks rows up and dequantises only the
+``B x T`` rows it needs, and the head's matmul uses the same int8 rows (per-row scale = per-output-channel
+scale of the head). With ``fbgemm`` the head also keeps fbgemm's packed copy (another 1 byte per weight),
+because the embedding lookup needs the plain table. Norms, biases, rotary tables and the KV cache stay in
+the activation dtype.
+
+Limits: int8 only (no int4); scales are fp32 and per row, not per group (an outlier weight coarsens its whole
+row); activations are quantised on the fly by ``fbgemm`` / ``int_mm`` (adds a small error on top of the
+weights'); no saving of quantised checkpoints (quantisation is done at every load, ~1 s per 0.5B).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+KERNELS = ("fbgemm", "int8pack", "int_mm", "dequant")
+_CHOSEN: dict[str, str] = {}  # device type -> kernel name, measured once per process
+
+
+def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-row int8: ``w [N, K]`` -> ``(q [N, K] int8, scale [N] fp32)``, ``w ~= q * scale[:, None]``."""
+    w = w.float()
+    scale = w.abs().amax(dim=1).clamp_min(1e-12) / 127  # [N]; an all-zero row keeps scale > 0
+    q = torch.round(w / scale[:, None]).clamp_(-127, 127).to(torch.int8)  # [N, K]
+    return q, scale
+
+
+def _fbgemm_available() -> bool:
+    return bool({"fbgemm", "x86"} & set(torch.backends.quantized.supported_engines))
+
+
+def _cpu_has_vnni() -> bool:
+    """fbgemm without VNNI multiplies through int16 and can saturate unless activations use 7 bits."""
+    try:
+        caps = torch._C._cpu._get_cpu_capability()
+        return bool(caps.get("avx512_vnni") or caps.get("avx_vnni"))
+    except (AttributeError, RuntimeError, TypeError):
+        return False
+
+
+class Int8Linear(nn.Module):
+    """``y = x @ (q * scale).T + bias`` with int8 ``weight [N, K]`` and fp32 ``scale [N]`` buffers.
+
+    ``kernel`` is one of ``KERNELS``; ``set_kernel`` prepares what that kernel needs. Input and output keep
+    the caller's dtype (the kernel's own dtype is used inside).
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        shape = (out_features, in_features)
+        self.register_buffer("weight", torch.empty(shape, dtype=torch.int8, device=device))
+        self.register_buffer("scale", torch.empty(out_features, device=device))
+        b = torch.empty(out_features, dtype=dtype, device=device) if bias else None
+        self.register_buffer("bias", b)
+        self.kernel = "dequant"
+        self.tied = False  # True when weight/scale are the embedding's table (set by tie_int8)
+        self._packed = None  # fbgemm's packed weight (opaque), or the bf16 scale for int8pack
+
+    @classmethod
+    def from_float(cls, linear: nn.Linear) -> Int8Linear:
+        w = linear.weight.detach()
+        m = cls(linear.in_features, linear.out_features, linear.bias is not None, w.dtype, w.device)
+        m.weight, m.scale = quantize_int8(w)
+        if linear.bias is not None:
+            m.bias = linear.bias.detach().clone()
+        return m
+
+    def set_kernel(self, kernel: str) -> None:
+        """Prepare for ``kernel``. ``fbgemm`` packs the weight into its own layout and drops the plain
+        int8 copy (a tied head keeps it: the embedding reads it)."""
+        if kernel not in KERNELS:
+            raise ValueError(f"unknown int8 kernel {kernel!r}; expected one of {KERNELS}")
+        if self.weight is None:  # was packed for fbgemm: get the plain int8 rows back
+            self.weight = self._unpack()
+        self.kernel, self._packed = kernel, None
+        if kernel == "fbgemm":
+            # two extra input columns with zero weights carry the constants +1 and -1 (see forward)
+            padded = F.pad(self.weight, (0, 2))  # [N, K + 2]
+            zero = torch.zeros(self.out_features, dtype=torch.long)
+            with (
+                warnings.catch_warnings()
+            ):  # torch deprecates quantized tensors, still its fastest CPU path
+                warnings.simplefilter("ignore")
+                qw = torch._make_per_channel_quantized_tensor(padded, self.scale.double(), zero, 0)
+                self._packed = torch.ops.quantized.linear_prepack(qw, None)
+            self._reduce_range = not _cpu_has_vnni()
+            if not self.tied:
+                self.weight = None
+        elif kernel == "int8pack":
+            self._packed = self.scale.to(torch.bfloat16)
+
+    def _unpack(self) -> torch.Tensor:
+        q = torch.ops.quantized.linear_unpack(self._packed)[0].int_repr()
+        return q[:, : self.in_features].contiguous()
+
+    def dequantized(self) -> torch.Tensor:
+        """The fp32 weight this layer multiplies by, ``q * scale[:, None]`` ``[N, K]``."""
+        q = self._unpack() if self.weight is None else self.weight
+        return q.float() * self.scale[:, None]
+
+    def weight_bytes(self) -> int:
+        """Bytes this layer holds for its weight: int8 rows (fbgemm's packed copy counted as int8 plus
+        int32 column offsets) and fp32 scales; a tied table is counted by the embedding instead."""
+        n, k = self.out_features, self.in_features
+        own = (
+            0
+            if (self.tied and self.kernel != "fbgemm")
+            else n * (k + 2 * (self.kernel == "fbgemm"))
+        )
+        extra = 4 * n if self.kernel == "fbgemm" else 0
+        scale = 0 if self.tied else 4 * n
+        bias = 0 if self.bias is None else self.bias.numel() * self.bias.element_size()
+        return own + extra + scale + bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, self.in_features)  # [M, K]
+        if self.kernel == "fbgemm":
+            # fbgemm quantises its input with ONE scale for the whole [M, K] tensor, so a row's result
+            # would depend on the other rows (batching, padding) and an outlier token would coarsen
+            # all. Scaling each row to max |x| = 1 and appending the columns +1, -1 fixes the range of
+            # every row to exactly [-1, 1]: per-row (per-token) activation quantisation in one call.
+            xf = x2.float()
+            amax = xf.abs().amax(dim=1, keepdim=True).clamp_min(1e-12)  # [M, 1]
+            pins = xf.new_tensor([1.0, -1.0]).expand(xf.shape[0], 2)
+            xn = torch.cat([xf / amax, pins], dim=1)  # [M, K + 2]
+            y = torch.ops.quantized.linear_dynamic(xn, self._packed, self._reduce_range) * amax
+        elif self.kernel == "int8pack":
+            y = torch.ops.aten._weight_int8pack_mm(x2.to(torch.bfloat16), self.weight, self._packed)
+        elif self.kernel == "int_mm":
+            # dynamic symmetric per-row activation quantisation, int8 x int8 -> int32
+            xf = x2.float()
+            xs = xf.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127  # [M, 1]
+            xq = torch.round(xf / xs).to(torch.int8)
+            y = torch._int_mm(xq, self.weight.t()).float() * xs * self.scale  # [M, N]
+        else:
+            w = self.weight.to(x.dtype) * self.scale[:, None].to(x.dtype)
+            y = x2 @ w.t()
+        if self.bias is not None:
+            y = y + self.bias.to(y.dtype)
+        return y.to(x.dtype).reshape(*lead, self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, kernel={self.kernel}"
+
+
+class Int8Embedding(nn.Module):
+    """Row lookup in an int8 table: ``E[ids] = q[ids] * scale[ids]`` in ``dtype``.
+
+    ``weight [V, H]`` int8 and ``scale [V]`` are the same tensors as the tied ``lm_head``'s.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.num_embeddings, self.embedding_dim, self.dtype = num_embeddings, embedding_dim, dtype
+        shape = (num_embeddings, embedding_dim)
+        self.register_buffer("weight", torch.empty(shape, dtype=torch.int8, device=device))
+        self.register_buffer("scale", torch.empty(num_embeddings, device=device))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        rows = F.embedding(ids, self.weight)  # [B, T, H] int8
+        return rows.to(self.dtype) * self.scale[ids].unsqueeze(-1).to(self.dtype)
+
+
+def _time_ms(fn, device: torch.device, reps: int) -> float:
+    fn()  # warm-up (and the first call's one-time costs)
+    times = []
+    for _ in range(reps):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return sorted(times)[len(times) // 2] * 1e3
+
+
+@torch.inference_mode()
+def probe_kernels(
+    device: torch.device | str = "cpu",
+    shape: tuple[int, int] = (4864, 896),
+    rows: int = 1,
+    reps: int = 9,
+) -> dict[str, float | str]:
+    """Median milliseconds of one ``[rows, K] @ [K, N]`` int8 matmul per kernel (a string when the kernel
+    does not run here). The default shape is Qwen2.5-0.5B's MLP ``up_proj``, one token (decode)."""
+    device = torch.device(device)
+    gen = torch.Generator().manual_seed(0)
+    w = (torch.randn(shape, generator=gen) * 0.02).to(device)
+    x = torch.randn(rows, shape[1], generator=gen).to(device)
+    ref = x.float() @ w.float().t()
+    out: dict[str, float | str] = {}
+    for kernel in KERNELS:
+        if kernel == "fbgemm" and (device.type != "cpu" or not _fbgemm_available()):
+            out[kernel] = "not available"
+            continue
+        lin = Int8Linear(shape[1], shape[0], bias=False, device=device)
+        lin.weight, lin.scale = quantize_int8(w)
+        act = torch.float32 if kernel == "fbgemm" else torch.bfloat16
+        xa = x.to(act)
+        try:
+            lin.set_kernel(kernel)
+            y = lin(xa).float()
+        except (RuntimeError, NotImplementedError) as e:
+            out[kernel] = f"error: {str(e).splitlines()[0][:60]}"
+            continue
+        cos = F.cosine_similarity(y.flatten(), ref.flatten(), dim=0).item()
+        if cos < 0.99:  # a kernel that runs but computes the wrong thing is never chosen
+            out[kernel] = f"wrong result (cosine {cos:.3f})"
+            continue
+        out[kernel] = _time_ms(lambda lin=lin, xa=xa: lin(xa), device, reps)
+    return out
+
+
+def choose_kernel(device: torch.device | str = "cpu") -> str:
+    """The fastest working kernel for decode on ``device`` (measured once per process and device type)."""
+    dev = torch.device(device)
+    if dev.type not in _CHOSEN:
+        timings = probe_kernels(dev)
+        ok = {k: v for k, v in timings.items() if isinstance(v, float)}
+        _CHOSEN[dev.type] = min(ok, key=ok.get) if ok else "dequant"
+    return _CHOSEN[dev.type]
+
+
+def activation_dtype(kernel: str, device: torch.device | str = "cpu") -> torch.dtype:
+    """The dtype the rest of a quantised model runs in when the caller did not pick one: the kernel's own
+    input dtype (fp32 for fbgemm, bf16 for the others where the device computes bf16 natively)."""
+    if kernel == "fbgemm":
+        return torch.float32
+    from tinyqwen.checkpoint import default_dtype
+
+    return default_dtype(device)
+
+
+def swap_to_int8(model: nn.Module, dtype: torch.dtype) -> None:
+    """Replace every ``nn.Linear`` and the token embedding of a ``Qwen2ForCausalLM`` by empty int8
+    modules (on the model's device, typically ``meta`` before ``load_state_dict(assign=True)``); a tied
+    head keeps sharing the embedding's tensors. Call ``set_kernels`` after the weights are in."""
+    emb = model.model.embed_tokens
+    device = emb.weight.device
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Linear):
+                q = Int8Linear(
+                    child.in_features, child.out_features, child.bias is not None, dtype, device
+                )
+                setattr(parent, name, q)
+    model.model.embed_tokens = Int8Embedding(emb.num_embeddings, emb.embedding_dim, dtype, device)
+
+
+def tie_int8(model: nn.Module) -> None:
+    """Make the int8 ``lm_head`` use the embedding's int8 table and scales (one copy)."""
+    model.lm_head.weight = model.model.embed_tokens.weight
+    model.lm_head.scale = model.model.embed_tokens.scale
+    model.lm_head.tied = True
+
+
+def set_kernels(model: nn.Module, kernel: str | None = None) -> str:
+    """Prepare every ``Int8Linear`` for ``kernel`` (default: ``choose_kernel`` on the model's device)."""
+    kernel = kernel or choose_kernel(model.model.norm.weight.device)
+    for m in model.modules():
+        if isinstance(m, Int8Linear):
+            m.set_kernel(kernel)
+    model.quantization = f"int8 ({kernel})"
+    return kernel
+
+
+@torch.no_grad()
+def quantize_model(model: nn.Module, kernel: str | None = None) -> nn.Module:
+    """Quantise a loaded float ``Qwen2ForCausalLM`` in place (its weights become int8; the activation
+    dtype stays the model's); returns the model. ``from_pretrained(..., quantize="int8")`` does the same
+    while loading, one tensor at a time."""
+    tied = model.lm_head.weight is model.model.embed_tokens.weight
+    emb = model.model.embed_tokens
+    dtype = emb.weight.dtype
+    table_q, table_scale = quantize_int8(emb.weight.detach())
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, nn.Linear) and not (tied and child is model.lm_head):
+                setattr(parent, name, Int8Linear.from_float(child))
+    new_emb = Int8Embedding(emb.num_embeddings, emb.embedding_dim, dtype, emb.weight.device)
+    new_emb.weight, new_emb.scale = table_q, table_scale
+    model.model.embed_tokens = new_emb
+    if tied:
+        model.lm_head = Int8Linear(emb.embedding_dim, emb.num_embeddings, False, dtype)
+        tie_int8(model)
+    set_kernels(model, kernel)
+    return model
+
+
+def weight_bytes(model: nn.Module) -> int:
+    """Bytes held by the model's weights: parameters and weight buffers (a tied tensor counted once), an
+    ``Int8Linear`` as its ``weight_bytes()``; rotary tables (recomputed, not weights) left out."""
+    seen: set[int] = set()
+    total = 0
+    for m in model.modules():
+        if isinstance(m, Int8Linear):
+            total += m.weight_bytes()
+            continue
+        if m.__class__.__name__ == "RotaryEmbedding":
+            continue
+        for t in list(m.parameters(recurse=False)) + list(m.buffers(recurse=False)):
+            if t.data_ptr() not in seen:
+                seen.add(t.data_ptr())
+                total += t.numel() * t.element_size()
+    return total
+
+
+@torch.inference_mode()
+def int8_error(
+    reference: nn.Module, quantized: nn.Module, prompts: list[list[int]]
+) -> dict[str, float]:
+    """Last-position logits of ``quantized`` against ``reference`` (same checkpoint, float) over
+    ``prompts``: the smallest cosine, the largest ``|logit diff|`` and the fraction of prompts whose
+    argmax (the greedy next token) agrees."""
+    cosines, diffs, agree = [], [], 0
+    for ids in prompts:
+        x = torch.tensor([ids], device=reference.device)
+        a = reference(x, logits_to_keep=1)[0, -1]
+        b = quantized(x.to(quantized.device), logits_to_keep=1)[0, -1].to(a.device)
+        cosines.append(F.cosine_similarity(a, b, dim=0).item())
+        diffs.append((a - b).abs().max().item())
+        agree += int(a.argmax() == b.argmax())
+    return {
+        "min_cosine": min(cosines),
+        "max_abs_diff": max(diffs),
+        "argmax_agree": agree / len(prompts),
+    }
+
+
+def main() -> None:
+    """``python -m tinyqwen.quant [--device cuda]``: print the kernel timings and the choice."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="time the int8 matmul kernels and show the choice")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = p.parse_args()
+    for rows, shape in ((1, (4864, 896)), (1, (896, 4864)), (8, (4864, 896)), (128, (4864, 896))):
+        t = probe_kernels(args.device, shape, rows)
+        cells = ", ".join(
+            f"{k} {v:.3f} ms" if isinstance(v, float) else f"{k} {v}" for k, v in t.items()
+        )
+        print(f"{args.device} x[{rows}, {shape[1]}] @ W[{shape[0]}, {shape[1]}].T: {cells}")
+    print(f"chosen for decode on {args.device}: {choose_kernel(args.device)}")
+
+
+if __name__ == "__main__":
+    main()
