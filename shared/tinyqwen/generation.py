@@ -32,7 +32,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import torch
+import torch.nn.functional as F
 
+from tinyqwen.compiled import StaticKVCache
 from tinyqwen.kv_cache import KVCache
 from tinyqwen.model import Qwen2ForCausalLM
 
@@ -65,8 +67,18 @@ def decode_one_token(
 ) -> torch.Tensor:
     """Feed one new token per row (``tokens [B, 1]`` at ``position_ids [B, 1]``); return ``[B, V]`` logits.
 
-    ``attention_mask`` is ``[B, cache.length + 1]`` or ``None`` when no row has padding.
+    ``attention_mask`` is ``[B, cache.length + 1]`` or ``None`` when no row has padding. A model with
+    a compiled step (``tinyqwen.compiled.compile_decode``) runs that step on its ``StaticKVCache``.
     """
+    step = getattr(model, "compiled_decode", None)
+    if step is not None and isinstance(cache, StaticKVCache):
+        if attention_mask is not None:  # slots not written yet count as real: pos masks them
+            attention_mask = F.pad(
+                attention_mask, (0, cache.max_len - attention_mask.shape[1]), value=1
+            )
+        logits = step(model, tokens, position_ids, cache, attention_mask)
+        cache.advance(1)
+        return logits
     return model(tokens, attention_mask, position_ids, cache)[:, -1]
 
 
@@ -173,7 +185,8 @@ def generate_steps(
 
     stop = set(int(t) for t in stop_token_ids)
     done = [False] * B
-    cache = KVCache.for_model(model, B, max_len)  # allocated once for the whole call
+    cache_type = StaticKVCache if hasattr(model, "compiled_decode") else KVCache
+    cache = cache_type.for_model(model, B, max_len)  # allocated once for the whole call
     position_ids = torch.tensor(lengths, device=device)[:, None]  # [B, 1] next position per row
 
     logits = prefill(model, ids, mask[:, :P] if padded else None, cache)

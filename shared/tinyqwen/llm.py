@@ -187,6 +187,7 @@ class LLM:
         dtype: torch.dtype | str | None = None,
         device: str | None = None,
         quantize: str | None = None,
+        compile: bool = False,
     ) -> LLM:
         """Load a Hugging Face Qwen2 directory (config.json, safetensors, tokenizer files).
 

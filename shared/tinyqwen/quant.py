@@ -210,20 +210,6 @@ class Int8Embedding(nn.Module):
         return rows.to(self.dtype) * self.scale[ids].unsqueeze(-1).to(self.dtype)
 
 
-def _time_ms(fn, device: torch.device, reps: int) -> float:
-    fn()  # warm-up (and the first call's one-time costs)
-    times = []
-    for _ in range(reps):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2] * 1e3
-
-
 @torch.inference_mode()
 def probe_kernels(
     device: torch.device | str = "cpu",
@@ -232,24 +218,25 @@ def probe_kernels(
     reps: int = 9,
 ) -> dict[str, float | str]:
     """Median milliseconds of one ``[rows, K] @ [K, N]`` int8 matmul per kernel (a string when the kernel
-    does not run here). The default shape is Qwen2.5-0.5B's MLP ``up_proj``, one token (decode)."""
+    does not run here). The default shape is Qwen2.5-0.5B's MLP ``up_proj``, one token (decode). The
+    kernels take turns within each repetition, so a busy machine slows them alike."""
     device = torch.device(device)
     gen = torch.Generator().manual_seed(0)
     w = (torch.randn(shape, generator=gen) * 0.02).to(device)
     x = torch.randn(rows, shape[1], generator=gen).to(device)
     ref = x.float() @ w.float().t()
     out: dict[str, float | str] = {}
+    calls = {}
     for kernel in KERNELS:
         if kernel == "fbgemm" and (device.type != "cpu" or not _fbgemm_available()):
             out[kernel] = "not available"
             continue
         lin = Int8Linear(shape[1], shape[0], bias=False, device=device)
         lin.weight, lin.scale = quantize_int8(w)
-        act = torch.float32 if kernel == "fbgemm" else torch.bfloat16
-        xa = x.to(act)
+        xa = x.to(torch.float32 if kernel == "fbgemm" else torch.bfloat16)
         try:
             lin.set_kernel(kernel)
-            y = lin(xa).float()
+            y = lin(xa).float()  # also the warm-up
         except (RuntimeError, NotImplementedError) as e:
             out[kernel] = f"error: {str(e).splitlines()[0][:60]}"
             continue
@@ -257,8 +244,20 @@ def probe_kernels(
         if cos < 0.99:  # a kernel that runs but computes the wrong thing is never chosen
             out[kernel] = f"wrong result (cosine {cos:.3f})"
             continue
-        out[kernel] = _time_ms(lambda lin=lin, xa=xa: lin(xa), device, reps)
-    return out
+        calls[kernel] = lambda lin=lin, xa=xa: lin(xa)
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    for _ in range(reps):
+        for kernel, call in calls.items():
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            call()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times[kernel].append((time.perf_counter() - t0) * 1e3)
+    for kernel, ts in times.items():
+        out[kernel] = sorted(ts)[len(ts) // 2]
+    return {k: out[k] for k in KERNELS}
 
 
 def choose_kernel(device: torch.device | str = "cpu") -> str:

@@ -68,12 +68,16 @@ def build_tiny_random_model(vocab_size: int, seed: int = SEED) -> Qwen2ForCausal
     return model.eval()
 
 
-@functools.lru_cache(maxsize=2)
 def load_tiny_random(quantize: str | None = None) -> LLM:
     """The shared ``tiny-random`` ``LLM`` (built once per process; fp32 on CPU; int8 weights with
     ``quantize="int8"``)."""
     if quantize not in (None, "int8"):
         raise ValueError(f"unknown quantize={quantize!r}; expected None or 'int8'")
+    return _load(quantize)  # positional, so that () and (None) share one cache entry
+
+
+@functools.lru_cache(maxsize=2)
+def _load(quantize: str | None) -> LLM:
     if not (ASSET_DIR / "tokenizer.json").is_file():
         raise FileNotFoundError(
             f"tiny-random tokenizer missing: {ASSET_DIR / 'tokenizer.json'} "
