@@ -101,7 +101,7 @@ class ExecResult:
 # Runs in the sandboxed interpreter before the user's code: the process limit (counted inside the
 # sandbox's user namespace), the allowed packages' folder, then the code from stdin; the value of
 # a trailing expression is printed, as in a notebook.
-_BOOTSTRAP = r"""
+_BOOTSTRAP = r"""# tinyagent-sandbox
 import sys
 if sys.argv[1] != "0":
     import resource
@@ -216,7 +216,9 @@ def _decode(data: bytes, cap: int) -> str:
 def _note(rc: int | None, stderr: str, timed_out: bool, capped: bool, limits: SandboxLimits) -> str:
     """Why the run was stopped, in words, for the model."""
     if timed_out:
-        return f"time limit exceeded ({limits.time_s:g} s): the process and all it started were killed"
+        return (
+            f"time limit exceeded ({limits.time_s:g} s): the process and all it started were killed"
+        )
     sig = -rc if rc is not None and rc < 0 else rc - 128 if rc is not None and rc > 128 else None
     if sig in (signal.SIGXCPU, signal.SIGKILL):
         return "CPU time limit exceeded: the process was killed"
@@ -254,6 +256,7 @@ def run_python(
         workdir.mkdir(parents=True, exist_ok=True)
         if launch.drop_to_nobody:  # the sandbox is uid 65534 on the host too
             os.chown(workdir, SANDBOX_UID, SANDBOX_UID)
+        launch, workdir = launch.with_workdir(workdir)
     py_args = ["-I", "-S", "-B", "-X", "utf8", "-c", _BOOTSTRAP, str(limits.max_processes), SITE]
     argv = bwrap_argv(launch, runtime, py_args, workdir=workdir, tmp_mb=limits.disk_mb)
     return _run(argv, code, limits, cwd=None, env={}, setup=launch.preexec)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -45,7 +46,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata, util
 from pathlib import Path
 
@@ -199,6 +200,15 @@ class Launch:
     drop_to_nobody: bool  # root: bwrap itself runs as uid/gid 65534 (see ``_root_setup``)
     staged: tuple[tuple[str, str], ...] = ()  # (host path, staging path) bind-mounted by the child
 
+    def with_workdir(self, workdir: Path) -> tuple[Launch, str]:
+        """This launch plus a read-write ``workdir``: (launch, the path bwrap binds it from)."""
+        if not self.drop_to_nobody or _nobody_can_use(str(workdir), parents_only=True):
+            return self, str(workdir)
+        name = "w-" + hashlib.sha256(os.fsencode(workdir)).hexdigest()[:16]
+        dst = os.path.join(_staging_root(), name)
+        os.makedirs(dst, exist_ok=True)
+        return replace(self, staged=(*self.staged, (str(workdir), dst))), dst
+
     def preexec(self) -> None:
         """Runs in the forked child before exec (after the rlimits)."""
         if self.drop_to_nobody:
@@ -228,13 +238,13 @@ def _root_setup(staged: tuple[tuple[str, str], ...]) -> None:
     os.setuid(SANDBOX_UID)
 
 
-def _nobody_can_use(path: str) -> bool:
+def _nobody_can_use(path: str, parents_only: bool = False) -> bool:
     """Every folder above ``path`` searchable by others, and ``path`` itself readable by others."""
     p = Path(path)
     for parent in p.parents:
         if not os.stat(parent).st_mode & 0o001:
             return False
-    return bool(os.stat(p).st_mode & 0o004)
+    return parents_only or bool(os.stat(p).st_mode & 0o004)
 
 
 @functools.lru_cache(maxsize=1)
@@ -306,7 +316,7 @@ def bwrap_argv(
     argv += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
     if workdir is None:
         argv += ["--perms", "0700", "--size", size, "--tmpfs", WORK]
-    else:
+    else:  # the caller passes ``Launch.with_workdir``'s source
         argv += ["--bind", str(workdir), WORK]
     argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK]
     base_env = {
@@ -368,7 +378,8 @@ def _probe_once(bwrap: str, drop: bool) -> tuple[dict | None, str]:
     work = tempfile.mkdtemp(prefix="tinyagent-probe-")
     if drop:
         os.chown(work, SANDBOX_UID, SANDBOX_UID)
-    argv = bwrap_argv(launch, runtime, ["-I", "-S", "-c", code], workdir=work, tmp_mb=1)
+    launch, source = launch.with_workdir(Path(work))
+    argv = bwrap_argv(launch, runtime, ["-I", "-S", "-c", code], workdir=source, tmp_mb=1)
     try:
         r = subprocess.run(
             argv,
