@@ -1,9 +1,11 @@
 """The python tool: model-written code runs in a bubblewrap sandbox, or not at all.
 
-    >>> run_python("print(sum(range(10)))").stdout        # doctest: +SKIP
+    >>> run_python("print(sum(range(10)))").stdout
     '45\\n'
-    >>> python.fn(code="x = 6 * 7\\nx")                   # the last expression is printed  # doctest: +SKIP
+    >>> python.fn(code="x = 6 * 7\\nx")                   # the last expression is printed
     '42'
+    >>> run_python("open('/etc/passwd')").stderr.splitlines()[-1]
+    "FileNotFoundError: [Errno 2] No such file or directory: '/etc/passwd'"
 
 The boundary is the Linux kernel, not Python: each call starts a fresh interpreter inside new
 user/pid/net/ipc/uts/cgroup/mount namespaces made by ``bwrap`` (see ``tools/sandbox.py`` for exactly
@@ -214,25 +216,28 @@ def _decode(data: bytes, cap: int) -> str:
 
 
 def _note(rc: int | None, stderr: str, timed_out: bool, capped: bool, limits: SandboxLimits) -> str:
-    """Why the run was stopped, in words, for the model."""
+    """Why the run was stopped, in words, for the model (every limit that was hit)."""
+    notes = []
     if timed_out:
-        return (
+        notes.append(
             f"time limit exceeded ({limits.time_s:g} s): the process and all it started were killed"
         )
     sig = -rc if rc is not None and rc < 0 else rc - 128 if rc is not None and rc > 128 else None
     if sig in (signal.SIGXCPU, signal.SIGKILL):
-        return "CPU time limit exceeded: the process was killed"
+        notes.append("CPU time limit exceeded: the process was killed")
     if sig == signal.SIGXFSZ or "File too large" in stderr:
-        return f"file size limit exceeded ({limits.file_size_mb} MiB)"
+        notes.append(f"file size limit exceeded ({limits.file_size_mb} MiB)")
     if "MemoryError" in stderr:
-        return f"memory limit exceeded ({limits.memory_mb} MiB)"
+        notes.append(f"memory limit exceeded ({limits.memory_mb} MiB)")
     if "No space left on device" in stderr:
-        return f"disk space limit exceeded ({limits.disk_mb} MiB in /work, /tmp)"
-    if "Resource temporarily unavailable" in stderr:
-        return f"process limit reached ({limits.max_processes} processes and threads)"
+        notes.append(f"disk space limit exceeded ({limits.disk_mb} MiB in /work, /tmp)")
+    if "Resource temporarily unavailable" in stderr or "can't start new thread" in stderr:
+        notes.append(f"process limit reached ({limits.max_processes} processes and threads)")
     if capped:
-        return f"output limit exceeded ({limits.max_output_chars} characters): the rest was cut off"
-    return ""
+        notes.append(
+            f"output limit exceeded ({limits.max_output_chars} characters): the rest was cut off"
+        )
+    return "; ".join(notes)
 
 
 def run_python(
