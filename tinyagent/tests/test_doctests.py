@@ -17,6 +17,7 @@ MODULES = [
     "tinyagent.bfcl",
     "tinyagent.tools.calculator",
     "tinyagent.tools.python_exec",
+    "tinyagent.tools.seccomp",
 ]
 
 

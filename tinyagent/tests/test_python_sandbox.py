@@ -18,7 +18,7 @@ import pytest
 
 from tinyagent import Agent
 from tinyagent.scripted import ScriptedChatModel
-from tinyagent.tools import sandbox
+from tinyagent.tools import sandbox, seccomp
 from tinyagent.tools.python_exec import (
     SandboxLimits,
     SandboxUnavailableError,
@@ -298,6 +298,45 @@ def test_tcp_to_a_host_port():
             server.accept()
     finally:
         server.close()
+
+
+def test_seccomp_filter_refuses_kernel_attack_surface():
+    if not seccomp.supported():
+        pytest.skip("no seccomp filter for this architecture")
+    import platform
+
+    col = 0 if platform.machine() == "x86_64" else 1
+    calls = {name: seccomp.DENIED[name][col] for name in ("keyctl", "ptrace", "userfaultfd", "bpf")}
+    code = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        f"for name, nr in {calls!r}.items():\n"
+        "    r = libc.syscall(nr, 9999, 0, 0, 0)\n"
+        "    print(name, r, ctypes.get_errno())\n"
+        "print(open('/proc/self/status').read().split('Seccomp:')[1].split()[0])\n"
+    )
+    obs, _ = run_attack(code)
+    assert obs.splitlines() == [f"{n} -1 1" for n in calls] + ["2"], obs
+
+
+@pytest.mark.parametrize(
+    "machine, header, pattern",
+    [
+        ("x86_64", "/usr/include/x86_64-linux-gnu/asm/unistd_64.h", r"#define __NR_{}\s+(\d+)"),
+        ("aarch64", "/usr/include/asm-generic/unistd.h", r"#define __NR(?:3264)?_{}\s+(\d+)"),
+    ],
+)
+def test_seccomp_numbers_match_the_kernel_headers(machine, header, pattern):
+    import re
+
+    if not os.path.exists(header):
+        pytest.skip(f"{header} is not installed (linux-libc-dev)")
+    text = Path(header).read_text()
+    col = 0 if machine == "x86_64" else 1
+    for name, numbers in seccomp.DENIED.items():
+        m = re.search(pattern.format(name), text)
+        assert (int(m.group(1)) if m else None) == numbers[col], name
+    assert len(seccomp.deny_filter(machine)) % 8 == 0
 
 
 @pytest.mark.parametrize("main_waits", [False, True], ids=["main-exits", "main-times-out"])

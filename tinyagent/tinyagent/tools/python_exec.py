@@ -26,8 +26,8 @@ Fail closed: with no working sandbox (no ``bwrap``, user namespaces disabled, no
 ``--unsafe-python``) runs the code in a plain subprocess instead -- rlimits, a temp dir and a scrubbed
 environment only, NO isolation -- and prints a warning on every call.
 
-Limits: memory is per process (up to ``max_processes x memory_mb`` in all), not a cgroup; no seccomp
-filter; a persistent ``workdir`` keeps whatever the code left there (symlinks included: do not follow
+Limits: memory is per process (up to ``max_processes x memory_mb`` in all), not a cgroup; the
+seccomp filter is a deny-list, not an allow-list; a persistent ``workdir`` keeps whatever the code left there (symlinks included: do not follow
 them from the host).
 """
 
@@ -51,6 +51,7 @@ from tinyagent.tools.sandbox import (
     SITE,
     SandboxUnavailableError,
     bwrap_argv,
+    filter_fd,
     plan_launch,
     probe,
     python_runtime,
@@ -263,8 +264,12 @@ def run_python(
             os.chown(workdir, SANDBOX_UID, SANDBOX_UID)
         launch, workdir = launch.with_workdir(workdir)
     py_args = ["-I", "-S", "-B", "-X", "utf8", "-c", _BOOTSTRAP, str(limits.max_processes), SITE]
-    argv = bwrap_argv(launch, runtime, py_args, workdir=workdir, tmp_mb=limits.disk_mb)
-    return _run(argv, code, limits, cwd=None, env={}, setup=launch.preexec)
+    with filter_fd() as fd:
+        argv = bwrap_argv(
+            launch, runtime, py_args, workdir=workdir, tmp_mb=limits.disk_mb, seccomp_fd=fd
+        )
+        fds = () if fd is None else (fd,)
+        return _run(argv, code, limits, cwd=None, env={}, setup=launch.preexec, pass_fds=fds)
 
 
 def _run_unsafe(code: str, limits: SandboxLimits, workdir: str | Path | None) -> ExecResult:
@@ -282,7 +287,9 @@ def _run_unsafe(code: str, limits: SandboxLimits, workdir: str | Path | None) ->
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(argv, code: str, limits: SandboxLimits, cwd, env, nproc=False, setup=None) -> ExecResult:
+def _run(
+    argv, code: str, limits: SandboxLimits, cwd, env, nproc=False, setup=None, pass_fds=()
+) -> ExecResult:
     proc = subprocess.Popen(
         argv,
         cwd=cwd,
@@ -292,6 +299,7 @@ def _run(argv, code: str, limits: SandboxLimits, cwd, env, nproc=False, setup=No
         stderr=subprocess.PIPE,
         preexec_fn=functools.partial(_limit, limits, nproc, setup),
         start_new_session=True,  # its own process group: a timeout kills all of it
+        pass_fds=pass_fds,
     )
     out, err, timed_out, capped = _communicate(proc, code.encode("utf-8"), limits)
     stdout = _decode(out, limits.max_output_chars)

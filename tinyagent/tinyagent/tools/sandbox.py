@@ -22,20 +22,24 @@ What the sandboxed process gets (all of it enforced by the Linux kernel, none by
 - a network namespace with only its own loopback (nothing on the host or the internet is
   reachable, abstract UNIX sockets included) and a pid namespace whose init dies with ``bwrap``
   (``--die-with-parent``): killing ``bwrap`` kills every process the code started;
-- a new session (no ``TIOCSTI`` into your terminal) and an empty environment (``--clearenv``).
+- a new session (no ``TIOCSTI`` into your terminal) and an empty environment (``--clearenv``);
+- a seccomp deny-list (``tools/seccomp.py``: mount family, bpf, io_uring, keyrings, ptrace,
+  userfaultfd, perf_event_open... answer EPERM; a foreign architecture or x32 call kills).
 
 Fail closed: ``probe()`` really runs a sandboxed interpreter once per process and checks each
 namespace from the inside; when that fails (no ``bwrap``, user namespaces disabled, not Linux),
 ``require_sandbox()`` raises ``SandboxUnavailableError`` saying why and how to enable it.
 
-Limits: no seccomp filter (the whole kernel syscall surface of an unprivileged user namespace is
-reachable, so a kernel bug is an escape); memory and CPU are per-process rlimits, not a cgroup (see
-``python_exec``); the system library folders are readable (public distro files, no secrets).
+Limits: the seccomp filter is a deny-list, so the rest of the syscall surface of an unprivileged
+user namespace is reachable (a kernel bug there is an escape); memory and CPU are per-process
+rlimits, not a cgroup (see ``python_exec``); the system library folders are readable (public distro
+files, no secrets).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -46,9 +50,12 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from importlib import metadata, util
 from pathlib import Path
+
+from tinyagent.tools import seccomp
 
 __all__ = [
     "SandboxUnavailableError",
@@ -63,6 +70,7 @@ __all__ = [
     "require_sandbox",
     "sandbox_layers",
     "HOW_TO_ENABLE",
+    "filter_fd",
 ]
 
 SANDBOX_UID = 65534  # "nobody" inside the sandbox
@@ -295,14 +303,18 @@ def bwrap_argv(
     *,
     workdir: str | Path | None,
     tmp_mb: int,
+    seccomp_fd: int | None = None,
     env: dict[str, str] | None = None,
 ) -> list[str]:
     """The full command: ``bwrap <isolation> <mounts> -- <interpreter> <python_args>``.
 
     ``workdir`` is bound read-write on ``/work``; ``None`` gives a fresh ``tmp_mb`` MiB tmpfs.
+    ``seccomp_fd`` (from ``filter_fd()``, passed to the child) installs the seccomp filter.
     """
     size = str(tmp_mb * 1024 * 1024)
     argv = [launch.bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
     argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv"]
     argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox"]
     for target, link in runtime.symlinks:
@@ -333,6 +345,21 @@ def bwrap_argv(
     return [*argv, "--", runtime.interpreter, *python_args]
 
 
+@contextlib.contextmanager
+def filter_fd() -> Iterator[int | None]:
+    """A pipe's read end holding the seccomp program for ``bwrap --seccomp`` (None if unsupported)."""
+    if not seccomp.supported():
+        yield None
+        return
+    r, w = os.pipe()
+    try:
+        os.write(w, seccomp.deny_filter())  # a few hundred bytes: fits the pipe buffer
+        os.close(w)
+        yield r
+    finally:
+        os.close(r)
+
+
 # Runs inside the sandbox: reports what the process can see of its own isolation.
 _PROBE = r"""
 import json, os, socket
@@ -343,6 +370,11 @@ def writable(p):
         open(os.path.join(p, ".probe"), "w").close(); os.remove(os.path.join(p, ".probe")); return True
     except OSError:
         return False
+def keyctl_denied():  # unfiltered, an unknown keyctl command is EOPNOTSUPP; filtered, EPERM
+    import ctypes, platform
+    nr = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+    libc = ctypes.CDLL(None, use_errno=True)
+    return nr is not None and libc.syscall(nr, 9999, 0, 0) == -1 and ctypes.get_errno() == 1
 def nproc_enforced():
     import resource
     resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
@@ -362,6 +394,7 @@ print(json.dumps({
     "write_work": writable(%(work)r), "write_root": writable("/"),
     "write_runtime": writable(os.path.dirname(os.__file__)),
     "owner_file": open(%(work)r + "/owner", "w").close(), "nproc_enforced": nproc_enforced(),
+    "seccomp": status.get("Seccomp", "0").strip(), "keyctl_denied": keyctl_denied(),
 }))
 """
 
@@ -379,16 +412,19 @@ def _probe_once(bwrap: str, drop: bool) -> tuple[dict | None, str]:
     if drop:
         os.chown(work, SANDBOX_UID, SANDBOX_UID)
     launch, source = launch.with_workdir(Path(work))
-    argv = bwrap_argv(launch, runtime, ["-I", "-S", "-c", code], workdir=source, tmp_mb=1)
     try:
-        r = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=launch.preexec,
-        )
+        with filter_fd() as fd:
+            args = ["-I", "-S", "-c", code]
+            argv = bwrap_argv(launch, runtime, args, workdir=source, tmp_mb=1, seccomp_fd=fd)
+            r = subprocess.run(
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=launch.preexec,
+                pass_fds=() if fd is None else (fd,),
+            )
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"{bwrap} could not start: {e}"
     finally:
@@ -442,8 +478,10 @@ def probe() -> SandboxStatus:
     )
     layers["filesystem_view"] = " ".join(seen["root"])
     layers["process_limit_enforced"] = seen["nproc_enforced"]
-    layers["seccomp"] = False  # not installed: see the module docstring
-    optional = ("seccomp", "process_limit_enforced")
+    layers["seccomp (tools/seccomp.py deny-list)"] = (
+        seen["seccomp"] == "2" and seen["keyctl_denied"]
+    )
+    optional = ("seccomp (tools/seccomp.py deny-list)", "process_limit_enforced")
     bad = [k for k, v in layers.items() if v is False and k not in optional]
     reason = f"layers missing: {', '.join(bad)}" if bad else ""
     return SandboxStatus(not bad, bwrap, version, reason, layers, drop)
