@@ -109,6 +109,10 @@ def test_sandbox_layers_are_really_active():
     for key in ("uid_65534", "no_capabilities", "no_new_privs", "nested_userns_disabled"):
         assert layers[key] is True, key
     assert layers["no_network (loopback only)"] and layers["only_workdir_and_tmp_writable"]
+    # as root, bwrap runs as nobody (when nobody may create user namespaces here), else as you
+    host_uid = 65534 if STATUS.drop_to_nobody else os.geteuid()
+    assert STATUS.drop_to_nobody == (os.geteuid() == 0) or not layers["process_limit_enforced"]
+    assert layers["host_uid"].startswith(f"{host_uid} ")
 
 
 def test_subinterpreter_cannot_reach_the_host(canary):
@@ -444,6 +448,7 @@ def test_fresh_directory_each_run_and_persistent_workdir(tmp_path):
     run_python("open('notes.txt', 'w').write('kept')", LIMITS, workdir=work)
     assert run_python("print(open('notes.txt').read())", LIMITS, workdir=work).stdout == "kept\n"
     assert (work / "notes.txt").read_text() == "kept"
+    assert (work / "notes.txt").stat().st_uid == (65534 if STATUS.drop_to_nobody else os.geteuid())
 
 
 def test_fails_closed_without_bwrap(monkeypatch, capsys):

