@@ -58,16 +58,28 @@ def run_attack(code: str, tool=PY) -> tuple[str, float]:
     return obs, seconds
 
 
+def _parent(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
 def sandbox_pids(marker: str = "tinyagent-sandbox") -> list[int]:
-    """Host pids whose command line carries ``marker`` (bwrap and the sandboxed interpreters)."""
+    """Host pids carrying ``marker`` in their command line that are ours: our descendants, or
+    orphans adopted by init (an escape). Sandboxes of other test runs on the machine are ignored."""
     pids = []
     for p in Path("/proc").iterdir():
-        if p.name.isdigit() and int(p.name) != os.getpid():
-            try:
-                if marker.encode() in (p / "cmdline").read_bytes():
-                    pids.append(int(p.name))
-            except OSError:
+        if not p.name.isdigit() or int(p.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() not in (p / "cmdline").read_bytes():
                 continue
+            pid = parent = int(p.name)
+            while parent > 1 and parent != os.getpid():
+                parent = _parent(parent)
+            if parent == os.getpid() or _parent(pid) == 1:
+                pids.append(pid)
+        except (OSError, ValueError, IndexError):
+            continue  # it ended meanwhile
     return pids
 
 
