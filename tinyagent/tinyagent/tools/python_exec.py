@@ -15,7 +15,7 @@ size-limited tmpfs, or your ``workdir``). On top of that, per process:
 
 - **rlimits**: address space (a memory bomb gets ``MemoryError``), CPU seconds, the size of any one
   file (``RLIMIT_FSIZE``), open files, no core dumps, and processes+threads (``RLIMIT_NPROC``, set
-  inside the sandbox's user namespace, where the kernel enforces it even when you are root);
+  inside the sandbox; the kernel ignores it for root, so as root ``bwrap`` itself runs as nobody);
 - a **wall-clock limit**: ``bwrap`` is killed, and with it (``--die-with-parent``, then the pid
   namespace's init) every process the code started, ``setsid()`` daemons included;
 - **output caps**: at most ``max_output_chars`` of stdout and of stderr are read; past that the pipe is
@@ -27,8 +27,8 @@ Fail closed: with no working sandbox (no ``bwrap``, user namespaces disabled, no
 environment only, NO isolation -- and prints a warning on every call.
 
 Limits: memory is per process (up to ``max_processes x memory_mb`` in all), not a cgroup; the
-seccomp filter is a deny-list, not an allow-list; a persistent ``workdir`` keeps whatever the code left there (symlinks included: do not follow
-them from the host).
+seccomp filter is a deny-list, not an allow-list; a persistent ``workdir`` keeps whatever the code
+left there (symlinks included: do not follow them from the host; as root it is chowned to nobody).
 """
 
 from __future__ import annotations
