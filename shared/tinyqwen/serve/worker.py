@@ -128,7 +128,7 @@ class ModelWorker:
             if job.kind == "chat":
                 messages, tools, extra = job.args  # extra: {"continue_final_message": True} or {}
                 if len(batch) == 1:
-                    results = [self.model.chat(messages, tools, **extra, **job.sampling)]
+                    results = [self.model.chat(messages, tools=tools, **extra, **job.sampling)]
                 elif tools is None:
                     convs = [j.args[0] for j in batch]
                     results = self.model.chat_batch(convs, **extra, **job.sampling)
@@ -164,7 +164,7 @@ class ModelWorker:
         messages, tools, extra = job.args
         it: Iterator[str] | None = None
         try:
-            it = self.model.stream_chat(messages, tools, **extra, **job.sampling)
+            it = self.model.stream_chat(messages, tools=tools, **extra, **job.sampling)
             for delta in it:
                 if job.cancelled.is_set():  # client went away: stop generating
                     break
