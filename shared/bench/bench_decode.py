@@ -52,6 +52,7 @@ def load_tinyqwen(path: str, leg: str, device: str) -> dict:
     from tinyqwen.generation import generate_steps
     from tinyqwen.model import Qwen2ForCausalLM
     from tinyqwen.quant import activation_dtype, set_kernels, weight_bytes
+    from tinyqwen.sampling import Sampling
 
     kind, _, kernel = leg.removeprefix("tq-").removesuffix("-compile").partition("@")
     quantize = "int8" if kind == "int8" else None
@@ -70,10 +71,8 @@ def load_tinyqwen(path: str, leg: str, device: str) -> dict:
     def run(prompts: list[list[int]], n: int) -> list[float]:
         _sync(device)
         stamps = [time.perf_counter()]
-        for _ in generate_steps(
-            model, prompts, max_new_tokens=n, temperature=0.0, top_k=0, top_p=1.0,
-            repetition_penalty=1.0, stop_token_ids=(), seed=None, pad_token_id=0,
-        ):  # fmt: skip
+        greedy = Sampling(max_new_tokens=n)
+        for _ in generate_steps(model, prompts, greedy, stop_token_ids=(), pad_token_id=0):
             _sync(device)
             stamps.append(time.perf_counter())
         return stamps
