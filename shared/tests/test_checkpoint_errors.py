@@ -12,7 +12,7 @@ import torch
 from conftest import make_hf_checkpoint
 from safetensors.torch import load_file, save_file
 
-from tinyqwen.checkpoint import CheckpointError, cpu_has_native_bf16, default_dtype
+from tinyqwen.checkpoint import CheckpointError, default_dtype
 from tinyqwen.config import Qwen2Config
 from tinyqwen.model import Qwen2ForCausalLM
 
@@ -198,9 +198,24 @@ def test_config_reads_both_rope_layouts_and_ignores_unknown_keys(tmp_path):
     assert back.rope_parameters["rope_type"] == "yarn" and back.rope_parameters["rope_theta"] == 1e6
 
 
-def test_default_dtype_follows_native_bf16():
-    want = torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+@pytest.mark.parametrize(
+    "capability, native, want",
+    [
+        ("AVX512", True, torch.bfloat16),  # avx512_bf16 / AMX
+        ("AVX2", False, torch.bfloat16),  # bf16 matvec vectorised: half the bytes per token
+        ("DEFAULT", True, torch.bfloat16),  # e.g. ARM with the bf16 feature
+        ("DEFAULT", False, torch.float32),  # scalar bf16 conversion: fp32
+    ],
+)
+def test_default_dtype_is_bf16_where_its_matvec_is_vectorised(
+    monkeypatch, capability, native, want
+):
+    import tinyqwen.checkpoint as ckpt
+
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    monkeypatch.setattr(ckpt, "cpu_has_native_bf16", lambda: native)
     assert default_dtype("cpu") == want
+    assert ckpt.resolve_dtype("auto", "cpu") == want
 
 
 @pytest.mark.parametrize(
