@@ -162,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("text", help="input text, e.g. '你好，Qwen'")
     parser.add_argument("--model", default="tiny-random", help="checkpoint dir or tiny-random")
     parser.add_argument(
+        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
+    )
+    parser.add_argument(
         "--layers",
         default="0",
         help="comma-separated layer indices (negative = from the end), or 'all'",
@@ -169,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chat", action="store_true", help="wrap the text in the chat template")
     args = parser.parse_args(argv)
 
-    llm = tinyqwen.connect(args.model)
+    llm = tinyqwen.connect(args.model, quantize=args.quantize)
     if llm.name == "tiny-random":
         from tinyqwen.tiny_random import TINY_RANDOM_NOTICE
 

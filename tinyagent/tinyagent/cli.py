@@ -90,11 +90,11 @@ def print_step(step: Step, out=None) -> None:
     out.flush()
 
 
-def _connect(spec: str):
+def _connect(spec: str, quantize: str | None = None):
     import tinyqwen
 
     try:
-        model = tinyqwen.connect(spec)
+        model = tinyqwen.connect(spec, quantize=quantize)
     except Exception as e:  # a bad path, an unreachable URL, missing weights...
         print(f"error: cannot use --model {spec!r}: {e}\n\n{GET_A_MODEL}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -129,6 +129,9 @@ def cmd_run(argv: list[str]) -> int:
     p.add_argument(
         "--model", default="tiny-random", help="checkpoint dir | tiny-random | http://host:port/v1"
     )
+    p.add_argument(
+        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
+    )
     _add_agent_args(p)
     p.add_argument("--max-steps", type=int, default=8)
     p.add_argument("--max-new-tokens", type=int, default=512)
@@ -142,7 +145,7 @@ def cmd_run(argv: list[str]) -> int:
         )
         return 2
     tools = build_tools(args.tools, args.folder, args.search_provider, args.unsafe_python)
-    model = _connect(args.model)
+    model = _connect(args.model, args.quantize)
     agent = Agent(
         model,
         tools,
@@ -201,6 +204,9 @@ def cmd_eval(argv: list[str]) -> int:
         default="normal_single_turn_single_function,normal_single_turn_parallel_function",
     )
     p.add_argument("--model", default="tiny-random")
+    p.add_argument(
+        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
+    )
     p.add_argument("--limit", type=int, default=None, help="examples per category")
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--out", default=None, help="write the report + one row per example (jsonl)")
@@ -224,7 +230,7 @@ def cmd_eval(argv: list[str]) -> int:
         for eid, r in bad:
             print(f"  {eid}: {r.error_type}: {r.error}")
         return 0
-    model = _connect(args.model)
+    model = _connect(args.model, args.quantize)
     report = evaluate(model, examples, args.out, max_new_tokens=args.max_new_tokens)
     print("| category | accuracy |\n|---|---|")
     for c, acc in report["per_category"].items():

@@ -26,10 +26,10 @@ from tinyqwen.atomic import atomic_write_text
 DEMO_TASKS = ["demo_qa_zh", "demo_qa_en", "demo_mc", "demo_ppl"]
 
 
-def _connect(spec: str):
+def _connect(spec: str, quantize: str | None = None):
     import tinyqwen
 
-    model = tinyqwen.connect(spec)
+    model = tinyqwen.connect(spec, quantize=quantize)
     if model.name == "tiny-random":
         print(f"note: {RANDOM_LABEL}", file=sys.stderr)
     return model
@@ -44,7 +44,7 @@ def _safe(name: str) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     tasks = [load_task(name) for name in args.task]  # fail on a bad name before loading a model
-    model = _connect(args.model)
+    model = _connect(args.model, args.quantize)
     out = Path(args.out or Path("runs") / _safe(model.name))
     for task in tasks:
         summary = run_task(
@@ -110,7 +110,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    model = _connect(args.model)
+    model = _connect(args.model, args.quantize)
     out = Path(args.out)
     for name in DEMO_TASKS:
         print(
@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         default="tiny-random",
         help="checkpoint dir | tiny-random | http(s)://host:port/v1[#name]",
+    )
+    r.add_argument(
+        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
     )
     r.add_argument(
         "--task", action="append", required=True, help="task name or JSON path (repeatable)"
@@ -176,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="offline demo: built-in tasks on tiny-random, then a report")
     d.add_argument("--model", default="tiny-random")
+    d.add_argument(
+        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
+    )
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--batch-size", type=int, default=8)
     d.set_defaults(fn=cmd_demo)

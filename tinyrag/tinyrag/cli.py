@@ -33,12 +33,12 @@ DEMO_QUESTION = "Qwen2 为什么使用分组查询注意力（GQA）？"
 DEMO_QUESTION_FALLBACK = "Qwen2 的句向量是怎么得到的？"
 
 
-def _connect(spec: str | None) -> Any:
+def _connect(spec: str | None, quantize: str | None = None) -> Any:
     if not spec:
         return None
     import tinyqwen
 
-    model = tinyqwen.connect(spec)
+    model = tinyqwen.connect(spec, quantize=quantize)
     if spec == "tiny-random":
         print(
             "note: tiny-random is a randomly initialised model; its output is gibberish.",
@@ -142,7 +142,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from tinyrag.answer import answer_question
 
     index = _load_index(args)
-    model = _connect(args.model)
+    model = _connect(args.model, args.quantize)
     stream = model is not None and not args.no_stream and not args.json
     a = answer_question(
         index, args.question, model, k=args.k, mode=args.mode, min_support=args.min_support,
@@ -156,7 +156,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from tinyrag.answer import answer_question
 
     index = _load_index(args)
-    model = _connect(args.model)
+    model = _connect(args.model, args.quantize)
     history: list[dict] = []
     print("tinyrag chat -- empty line or /exit to quit", file=sys.stderr)
     for line in sys.stdin:
@@ -182,7 +182,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     r = evaluate(
         ds, analyzer=Analyzer(stem=args.stem, chinese=args.chinese),
         bm25_params={"k1": args.k1, "b": args.b}, mode=args.mode,
-        embedder=_embedder(args.embed_model), model=_connect(args.model),
+        embedder=_embedder(args.embed_model), model=_connect(args.model, args.quantize),
         answer_limit=args.answer_limit, ks=(args.k, 100) if args.k != 100 else (10, 100),
     )  # fmt: skip
     if args.json:
@@ -222,7 +222,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         path = args.index or Path(tmp) / "index"
         index, report = Index.build(root, path, files=files)
         print(f"indexed {len(files)} markdown files under {root}: {report.summary()}")
-        model = _connect(args.model)
+        model = _connect(args.model, args.quantize)
         print(f"\nQ: {question}\n")
         a = answer_question(index, question, model, k=5)
         _print_answer(a, False, False)
@@ -288,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--no-stream", action="store_true")
         query_opts(sp, 5)
         sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
+        sp.add_argument(
+            "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
+        )
         sp.add_argument("--min-support", type=float, default=0.5)
         sp.add_argument("--max-new-tokens", type=int, default=512)
         sp.set_defaults(func=func)
@@ -304,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="bm25")
     sp.add_argument("--embed-model")
     sp.add_argument("--model", help="answer SQuAD-style questions and report EM/F1")
+    sp.add_argument(
+        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
+    )
     sp.add_argument("--answer-limit", type=int, default=50)
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_eval)
@@ -311,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("demo", help="index the project's docs and answer a question about Qwen2")
     sp.add_argument("--question", help=f"default: {DEMO_QUESTION}")
     sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
+    sp.add_argument(
+        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
+    )
     sp.add_argument("--index", help="keep the demo index here (default: a temp folder)")
     sp.set_defaults(func=cmd_demo)
     return p
