@@ -11,7 +11,8 @@ alike; each number is the median over ``--repeats`` (>= 3) runs. Read the ratios
 busy CPU are noisy.
 
 Per leg and batch: decode tok/s (``B /`` median time between consecutive tokens, greedy, no stop),
-prefill s (call to first token), weight memory (bytes the weights occupy: parameters and buffers, an
+prefill s (call to first token), warm-up s (the first short generation per batch size: one-time costs,
+compilation for the ``-compile`` legs), weight memory (bytes the weights occupy: parameters and buffers, an
 int8 layer as its int8 rows + scales, a tied table once), and the cosine of the last-position logits
 against tinyqwen fp32 on the first prompt. On CUDA, ``bw`` = weight bytes read per decode step / step
 time / the device's copy bandwidth (measured here with a large device-to-device copy).
@@ -242,8 +243,10 @@ def main() -> None:
 def run_legs(loaded: dict, batches: list[int], prompt_len: int, new: int, repeats: int) -> dict:
     g = torch.Generator().manual_seed(1)
     for leg in loaded.values():  # warm-up: thread pools, allocator, first-call paths, compilation
+        t = time.perf_counter()
         for b in batches:
             leg["run"]([[1, 2, 3, 4, 5, 6, 7, 8]] * b, 3)
+        leg["warmup_s"] = time.perf_counter() - t
     results: dict = {}
     for b in batches:
         prompts = torch.randint(0, QWEN25_05B["vocab_size"], (b, prompt_len), generator=g).tolist()
@@ -277,9 +280,9 @@ def report(loaded: dict, results: dict, batches: list[int], bandwidth: float | N
     ref_fp32 = loaded.get("tq-fp32", {}).get("bytes")
     print(
         "\n| leg | batch | decode tok/s | vs tf-fp32 | vs tf-bf16 | prefill s | weights MB "
-        "| x fp32 | cosine vs fp32 |" + (" bw |" if bandwidth else "")
+        "| x fp32 | cosine vs fp32 | warm-up s |" + (" bw |" if bandwidth else "")
     )
-    print("|---|---|---|---|---|---|---|---|---|" + ("---|" if bandwidth else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|" if bandwidth else ""))
     for b in batches:
         for name, leg in loaded.items():
             r = results.get((name, b))
@@ -293,6 +296,7 @@ def report(loaded: dict, results: dict, batches: list[int], bandwidth: float | N
             cells += [f"{r['prefill_s']:.2f}", f"{leg['bytes'] / 2**20:.0f}"]
             cells.append(f"{leg['bytes'] / ref_fp32:.2f}" if ref_fp32 else "-")
             cells.append(f"{leg['cosine']:.5f}" if "cosine" in leg else "-")
+            cells.append(f"{leg['warmup_s']:.1f}")
             if bandwidth:
                 cells.append(f"{leg['bytes'] / r['step_s'] / bandwidth:.0%}")
             print("| " + " | ".join(cells) + " |")

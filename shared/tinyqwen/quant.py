@@ -119,9 +119,8 @@ class Int8Linear(nn.Module):
             # two extra input columns with zero weights carry the constants +1 and -1 (see forward)
             padded = F.pad(self.weight, (0, 2))  # [N, K + 2]
             zero = torch.zeros(self.out_features, dtype=torch.long)
-            with (
-                warnings.catch_warnings()
-            ):  # torch deprecates quantized tensors, still its fastest CPU path
+            # torch deprecates quantized tensors (the warning), but they are still its fastest CPU path
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 qw = torch._make_per_channel_quantized_tensor(padded, self.scale.double(), zero, 0)
                 self._packed = torch.ops.quantized.linear_prepack(qw, None)
@@ -129,7 +128,7 @@ class Int8Linear(nn.Module):
             if not self.tied:
                 self.weight = None
         elif kernel == "int8pack":
-            self._packed = self.scale.to(torch.bfloat16)
+            self._packed = self.scale.to(torch.bfloat16)  # the CPU kernel wants x's dtype (bf16)
 
     def _unpack(self) -> torch.Tensor:
         q = torch.ops.quantized.linear_unpack(self._packed)[0].int_repr()
@@ -144,11 +143,10 @@ class Int8Linear(nn.Module):
         """Bytes this layer holds for its weight: int8 rows (fbgemm's packed copy counted as int8 plus
         int32 column offsets) and fp32 scales; a tied table is counted by the embedding instead."""
         n, k = self.out_features, self.in_features
-        own = (
-            0
-            if (self.tied and self.kernel != "fbgemm")
-            else n * (k + 2 * (self.kernel == "fbgemm"))
-        )
+        if self.kernel == "fbgemm":
+            own = n * (k + 2)  # the packed copy (two padding columns, see forward)
+        else:
+            own = 0 if self.tied else n * k
         extra = 4 * n if self.kernel == "fbgemm" else 0
         scale = 0 if self.tied else 4 * n
         bias = 0 if self.bias is None else self.bias.numel() * self.bias.element_size()
