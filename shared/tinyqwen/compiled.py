@@ -40,6 +40,11 @@ class StaticKVCache(KVCache):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.pos = torch.zeros(1, dtype=torch.long, device=self.k.device)  # next slot to write
+        if (
+            self.k.is_cuda
+        ):  # fixed addresses: CUDA graphs may then write into them (as HF's StaticCache)
+            for t in (self.k, self.v, self.pos):
+                torch._dynamo.mark_static_address(t)
 
     def update(
         self, layer: int, k: torch.Tensor, v: torch.Tensor

@@ -204,7 +204,7 @@ class Int8Embedding(nn.Module):
         self.register_buffer("scale", torch.empty(num_embeddings, device=device))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        rows = F.embedding(ids, self.weight)  # [B, T, H] int8
+        rows = self.weight[ids]  # [B, T, H] int8
         return rows.to(self.dtype) * self.scale[ids].unsqueeze(-1).to(self.dtype)
 
 
