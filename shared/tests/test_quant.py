@@ -20,7 +20,7 @@ from tinyqwen.model import Qwen2ForCausalLM
 from tinyqwen.tiny_random import load_tiny_random
 
 RUNNABLE = [
-    k for k, v in quant.probe_kernels("cpu", (64, 32), reps=1).items() if isinstance(v, float)
+    k for k, v in quant.probe_kernels("cpu", [(64, 32)], reps=1).items() if isinstance(v, float)
 ]
 
 

@@ -16,7 +16,8 @@ So ``x @ W.T = (x @ Q.T) * scale``: the scale moves out of the inner sum and the
     ([[64, -127, 32], [127, 0, -6]], [0.00787, 0.01575])
 
 Which PyTorch kernel does the int8 matmul is chosen *by measurement* on the device at hand (once per
-process, ``choose_kernel``; ``python -m tinyqwen.quant`` prints the table):
+process, ``choose_kernel``, timing one Qwen2.5-0.5B decoder layer's seven matrices for one token;
+``python -m tinyqwen.quant`` prints the table):
 
 - ``fbgemm``: ``torch.ops.quantized.linear_dynamic`` (x86 fbgemm). Activations are quantised to uint8 on
   the fly, int8 x uint8 -> int32 dot products, fp32 out; made per row (per token) by the scaling trick in
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -208,41 +210,61 @@ class Int8Embedding(nn.Module):
         return rows.to(self.dtype) * self.scale[ids].unsqueeze(-1).to(self.dtype)
 
 
+# One Qwen2.5-0.5B decoder layer's matrices [out, in]: q, k, v, o, gate, up, down.
+DECODER_LAYER_05B = (
+    (896, 896),
+    (128, 896),
+    (128, 896),
+    (896, 896),
+    (4864, 896),
+    (4864, 896),
+    (896, 4864),
+)
+
+
 @torch.inference_mode()
 def probe_kernels(
     device: torch.device | str = "cpu",
-    shape: tuple[int, int] = (4864, 896),
+    shapes: Sequence[tuple[int, int]] = DECODER_LAYER_05B,
     rows: int = 1,
-    reps: int = 9,
+    reps: int = 15,
 ) -> dict[str, float | str]:
-    """Median milliseconds of one ``[rows, K] @ [K, N]`` int8 matmul per kernel (a string when the kernel
-    does not run here). The default shape is Qwen2.5-0.5B's MLP ``up_proj``, one token (decode). The
-    kernels take turns within each repetition, so a busy machine slows them alike."""
+    """Milliseconds per kernel (best of ``reps``: on a shared machine the fastest run is the one least
+    disturbed, as ``timeit`` advises) to push ``[rows, K]`` activations through the int8 matrices
+    ``shapes`` one after the other (default: one Qwen2.5-0.5B decoder layer, one token -- decode), in
+    the activation dtype the kernel's model would run in; a string when the kernel does not run here
+    or computes a wrong result. The kernels take turns within each repetition."""
     device = torch.device(device)
     gen = torch.Generator().manual_seed(0)
-    w = (torch.randn(shape, generator=gen) * 0.02).to(device)
-    x = torch.randn(rows, shape[1], generator=gen).to(device)
-    ref = x.float() @ w.float().t()
+    weights = [(torch.randn(shape, generator=gen) * 0.02).to(device) for shape in shapes]
+    xs = [torch.randn(rows, shape[1], generator=gen).to(device) for shape in shapes]
     out: dict[str, float | str] = {}
     calls = {}
     for kernel in KERNELS:
         if kernel == "fbgemm" and (device.type != "cpu" or not _fbgemm_available()):
             out[kernel] = "not available"
             continue
-        lin = Int8Linear(shape[1], shape[0], bias=False, device=device)
-        lin.weight, lin.scale = quantize_int8(w)
-        xa = x.to(torch.float32 if kernel == "fbgemm" else torch.bfloat16)
+        layers = []
+        for w in weights:
+            lin = Int8Linear(w.shape[1], w.shape[0], bias=False, device=device)
+            lin.weight, lin.scale = quantize_int8(w)
+            layers.append(lin)
+        act = [x.to(activation_dtype(kernel, device)) for x in xs]
         try:
-            lin.set_kernel(kernel)
-            y = lin(xa).float()  # also the warm-up
+            for lin in layers:
+                lin.set_kernel(kernel)
+            ys = [lin(x).float() for lin, x in zip(layers, act)]  # also the warm-up
         except (RuntimeError, NotImplementedError) as e:
             out[kernel] = f"error: {str(e).splitlines()[0][:60]}"
             continue
-        cos = F.cosine_similarity(y.flatten(), ref.flatten(), dim=0).item()
+        cos = min(
+            F.cosine_similarity(y.flatten(), (x.float() @ w.float().t()).flatten(), dim=0).item()
+            for y, x, w in zip(ys, xs, weights)
+        )
         if cos < 0.99:  # a kernel that runs but computes the wrong thing is never chosen
             out[kernel] = f"wrong result (cosine {cos:.3f})"
             continue
-        calls[kernel] = lambda lin=lin, xa=xa: lin(xa)
+        calls[kernel] = lambda layers=layers, act=act: [lin(x) for lin, x in zip(layers, act)]
     times: dict[str, list[float]] = {k: [] for k in calls}
     for _ in range(reps):
         for kernel, call in calls.items():
@@ -254,7 +276,7 @@ def probe_kernels(
                 torch.cuda.synchronize()
             times[kernel].append((time.perf_counter() - t0) * 1e3)
     for kernel, ts in times.items():
-        out[kernel] = sorted(ts)[len(ts) // 2]
+        out[kernel] = min(ts)
     return {k: out[k] for k in KERNELS}
 
 
@@ -269,13 +291,14 @@ def choose_kernel(device: torch.device | str = "cpu") -> str:
 
 
 def activation_dtype(kernel: str, device: torch.device | str = "cpu") -> torch.dtype:
-    """The dtype the rest of a quantised model runs in when the caller did not pick one: the kernel's own
-    input dtype (fp32 for fbgemm, bf16 for the others where the device computes bf16 natively)."""
-    if kernel == "fbgemm":
-        return torch.float32
-    from tinyqwen.checkpoint import default_dtype
+    """The dtype the rest of a quantised model runs in when the caller did not pick one: bf16 for
+    ``int8pack`` (its CPU kernel is fast only in bf16) and on CUDA; fp32 otherwise on CPU (fbgemm
+    takes fp32; the weights are int8 either way, so fp32 activations cost little and are exact)."""
+    if kernel == "int8pack" or torch.device(device).type == "cuda":
+        from tinyqwen.checkpoint import default_dtype
 
-    return default_dtype(device)
+        return default_dtype(device)
+    return torch.float32
 
 
 def swap_to_int8(model: nn.Module, dtype: torch.dtype) -> None:
@@ -381,12 +404,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description="time the int8 matmul kernels and show the choice")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
-    for rows, shape in ((1, (4864, 896)), (1, (896, 4864)), (8, (4864, 896)), (128, (4864, 896))):
-        t = probe_kernels(args.device, shape, rows)
+    for rows in (1, 8, 128):
+        t = probe_kernels(args.device, rows=rows)
         cells = ", ".join(
             f"{k} {v:.3f} ms" if isinstance(v, float) else f"{k} {v}" for k, v in t.items()
         )
-        print(f"{args.device} x[{rows}, {shape[1]}] @ W[{shape[0]}, {shape[1]}].T: {cells}")
+        print(f"{args.device}, one Qwen2.5-0.5B layer's 7 matmuls, {rows} token(s): {cells}")
     print(f"chosen for decode on {args.device}: {choose_kernel(args.device)}")
 
 
