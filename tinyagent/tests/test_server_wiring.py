@@ -35,8 +35,8 @@ SAMPLING = Sampling(max_new_tokens=12, temperature=0.0)
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
-    if importlib.util.find_spec("tinyqwen.server") is None:
-        pytest.skip("tinyqwen.server is absent (the OpenAI-compatible server is not installed)")
+    if importlib.util.find_spec("tinyqwen.serve") is None:
+        pytest.skip("tinyqwen.serve is absent (the OpenAI-compatible server is not installed)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -44,7 +44,7 @@ def server_url(tmp_path_factory):
     cmd = [
         sys.executable,
         "-c",
-        "import sys; from tinyqwen.server import main; sys.exit(main(sys.argv[1:]))",
+        "import sys; from tinyqwen.serve import main; sys.exit(main(sys.argv[1:]))",
         *["--model", "tiny-random", "--port", str(port), "--log-level", "warning"],
     ]
     with log.open("w") as out:
