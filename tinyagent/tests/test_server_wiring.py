@@ -27,9 +27,10 @@ from tinyagent.scripted import ScriptedChatModel
 from tinyagent.tools.calculator import calculator
 from tinyagent.tools.clock import current_time
 from tinyagent.tools.python_exec import python
+from tinyqwen.sampling import Sampling
 
 ACEBENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acebench_zh"
-SAMPLING = {"max_new_tokens": 12, "temperature": 0.0}
+SAMPLING = Sampling(max_new_tokens=12, temperature=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ class Recorder:
         self.replies.append(out)
         return out
 
-    def chat(self, messages, tools=None, **kw):
+    def chat(self, messages, *, tools=None, **kw):
         out = self.model.chat(messages, tools=tools, **kw)
         self.replies.append(out)
         return out

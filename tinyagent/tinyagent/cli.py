@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tinyagent.agent import Agent, Step
 from tinyagent.tool import Tool
+from tinyqwen.sampling import Sampling
 
 TOOL_NAMES = ("calculator", "python", "clock", "web", "files")
 DEFAULT_TOOLS = "calculator,python,clock"
@@ -141,7 +142,7 @@ def cmd_run(argv: list[str]) -> int:
         max_steps=args.max_steps,
         trace_path=args.trace,
         on_step=print_step,
-        sampling={"max_new_tokens": args.max_new_tokens},
+        sampling=Sampling(max_new_tokens=args.max_new_tokens),
     )
     if args.question is not None:
         result = agent.run(args.question)
