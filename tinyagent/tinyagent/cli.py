@@ -248,9 +248,16 @@ def cmd_demo(argv: list[str]) -> int:
     return 0 if result.answer else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def cmd_data(argv: list[str]) -> int:
+    from tinyagent.data import DATASETS
+    from tinyqwen.data_cache import data_main
+
+    return data_main(argv, DATASETS, "python -m tinyagent")
+
+
+def _main(argv: list[str]) -> int:
     commands = {
+        "data": cmd_data,
         "render": cmd_render,
         "eval": cmd_eval,
         "bfcl": cmd_eval,
@@ -260,3 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     return cmd_run(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinyqwen.errors import run_cli
+
+    return run_cli(_main, argv)

@@ -313,16 +313,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
     sp.add_argument("--index", help="keep the demo index here (default: a temp folder)")
     sp.set_defaults(func=cmd_demo)
+
+    from tinyqwen.data_cache import add_data_parser
+    from tinyrag.data import DATASETS
+
+    add_data_parser(sub, DATASETS, "python -m tinyrag")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"tinyrag {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    return args.func(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinyqwen.errors import run_cli
+
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":
