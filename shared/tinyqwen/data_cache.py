@@ -21,7 +21,8 @@ with ``--source``; the first is the default):
   mirror); files by glob; each file checked against the sha256 (LFS) or git blob id the hub lists.
 - ``modelscope``: a ModelScope dataset repo (``--endpoint``, ``$MODELSCOPE_API_TOKEN``).
 - ``github``: files of a GitHub repo at a pinned commit, from ``raw.githubusercontent.com`` (or
-  ``--endpoint``), each checked against the size and sha256 pinned in the code.
+  ``$TINYU_GITHUB_RAW`` / ``--endpoint``, a mirror with the same URL layout), each checked
+  against the size and sha256 pinned in the code.
 
 The transfer is :mod:`tinyqwen.download` (resume with ``Range``, retries, checksums, atomic rename,
 an "are you offline?" message). Raw files land in ``<data dir>/.partial/<name>/<source>/raw`` (so
@@ -59,6 +60,7 @@ from tinyqwen.download import (
 DATA_ENV = "TINYU_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.cache/tiny-universe/data"
 GITHUB_RAW = "https://raw.githubusercontent.com"
+GITHUB_ENV = "TINYU_GITHUB_RAW"  # a mirror of raw.githubusercontent.com (same URL layout)
 MANIFEST = "MANIFEST.json"
 SOURCE_KINDS = ("hf", "modelscope", "github")
 
@@ -133,7 +135,7 @@ class DatasetSpec:
 
 # ---------------------------------------------------------------------------------------- fetch
 def _github_files(src: Source, endpoint: str | None) -> list[RemoteFile]:
-    base = (endpoint or GITHUB_RAW).rstrip("/")
+    base = (endpoint or os.environ.get(GITHUB_ENV) or GITHUB_RAW).rstrip("/")
     return [
         RemoteFile(
             path=local,
@@ -151,6 +153,7 @@ def _fetch_source(
     """Download one source's files into ``raw``; return its manifest entry."""
     if src.kind == "github":
         session, files, revision = hub_session(), _github_files(src, endpoint), src.revision
+        _probe(session, files[0].url)
     else:
         session, files, revision = list_repo_files(
             src.repo,
@@ -167,6 +170,20 @@ def _fetch_source(
         "revision": revision,
         "files": [_file_entry(raw, f.path) for f in files],
     }
+
+
+def _probe(session, url: str) -> None:
+    """Fail in seconds, not after the retries, when the host does not answer at all."""
+    import requests
+
+    try:
+        session.head(url, timeout=(5, 30), allow_redirects=True).close()
+    except requests.ConnectionError as e:
+        host = url.split("/", 3)[2] if "//" in url else url
+        raise DownloadError(
+            f"cannot reach {host} ({url}): {e}\nAre you offline? For GitHub files a mirror can "
+            f"be set with ${GITHUB_ENV} (or --endpoint with --source github)."
+        ) from e
 
 
 def _file_entry(root: Path, rel: str) -> dict:
@@ -298,6 +315,6 @@ def data_main(argv: Sequence[str], specs: Sequence[DatasetSpec], prog: str) -> i
     return run_data_command(p.parse_args(list(argv)), specs, prog)
 
 
-def missing_hint(prog: str, name: str) -> str:
+def missing_hint(prog: str, name: str, flag: str = "--data-dir") -> str:
     """The one-line hint every CLI prints when a dataset folder is absent."""
-    return f"fetch it with: {prog} data fetch {name}  (or pass --data-dir / set ${DATA_ENV})"
+    return f"fetch it with: {prog} data fetch {name}  (or pass {flag} / set ${DATA_ENV})"

@@ -27,8 +27,12 @@ from tinyagent.scripted import ScriptedChatModel
 from tinyagent.tools.calculator import calculator
 from tinyagent.tools.clock import current_time
 from tinyagent.tools.python_exec import python
+from tinyqwen.data_cache import shared_dev_data
 
-ACEBENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acebench_zh"
+ACEBENCH = (
+    shared_dev_data(Path(__file__).resolve().parents[2])
+    or Path("../shared/data (absent or hidden)")
+) / "acebench_zh"
 SAMPLING = {"max_new_tokens": 12, "temperature": 0.0}
 
 

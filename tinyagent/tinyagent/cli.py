@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from tinyagent.agent import Agent, Step
 from tinyagent.tool import Tool
 
 TOOL_NAMES = ("calculator", "python", "clock", "web", "files")
 DEFAULT_TOOLS = "calculator,python,clock"
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acebench_zh"
 
 GET_A_MODEL = (
     "To get a usable model, either download one and pass its folder:\n"
@@ -186,7 +184,12 @@ def cmd_eval(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="python -m tinyagent eval", description="Score tool calls (BFCL rules) on ACEBench."
     )
-    p.add_argument("--data", default=str(DATA_DIR), help="ACEBench data_zh folder")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="ACEBench data_zh folder (default: acebench_zh in $TINYU_DATA_DIR or "
+        "~/.cache/tiny-universe/data; python -m tinyagent data fetch acebench)",
+    )
     p.add_argument(
         "--categories",
         default="normal_single_turn_single_function,normal_single_turn_parallel_function",
@@ -202,9 +205,18 @@ def cmd_eval(argv: list[str]) -> int:
     )
     args = p.parse_args(argv)
     cats = list(CATEGORIES) if args.categories == "all" else args.categories.split(",")
+    from tinyqwen.data_cache import data_dir, missing_hint
+
+    args.data = args.data or str(data_dir() / "acebench_zh")
     try:
         examples = [e for c in cats for e in load_examples(args.data, c, args.limit)]
-    except (FileNotFoundError, ValueError) as e:
+    except FileNotFoundError as e:
+        print(
+            f"error: {e}; {missing_hint('python -m tinyagent', 'acebench', '--data')}",
+            file=sys.stderr,
+        )
+        return 2
+    except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.ground_truth:

@@ -85,14 +85,14 @@ def convert_ceval(raw: Path, out: Path) -> None:
             if missing:
                 raise DataError(f"{path}: missing column(s) {missing}")
             rows.append([r[k] if r.get(k) is not None else "" for k in header])
-        _write_csv(out / "ceval" / split / f"{subject}_{split}.csv", header, rows)
+        _write_csv(out / split / f"{subject}_{split}.csv", header, rows)
         n += 1
     for path in sorted(raw.rglob("*.zip")):
         with zipfile.ZipFile(path) as z:
             for name in z.namelist():
                 m = re.fullmatch(r"(?:.*/)?(dev|val|test)/([a-z_]+)_(dev|val|test)\.csv", name)
                 if m:
-                    target = out / "ceval" / m.group(1) / f"{m.group(2)}_{m.group(1)}.csv"
+                    target = out / m.group(1) / f"{m.group(2)}_{m.group(1)}.csv"
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(z.read(name))
                     n += 1
@@ -116,7 +116,7 @@ def convert_mmlu(raw: Path, out: Path) -> None:
                 or r.get("answer") not in range(4)
             ):
                 raise DataError(f"{path}: row {i}: expected 4 choices and an answer index 0-3")
-            target = out / "mmlu" / split / f"{r['subject']}_{split}.csv"
+            target = out / split / f"{r['subject']}_{split}.csv"
             by_file.setdefault(target, []).append([r["question"], *choices, r["answer"]])
     if not by_file:
         raise DataError(f"{raw}: no MMLU parquet files found in what was fetched")
@@ -135,8 +135,7 @@ def convert_gsm8k_parquet(raw: Path, out: Path) -> None:
                     raise DataError(f"{path}: rows need string fields 'question' and 'answer'")
                 row = {"question": r["question"], "answer": r["answer"]}
                 lines.append(json.dumps(row, ensure_ascii=False))
-            (out / "gsm8k").mkdir(parents=True, exist_ok=True)
-            with open(out / "gsm8k" / f"{split}.jsonl", "a", encoding="utf-8") as f:
+            with open(out / f"{split}.jsonl", "a", encoding="utf-8") as f:
                 f.write("".join(line + "\n" for line in lines))
             done += 1
     if not done:
@@ -156,7 +155,7 @@ def convert_longbench(raw: Path, out: Path) -> None:
                 m = re.fullmatch(r"(?:data/)?([A-Za-z0-9_\-]+)\.jsonl", name)
                 if not m or m.group(1) not in wanted:
                     continue  # never write a member name we did not expect (no path tricks)
-                target = out / "longbench" / f"{m.group(1)}.jsonl"
+                target = out / f"{m.group(1)}.jsonl"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with z.open(name) as src, open(target, "wb") as dst:
                     while chunk := src.read(1 << 20):
@@ -181,23 +180,9 @@ def _check_jsonl(out: Path, rel: str) -> None:
 
 
 def convert_gsm8k_github(raw: Path, out: Path) -> None:
-    (out / "gsm8k").mkdir(parents=True, exist_ok=True)
     for name in ("train.jsonl", "test.jsonl"):
-        (out / "gsm8k" / name).write_bytes((raw / name).read_bytes())
-        _check_jsonl(out, f"gsm8k/{name}")
-
-
-def _into(folder: str):
-    """A converter that moves the fetched files, unchanged, into ``folder``."""
-
-    def convert(raw: Path, out: Path) -> None:
-        for p in sorted(raw.rglob("*")):
-            if p.is_file():
-                target = out / folder / p.relative_to(raw)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(p.read_bytes())
-
-    return convert
+        (out / name).write_bytes((raw / name).read_bytes())
+        _check_jsonl(out, name)
 
 
 DATASETS = (
@@ -229,7 +214,6 @@ DATASETS = (
                 "hkust-nlp/ceval",
                 "cba65ae93bcf189149ced9f66ae0c958201faed9",
                 pins=CEVAL_SUBJECTS,
-                convert=_into("ceval"),
             ),
         ),
     ),
@@ -245,7 +229,6 @@ DATASETS = (
                 "haonan-li/CMMLU",
                 "d6e7b716d8ac694f38969a6c0407437d1fded799",
                 pins=CMMLU,
-                convert=_into("cmmlu"),
             ),
         ),
     ),
