@@ -174,11 +174,11 @@ def test_run_without_data_says_how_to_fetch(tmp_path, capsys):
     assert "python -m tinyeval data fetch ceval" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["cmmlu", "gsm8k"])
+@pytest.mark.parametrize("name", ["cmmlu", "gsm8k", "tinyeval"])
 def test_real_bytes_match_the_pinned_sha256(hub, tmp_path, name):
     spec = SPECS[name]
     src = spec.sources[0]
-    folder = DEV_DATA / name
+    folder = DEV_DATA / spec.folder
     if not folder.is_dir():
         pytest.skip(f"real data not present: {folder}")
     hub.add_github(

@@ -14,6 +14,7 @@ lives and how its files become the layout the task configs (``tinyeval/tasks/*.j
 | mmlu      | ``mmlu/{dev,val,test}/{subject}_{split}.csv`` (question,choice0..3,answer index) | HF cais/mmlu (parquet) |
 | gsm8k     | ``gsm8k/{train,test}.jsonl`` (question, answer)      | GitHub openai/grade-school-math (pinned), HF openai/gsm8k |
 | longbench | ``longbench/{task}.jsonl``, ``longbench/{task}_e.jsonl`` (LongBench-E) | HF THUDM/LongBench ``data.zip`` |
+| tinyeval  | ``tinyeval/pred/{internlm,internlm2,Qwen2}/*.jsonl``, ``tinyeval/dataset/GAOKAO_math.jsonl`` | GitHub datawhalechina/tiny-universe (pinned) |
 
 CSV columns are written as the task configs expect (C-Eval: ``id,question,A,B,C,D,answer,
 explanation``; the test split's answers are empty: its labels are not public). LongBench rows are
@@ -29,7 +30,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from tinyeval.data_pins import CEVAL_SUBJECTS, CMMLU, GSM8K
+from tinyeval.data_pins import CEVAL_SUBJECTS, CMMLU, GSM8K, TINYEVAL_SEED
 from tinyqwen.data_cache import DataError, DatasetSpec, Source
 
 LONGBENCH_TASKS = (
@@ -279,6 +280,21 @@ DATASETS = (
         license="MIT (per-task sources differ; see LongBench's README)",
         sources=(
             Source("hf", "THUDM/LongBench", "main", files=("data.zip",), convert=convert_longbench),
+        ),
+    ),
+    DatasetSpec(
+        name="tinyeval",
+        folder="tinyeval",
+        about="the seed TinyEval's real predictions (internlm, internlm2, Qwen2) + GAOKAO_math",
+        size="1.3 MB",
+        license="CC BY-NC-SA 4.0",
+        sources=(
+            Source(
+                "github",
+                "datawhalechina/tiny-universe",
+                "25c84e1addf6bac0db1ed80ffb457bb8a060acf2",
+                pins=TINYEVAL_SEED,
+            ),
         ),
     ),
 )

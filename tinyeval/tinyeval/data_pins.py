@@ -691,6 +691,69 @@ GSM8K = {  # openai/grade-school-math @ 3101c7d5072418e28b9008a6636bde82a006892c
     ),
 }
 
+TINYEVAL_SEED = {  # datawhalechina/tiny-universe @ 25c84e1addf6bac0db1ed80ffb457bb8a060acf2
+    "config/dataset2maxlen.json": (
+        "content/TinyEval/Eval/config/dataset2maxlen.json",
+        112,
+        "13dd43c77053a5ac5e09555c3f947da5de4ffa62be54f68bf17f877682b6edb2",
+    ),
+    "config/dataset2prompt.json": (
+        "content/TinyEval/Eval/config/dataset2prompt.json",
+        632,
+        "408bc4810cad79622649ca9420187d0c8bc71ec9e5214e221f05ce3a014de019",
+    ),
+    "dataset/GAOKAO-new1-math.json": (
+        "content/TinyEval/Eval/dataset/GAOKAO-new1-math.json",
+        4149,
+        "054ac45b17ad9c1b4775db9fca6b4e00345f91d3906fcd1a4fb1e6a46670228b",
+    ),
+    "dataset/GAOKAO_math.jsonl": (
+        "content/TinyEval/Eval/dataset/GAOKAO_math.jsonl",
+        3411,
+        "d4620a943a6af6bc0f3791dfecf4d28a4b5eea79cb34715bca91d2bf05449c84",
+    ),
+    "dataset/custom_zh.jsonl": (
+        "content/TinyEval/Eval/dataset/custom_zh.jsonl",
+        165,
+        "10ebecd46035761c00f24aa80f5505f224b24c4997070457b83b66bf69a1eddd",
+    ),
+    "pred/Qwen2/GAOKAO_math.jsonl": (
+        "content/TinyEval/Eval/pred/Qwen2/GAOKAO_math.jsonl",
+        15964,
+        "5712ac3e2133c8579e74ae573937932dccee7275277d2ca4b7002251b7f57eda",
+    ),
+    "pred/Qwen2/result.json": (
+        "content/TinyEval/Eval/pred/Qwen2/result.json",
+        27,
+        "3f524ef6a3d8a6cf8d6c152e7243e35f982b1063d65ece2c8ca24a0b7da4cdaa",
+    ),
+    "pred/internlm/multi_news.jsonl": (
+        "content/TinyEval/Eval/pred/internlm/multi_news.jsonl",
+        738101,
+        "7b368c4247c51a972f90e656b7092939741467af243640eee687f2bfb85ae10e",
+    ),
+    "pred/internlm/multifieldqa_zh.jsonl": (
+        "content/TinyEval/Eval/pred/internlm/multifieldqa_zh.jsonl",
+        99397,
+        "a15906336af40ca3acb2411338b6465c10068633896bc10fea825d2924eac6d1",
+    ),
+    "pred/internlm/result.json": (
+        "content/TinyEval/Eval/pred/internlm/result.json",
+        75,
+        "10bcd9cbd95f907d2950eeed57c42a26b415ceca700b9027740d0fbf4c178d51",
+    ),
+    "pred/internlm/trec.jsonl": (
+        "content/TinyEval/Eval/pred/internlm/trec.jsonl",
+        360885,
+        "86e66dd8c51c306ca5f9234ac26237f1fcc107011493eb52cdcb99211be1e125",
+    ),
+    "pred/internlm2/multifieldqa_zh.jsonl": (
+        "content/TinyEval/Eval/pred/internlm2/multifieldqa_zh.jsonl",
+        37451,
+        "596e5fc926aa18c086bce291281bb1c114244aadc0ca50ecc13de2fb9db855d5",
+    ),
+}
+
 CEVAL_SUBJECTS = {  # hkust-nlp/ceval @ cba65ae93bcf189149ced9f66ae0c958201faed9
     "subject_mapping.json": (
         "subject_mapping.json",
