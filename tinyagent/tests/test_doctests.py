@@ -15,6 +15,7 @@ MODULES = [
     "tinyagent.qwen_tools",
     "tinyagent.scripted",
     "tinyagent.bfcl",
+    "tinyagent.bfcl_strict",
     "tinyagent.tools.calculator",
     "tinyagent.tools.python_exec",
     "tinyagent.tools.seccomp",

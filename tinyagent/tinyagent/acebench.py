@@ -193,7 +193,7 @@ def score_calls(example: Example, calls: list[dict]) -> CheckResult:
     first = None
     for answers in example.alternatives:
         category = "irrelevance" if not answers else ("simple" if len(answers) == 1 else "parallel")
-        r = check(example.functions, calls, answers, category)
+        r = check(example.functions, calls, answers, category, strict=True)
         if r.valid:
             return r
         first = first or r
