@@ -16,6 +16,7 @@ MODULES = [
     "tinyagent.scripted",
     "tinyagent.bfcl",
     "tinyagent.bfcl_strict",
+    "tinyagent.bfcl_runner",
     "tinyagent.tools.calculator",
     "tinyagent.tools.python_exec",
     "tinyagent.tools.seccomp",

@@ -8,7 +8,9 @@
     python -m tinyagent demo                                             # scripted run, no model needed
     python -m tinyagent sandbox                                          # what isolates the python tool
 
-``bfcl`` is an alias of ``eval``. Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
+    python -m tinyagent bfcl --model SPEC --categories simple,live_simple   # BFCL v4, BFCL's rules
+
+Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
 read_file over ``--folder``). Exit codes: 0 ok, 1 the agent gave no answer, 2 usage/model errors.
 """
 
@@ -273,12 +275,18 @@ def cmd_sandbox(argv: list[str]) -> int:
     return 0
 
 
+def cmd_bfcl(argv: list[str]) -> int:
+    from tinyagent.bfcl_runner import main as bfcl_main
+
+    return bfcl_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {
         "render": cmd_render,
         "eval": cmd_eval,
-        "bfcl": cmd_eval,
+        "bfcl": cmd_bfcl,
         "demo": cmd_demo,
         "run": cmd_run,
         "sandbox": cmd_sandbox,
