@@ -17,6 +17,8 @@ MODULES = [
     "tinyagent.bfcl",
     "tinyagent.bfcl_strict",
     "tinyagent.bfcl_runner",
+    "tinyagent.sop",
+    "tinyagent.sops.tools",
     "tinyagent.tools.calculator",
     "tinyagent.tools.python_exec",
     "tinyagent.tools.seccomp",

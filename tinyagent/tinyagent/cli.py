@@ -8,6 +8,7 @@
     python -m tinyagent demo                                             # scripted run, no model needed
     python -m tinyagent sandbox                                          # what isolates the python tool
 
+    python -m tinyagent sop tinyagent/sops/refund.json "订单 A1001 要退货" --model SPEC --state s.json
     python -m tinyagent bfcl --model SPEC --categories simple,live_simple   # BFCL v4, BFCL's rules
 
 Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
@@ -275,6 +276,70 @@ def cmd_sandbox(argv: list[str]) -> int:
     return 0
 
 
+def cmd_sop(argv: list[str]) -> int:
+    """Run (or resume) an SOP: one line per SOP step; exit 0 done or waiting for the user, 1 failed."""
+    from tinyagent.sop import SOPRunner, load_sop
+    from tinyagent.sops.tools import EXAMPLE_TOOLS
+
+    p = argparse.ArgumentParser(prog="python -m tinyagent sop", description="Run an SOP agent.")
+    p.add_argument("file", help="the SOP (.json, or .yaml with PyYAML)")
+    p.add_argument("task", nargs="?", default="", help="the task (or, with --resume, the reply)")
+    p.add_argument("--model", default="tiny-random")
+    p.add_argument("--protocol", choices=("react", "qwen"), default="qwen")
+    p.add_argument(
+        "--tools", default="", help=f"built-in tools besides the example ones: {TOOL_NAMES}"
+    )
+    p.add_argument("--state", default=None, help="save the run state here after every step")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --state")
+    p.add_argument("--trace", default=None, help="append one jsonl line per SOP step")
+    p.add_argument("--max-retries", type=int, default=2)
+    p.add_argument("--max-steps", type=int, default=20)
+    p.add_argument("--max-new-tokens", type=int, default=512)
+    args = p.parse_args(argv)
+    try:
+        sop = load_sop(args.file)
+        tools = list(EXAMPLE_TOOLS) + build_tools(args.tools)
+        if args.resume and not (args.state and Path(args.state).is_file()):
+            raise ValueError("--resume needs --state FILE of an earlier run")
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    def show(row: dict) -> None:
+        status = f"error: {row['error']}" if row["error"] else f"-> {row['next']}"
+        out = json.dumps(row["output"], ensure_ascii=False)
+        print(f"[sop] {row['step']} ({row['attempts']} attempt(s)) {status}\n      {out[:300]}")
+
+    model = _connect(args.model)
+    try:
+        runner = SOPRunner(
+            model,
+            sop,
+            tools,
+            args.protocol,
+            max_retries=args.max_retries,
+            max_steps=args.max_steps,
+            state_path=args.state,
+            trace_path=args.trace,
+            on_record=show,
+            sampling=Sampling(max_new_tokens=args.max_new_tokens),
+        )
+        state = (
+            runner.resume(args.state, args.task or None) if args.resume else runner.run(args.task)
+        )
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if state.status == "waiting_user":
+        print(f"[waiting for the user] {state.outputs[state.path[-1]]}")
+        print(
+            f'reply with: python -m tinyagent sop {args.file} "..." --resume --state {args.state}'
+        )
+    elif state.status == "failed":
+        print(f"[failed] {state.error}")
+    return 1 if state.status == "failed" else 0
+
+
 def cmd_bfcl(argv: list[str]) -> int:
     from tinyagent.bfcl_runner import main as bfcl_main
 
@@ -287,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "render": cmd_render,
         "eval": cmd_eval,
         "bfcl": cmd_bfcl,
+        "sop": cmd_sop,
         "demo": cmd_demo,
         "run": cmd_run,
         "sandbox": cmd_sandbox,
