@@ -109,3 +109,12 @@ def test_sandbox_command_reports_and_fails_closed(capsys, monkeypatch):
         assert "WITHOUT isolation" in capsys.readouterr().err
     finally:
         sandbox.probe.cache_clear()
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for sub in ("render", "demo", "eval", "bfcl", "sop", "sandbox"):
+        assert f"\n  {sub} " in out

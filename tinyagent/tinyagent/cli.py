@@ -104,9 +104,8 @@ def _connect(spec: str):
     if spec == "tiny-random":
         print(
             "NOTE: --model tiny-random is a randomly initialised toy model: its replies are gibberish,\n"
-            "so the agent will hit format errors and stop without an answer. It only proves the wiring.\n"
-            + GET_A_MODEL
-            + "\n",
+            "so expect format errors; any answer or score it produces is meaningless. It only proves\n"
+            "the wiring.\n" + GET_A_MODEL + "\n",
             file=sys.stderr,
         )
     return model
@@ -234,6 +233,9 @@ def cmd_eval(argv: list[str]) -> int:
         print(f"| {c} | {acc:.3f} |")
     print(f"| **all** ({report['n']}) | {report['accuracy']:.3f} |")
     print(f"errors: {report['errors']}  ({report['seconds']} s)")
+    for kind, message in report.get("first_error", {}).items():
+        if kind == "backend_error":  # the cause, not only a count (rows in --out have them all)
+            print(f"  first {kind}: {message[:300]}")
     return 0
 
 
@@ -359,4 +361,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
+    if argv and argv[0] in ("-h", "--help"):
+        print(
+            "usage: python -m tinyagent [SUBCOMMAND] ...\n\nsubcommands (each has --help):\n"
+            "  run       run the agent on a question, or chat (the default when none is given)\n"
+            "  render    print the exact first prompt\n"
+            "  demo      a scripted run, no model needed\n"
+            "  sop       run / resume an SOP agent (a declared procedure of steps)\n"
+            "  eval      score tool calls on ACEBench (strict checker)\n"
+            "  bfcl      run + score BFCL v4 with BFCL's own rules and file layout\n"
+            "  sandbox   report how the python tool is isolated here\n"
+        )
     return cmd_run(argv)
