@@ -18,6 +18,7 @@ MODULES = [
     "tinyagent.bfcl_strict",
     "tinyagent.bfcl_runner",
     "tinyagent.sop",
+    "tinyagent.plan",
     "tinyagent.sops.tools",
     "tinyagent.tools.calculator",
     "tinyagent.tools.python_exec",

@@ -135,6 +135,7 @@ def cmd_run(argv: list[str]) -> int:
     p.add_argument("--max-steps", type=int, default=8)
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--trace", default=None, help="append a step-by-step jsonl trace to this file")
+    p.add_argument("--plan", action="store_true", help="plan-and-execute: plan, run, replan")
     args = p.parse_args(argv)
     if args.question is None and not sys.stdin.isatty():
         print(
@@ -154,6 +155,35 @@ def cmd_run(argv: list[str]) -> int:
         on_step=print_step,
         sampling=Sampling(max_new_tokens=args.max_new_tokens),
     )
+    if args.plan and args.question is not None:
+        from tinyagent.plan import PlanAndExecute
+
+        def show(row: dict) -> None:
+            if row["event"] in ("plan", "replan"):
+                steps = "\n".join(f"  {i}. {s}" for i, s in enumerate(row["steps"], 1))
+                print(f"[{row['event']}]\n{steps}")
+            elif row["event"] == "plan_step":
+                print(
+                    f"[plan step {'ok' if row['ok'] else 'FAILED'}] {row['step']}: {row['answer']}"
+                )
+            elif row["event"] == "end":
+                print(
+                    f"[answer] {row['answer']}"
+                    if row["answer"]
+                    else f"[stopped] {row['stop_reason']}"
+                )
+
+        runner = PlanAndExecute(
+            model,
+            tools,
+            args.protocol,
+            agent_steps=args.max_steps,
+            trace_path=args.trace,
+            on_step=print_step,
+            on_event=show,
+            sampling=agent.sampling,
+        )
+        return 0 if runner.run(args.question).answer is not None else 1
     if args.question is not None:
         result = agent.run(args.question)
         return 0 if result.answer is not None else 1
