@@ -111,6 +111,25 @@ def _connect(spec: str):
     return model
 
 
+def connect_mcp(specs: list[str]) -> tuple[list, list[Tool]]:
+    """MCP clients for ``--mcp`` specs (command lines or http(s) URLs) and their tools; an
+    unusable server is a one-line ``error:`` and exit code 2."""
+    from tinyagent.mcp import MCPClient, MCPError
+
+    clients, tools = [], []
+    for spec in specs:
+        try:
+            client = MCPClient.connect(spec)
+            clients.append(client)
+            tools += client.tools()
+        except MCPError as e:
+            for c in clients:
+                c.close()
+            print(f"error: --mcp {spec!r}: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+    return clients, tools
+
+
 def _add_agent_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--tools", default=DEFAULT_TOOLS, help=f"comma-separated: {', '.join(TOOL_NAMES)}"
@@ -136,6 +155,12 @@ def cmd_run(argv: list[str]) -> int:
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--trace", default=None, help="append a step-by-step jsonl trace to this file")
     p.add_argument("--plan", action="store_true", help="plan-and-execute: plan, run, replan")
+    p.add_argument(
+        "--mcp",
+        action="append",
+        default=[],
+        help='an MCP server: a command ("python my_server.py") or http(s) URL; repeatable',
+    )
     args = p.parse_args(argv)
     if args.question is None and not sys.stdin.isatty():
         print(
@@ -146,15 +171,28 @@ def cmd_run(argv: list[str]) -> int:
         return 2
     tools = build_tools(args.tools, args.folder, args.search_provider, args.unsafe_python)
     model = _connect(args.model)
-    agent = Agent(
-        model,
-        tools,
-        args.protocol,
-        max_steps=args.max_steps,
-        trace_path=args.trace,
-        on_step=print_step,
-        sampling=Sampling(max_new_tokens=args.max_new_tokens),
-    )
+    clients, mcp_tools = connect_mcp(args.mcp)
+    try:
+        return _run(args, model, tools + mcp_tools)
+    finally:
+        for c in clients:
+            c.close()
+
+
+def _run(args: argparse.Namespace, model, tools: list[Tool]) -> int:
+    try:
+        agent = Agent(
+            model,
+            tools,
+            args.protocol,
+            max_steps=args.max_steps,
+            trace_path=args.trace,
+            on_step=print_step,
+            sampling=Sampling(max_new_tokens=args.max_new_tokens),
+        )
+    except ValueError as e:  # e.g. an MCP tool named like a built-in one
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if args.plan and args.question is not None:
         from tinyagent.plan import PlanAndExecute
 
@@ -326,6 +364,7 @@ def cmd_sop(argv: list[str]) -> int:
     p.add_argument("--trace", default=None, help="append one jsonl line per SOP step")
     p.add_argument("--max-retries", type=int, default=2)
     p.add_argument("--max-steps", type=int, default=20)
+    p.add_argument("--mcp", action="append", default=[], help="an MCP server (repeatable)")
     p.add_argument("--max-new-tokens", type=int, default=512)
     args = p.parse_args(argv)
     try:
@@ -343,6 +382,8 @@ def cmd_sop(argv: list[str]) -> int:
         print(f"[sop] {row['step']} ({row['attempts']} attempt(s)) {status}\n      {out[:300]}")
 
     model = _connect(args.model)
+    clients, mcp_tools = connect_mcp(args.mcp)
+    tools += mcp_tools
     try:
         runner = SOPRunner(
             model,
@@ -362,6 +403,9 @@ def cmd_sop(argv: list[str]) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        for c in clients:
+            c.close()
     if state.status == "waiting_user":
         print(f"[waiting for the user] {state.outputs[state.path[-1]]}")
         print(
