@@ -19,6 +19,7 @@ MODULES = [
     "tinyagent.bfcl_runner",
     "tinyagent.sop",
     "tinyagent.plan",
+    "tinyagent.memory",
     "tinyagent.sops.tools",
     "tinyagent.tools.calculator",
     "tinyagent.tools.python_exec",

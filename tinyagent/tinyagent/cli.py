@@ -225,8 +225,17 @@ def _run(args: argparse.Namespace, model, tools: list[Tool]) -> int:
     if args.question is not None:
         result = agent.run(args.question)
         return 0 if result.answer is not None else 1
+    from tinyagent.memory import ConversationMemory
+
     print(f"tinyagent: {args.protocol} protocol, tools: {', '.join(agent.tools)}. Ctrl-D to quit.")
-    history: list[dict] = []
+    memory = ConversationMemory(
+        model,
+        trace_path=args.trace,
+        on_summary=lambda row: print(
+            f"[memory] summarised {row['summarised_turns']} older turns "
+            f"({row['tokens_before']} -> {row['tokens_after']} tokens)"
+        ),
+    )
     while True:
         try:
             question = input("\n你> ").strip()
@@ -235,9 +244,9 @@ def _run(args: argparse.Namespace, model, tools: list[Tool]) -> int:
             return 0
         if not question:
             continue
-        result = agent.run(question, history)
-        history += [{"role": "user", "content": question}]
-        history += [{"role": "assistant", "content": result.answer or "(no answer)"}]
+        result = agent.run(question, memory.history())
+        memory.add("user", question)
+        memory.add("assistant", result.answer or "(no answer)")
 
 
 def cmd_render(argv: list[str]) -> int:
