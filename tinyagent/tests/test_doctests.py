@@ -20,6 +20,7 @@ MODULES = [
     "tinyagent.sop",
     "tinyagent.plan",
     "tinyagent.memory",
+    "tinyagent.thinking",
     "tinyagent.sops.tools",
     "tinyagent.tools.calculator",
     "tinyagent.tools.python_exec",

@@ -66,6 +66,7 @@ class Step:
     error: str | None = None
     raw: str = ""
     seconds: float = 0.0
+    reasoning: str = ""  # the model's thinking (Qwen3), for the trace only
 
 
 @dataclass
@@ -174,6 +175,7 @@ class Agent:
                     self._finish(trace, None, f"backend_error: {type(e).__name__}: {e}")
                     raise
                 step, repeated_only = self._handle(turn, index, seen)
+                step.reasoning = turn.reasoning
                 if repeated_only:
                     strikes += 1
                 if step.kind == "tool" or step.kind == "format_error":

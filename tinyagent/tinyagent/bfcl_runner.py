@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyagent.bfcl import CheckResult, check
+from tinyagent.thinking import split_thinking
 from tinyqwen.atomic import atomic_write_text
 from tinyqwen.chat_model import ChatModel
 from tinyqwen.sampling import Sampling
@@ -175,10 +176,7 @@ def qwen_fc_prompt(messages: list[dict], functions: list[dict]) -> str:
 
 def split_reasoning(text: str) -> tuple[str, str]:
     """``(reasoning, reply)``: a Qwen3 ``<think>...</think>`` part is cut off, as BFCL does."""
-    if "</think>" not in text:
-        return "", text
-    head, *_, tail = text.split("</think>")
-    return head.rstrip("\n").split("<think>")[-1].lstrip("\n"), tail.lstrip("\n")
+    return split_thinking(text)
 
 
 def decode_tool_calls(text: str) -> list[dict]:

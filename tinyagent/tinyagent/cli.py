@@ -73,6 +73,9 @@ def build_tools(
 def print_step(step: Step, out=None) -> None:
     """Stream one step to the terminal as it happens."""
     out = out or sys.stdout
+    if step.reasoning:
+        think = step.reasoning if len(step.reasoning) < 400 else step.reasoning[:400] + " ..."
+        out.write(f"[step {step.index}] (thinking) {think}\n")
     if step.thought and step.kind != "format_error":  # a format error prints the raw text below
         out.write(f"[step {step.index}] Thought: {step.thought}\n")
     for c in step.calls:
