@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import re
 import sys
 import time
@@ -86,13 +85,7 @@ _SPECIAL = re.compile(r"<\|[a-z_]+\|>")
 
 def default_data_dir() -> Path:
     """``<data cache>/bfcl_v4`` (``$TINYU_DATA_DIR`` or ``~/.cache/tiny-universe/data``)."""
-    try:
-        from tinyqwen.data_cache import data_dir
-    except ImportError:  # an older tinyqwen without the shared data cache
-
-        def data_dir() -> Path:
-            env = os.environ.get("TINYU_DATA_DIR")
-            return Path(env) if env else Path.home() / ".cache" / "tiny-universe" / "data"
+    from tinyqwen.data_cache import data_dir
 
     return data_dir() / "bfcl_v4"
 
