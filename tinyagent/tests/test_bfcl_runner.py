@@ -214,3 +214,19 @@ def test_cli_errors_and_run(data, tmp_path, capsys):
     )
     out = capsys.readouterr().out
     assert "| simple_python |" in out and "| irrelevance |" in out
+
+
+def test_prompt_with_earlier_assistant_and_tool_turns():
+    msgs = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "<think>\nhm\n</think>\n\nb"},
+        {"role": "tool", "content": "r1"},
+        {"role": "tool", "content": "r2"},
+        {"role": "user", "content": "c"},
+    ]
+    tail = qwen_fc_prompt(msgs, []).split("<|im_start|>", 1)[1]
+    assert tail == (
+        "user\na<|im_end|>\n<|im_start|>assistant\nb<|im_end|>\n"  # before the last query: no think
+        "<|im_start|>user\n<tool_response>\nr1\n</tool_response>\n<tool_response>\nr2\n"
+        "</tool_response><|im_end|>\n<|im_start|>user\nc<|im_end|>\n<|im_start|>assistant\n"
+    )

@@ -143,7 +143,7 @@ def _with_hint(functions: list[dict]) -> list[dict]:
 
 
 def qwen_fc_prompt(messages: list[dict], functions: list[dict]) -> str:
-    """BFCL's ``QwenFCHandler._format_prompt`` for a first turn (system/user messages only)::
+    """BFCL's ``QwenFCHandler._format_prompt``: the Qwen3 template written out by hand::
 
     >>> p = qwen_fc_prompt([{"role": "user", "content": "hi"}], [{"name": "f"}])
     >>> p.startswith('<|im_start|>system\\n# Tools') and '\\n{"name": "f"}\\n</tools>' in p
@@ -159,12 +159,48 @@ def qwen_fc_prompt(messages: list[dict], functions: list[dict]) -> str:
         out += TOOLS_HEADER + "".join(f"\n{json.dumps(f)}" for f in functions) + TOOLS_FOOTER
     elif messages and messages[0]["role"] == "system":
         out += f"<|im_start|>system\n{messages[0]['content']}<|im_end|>\n"
+    last_query = len(messages) - 1
+    for i in range(len(messages) - 1, -1, -1):
+        c = messages[i]["content"]
+        if messages[i]["role"] == "user" and isinstance(c, str):
+            if not (c.startswith("<tool_response>") and c.endswith("</tool_response>")):
+                last_query = i
+                break
     for i, m in enumerate(messages):
-        if m["role"] == "user" or (m["role"] == "system" and i != 0):
-            out += f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n"
-        elif m["role"] != "system":
-            raise ValueError(f"a first turn holds system/user messages, got role {m['role']!r}")
+        role, content = m["role"], m.get("content") or ""
+        if role == "user" or (role == "system" and i != 0):
+            out += f"<|im_start|>{role}\n{content}<|im_end|>\n"
+        elif role == "assistant":
+            out += _assistant(m, content, i > last_query, i == len(messages) - 1)
+        elif role == "tool":
+            if i == 0 or messages[i - 1]["role"] != "tool":
+                out += "<|im_start|>user"
+            out += f"\n<tool_response>\n{content}\n</tool_response>"
+            if i == len(messages) - 1 or messages[i + 1]["role"] != "tool":
+                out += "<|im_end|>\n"
     return out + "<|im_start|>assistant\n"
+
+
+def _assistant(m: dict, content: str, after_query: bool, last: bool) -> str:
+    reasoning = m.get("reasoning_content") or ""
+    if not reasoning and "</think>" in content:
+        parts = content.split("</think>")
+        reasoning = parts[0].rstrip("\n").split("<think>")[-1].lstrip("\n")
+        content = parts[-1].lstrip("\n")
+    out = "<|im_start|>assistant\n"
+    if after_query and (last or reasoning):
+        out += "<think>\n" + reasoning.strip("\n") + "\n</think>\n\n" + content.lstrip("\n")
+    else:
+        out += content
+    for k, tc in enumerate(m.get("tool_calls") or []):
+        if k > 0 or content:
+            out += "\n"
+        fn = tc.get("function", tc)
+        args = fn["arguments"] if isinstance(fn["arguments"], str) else json.dumps(fn["arguments"])
+        out += (
+            '<tool_call>\n{"name": "' + fn["name"] + '", "arguments": ' + args + "}\n</tool_call>"
+        )
+    return out + "<|im_end|>\n"
 
 
 def split_reasoning(text: str) -> tuple[str, str]:
