@@ -168,3 +168,33 @@ def test_cli_sop(tmp_path, capsys):
         and "[sop] lookup" in out
         and json.loads((tmp_path / "s.json").read_text())["status"] == "failed"
     )
+
+
+def test_react_protocol_step_with_schema():
+    sop = SOP.from_dict(
+        {
+            "name": "r",
+            "steps": [
+                {
+                    "name": "search",
+                    "instruction": "检索",
+                    "tools": ["search_papers"],
+                    "output": {
+                        "type": "object",
+                        "properties": {"paper_ids": {"type": "array", "items": {"type": "string"}}},
+                        "required": ["paper_ids"],
+                    },
+                    "next": "END",
+                }
+            ],
+        }
+    )
+    model = ScriptedChatModel(
+        [
+            ' 先检索。\nAction: search_papers\nAction Input: {"query": "ReAct reasoning"}',
+            ' 找到了。\nFinal Answer: {"paper_ids": ["react"]}',
+        ]
+    )
+    state = SOPRunner(model, sop, EXAMPLE_TOOLS, protocol="react").run("找 ReAct 论文")
+    assert state.status == "done" and state.outputs["search"] == {"paper_ids": ["react"]}
+    assert "Observation: " in model.prompts[1] and '"id": "react"' in model.prompts[1]
