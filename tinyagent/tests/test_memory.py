@@ -64,3 +64,47 @@ def test_history_feeds_the_agent():
 def test_bad_budget():
     with pytest.raises(ValueError, match="budget_tokens"):
         ConversationMemory(ScriptedChatModel([]), budget_tokens=0)
+
+
+def _calc(expr: str) -> str:
+    call = {"name": "calculator", "arguments": {"expression": expr}}
+    return f"<tool_call>\n{json.dumps(call)}\n</tool_call>"
+
+
+def test_long_qwen_run_folds_its_older_steps(tmp_path):
+    from tinyagent.tools import calculator
+
+    # model turns interleaved with the summariser's replies (the scripted model serves both)
+    script = [_calc("1+1"), _calc("2+2"), "S: 1+1=2", _calc("3+3"), "S2: 1+1=2, 2+2=4", "done"]
+    model = ScriptedChatModel(script)
+    trace = tmp_path / "t.jsonl"
+    agent = Agent(model, [calculator], context_budget=1, keep_steps=1, trace_path=trace)
+    result = agent.run("算几个加法")
+    assert result.answer == "done"
+    first = model.chats[2]["messages"][0]["content"]
+    second = model.chats[4]["messages"][0]["content"]
+    assert "calculator" in first and "1+1" in first and "2+2" not in first
+    assert "已有摘要：S: 1+1=2" in second and "2+2" in second and "3+3" not in second
+    last = model.chats[-1]["messages"]
+    assert last[0]["content"].startswith("算几个加法\n\n此前步骤的摘要")
+    assert last[0]["content"].endswith("S2: 1+1=2, 2+2=4")
+    assert [m["role"] for m in last] == ["user", "assistant", "tool"]  # only the last step verbatim
+    rows = [json.loads(x) for x in trace.read_text().splitlines()]
+    folds = [r for r in rows if r["event"] == "memory_summary"]
+    assert [r["summary"] for r in folds] == ["S: 1+1=2", "S2: 1+1=2, 2+2=4"]
+    assert folds[0]["summarised_steps"] == 1
+    assert folds[0]["tokens_after"] < folds[0]["tokens_before"]
+
+
+def test_long_react_run_folds_its_scratchpad():
+    from tinyagent.tools import calculator
+
+    step = ' go\nAction: calculator\nAction Input: {"expression": "%s"}'
+    script = [step % "1+1", step % "2+2", "SUM", " ok\nFinal Answer: 4"]
+    model = ScriptedChatModel(script)
+    result = Agent(model, [calculator], "react", context_budget=1, keep_steps=1).run("q")
+    assert result.answer == "4"
+    final_prompt = model.prompts[-1]
+    assert "此前步骤的摘要（较早的工具调用与结果已压缩）：SUM" in final_prompt
+    assert '"1+1"' not in final_prompt and '"2+2"' in final_prompt  # step 1 folded, step 2 kept
+    assert final_prompt.rstrip().endswith("Observation: 4\nThought:")

@@ -198,3 +198,11 @@ def test_react_protocol_step_with_schema():
     state = SOPRunner(model, sop, EXAMPLE_TOOLS, protocol="react").run("找 ReAct 论文")
     assert state.status == "done" and state.outputs["search"] == {"paper_ids": ["react"]}
     assert "Observation: " in model.prompts[1] and '"id": "react"' in model.prompts[1]
+
+
+def test_yaml_sop_loads_like_json(tmp_path):
+    yaml = pytest.importorskip("yaml")
+    data = json.loads((SOP_DIR / "refund.json").read_text("utf-8"))
+    path = tmp_path / "refund.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    assert load_sop(path) == load_sop(SOP_DIR / "refund.json")

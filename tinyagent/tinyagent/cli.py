@@ -158,6 +158,13 @@ def cmd_run(argv: list[str]) -> int:
     p.add_argument("--trace", default=None, help="append a step-by-step jsonl trace to this file")
     p.add_argument("--plan", action="store_true", help="plan-and-execute: plan, run, replan")
     p.add_argument(
+        "--context-budget",
+        type=int,
+        default=None,
+        help="tokens; past it older steps of a run are summarised by the model "
+        "(default: 3/4 of the model's context; 0: off)",
+    )
+    p.add_argument(
         "--mcp",
         action="append",
         default=[],
@@ -191,6 +198,11 @@ def _run(args: argparse.Namespace, model, tools: list[Tool]) -> int:
             trace_path=args.trace,
             on_step=print_step,
             sampling=Sampling(max_new_tokens=args.max_new_tokens),
+            context_budget=(
+                model.context_length * 3 // 4
+                if args.context_budget is None
+                else (args.context_budget or None)
+            ),
         )
     except ValueError as e:  # e.g. an MCP tool named like a built-in one
         print(f"error: {e}", file=sys.stderr)

@@ -91,6 +91,7 @@ class QwenProtocol:
             self.messages.append({"role": "system", "content": self.instructions})
         self.messages += list(history or [])
         self.messages.append({"role": "user", "content": question})
+        self.question_index = len(self.messages) - 1  # memory.compact_run folds what follows
 
     def prompt(self) -> str:
         """The exact text a tinyqwen backend feeds the model for the current messages."""
