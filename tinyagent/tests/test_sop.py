@@ -119,6 +119,9 @@ def test_bad_branch_fails_after_bounded_retries():
     model = ScriptedChatModel(["NEXT: c", "no next line", "NEXT: d"])
     state = SOPRunner(model, sop, max_retries=2).run("x")
     assert state.status == "failed" and "NEXT" in state.error and len(model.chats) == 3
+    # resuming a failed run retries the failed step
+    done = SOPRunner(ScriptedChatModel(["NEXT: b"]), sop).resume(state)
+    assert done.status == "done" and done.path == ["pick", "pick"] and done.error is None
 
 
 @pytest.mark.parametrize(

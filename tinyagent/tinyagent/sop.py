@@ -187,7 +187,8 @@ class SOPRunner:
         return self._loop(SOPState(self.sop.name, task, self.sop.start))
 
     def resume(self, state: SOPState | str | Path, user_reply: str | None = None) -> SOPState:
-        """Continue a saved run; a run waiting for the user needs ``user_reply``."""
+        """Continue a saved run; a run waiting for the user needs ``user_reply``; a failed run
+        retries the step it failed on."""
         if not isinstance(state, SOPState):
             state = SOPState(**json.loads(Path(state).read_text("utf-8")))
         if state.sop != self.sop.name:
@@ -197,6 +198,8 @@ class SOPRunner:
                 raise ValueError("the run is waiting for the user: pass the user's reply")
             state.outputs["user_reply"] = user_reply
             state.status = "running"
+        elif state.status == "failed":
+            state.status, state.error = "running", None
         return self._loop(state)
 
     # ------------------------------------------------------------------ the loop
