@@ -163,6 +163,31 @@ def test_health_answers_while_a_prompt_is_being_tokenised():
         assert result["r"].status_code == 200
 
 
+def test_requests_being_tokenised_count_against_the_queue():
+    """A flood of big bodies must not pile up in memory before the worker queue sees them."""
+    model = SlowTokenizingModel()
+    with serve_in_background(model, max_queue=1) as url:
+        health_url = url.removesuffix("/v1") + "/health"
+        slow = {"messages": [{"role": "user", "content": "SLOW prompt"}], "max_tokens": 2}
+        result = {}
+        t = threading.Thread(
+            target=lambda: result.update(
+                r=requests.post(f"{url}/chat/completions", json=slow, timeout=60)
+            )
+        )
+        t.start()
+        assert model.tokenizing.wait(30)
+        assert requests.get(health_url, timeout=5).json()["preparing"] == 1
+        r = requests.post(f"{url}/embeddings", json={"input": "a"}, timeout=10)
+        _assert_openai_error(r, 429, code="queue_full")
+        assert r.headers["Retry-After"] == "1"
+        model.release.set()
+        t.join(30)
+        assert result["r"].status_code == 200
+        assert requests.get(health_url, timeout=5).json()["preparing"] == 0
+        assert requests.post(f"{url}/embeddings", json={"input": "a"}, timeout=10).ok
+
+
 def test_health_stays_fast_while_megabytes_are_tokenised():
     """The issue's case on the real tokenizer: a 3.4 MB message (random words, so the BPE cache
     does not help) takes seconds to tokenise and is then refused (far past the context); before,

@@ -12,7 +12,8 @@ body-size limit, JSON), then one section per endpoint, then the error handlers a
 which only wires these module-level functions into a FastAPI app. Every POST endpoint has the same
 three steps:
 
-1. `read_json`: auth, then the body, refused with 413 once it passes `max_body_bytes` (by its
+1. `admit` -> `read_json`: auth; 429 when `max_queue` requests are already being read or
+   tokenised; then the body, refused with 413 once it passes `max_body_bytes` (by its
    `Content-Length` before a byte is read, or while counting a chunked body), then JSON parsing;
 2. `prepare_*`: validation and tokenisation, run in a thread (`run_in_threadpool`) so that a
    multi-megabyte prompt being tokenised never stalls the event loop (`/health` keeps answering);
@@ -47,11 +48,11 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -89,6 +90,7 @@ from tinyqwen.serve.validation import (
 from tinyqwen.serve.worker import DEFAULT_MAX_QUEUE, STREAM_END, Job, ModelWorker, QueueFull
 
 RETRY_AFTER_SECONDS = 1
+T = TypeVar("T")
 
 
 @dataclass
@@ -102,6 +104,7 @@ class ServerState:
     api_key: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     created: int = field(default_factory=lambda: int(time.time()))
+    preparing: int = 0  # requests being read, validated or tokenised (only the event loop counts)
 
     @property
     def context_length(self) -> int:
@@ -157,8 +160,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request, state: ServerState) -> dict:
-    """Auth, size limit, JSON object, model name: what every POST endpoint checks first."""
-    check_auth(request, state)
+    """The body as a JSON object naming this server's model (or none)."""
     raw = await read_body(request, state.max_body_bytes)
     body = await run_in_threadpool(parse_json_body, raw)  # ~4 MB of JSON is ~50 ms of CPU
     requested = body.get("model")
@@ -172,18 +174,42 @@ async def read_json(request: Request, state: ServerState) -> dict:
     return body
 
 
+def _busy(state: ServerState, why: str) -> APIError:
+    return APIError(
+        f"the server is busy: {why} (--max-queue {state.worker.max_queue}); retry later",
+        429,
+        type="rate_limit_error",
+        code="queue_full",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def admit(
+    request: Request, prepare: Callable[[ServerState, dict], T]
+) -> tuple[ServerState, T]:
+    """Steps 1 and 2 of every POST endpoint: auth, read the body, then `prepare(state, body)`
+    (validation and tokenising) in a thread.
+
+    Requests in these steps are counted too: beyond `max_queue` of them, 429 before the body is
+    read, so a flood of large bodies holds at most `max_queue` of them in memory."""
+    state = _state(request)
+    check_auth(request, state)
+    if state.preparing >= state.worker.max_queue:
+        raise _busy(state, f"{state.preparing} requests are being read and tokenised")
+    state.preparing += 1
+    try:
+        body = await read_json(request, state)
+        return state, await run_in_threadpool(prepare, state, body)
+    finally:
+        state.preparing -= 1
+
+
 def submit(state: ServerState, job: Job) -> Future:
     """Queue `job` on the model worker; 429 + `Retry-After` when the queue is full."""
     try:
         return state.worker.submit(job)
     except QueueFull as e:
-        raise APIError(
-            f"the server is busy: {e} (--max-queue {state.worker.max_queue}); retry later",
-            429,
-            type="rate_limit_error",
-            code="queue_full",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        ) from e
+        raise _busy(state, str(e)) from e
 
 
 async def run_job(state: ServerState, job: Job) -> Any:
@@ -223,7 +249,8 @@ async def health(request: Request) -> dict:
         "model": state.name,
         "model_calls": state.worker.model_calls,  # batches the worker ran (a batch of 1 counts)
         "largest_batch": state.worker.largest_batch,
-        "waiting": state.worker.waiting,  # queued requests, at most --max-queue
+        "waiting": state.worker.waiting,  # queued for the model, at most --max-queue
+        "preparing": state.preparing,  # being read / tokenised, at most --max-queue
     }
 
 
@@ -317,9 +344,7 @@ def chat_response(state: ServerState, req: ChatRequest, msg: dict, rid: str, now
 
 
 async def chat_completions(request: Request) -> Any:
-    state = _state(request)
-    body = await read_json(request, state)
-    req = await run_in_threadpool(prepare_chat, state, body)
+    state, req = await admit(request, prepare_chat)
     rid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if req.stream:
         loop = asyncio.get_running_loop()
@@ -510,9 +535,7 @@ def completion_response(
 
 
 async def completions(request: Request) -> Any:
-    state = _state(request)
-    body = await read_json(request, state)
-    req = await run_in_threadpool(prepare_completions, state, body)
+    state, req = await admit(request, prepare_completions)
     rid, now = f"cmpl-{uuid.uuid4().hex}", int(time.time())
     results = await _run_completions(state, req)
     resp = await run_in_threadpool(completion_response, state, req, results, rid, now)
@@ -558,9 +581,7 @@ def embedding_response(state: ServerState, emb: Any, fmt: str, n_tokens: list[in
 
 
 async def embeddings(request: Request) -> dict:
-    state = _state(request)
-    body = await read_json(request, state)
-    texts, fmt, pooling, n_tokens = await run_in_threadpool(prepare_embeddings, state, body)
+    state, (texts, fmt, pooling, n_tokens) = await admit(request, prepare_embeddings)
     emb = await run_job(state, Job("embed", (texts, pooling), batch_key=("embed", pooling)))
     return await run_in_threadpool(embedding_response, state, emb, fmt, n_tokens)
 
