@@ -6,6 +6,7 @@
     python -m tinyagent eval --model SPEC --categories normal_single_turn_single_function --limit 20
     python -m tinyagent eval --ground-truth                              # checker self-test
     python -m tinyagent demo                                             # scripted run, no model needed
+    python -m tinyagent sandbox                                          # what isolates the python tool
 
 ``bfcl`` is an alias of ``eval``. Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
 read_file over ``--folder``). Exit codes: 0 ok, 1 the agent gave no answer, 2 usage/model errors.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from tinyagent.agent import Agent, Step
 from tinyagent.tool import Tool
@@ -24,7 +24,6 @@ from tinyqwen.sampling import Sampling
 
 TOOL_NAMES = ("calculator", "python", "clock", "web", "files")
 DEFAULT_TOOLS = "calculator,python,clock"
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acebench_zh"
 
 GET_A_MODEL = (
     "To get a usable model, either download one and pass its folder:\n"
@@ -35,7 +34,9 @@ GET_A_MODEL = (
 )
 
 
-def build_tools(names: str, folder: str = ".", search_provider: str | None = None) -> list[Tool]:
+def build_tools(
+    names: str, folder: str = ".", search_provider: str | None = None, unsafe_python: bool = False
+) -> list[Tool]:
     """Tool objects for a comma-separated list of names (see ``TOOL_NAMES``)."""
     tools: list[Tool] = []
     for name in [n.strip() for n in names.split(",") if n.strip()]:
@@ -44,9 +45,9 @@ def build_tools(names: str, folder: str = ".", search_provider: str | None = Non
 
             tools.append(calculator)
         elif name == "python":
-            from tinyagent.tools.python_exec import python
+            from tinyagent.tools.python_exec import make_python_tool, python
 
-            tools.append(python)
+            tools.append(make_python_tool(allow_unsafe=True) if unsafe_python else python)
         elif name == "clock":
             from tinyagent.tools.clock import current_time
 
@@ -113,6 +114,11 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=("react", "qwen"), default="qwen")
     p.add_argument("--folder", default=".", help="root folder of the files tool")
     p.add_argument("--search-provider", default=None, help="duckduckgo | searxng | serper")
+    p.add_argument(
+        "--unsafe-python",
+        action="store_true",
+        help="run the python tool WITHOUT a sandbox when none works here (warns every call)",
+    )
 
 
 def cmd_run(argv: list[str]) -> int:
@@ -133,7 +139,7 @@ def cmd_run(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    tools = build_tools(args.tools, args.folder, args.search_provider)
+    tools = build_tools(args.tools, args.folder, args.search_provider, args.unsafe_python)
     model = _connect(args.model)
     agent = Agent(
         model,
@@ -187,7 +193,12 @@ def cmd_eval(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="python -m tinyagent eval", description="Score tool calls (BFCL rules) on ACEBench."
     )
-    p.add_argument("--data", default=str(DATA_DIR), help="ACEBench data_zh folder")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="ACEBench data_zh folder (default: acebench_zh in $TINYU_DATA_DIR or "
+        "~/.cache/tiny-universe/data; python -m tinyagent data fetch acebench)",
+    )
     p.add_argument(
         "--categories",
         default="normal_single_turn_single_function,normal_single_turn_parallel_function",
@@ -203,9 +214,18 @@ def cmd_eval(argv: list[str]) -> int:
     )
     args = p.parse_args(argv)
     cats = list(CATEGORIES) if args.categories == "all" else args.categories.split(",")
+    from tinyqwen.data_cache import data_dir, missing_hint
+
+    args.data = args.data or str(data_dir() / "acebench_zh")
     try:
         examples = [e for c in cats for e in load_examples(args.data, c, args.limit)]
-    except (FileNotFoundError, ValueError) as e:
+    except FileNotFoundError as e:
+        print(
+            f"error: {e}; {missing_hint('python -m tinyagent', 'acebench', '--data')}",
+            file=sys.stderr,
+        )
+        return 2
+    except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.ground_truth:
@@ -249,15 +269,45 @@ def cmd_demo(argv: list[str]) -> int:
     return 0 if result.answer else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def cmd_sandbox(argv: list[str]) -> int:
+    """Report the python tool's isolation here (a real sandboxed run); exit 1 when there is none."""
+    from tinyagent.tools.sandbox import HOW_TO_ENABLE, sandbox_layers
+
+    if argv:
+        print("usage: python -m tinyagent sandbox", file=sys.stderr)
+        return 2
+    layers = sandbox_layers()
+    for k, v in layers.items():
+        print(f"{k}: {v}")
+    if not layers["sandbox"]:
+        print(f"\nerror: the python tool will refuse to run code. {HOW_TO_ENABLE}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_data(argv: list[str]) -> int:
+    from tinyagent.data import DATASETS
+    from tinyqwen.data_cache import data_main
+
+    return data_main(argv, DATASETS, "python -m tinyagent")
+
+
+def _main(argv: list[str]) -> int:
     commands = {
+        "data": cmd_data,
         "render": cmd_render,
         "eval": cmd_eval,
         "bfcl": cmd_eval,
         "demo": cmd_demo,
         "run": cmd_run,
+        "sandbox": cmd_sandbox,
     }
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     return cmd_run(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinyqwen.errors import run_cli
+
+    return run_cli(_main, argv)
