@@ -33,7 +33,8 @@ Stated limits:
   a random model's output (U+FFFD, odd merges) re-tokenises differently.
 - `logprobs` (only on /v1/completions) need a local model (`LLM`); that path is token-exact
   (`tokens.generate_scored`), one prompt at a time (scoring requests are not batched).
-- `stream: true` on /v1/completions sends the whole text in one event; chat streams token by token.
+- `stream: true` streams token by token (chat, and /v1/completions with one prompt and no
+  `logprobs`); /v1/completions with several prompts or `logprobs` sends everything in one event.
   With `tools`, streamed text stops at the first `<tool_call>` and the calls come in a final delta.
 - No `n > 1`, `presence_penalty`, `frequency_penalty`, `logit_bias`, chat `logprobs`.
 - Malformed HTTP (not a JSON matter) is answered by uvicorn itself, before the app sees it.
@@ -48,7 +49,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -222,6 +223,36 @@ async def run_job(state: ServerState, job: Job) -> Any:
         raise error_from_exception(e) from e
 
 
+@dataclass
+class Stream:
+    """A streaming job on the model worker and the queue its text deltas arrive on."""
+
+    job: Job
+    queue: asyncio.Queue
+
+    async def deltas(self) -> AsyncIterator[str]:
+        """The model's text deltas as they come; the model's exception, if any, is raised here."""
+        while (item := await self.queue.get()) is not STREAM_END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+def start_stream(state: ServerState, make_deltas: Callable[[], Iterator[str]]) -> Stream:
+    """Queue a streaming job (`make_deltas` runs on the model thread). Called before the response
+    starts, so that a full queue is a real 429 and not an error event."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    job = Job(
+        "stream", make_deltas, on_delta=lambda d: loop.call_soon_threadsafe(queue.put_nowait, d)
+    )
+    submit(state, job)
+    return Stream(job, queue)
+
+
+SSE = {"media_type": "text/event-stream"}
+
+
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
     return {
         "prompt_tokens": prompt_tokens,
@@ -347,17 +378,16 @@ async def chat_completions(request: Request) -> Any:
     state, req = await admit(request, prepare_chat)
     rid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if req.stream:
-        loop = asyncio.get_running_loop()
-        deltas: asyncio.Queue = asyncio.Queue()
-        job = Job(
-            "stream",
-            (req.messages, req.tools, req.continue_final),
-            req.sampling,
-            on_delta=lambda d: loop.call_soon_threadsafe(deltas.put_nowait, d),
+        stream = start_stream(
+            state,
+            lambda: state.model.stream_chat(
+                req.messages,
+                tools=req.tools,
+                sampling=req.sampling,
+                continue_final_message=req.continue_final,
+            ),
         )
-        submit(state, job)  # before the response starts, so that a full queue is a real 429
-        events = chat_events(state, req, job, deltas, rid, now)
-        return StreamingResponse(events, media_type="text/event-stream")
+        return StreamingResponse(chat_events(state, req, stream, rid, now), **SSE)
 
     key = _batch_key("chat", req.sampling, req.tools, req.continue_final)
     job = Job("chat", (req.messages, req.tools, req.continue_final), req.sampling, key)
@@ -379,14 +409,9 @@ def _shown_upto(text: str, tools: list[dict] | None) -> int:
 
 
 async def chat_events(
-    state: ServerState,
-    req: ChatRequest,
-    job: Job,
-    deltas: asyncio.Queue,
-    rid: str,
-    now: int,
+    state: ServerState, req: ChatRequest, stream: Stream, rid: str, now: int
 ) -> AsyncIterator[str]:
-    """The SSE events of a streamed chat completion, fed by the worker through `deltas`."""
+    """The SSE events of a streamed chat completion, fed by the worker through `stream`."""
 
     def chunk(delta: dict, finish: str | None = None, **more: Any) -> str:
         choices = [{"index": 0, "delta": delta, "finish_reason": finish}]
@@ -404,11 +429,7 @@ async def chat_events(
     text, sent = "", 0  # full raw text so far; how much of it went out as content
     try:
         yield chunk({"role": "assistant", "content": ""})
-        while (item := await deltas.get()) is not STREAM_END:
-            if isinstance(item, BaseException):
-                yield _sse(error_from_exception(item).body())
-                yield "data: [DONE]\n\n"
-                return
+        async for item in stream.deltas():
             text += item
             safe = _shown_upto(text, req.tools)
             if safe > sent:
@@ -434,8 +455,11 @@ async def chat_events(
         if req.include_usage:
             yield chunk({}, usage=_usage(req.prompt_tokens, n_out))
         yield "data: [DONE]\n\n"
+    except Exception as e:  # noqa: BLE001 - the model failed mid-stream: an error event ends it
+        yield _sse(error_from_exception(e).body())
+        yield "data: [DONE]\n\n"
     finally:
-        job.cancelled.set()  # stops generation if the client disconnected early
+        stream.job.cancelled.set()  # stops generation if the client disconnected early
 
 
 # ---------------------------------------------------------------------------------------- completions
@@ -448,6 +472,7 @@ class CompletionRequest:
     top_logprobs: int | None  # `logprobs`: how many alternatives per token; None = no logprobs
     sampling: Sampling
     stream: bool
+    include_usage: bool
 
 
 def _prompt_ids(state: ServerState, prompts: list[str | list[int]]) -> list[list[int] | None]:
@@ -476,7 +501,7 @@ def prepare_completions(state: ServerState, body: dict) -> CompletionRequest:
     top_n = check_int(body, "logprobs", 0, 20)
     if top_n is not None:  # token-exact logprobs need the model's own tokenizer
         state.require(TOKENIZER, "logprobs", "logprobs")
-    stream, _ = check_stream(body)
+    stream, include_usage = check_stream(body)
     max_tokens = max_tokens_from(body, 0)
     sampling = sampling_from(body)
     ids = _prompt_ids(state, prompts)
@@ -485,7 +510,7 @@ def prepare_completions(state: ServerState, body: dict) -> CompletionRequest:
     n_prompt = [len(i) if i is not None else state.counter.text(t) for i, t in zip(ids, texts)]
     max_tokens = 16 if max_tokens is None else max_tokens  # OpenAI's default here
     sampling = fit_context(sampling, max_tokens, state.context_length, max(n_prompt), 0, "prompt")
-    return CompletionRequest(texts, ids, n_prompt, echo, top_n, sampling, stream)
+    return CompletionRequest(texts, ids, n_prompt, echo, top_n, sampling, stream, include_usage)
 
 
 async def _run_completions(state: ServerState, req: CompletionRequest) -> list[tuple]:
@@ -534,19 +559,65 @@ def completion_response(
     }
 
 
+async def completion_events(
+    state: ServerState, req: CompletionRequest, stream: Stream, rid: str, now: int
+) -> AsyncIterator[str]:
+    """The SSE events of one streamed prompt: its text deltas as the model produces them."""
+
+    def chunk(text: str, finish: str | None = None, **more: Any) -> str:
+        choices = [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]
+        return _sse(
+            {
+                "id": rid,
+                "object": "text_completion",
+                "created": now,
+                "model": state.name,
+                "choices": choices if "usage" not in more else [],
+                **more,
+            }
+        )
+
+    text = ""
+    try:
+        if req.echo:
+            yield chunk(req.texts[0])
+        async for item in stream.deltas():
+            text += item
+            yield chunk(item)
+        max_new = req.sampling.max_new_tokens
+        n_out, finish = await run_in_threadpool(_finish_reason, state, text, max_new)
+        yield chunk("", finish)
+        if req.include_usage:
+            yield chunk("", usage=_usage(req.prompt_tokens[0], n_out))
+        yield "data: [DONE]\n\n"
+    except Exception as e:  # noqa: BLE001 - the model failed mid-stream: an error event ends it
+        yield _sse(error_from_exception(e).body())
+        yield "data: [DONE]\n\n"
+    finally:
+        stream.job.cancelled.set()  # stops generation if the client disconnected early
+
+
 async def completions(request: Request) -> Any:
     state, req = await admit(request, prepare_completions)
     rid, now = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+    streamable = (
+        len(req.texts) == 1 and req.top_logprobs is None and req.sampling.max_new_tokens > 0
+    )
+    if req.stream and streamable and STREAM in state.model.capabilities:
+        stream = start_stream(
+            state, lambda: state.model.stream_complete(req.texts[0], sampling=req.sampling)
+        )
+        return StreamingResponse(completion_events(state, req, stream, rid, now), **SSE)
     results = await _run_completions(state, req)
     resp = await run_in_threadpool(completion_response, state, req, results, rid, now)
     if not req.stream:
         return resp
 
-    async def once() -> AsyncIterator[str]:  # one event with everything, then [DONE]
+    async def once() -> AsyncIterator[str]:  # several prompts / logprobs: one event, then [DONE]
         yield _sse(resp | {"usage": None})
         yield "data: [DONE]\n\n"
 
-    return StreamingResponse(once(), media_type="text/event-stream")
+    return StreamingResponse(once(), **SSE)
 
 
 # ---------------------------------------------------------------------------------------- embeddings
