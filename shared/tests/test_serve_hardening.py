@@ -12,6 +12,8 @@ import random
 import socket
 import statistics
 import string
+import subprocess
+import sys
 import threading
 import time
 
@@ -425,3 +427,19 @@ def test_binds_loopback_by_default():
     with serve_in_background(ScriptedChatModel()) as url:
         assert url.startswith("http://127.0.0.1:")
     # `tinyqwen serve` itself: test_server.test_main_warns_on_public_bind
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--model", "/nonexistent"], "/nonexistent"),
+        (["--max-queue", "0"], "--max-queue"),
+        (["--max-body-bytes", "lots"], "--max-body-bytes"),
+    ],
+)
+def test_python_m_serve_bad_input_is_one_line(argv, needle):
+    cmd = [sys.executable, "-m", "tinyqwen.serve", *argv]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "error: " in last and needle in last and "Traceback" not in r.stderr
