@@ -278,6 +278,31 @@ def test_queue_beyond_max_queue_is_429_with_retry_after():
         assert requests.get(health_url, timeout=5).json()["waiting"] == 0
 
 
+def test_a_stream_abandoned_while_queued_never_runs():
+    model = GatedModel()
+    with serve_in_background(model, max_batch_size=1) as url:
+        health_url = url.removesuffix("/v1") + "/health"
+        busy = {"messages": USER, "max_tokens": 2}
+        t = threading.Thread(
+            target=lambda: requests.post(f"{url}/chat/completions", json=busy, timeout=60)
+        )
+        t.start()
+        assert model.entered.wait(30)  # the worker is stuck in chat
+        r = requests.post(
+            f"{url}/chat/completions", json=busy | {"stream": True}, stream=True, timeout=30
+        )
+        assert next(r.iter_lines()).startswith(b"data: ")  # the role chunk; the job is queued
+        r.close()  # the client gives up
+        time.sleep(0.5)  # the server notices the disconnect
+        model.gate.set()
+        t.join(30)
+        deadline = time.monotonic() + 30
+        while requests.get(health_url, timeout=5).json()["model_calls"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert [method for method, _, _ in model.calls] == ["chat"]  # no stream_chat
+
+
 # ---------------------------------------------------------------------------------------- 400
 @pytest.mark.parametrize(
     "param, raw",

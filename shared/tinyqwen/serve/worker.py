@@ -159,6 +159,10 @@ class ModelWorker:
 
     def _stream(self, job: Job) -> None:
         it: Iterator[str] | None = None
+        if job.cancelled.is_set():  # its client went away while it waited in the queue
+            job.on_delta(STREAM_END)
+            job.future.set_result(None)
+            return
         try:
             it = job.args()  # e.g. lambda: model.stream_chat(messages, sampling=...)
             for delta in it:
