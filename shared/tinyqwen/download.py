@@ -32,8 +32,15 @@ Stated limits: a final file that already exists with the listed size is trusted 
 was verified when it was renamed into place; delete it to fetch it again); with the siblings
 fallback the listing has no sizes or hashes, so files are fetched again and only the transfer's
 length is checked (Content-Length by requests). Files download one after
-another, not in parallel. Listing entries whose paths would escape `--to` (`..`, absolute) are
-refused.
+another, not in parallel. Listing entries are refused (`DownloadError`) when their path is absolute
+or has a `..`, `.` or empty part, a backslash or a control character (NUL included), or when one
+path is both a file and a folder (`x` and `x/y.txt`); a file whose stream runs past its listed size
+is cut off at once and deleted.
+
+Dataset repos: `repo_type="dataset"` (used by `tinyqwen.data_cache`) lists
+`{endpoint}/api/datasets/{repo}/tree/{revision}` and fetches `{endpoint}/datasets/{repo}/resolve/...`
+on the HF hub; ModelScope datasets are listed with `api/v1/datasets/{repo}/repo/tree` (paged,
+folders walked) and fetched with `api/v1/datasets/{repo}/repo?FilePath=...`.
 """
 
 from __future__ import annotations
