@@ -513,9 +513,9 @@ def main(argv: list[str] | None = None) -> int:
             include=args.include,
             progress=not args.quiet,
         )
-    except DownloadError as e:
+    except DownloadError as e:  # offline, gated, bad listing: one line, like every CLI here
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume", file=sys.stderr)
         return 130
