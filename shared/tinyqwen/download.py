@@ -524,4 +524,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from tinyqwen.errors import run_cli
+
+    raise SystemExit(run_cli(main))
