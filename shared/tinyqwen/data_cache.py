@@ -211,6 +211,11 @@ def fetch(
     final = root / spec.folder
     if (final / MANIFEST).is_file() and not force:
         return final
+    if final.exists() and not force:  # a folder we did not write: never replace it silently
+        raise DownloadError(
+            f"{final} exists but was not written by data fetch (no {MANIFEST}); "
+            "move it away, or pass --force to replace it"
+        )
     src = spec.source(source)
     partial = root / ".partial" / spec.name / src.kind
     raw, out = partial / "raw", partial / "out"
