@@ -1,6 +1,6 @@
 """Evaluate retrieval (recall@k, MRR@10, nDCG@10, MAP) and, with a model, answers (EM/F1).
 
-    >>> ds = read_cranfield("../shared/data/cranfield")                            # doctest: +SKIP
+    >>> ds = read_cranfield(Path("~/.cache/tiny-universe/data/cranfield").expanduser())  # doctest: +SKIP
     >>> evaluate(ds, analyzer=Analyzer(stem=True))["nDCG@10"]                       # doctest: +SKIP
     0.3749...
 
