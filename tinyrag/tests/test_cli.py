@@ -113,3 +113,12 @@ def test_demo_answers_about_qwen2() -> None:
     r = run("demo")
     assert r.returncode == 0, r.stderr
     assert "Qwen2" in r.stdout and "抽取式答案" in r.stdout and "*[" in r.stdout
+
+
+def test_index_onto_an_existing_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\n内容。\n", encoding="utf-8")
+    (tmp_path / "taken").write_text("not an index")
+    r = run("index", str(tmp_path / "docs"), "--index", str(tmp_path / "taken"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "is not a folder" in r.stderr

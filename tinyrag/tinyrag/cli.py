@@ -101,7 +101,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         bm25_params={"k1": args.k1, "b": args.b},
     )  # fmt: skip
     print(f"{args.index}: {report.summary()} in {report.seconds:.2f}s")
-    for path, why in report.failed:
+    for path, why in report.failed + report.skipped:
         print(f"  skipped {path}: {why}", file=sys.stderr)
     return 0
 
