@@ -122,3 +122,18 @@ def test_index_onto_an_existing_file_is_one_line(tmp_path: Path) -> None:
     r = run("index", str(tmp_path / "docs"), "--index", str(tmp_path / "taken"))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().count("\n") == 0 and "is not a folder" in r.stderr
+
+
+def test_chat_verbose_shows_the_standalone_query(built: Path) -> None:
+    r = run("chat", "--index", str(built / "idx"), "--verbose",
+            stdin="Qwen2 的旋转位置编码\n它的 theta 是多少\n/exit\n")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "(standalone query: Qwen2 的旋转位置编码 它的 theta 是多少)" in r.stderr
+    assert r.stdout.count("rope.md") >= 2  # the follow-up retrieved the RoPE doc too
+
+
+def test_rerank_without_a_model_is_one_line(built: Path) -> None:
+    r = run("ask", "RoPE", "--index", str(built / "idx"), "--rerank")
+    assert (
+        r.returncode == 2 and "--rerank needs a model" in r.stderr and "Traceback" not in r.stderr
+    )

@@ -26,6 +26,7 @@ from typing import Any
 
 from tinyrag.analyzers import Analyzer
 from tinyrag.chunking import Chunker
+from tinyrag.support import MIN_SUPPORT
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEMO_QUESTION = "Qwen2 为什么使用分组查询注意力（GQA）？"
@@ -101,9 +102,20 @@ def cmd_index(args: argparse.Namespace) -> int:
         bm25_params={"k1": args.k1, "b": args.b},
     )  # fmt: skip
     print(f"{args.index}: {report.summary()} in {report.seconds:.2f}s")
-    for path, why in report.failed + report.skipped:
+    for path, why in report.failed:
         print(f"  skipped {path}: {why}", file=sys.stderr)
+    _print_unsupported(report.skipped)
     return 0
+
+
+def _print_unsupported(skipped: list[tuple[str, str]], show: int = 3) -> None:
+    """Unsupported files, grouped by type: a folder of 500 images is one line, not 500."""
+    by_ext: dict[str, list[str]] = {}
+    for path, why in skipped:
+        by_ext.setdefault(why, []).append(path)
+    for why, paths in by_ext.items():
+        more = f" and {len(paths) - show} more" if len(paths) > show else ""
+        print(f"  skipped {', '.join(paths[:show])}{more}: {why}", file=sys.stderr)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -138,6 +150,20 @@ def _print_answer(a: Any, streamed: bool, as_json: bool) -> None:
         print(f" {mark}[{n}] {h.location()}")
 
 
+def _reranker(args: argparse.Namespace, model: Any) -> Any:
+    """The reranking model: ``--rerank-model``, else the chat model when ``--rerank`` is given.
+    Reranking is on by default when a reranker is configured; ``--no-rerank`` turns it off."""
+    if args.rerank is False:
+        return None
+    if args.rerank_model:
+        return _connect(args.rerank_model)
+    if args.rerank:
+        if model is None:
+            raise ValueError("--rerank needs a model to judge passages (--rerank-model or --model)")
+        return model
+    return None
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from tinyrag.answer import answer_question
 
@@ -147,6 +173,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     a = answer_question(
         index, args.question, model, k=args.k, mode=args.mode, min_support=args.min_support,
         max_new_tokens=args.max_new_tokens, on_delta=(lambda d: print(d, end="", flush=True)) if stream else None,
+        rerank_model=_reranker(args, model), rerank_top=args.rerank_top,
     )  # fmt: skip
     _print_answer(a, stream, args.json)
     return 0
@@ -154,19 +181,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from tinyrag.answer import answer_question
+    from tinyrag.conversation import rewrite_query
 
     index = _load_index(args)
     model = _connect(args.model)
+    reranker = _reranker(args, model)
     history: list[dict] = []
     print("tinyrag chat -- empty line or /exit to quit", file=sys.stderr)
     for line in sys.stdin:
         q = line.strip()
         if not q or q == "/exit":
             break
+        query = rewrite_query(q, history[-6:], model)
+        if args.verbose:
+            print(f"(standalone query: {query})", file=sys.stderr)
         a = answer_question(
-            index, q, model, k=args.k, mode=args.mode, min_support=args.min_support,
+            index, q, model, k=args.k, mode=args.mode, min_support=args.min_support, query=query,
             max_new_tokens=args.max_new_tokens, history=history[-6:], on_delta=(lambda d: print(d, end="", flush=True)) if model else None,
+            rerank_model=reranker, rerank_top=args.rerank_top,
         )  # fmt: skip
+        if args.verbose:
+            print(f"(support {a.support:.2f})", file=sys.stderr)
         _print_answer(a, model is not None, False)
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": a.text}]
     return 0
@@ -288,8 +323,23 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--no-stream", action="store_true")
         query_opts(sp, 5)
         sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
-        sp.add_argument("--min-support", type=float, default=0.5)
+        sp.add_argument(
+            "--min-support", type=float, default=MIN_SUPPORT,
+            help=f"refuse below this retrieval support (default {MIN_SUPPORT}, calibrated on "
+            "CMRC 2018: bench/calibrate_refusal.py)",
+        )  # fmt: skip
         sp.add_argument("--max-new-tokens", type=int, default=512)
+        sp.add_argument(
+            "--rerank", action=argparse.BooleanOptionalAction, default=None,
+            help="rerank the top passages by a model's yes/no log-likelihood (default: on when "
+            "--rerank-model is given; --rerank alone uses --model)",
+        )  # fmt: skip
+        sp.add_argument("--rerank-model", help="tinyqwen spec of the reranking model")
+        sp.add_argument("--rerank-top", type=int, default=10, help="passages to rerank")
+        if name == "chat":
+            sp.add_argument(
+                "--verbose", action="store_true", help="show the standalone query and support"
+            )
         sp.set_defaults(func=func)
 
     sp = sub.add_parser("eval", help="retrieval metrics on a test collection")
