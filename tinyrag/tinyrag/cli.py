@@ -155,13 +155,16 @@ def _reranker(args: argparse.Namespace, model: Any) -> Any:
     Reranking is on by default when a reranker is configured; ``--no-rerank`` turns it off."""
     if args.rerank is False:
         return None
-    if args.rerank_model:
-        return _connect(args.rerank_model)
-    if args.rerank:
+    from tinyqwen.chat_model import LOGLIKELIHOOD
+
+    reranker = _connect(args.rerank_model) if args.rerank_model else None
+    if reranker is None and args.rerank:
         if model is None:
             raise ValueError("--rerank needs a model to judge passages (--rerank-model or --model)")
-        return model
-    return None
+        reranker = model
+    if reranker is not None and LOGLIKELIHOOD not in reranker.capabilities:
+        raise ValueError(f"{reranker.name} cannot rerank: it offers no log-likelihoods")
+    return reranker
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
