@@ -217,12 +217,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ds = load_dataset(args.dataset, args.data_dir)
     else:
         ds = load_custom(args.corpus, args.queries, args.qrels, args.squad)
-    r = evaluate(
-        ds, analyzer=Analyzer(stem=args.stem, chinese=args.chinese),
-        bm25_params={"k1": args.k1, "b": args.b}, mode=args.mode,
-        embedder=_embedder(args.embed_model), model=_connect(args.model),
-        answer_limit=args.answer_limit, ks=(args.k, 100) if args.k != 100 else (10, 100),
-    )  # fmt: skip
+    analyzer = Analyzer(stem=args.stem, chinese=args.chinese)
+    model = _connect(args.model)
+    if args.answers:
+        from tinyrag.answer_eval import evaluate_answers
+        from tinyrag.index import Index
+
+        embedder = _embedder(args.embed_model)
+        index = Index.from_texts(ds.docs, analyzer=analyzer, embedder=embedder)
+        r = evaluate_answers(
+            ds, model, limit=args.answer_limit, judge=_connect(args.judge), index=index,
+            mode=args.mode, rerank_model=_reranker(args, model), rerank_top=args.rerank_top,
+        )  # fmt: skip
+    else:
+        r = evaluate(
+            ds, analyzer=analyzer, bm25_params={"k1": args.k1, "b": args.b}, mode=args.mode,
+            embedder=_embedder(args.embed_model), model=model,
+            answer_limit=args.answer_limit, ks=(args.k, 100) if args.k != 100 else (10, 100),
+            rerank_model=_reranker(args, model), rerank_top=args.rerank_top,
+        )  # fmt: skip
     if args.json:
         print(json.dumps(r, ensure_ascii=False))
         return 0
@@ -358,6 +371,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--embed-model")
     sp.add_argument("--model", help="answer SQuAD-style questions and report EM/F1")
     sp.add_argument("--answer-limit", type=int, default=50)
+    sp.add_argument(
+        "--answers", action="store_true",
+        help="answer quality through ask's pipeline: EM/F1, refusals, citation faithfulness "
+        "(SQuAD-style sets; extractive without --model)",
+    )  # fmt: skip
+    sp.add_argument("--judge", help="tinyqwen spec judging citation faithfulness (default lexical)")
+    sp.add_argument(
+        "--rerank", action=argparse.BooleanOptionalAction, default=None,
+        help="rerank with --rerank-model (or --model) before scoring",
+    )  # fmt: skip
+    sp.add_argument("--rerank-model", help="tinyqwen spec of the reranking model")
+    sp.add_argument("--rerank-top", type=int, default=10, help="passages to rerank")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_eval)
 
