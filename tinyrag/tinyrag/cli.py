@@ -48,14 +48,18 @@ def _connect(spec: str | None) -> Any:
     return model
 
 
-def _embedder(spec: str | None, instruction: str | None = None, pooling: str = "last") -> Any:
-    """An Embedder for ``spec``; ``instruction=None`` means tinyrag's default query instruction."""
+def _embedder(
+    spec: str | None, instruction: str | None = None, pooling: str = "last", fmt: str = "auto"
+) -> Any:
+    """An Embedder for ``spec``; ``instruction=None`` means tinyrag's default query instruction,
+    ``fmt="auto"`` the query format of the model ``spec`` names (``embedder.query_format_for``)."""
     if not spec:
         return None
-    from tinyrag.embedder import DEFAULT_INSTRUCTION, Embedder
+    from tinyrag.embedder import DEFAULT_INSTRUCTION, Embedder, query_format_for
 
     instruction = DEFAULT_INSTRUCTION if instruction is None else (instruction or None)
-    return Embedder(_connect(spec), instruction=instruction, pooling=pooling)
+    fmt = query_format_for(spec) if fmt == "auto" else fmt
+    return Embedder(_connect(spec), instruction=instruction, pooling=pooling, query_format=fmt)
 
 
 def _load_index(args: argparse.Namespace) -> Any:
@@ -67,7 +71,10 @@ def _load_index(args: argparse.Namespace) -> Any:
     embedder = None
     if cfg and args.mode != "bm25":
         spec = args.embed_model or cfg["model"]
-        embedder = _embedder(spec, cfg.get("instruction") or "", cfg.get("pooling", "last"))
+        embedder = _embedder(
+            spec, cfg.get("instruction") or "", cfg.get("pooling", "last"),
+            cfg.get("query_format", "gte-qwen2"),
+        )  # fmt: skip
     return Index.load(args.index, embedder=embedder, vector_backend=args.vector_backend)
 
 
@@ -90,7 +97,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     analyzer = Analyzer(stem=args.stem, chinese=args.chinese)
     chunker = Chunker(args.max_tokens, args.overlap)
-    embedder = _embedder(args.embed_model, args.embed_instruction)
+    embedder = _embedder(args.embed_model, args.embed_instruction, fmt=args.embed_format)
     tokenizer = None
     if args.tokenizer:
         import tinyqwen
@@ -311,7 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokenizer", help="count chunk tokens with this tokenizer (dir or *.tiktoken); "
         "default: 1 per CJK char / word / punctuation mark",
     )  # fmt: skip
-    sp.add_argument("--embed-model", help="tinyqwen spec to embed chunks with (dense retrieval)")
+    sp.add_argument(
+        "--embed-model",
+        help="tinyqwen spec of the embedding model (separate from ask's --model), e.g. a "
+        "Qwen3-Embedding-0.6B or gte-Qwen2-1.5B-instruct folder",
+    )
+    sp.add_argument(
+        "--embed-format", choices=["auto", "gte-qwen2", "qwen3-embedding"], default="auto",
+        help="query format of the embedding model (auto: from the --embed-model name)",
+    )  # fmt: skip
     sp.add_argument(
         "--embed-instruction",
         help="query instruction for the embedding model ('' = none; default: "

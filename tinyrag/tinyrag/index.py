@@ -4,7 +4,8 @@ Layout of an index folder::
 
     manifest.json        {"format": "tinyrag-index", "version": 1, "generation": 7,
                           "data": "gen-000007", "analyzer": {...}, "chunker": {...}, "bm25": {...},
-                          "embedder": null | {"model", "instruction", "pooling", "dim"},
+                          "embedder": null | {"model", "instruction", "pooling", "dim",
+                                              "query_format"?},
                           "files": {"docs/a.md": {"sha256", "size", "n_chunks"}, ...}}
     gen-000007/chunks.jsonl   one chunk per line: source, page, start, end, heading_path, text
     gen-000007/bm25.npz       postings (term -> doc, tf) + doc lengths;  vocab.json: terms
@@ -213,6 +214,8 @@ class Index:
                 "instruction": embedder.instruction,
                 "pooling": embedder.pooling,
             }
+            if embedder.query_format != "gte-qwen2":  # absent = the original format (old indexes)
+                emb_cfg["query_format"] = embedder.query_format
         settings = {
             "analyzer": analyzer.to_dict(),
             "chunker": chunker.to_dict(),
