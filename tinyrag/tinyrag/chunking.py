@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -109,7 +109,7 @@ class Chunker:
         self, text: str, s: int, e: int, path: list[str], count: Callable[[str], int]
     ) -> list[Chunk]:
         units = []  # (start, end, tokens, starts_paragraph)
-        for us, ue, para in split_sentences(text, s, e):
+        for us, ue, para in iter_sentences(text, s, e):
             # a run far longer than any chunk is split without counting it whole (linear time)
             n = count(text[us:ue]) if ue - us <= _LONG_CHARS * self.max_tokens else -1
             if n == 0:
@@ -175,17 +175,21 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 def split_sentences(text: str, s: int, e: int) -> list[tuple[int, int, bool]]:
     """Sentence spans tiling text[s:e] (each keeps its trailing whitespace) + 'starts a paragraph'."""
-    spans = []
+    return list(iter_sentences(text, s, e))
+
+
+def iter_sentences(text: str, s: int, e: int) -> Iterator[tuple[int, int, bool]]:
+    """``split_sentences`` one span at a time (a 20 MB text never holds all its spans twice)."""
     pos = s
     para = True
     for m in _SENT_END.finditer(text, s, e):
         if m.end() > pos:
-            spans.append((pos, m.end(), para))
+            if not text[pos : m.end()].isspace():
+                yield pos, m.end(), para
             para = bool(_PARA.search(text, m.start(), m.end())) or "\n\n" in m.group()
             pos = m.end()
-    if pos < e:
-        spans.append((pos, e, para))
-    return [(a, b, p) for a, b, p in spans if text[a:b].strip()]
+    if pos < e and not text[pos:e].isspace():
+        yield pos, e, para
 
 
 def _split_long(
@@ -226,21 +230,23 @@ def _hard_split(
     """
     out = []
     while s < e:
+        n = None  # the cut's token count, when the search already knows it
         if count is approx_tokens:
-            cut = _approx_cut(text, s, e, max_tokens)
+            cut, n = _approx_cut(text, s, e, max_tokens)
         else:
             cut = _search_cut(text, s, e, max_tokens, count)
         if cut < e:  # back off to a space so English words stay whole, if one is near
             space = text.rfind(" ", s, cut)
             if space > s + (cut - s) // 2:
-                cut = space + 1
-        out.append((s, cut, count(text[s:cut])))
+                cut, n = space + 1, None
+        out.append((s, cut, count(text[s:cut]) if n is None else n))
         s = cut
     return out
 
 
-def _approx_cut(text: str, s: int, e: int, max_tokens: int) -> int:
-    """Largest cut with ``approx_tokens(text[s:cut]) <= max_tokens``: where token max+1 starts.
+def _approx_cut(text: str, s: int, e: int, max_tokens: int) -> tuple[int, int]:
+    """(largest cut with ``approx_tokens(text[s:cut]) <= max_tokens``, its count): the cut is where
+    token max+1 starts.
 
     A prefix cut inside a word still counts that word, so the count of text[s:cut] is the number of
     matches starting before ``cut`` (all alternatives of ``_APPROX`` are single characters or
@@ -248,8 +254,8 @@ def _approx_cut(text: str, s: int, e: int, max_tokens: int) -> int:
     """
     for i, m in enumerate(_APPROX.finditer(text, s, e)):
         if i == max_tokens:
-            return m.start()
-    return e
+            return m.start(), max_tokens
+    return e, approx_tokens(text[s:e])
 
 
 def _search_cut(text: str, s: int, e: int, max_tokens: int, count: Callable[[str], int]) -> int:

@@ -85,7 +85,7 @@ def _where(items: list[str] | None) -> dict[str, Any] | None:
     for it in items:
         key, sep, val = it.partition("=")
         if not sep:
-            raise SystemExit(f"--where expects key=value, got {it!r}")
+            raise ValueError(f"--where expects key=value, got {it!r}")
         out[key] = (
             val.split(",") if "," in val else (int(val) if val.isdigit() and key == "page" else val)
         )
