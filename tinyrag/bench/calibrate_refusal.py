@@ -1,6 +1,6 @@
 """Calibrate the refusal gate: support signals on labelled answerable / unanswerable questions.
 
-    python bench/calibrate_refusal.py                    # ../shared/data/cmrc2018 (trial split)
+    python -m tinyrag data fetch cmrc2018 && python bench/calibrate_refusal.py   # (or ../shared/data)
     python bench/calibrate_refusal.py --data path/to/cmrc2018_trial.json --json out.json
 
 Labelled set (CMRC 2018 trial, 256 Wikipedia paragraphs, 1,002 questions): every paragraph is one
@@ -38,7 +38,16 @@ from tinyrag.support import (
     support_score,
 )
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cmrc2018"
+
+def default_data() -> Path:
+    """cmrc2018_trial.json from the data cache, else the monorepo's ../shared/data."""
+    from tinyqwen.data_cache import data_dir, shared_dev_data
+
+    roots = [data_dir(), shared_dev_data(Path(__file__).resolve().parents[2])]
+    for root in roots:
+        if root is not None and (root / "cmrc2018" / "cmrc2018_trial.json").is_file():
+            return root / "cmrc2018" / "cmrc2018_trial.json"
+    return data_dir() / "cmrc2018" / "cmrc2018_trial.json"
 
 
 def labelled_rows(path: Path, k: int, seed: int) -> tuple[list[dict], Index]:
@@ -66,7 +75,7 @@ def labelled_rows(path: Path, k: int, seed: int) -> tuple[list[dict], Index]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=DATA / "cmrc2018_trial.json")
+    ap.add_argument("--data", type=Path, help="CMRC 2018 trial JSON (default: the data cache)")
     ap.add_argument("--k", type=int, default=5, help="passages retrieved per question")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
@@ -75,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     ap.add_argument("--json", type=Path, help="write the table as JSON here")
     args = ap.parse_args(argv)
+    args.data = args.data or default_data()
     if not args.data.is_file():
-        print(f"error: {args.data}: not found (CMRC 2018 trial JSON)", file=sys.stderr)
+        print(
+            f"error: {args.data}: not found (python -m tinyrag data fetch cmrc2018)",
+            file=sys.stderr,
+        )
         return 2
     rows, _ = labelled_rows(args.data, args.k, args.seed)
     dev = [r for r in rows if r["split"] == "dev"]
