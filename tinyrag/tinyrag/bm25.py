@@ -104,16 +104,25 @@ class BM25:
             n += len(docs)
         if not parts_len:
             return
+        # merge with the old postings one array at a time (peak: the postings + one [nnz] array)
         old_t = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr))
         all_t = np.concatenate([old_t, *parts_t])
+        del old_t, parts_t
         all_d = np.concatenate([self.doc_ids, *parts_d])
+        del parts_d
         all_tf = np.concatenate([self.tfs, *parts_tf])
-        del parts_t, parts_d, parts_tf, old_t
-        order = np.lexsort((all_d, all_t))  # sorted by term, then doc
-        all_t, all_d, all_tf = all_t[order], all_d[order], all_tf[order]
+        del parts_tf
+        self.doc_ids = self.tfs = self.impacts = np.zeros(0)  # the copies above replace them
+        # within one term, doc ids already ascend along the concatenation (old docs, then each
+        # batch in order, each batch sorted by (term, doc)): a stable sort by term is enough
+        order = np.argsort(all_t, kind="stable")
+        counts = np.bincount(all_t, minlength=len(vocab))  # [V]; sorting does not change it
+        del all_t
+        all_d = all_d[order]
+        all_tf = all_tf[order]
         del order
         self.doc_len = np.concatenate([self.doc_len, *parts_len])
-        self._set_postings(all_t, all_d, all_tf, len(vocab))
+        self._set_postings(counts, all_d, all_tf)
 
     def remove_docs(self, remove: np.ndarray) -> None:
         """Drop documents where the bool mask ``remove`` [N] is True; later ids shift down."""
@@ -132,11 +141,12 @@ class BM25:
         terms = list(self.vocab)
         self.vocab = {terms[i]: int(remap[i]) for i in np.flatnonzero(used)}
         self.doc_len = self.doc_len[~remove]
-        self._set_postings(remap[t], d, tf, len(self.vocab))
+        self._set_postings(np.bincount(remap[t], minlength=len(self.vocab)), d, tf)
 
-    def _set_postings(self, t: np.ndarray, d: np.ndarray, tf: np.ndarray, n_terms: int) -> None:
-        self.indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(t, minlength=n_terms), out=self.indptr[1:])
+    def _set_postings(self, term_counts: np.ndarray, d: np.ndarray, tf: np.ndarray) -> None:
+        """Install postings sorted by (term, doc); ``term_counts`` [V] = postings per term."""
+        self.indptr = np.zeros(len(term_counts) + 1, dtype=np.int64)
+        np.cumsum(term_counts, out=self.indptr[1:])
         self.doc_ids = d.astype(np.int32, copy=False)
         self.tfs = tf.astype(np.int32, copy=False)
         self._compute_impacts()
