@@ -37,6 +37,8 @@ import numpy as np
 
 from tinyqwen.atomic import atomic_path, atomic_write_text
 
+_BLOCK = 1 << 18  # postings per block when computing impacts
+
 
 class BM25:
     """Sparse BM25 index. Build with ``BM25.fit(token_lists)``; query with ``search(tokens, k)``."""
@@ -165,14 +167,20 @@ class BM25:
         avgdl = float(self.doc_len.sum()) / n if n else 0.0
         # [N] per-document length norm, precomputed once
         norm = self.k1 * (1.0 - self.b + self.b * self.doc_len / avgdl) if n else np.zeros(0)
-        # impacts = idf[t] * tf * (k1 + 1) / (tf + norm[d]), in place: two [nnz] temporaries at most
-        impacts = self.tfs.astype(np.float64)  # [nnz] tf
-        denom = norm[self.doc_ids]
-        denom += impacts
-        impacts *= self.k1 + 1.0
-        impacts /= denom
-        del denom
-        impacts *= np.repeat(self.idf, np.diff(self.indptr))
+        # impacts = idf[t] * tf * (k1 + 1) / (tf + norm[d]), a block of postings at a time so the
+        # temporaries stay small however large the index is
+        nnz = len(self.doc_ids)
+        impacts = np.empty(nnz, dtype=np.float64)  # [nnz]
+        for s in range(0, nnz, _BLOCK):
+            e = min(s + _BLOCK, nnz)
+            tf = self.tfs[s:e].astype(np.float64)
+            denom = norm[self.doc_ids[s:e]]
+            denom += tf
+            tf *= self.k1 + 1.0
+            tf /= denom
+            term_of = np.searchsorted(self.indptr, np.arange(s, e), side="right") - 1
+            tf *= self.idf[term_of]
+            impacts[s:e] = tf
         self.impacts = impacts
 
     # ----- querying -----------------------------------------------------------------------------

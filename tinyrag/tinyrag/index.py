@@ -198,8 +198,8 @@ class Index:
         ``files`` restricts the build to those files (paths under ``root``).
 
         Three steps: ``_diff`` (which files are new, changed, unchanged, removed), ``_rows`` (load
-        and chunk the files that need it, analyse and embed their chunks) and ``_write`` (a new
-        generation folder, then the manifest).
+        and chunk the files that need it; their rows are then analysed into BM25 and embedded) and
+        ``_write`` (a new generation folder, then the manifest).
         """
         t0 = time.perf_counter()
         root = Path(root)
