@@ -137,3 +137,15 @@ def test_rerank_without_a_model_is_one_line(built: Path) -> None:
     assert (
         r.returncode == 2 and "--rerank needs a model" in r.stderr and "Traceback" not in r.stderr
     )
+
+
+def test_unsupported_files_are_reported_grouped_by_type(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.md").write_text("# A\n\n内容。\n", encoding="utf-8")
+    for i in range(5):
+        (tmp_path / "d" / f"fig{i}.png").write_bytes(b"\x89PNG")
+    r = run("index", str(tmp_path / "d"), "--index", str(tmp_path / "idx"))
+    assert r.returncode == 0, r.stderr
+    assert "5 unsupported files skipped" in r.stdout
+    (line,) = [ln for ln in r.stderr.splitlines() if ".png" in ln]
+    assert "fig0.png, fig1.png, fig2.png and 2 more: unsupported file type .png" in line
