@@ -13,6 +13,10 @@ class), and the highest threshold that refuses at most 5% of the answerable ques
 on the test half, next to the old gate (``union`` at 0.5). The chosen constant lives in ``tinyrag/support.py`` (``MIN_SUPPORT``),
 with these numbers.
 
+``--rerank-model SPEC`` adds the reranker's P(yes) for the best passage as a fourth signal (the
+semantic one ``ask --rerank`` uses at 0.5); with ``--limit N`` on the first N questions, since it
+costs two forward passes per passage.
+
 Limits: one Chinese Wikipedia set; BM25 retrieval (dense retrieval needs a real embedding model);
 "unanswerable" here means "the answer string is in no retrieved passage", a proxy for the documents
 not saying it.
@@ -23,12 +27,15 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 from tinyrag.datasets import read_squad
 from tinyrag.index import Index
+from tinyrag.rerank import rerank
 from tinyrag.support import (
     SIGNALS,
     auc,
@@ -50,7 +57,11 @@ def default_data() -> Path:
     return data_dir() / "cmrc2018" / "cmrc2018_trial.json"
 
 
-def labelled_rows(path: Path, k: int, seed: int) -> tuple[list[dict], Index]:
+def labelled_rows(
+    path: Path, k: int, seed: int, reranker: Any = None, limit: int | None = None
+) -> tuple[list[dict], Index]:
+    """Two rows per question (answerable, unanswerable) with every signal; ``reranker`` adds the
+    ``rerank`` signal: its P(yes) for the best of the ``k`` passages."""
     ds = read_squad(path)
     index = Index.from_texts(ds.docs)
     index.analyzer = functools.lru_cache(maxsize=None)(index.analyzer)  # passages recur
@@ -59,7 +70,7 @@ def labelled_rows(path: Path, k: int, seed: int) -> tuple[list[dict], Index]:
     random.Random(seed).shuffle(arts)
     dev_arts = set(arts[: len(arts) // 2])
     rows = []
-    for qid, q in ds.queries.items():
+    for qid, q in list(ds.queries.items())[:limit]:
         (own,) = ds.qrels[qid]
         answers = ds.answers.get(qid, [])
         allowed = [d for d, text in ds.docs.items() if not any(a and a in text for a in answers)]
@@ -69,6 +80,9 @@ def labelled_rows(path: Path, k: int, seed: int) -> tuple[list[dict], Index]:
             (0, index.search(q, k=k, where={"source": allowed})),
         ):
             sig = {s: support_score(index, q, hits, signal=s) for s in SIGNALS}
+            if reranker is not None:
+                best = max((sc for _, sc in rerank(reranker, q, [h.text for h in hits])), default=0)
+                sig["rerank"] = 1.0 / (1.0 + math.exp(-max(min(best, 50.0), -50.0)))
             rows.append({"split": split, "answerable": label, "question": q, **sig})
     return rows, index
 
@@ -83,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         help="second operating point: refuse at most this share of answerable dev questions",
     )  # fmt: skip
     ap.add_argument("--json", type=Path, help="write the table as JSON here")
+    ap.add_argument(
+        "--rerank-model", help="tinyqwen spec: also measure the reranker's P(yes) as a signal"
+    )
+    ap.add_argument("--limit", type=int, help="first N questions only (a reranker is slow)")
     args = ap.parse_args(argv)
     args.data = args.data or default_data()
     if not args.data.is_file():
@@ -91,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    rows, _ = labelled_rows(args.data, args.k, args.seed)
+    reranker = None
+    if args.rerank_model:
+        import tinyqwen
+
+        reranker = tinyqwen.connect(args.rerank_model)
+    rows, _ = labelled_rows(args.data, args.k, args.seed, reranker, args.limit)
     dev = [r for r in rows if r["split"] == "dev"]
     test = [r for r in rows if r["split"] == "test"]
     print(f"{len(dev)} dev / {len(test)} test rows (half answerable), k={args.k}, seed={args.seed}")
@@ -101,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     table = []
-    for s in SIGNALS:
+    for s in SIGNALS + (("rerank",) if reranker is not None else ()):
         y_dev, s_dev = [r["answerable"] for r in dev], [r[s] for r in dev]
         y_test, s_test = [r["answerable"] for r in test], [r[s] for r in test]
         thresholds = [
