@@ -149,3 +149,16 @@ def test_unsupported_files_are_reported_grouped_by_type(tmp_path: Path) -> None:
     assert "5 unsupported files skipped" in r.stdout
     (line,) = [ln for ln in r.stderr.splitlines() if ".png" in ln]
     assert "fig0.png, fig1.png, fig2.png and 2 more: unsupported file type .png" in line
+
+
+def test_eval_answers_extractive(tmp_path: Path) -> None:
+    squad = {"data": [{"title": "t", "paragraphs": [
+        {"id": "p1", "context": "北京是中国的首都。", "qas": [{"id": "a", "question": "中国的首都是哪里", "answers": [{"text": "北京", "answer_start": 0}]}]},
+        {"id": "p2", "context": "巴黎是法国的首都。", "qas": [{"id": "b", "question": "法国的首都是哪里", "answers": [{"text": "巴黎", "answer_start": 0}]}]},
+    ]}]}  # fmt: skip
+    (tmp_path / "s.json").write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    r = run("eval", "--squad", str(tmp_path / "s.json"), "--answers", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["answered"] == 2 and out["model"] == "extractive" and out["judge"] == "lexical"
+    assert out["answer_in_text"] == 1.0 and out["faithfulness"] == 1.0 and out["refused"] == 0.0
