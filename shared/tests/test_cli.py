@@ -82,7 +82,8 @@ def test_generate_tiny_random_matches_the_library():
 
 def test_generate_chat_stream_from_stdin_on_a_checkpoint(checkpoint, monkeypatch, capsys):
     path, _ = checkpoint
-    llm = LLM.from_pretrained(path)  # the default dtype, as the CLI loads it
+    # the CLI loads with the default dtype (bf16 on CPUs with native bf16): compare like with like
+    llm = LLM.from_pretrained(path)
     expected = llm.chat([{"role": "user", "content": "讲个笑话"}], max_new_tokens=16)["content"]
     monkeypatch.setattr(sys, "stdin", io.StringIO("讲个笑话"))
     argv = ["generate", "--model", str(path), "--chat", "--stream", "--max-new-tokens", "16", "-"]
@@ -140,6 +141,22 @@ def test_bad_model_spec_is_a_usage_error(capsys):
     assert cli.main(["generate", "--model", "/no/such/model", "hi"]) == 2
     err = capsys.readouterr().err
     assert "'/no/such/model'" in err and "tiny-random" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--temperature", "nan"], "temperature"),
+        (["--top-p", "inf"], "top_p"),
+        (["--repetition-penalty", "0"], "repetition_penalty"),
+        (["--seed", str(2**64)], "seed"),
+        (["--max-new-tokens", "-1"], "max_new_tokens"),
+    ],
+)
+def test_bad_sampling_flag_is_a_one_line_error(flags, field, capsys):
+    assert cli.main(["generate", "--model", "tiny-random", *flags, "hi"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {field} ") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("command", ["serve", "download"])

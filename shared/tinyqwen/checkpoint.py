@@ -4,6 +4,9 @@
     >>> model = Qwen2ForCausalLM.from_pretrained("Qwen2.5-0.5B-Instruct")        # doctest: +SKIP
     >>> model.save_pretrained("/tmp/copy")      # transformers can load /tmp/copy  # doctest: +SKIP
 
+Imports go one way: ``model.py`` imports this module and passes its class in
+(``load_model(Qwen2ForCausalLM, path)``); this module never imports the model.
+
 Layouts read: ``model.safetensors`` (one file) or ``model.safetensors.index.json`` + shards (its
 ``weight_map`` says which file holds which tensor). Files are opened with ``safetensors.safe_open``
 (memory-mapped); each tensor is read once and converted to the requested dtype.
@@ -36,6 +39,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -43,8 +47,9 @@ from safetensors.torch import save_file
 
 from tinyqwen.atomic import atomic_path
 from tinyqwen.config import Qwen2Config
-from tinyqwen.model import Qwen2ForCausalLM
 from tinyqwen.rope import RotaryEmbedding
+
+Model = TypeVar("Model", bound=torch.nn.Module)  # Qwen2ForCausalLM, passed in by model.py
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -158,15 +163,17 @@ def _names(names: list[str], limit: int = 8) -> str:
 
 
 def load_model(
+    model_class: type[Model],
     path: str | os.PathLike,
     dtype: torch.dtype | str | None = None,
     device: torch.device | str = "cpu",
     quantize: str | None = None,
-) -> Qwen2ForCausalLM:
-    """Build a ``Qwen2ForCausalLM`` from a Hugging Face directory; eval mode, no grad needed.
+) -> Model:
+    """Build ``model_class`` from a Hugging Face directory; eval mode, no grad needed.
 
-    ``quantize="int8"``: every matrix is quantised as it is read (``tinyqwen.quant``); without a
-    ``dtype`` the rest of the model runs in the int8 kernel's own input dtype."""
+    ``quantize="int8"``: every ``nn.Linear`` matrix and the token embedding are quantised as they are
+    read (``tinyqwen.quant``); without a ``dtype`` the rest of the model runs in the int8 kernel's
+    activation dtype."""
     directory = Path(path)
     if not directory.is_dir():
         raise FileNotFoundError(f"checkpoint directory not found: {directory}")
@@ -185,7 +192,7 @@ def load_model(
     locations = tensor_locations(directory)
 
     with torch.device("meta"):  # shapes only: no memory, no random init
-        model = Qwen2ForCausalLM(config)
+        model = model_class(config)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     tied = config.tie_word_embeddings
     optional = {"lm_head.weight"} if tied else set()  # transformers omits the tied copy
@@ -216,8 +223,7 @@ def load_model(
                 raise CheckpointError(
                     f"{file}: tensor {name} has shape {list(got)}, config.json implies {list(shape)}"
                 )
-        if quantize:
-            quant.swap_to_int8(model, dtype)
+        qnames = quant.swap_to_int8(model, dtype) if quantize else set()
         state = {}
         for name in expected:
             if name not in present:
@@ -227,7 +233,7 @@ def load_model(
                 t = handles[file].get_tensor(name)
             except SafetensorError as e:
                 raise CheckpointError(f"{file}: cannot read tensor {name} ({e})") from None
-            if quantize and name.endswith(".weight") and t.dim() == 2:  # matrices -> int8 + scales
+            if name in qnames:  # matrices -> int8 + per-row scales
                 q, scale = quant.quantize_int8(t.to(device))
                 state[name], state[name.removesuffix("weight") + "scale"] = q, scale
             else:
@@ -251,7 +257,7 @@ def load_model(
     return model.eval()
 
 
-def save_model(model: Qwen2ForCausalLM, directory: str | os.PathLike) -> None:
+def save_model(model: torch.nn.Module, directory: str | os.PathLike) -> None:
     """Write ``config.json`` + ``model.safetensors`` into ``directory`` (each atomically)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

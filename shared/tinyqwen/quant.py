@@ -301,20 +301,24 @@ def activation_dtype(kernel: str, device: torch.device | str = "cpu") -> torch.d
     return torch.float32
 
 
-def swap_to_int8(model: nn.Module, dtype: torch.dtype) -> None:
-    """Replace every ``nn.Linear`` and the token embedding of a ``Qwen2ForCausalLM`` by empty int8
-    modules (on the model's device, typically ``meta`` before ``load_state_dict(assign=True)``); a tied
-    head keeps sharing the embedding's tensors. Call ``set_kernels`` after the weights are in."""
+def swap_to_int8(model: nn.Module, dtype: torch.dtype) -> set[str]:
+    """Replace every ``nn.Linear`` and the token embedding of a causal LM (``model.model.embed_tokens``,
+    ``model.lm_head``) by empty int8 modules (on the model's device, typically ``meta`` before
+    ``load_state_dict(assign=True)``). Returns the names of the weights that are now int8 (each also
+    gets a ``.scale``). Call ``tie_int8`` / ``set_kernels`` after the weights are in."""
     emb = model.model.embed_tokens
     device = emb.weight.device
-    for parent in list(model.modules()):
+    names = {"model.embed_tokens.weight"}
+    for parent_name, parent in list(model.named_modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear):
                 q = Int8Linear(
                     child.in_features, child.out_features, child.bias is not None, dtype, device
                 )
                 setattr(parent, name, q)
+                names.add(f"{parent_name}.{name}.weight" if parent_name else f"{name}.weight")
     model.model.embed_tokens = Int8Embedding(emb.num_embeddings, emb.embedding_dim, dtype, device)
+    return names
 
 
 def tie_int8(model: nn.Module) -> None:
