@@ -28,6 +28,8 @@ CORE = {
     "chat_template",
     "atomic",
     "tokenizer",
+    "quant",  # int8 weights (a walkthrough chapter); imports torch only
+    "compiled",  # the compiled decode step and its static KV cache
 }
 
 

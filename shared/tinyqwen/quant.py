@@ -292,13 +292,12 @@ def choose_kernel(device: torch.device | str = "cpu") -> str:
 
 def activation_dtype(kernel: str, device: torch.device | str = "cpu") -> torch.dtype:
     """The dtype the rest of a quantised model runs in when the caller did not pick one: bf16 for
-    ``int8pack`` (its CPU kernel is fast only in bf16) and on CUDA; fp32 otherwise on CPU (fbgemm
-    takes fp32; the weights are int8 either way, so fp32 activations cost little and are exact)."""
-    if kernel == "int8pack" or torch.device(device).type == "cuda":
-        from tinyqwen.checkpoint import default_dtype
-
-        return default_dtype(device)
-    return torch.float32
+    ``int8pack`` (its CPU kernel is fast only in bf16) and on CUDA (where supported); fp32 otherwise
+    on CPU (fbgemm takes fp32; the weights are int8 either way, so fp32 activations cost little)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if kernel == "int8pack" else torch.float32
 
 
 def swap_to_int8(model: nn.Module, dtype: torch.dtype) -> set[str]:
