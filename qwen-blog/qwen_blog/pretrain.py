@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
     from qwen_blog import data
     from qwen_blog.distributed import cleanup, init_distributed, wrap_model
     from qwen_blog.trainer import TrainArgs, latest_checkpoint, train
-    from tinyqwen import Qwen2Config, Qwen2ForCausalLM
+    from tinyqwen import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     model_fields, defaults = load_preset(args.config)
     for k, v in defaults.items():
@@ -335,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
             tokenizer.save_pretrained(d)
 
         def load_weights(d: Path) -> None:
-            loaded = Qwen2ForCausalLM.from_pretrained(d, dtype=torch.float32)
+            loaded = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
             # copy in place: the optimizer already holds these parameter tensors
             model.load_state_dict(loaded.state_dict())
 

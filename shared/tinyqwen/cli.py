@@ -101,6 +101,23 @@ def _tensor_stats(path: Path) -> tuple[int, dict[str, int], int]:
     return total, by_dtype, size
 
 
+def _moe_rows(config: Any) -> list[tuple[str, Any]]:
+    """The MoE lines of ``info``: experts, top-k, which layers are sparse, shared expert."""
+    if not config.is_moe:
+        return []
+    n = config.num_hidden_layers
+    sparse = sum(config.is_moe_layer(i) for i in range(n))
+    rows = [
+        ("experts (top-k of E) x dim", f"{config.num_experts_per_tok} of {config.num_experts} x "
+         f"{config.moe_intermediate_size}" + (", renormalised" if config.norm_topk_prob else "")),
+        ("sparse layers", f"{sparse}/{n}" + (f" (dense: {config.mlp_only_layers})"
+                                             if config.mlp_only_layers else "")),
+    ]  # fmt: skip
+    if config.model_type == "qwen2_moe":
+        rows.append(("shared expert", f"{config.shared_expert_intermediate_size}, sigmoid-gated"))
+    return rows
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from tinyqwen.config import Qwen2Config
     from tinyqwen.tokenizer import Tokenizer
@@ -128,14 +145,19 @@ def cmd_info(args: argparse.Namespace) -> int:
         sliding = f"window {config.sliding_window} on {n_sliding}/{config.num_hidden_layers} layers"
     eos = tokenizer.eos_token_id
     sample = "你好，世界！Hello, world!"
+    family = config.model_type
+    if config.qk_norm:
+        family += " (QK-norm" + (", attention bias)" if config.attention_bias else ", no qkv bias)")
     rows = [
         ("model", args.path),
+        ("model_type", family),
         ("layers", config.num_hidden_layers),
         ("hidden / intermediate", f"{config.hidden_size} / {config.intermediate_size}"),
         (
             "heads (q / kv) x dim",
             f"{config.num_attention_heads} / {config.num_key_value_heads} x {config.head_dim}",
         ),
+        *_moe_rows(config),
         ("vocab (embedding rows)", config.vocab_size),
         ("context", config.max_position_embeddings),
         ("rope", rope),
@@ -243,15 +265,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except ImportError:
         print("error: verify needs transformers (pip install transformers)", file=sys.stderr)
         return 2
+    from tinyqwen.auto import AutoModelForCausalLM
     from tinyqwen.generation import generate
-    from tinyqwen.model import Qwen2ForCausalLM
     from tinyqwen.tokenizer import Tokenizer
 
     path = Path(args.path).expanduser()
     if not path.is_dir():
         print(f"error: {path} is not a directory", file=sys.stderr)
         return 2
-    ours = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    ours = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     ref = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     tokenizer = Tokenizer.from_pretrained(path)
     eos = ref.generation_config.eos_token_id

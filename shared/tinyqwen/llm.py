@@ -184,13 +184,16 @@ class LLM:
     def from_pretrained(
         cls, path: str | Path, dtype: torch.dtype | str | None = None, device: str | None = None
     ) -> LLM:
-        """Load a Hugging Face Qwen2 directory (config.json, safetensors, tokenizer files).
+        """Load a Hugging Face Qwen2 / Qwen3 (dense or MoE) directory (config.json, safetensors,
+        tokenizer files) through ``tinyqwen.AutoModelForCausalLM``.
 
         ``device=None`` picks ``"cuda"`` when available, else ``"cpu"``; ``dtype=None`` lets
-        ``Qwen2ForCausalLM.from_pretrained`` choose (see there)."""
+        ``AutoModelForCausalLM.from_pretrained`` choose (see there)."""
+        from tinyqwen.auto import AutoModelForCausalLM
+
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = Qwen2ForCausalLM.from_pretrained(path, dtype=dtype, device=device)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device=device)
         tokenizer = Tokenizer.from_pretrained(path)
         return cls(model, tokenizer, name=str(path))
 

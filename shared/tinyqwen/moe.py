@@ -1,0 +1,156 @@
+"""Sparse mixture-of-experts MLP (Qwen2-MoE, Qwen3-MoE) and its load-balancing loss, in one file.
+
+In an MoE layer the one big SwiGLU MLP is replaced by ``num_experts`` small ones (``moe_intermediate_size``
+wide) and a *router* that sends every token to only ``num_experts_per_tok`` (= k) of them:
+
+    router_logits = gate(x)                         # [N, E]   one linear layer, no bias
+    probs         = softmax(router_logits)          # [N, E]   in fp32
+    w, idx        = top_k(probs, k)                 # [N, k]   the k best experts of each token
+    w             = w / w.sum(-1)   (norm_topk_prob) # renormalise so the k weights sum to 1
+    y[n]          = sum_j w[n, j] * expert[idx[n, j]](x[n])
+
+Only the experts that received at least one token are run, each on exactly its tokens. Qwen3-30B-A3B
+has 128 experts and k = 8, so each token touches 8/128 of the expert weights: 30B parameters, ~3B active.
+
+Qwen2-MoE adds a *shared expert*, a dense SwiGLU every token passes through, scaled by a learned
+sigmoid gate: ``y += sigmoid(shared_expert_gate(x)) * shared_expert(x)``.
+
+    >>> import torch
+    >>> from tinyqwen.config import Qwen2Config
+    >>> cfg = Qwen2Config(model_type="qwen3_moe", hidden_size=32, num_attention_heads=4,
+    ...                   num_key_value_heads=2, num_experts=8, num_experts_per_tok=2,
+    ...                   moe_intermediate_size=16)
+    >>> block = SparseMoeBlock(cfg, layer_idx=0)
+    >>> out, router_logits = block(torch.randn(1, 5, 32))
+    >>> out.shape, router_logits.shape
+    (torch.Size([1, 5, 32]), torch.Size([5, 8]))
+
+Module and parameter names are transformers' checkpoint names (``mlp.gate.weight``,
+``mlp.experts.3.up_proj.weight``, ``mlp.shared_expert_gate.weight``), so Hub checkpoints load as they are.
+
+``load_balancing_loss`` is the Switch-Transformer auxiliary loss transformers adds during training
+(``output_router_logits=True``, weight ``router_aux_loss_coef``): ``E * sum_e f_e * P_e`` with ``f_e`` the
+fraction of top-k assignments that went to expert ``e`` and ``P_e`` its mean router probability, over all
+sparse layers (and real tokens only, given an attention mask). It is 1.0 (times k) for a perfectly even
+router, larger when a few experts take most tokens.
+
+Limits: experts run one after another (a Python loop over the experts that were hit), which is what
+transformers' eager path does too; no expert parallelism, no capacity limit / token dropping.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tinyqwen import trace
+from tinyqwen.config import Qwen2Config
+from tinyqwen.model import Qwen2MLP
+
+
+def route(
+    router_logits: torch.Tensor, top_k: int, norm_topk_prob: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Router logits ``[N, E]`` -> (weights ``[N, k]`` in the logits' dtype, expert ids ``[N, k]``)."""
+    probs = torch.softmax(router_logits, dim=-1, dtype=torch.float32)  # [N, E]
+    weights, experts = torch.topk(probs, top_k, dim=-1)  # [N, k], largest first
+    if norm_topk_prob:
+        weights = weights / weights.sum(dim=-1, keepdim=True)
+    return weights.to(router_logits.dtype), experts
+
+
+class SparseMoeBlock(nn.Module):
+    """Router + experts (+ the gated shared expert for ``qwen2_moe``). ``forward`` returns
+    ``(y [B, T, H], router_logits [B*T, E])``."""
+
+    def __init__(self, config: Qwen2Config, layer_idx: int) -> None:
+        super().__init__()
+        self.name = name = f"layers.{layer_idx}.mlp"
+        self.num_experts = config.num_experts
+        self.top_k = config.num_experts_per_tok
+        self.norm_topk_prob = config.norm_topk_prob
+        self.gate = nn.Linear(config.hidden_size, config.num_experts, bias=False)  # the router
+        self.experts = nn.ModuleList(
+            Qwen2MLP(
+                config, intermediate_size=config.moe_intermediate_size, name=f"{name}.experts.{e}"
+            )
+            for e in range(config.num_experts)
+        )
+        self.has_shared_expert = config.model_type == "qwen2_moe"
+        if self.has_shared_expert:
+            size = config.shared_expert_intermediate_size
+            self.shared_expert = Qwen2MLP(
+                config, intermediate_size=size, name=f"{name}.shared_expert"
+            )
+            self.shared_expert_gate = nn.Linear(config.hidden_size, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        B, T, H = x.shape
+        x = x.reshape(B * T, H)  # [N, H]: routing is per token, batch and time do not matter
+        router_logits = self.gate(x)  # [N, E]
+        weights, experts = route(router_logits, self.top_k, self.norm_topk_prob)  # [N, k] each
+
+        # Group the N*k (token, expert) assignments by expert: after a stable sort, expert e's
+        # assignments are one contiguous run of `counts[e]` slots.
+        flat = experts.reshape(-1)  # [N*k]
+        order = flat.argsort(stable=True)  # [N*k] slot ids, grouped by expert
+        counts = torch.bincount(flat, minlength=self.num_experts).tolist()  # one host sync
+        flat_weights = weights.reshape(-1)  # [N*k]
+        y = torch.zeros_like(x)  # [N, H]
+        start = 0
+        for e, n in enumerate(counts):
+            if n == 0:
+                continue  # an expert no token chose costs nothing
+            slots = order[start : start + n]  # [n]
+            start += n
+            tokens = slots // self.top_k  # slot s belongs to token s // k
+            out = self.experts[e](x[tokens]) * flat_weights[slots, None]  # [n, H]
+            y.index_add_(0, tokens, out.to(y.dtype))
+
+        if self.has_shared_expert:  # Qwen2-MoE: a dense expert for every token, sigmoid-gated
+            y = y + torch.sigmoid(self.shared_expert_gate(x)) * self.shared_expert(x)
+        if trace.RECORDER is not None:
+            trace.record(f"{self.name}.router_probs", torch.softmax(router_logits.float(), -1))
+            trace.record(f"{self.name}.experts", experts)  # [N, k] chosen expert ids
+            trace.record(f"{self.name}.expert_weights", weights)  # [N, k]
+            trace.record(f"{self.name}.out", y)
+        return y.reshape(B, T, H), router_logits
+
+
+def load_balancing_loss(
+    router_logits: tuple[torch.Tensor, ...] | list[torch.Tensor],
+    num_experts: int,
+    top_k: int,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Switch-Transformer auxiliary loss over all sparse layers (transformers' value exactly).
+
+    ``router_logits``: one ``[B*T, E]`` tensor per sparse layer (``model(..., output_router_logits=True)``);
+    ``attention_mask [B, T]`` (1 = real token) leaves padding out of both averages.
+
+        >>> logits = (torch.zeros(4, 8),)              # a router that cannot decide: all equal
+        >>> float(load_balancing_loss(logits, num_experts=8, top_k=2))
+        2.0
+    """
+    if not router_logits:
+        raise ValueError("load_balancing_loss needs the router logits of at least one MoE layer")
+    device = router_logits[0].device
+    assigned = torch.zeros(num_experts, device=device)  # [E] top-k assignments per expert
+    prob_sum = torch.zeros(num_experts, device=device)  # [E] summed router probabilities
+    rows = torch.zeros((), device=device)  # number of (real) tokens over all layers
+    mask = None if attention_mask is None else attention_mask.reshape(-1, 1).float().to(device)
+    for logits in router_logits:
+        probs = torch.softmax(logits.float(), dim=-1)  # [N, E]
+        chosen = F.one_hot(torch.topk(probs, top_k, dim=-1).indices, num_experts).sum(1)  # [N, E]
+        if mask is None:
+            assigned = assigned + chosen.sum(0)
+            prob_sum = prob_sum + probs.sum(0)
+            rows = rows + probs.shape[0]
+        else:
+            assigned = assigned + (chosen * mask).sum(0)
+            prob_sum = prob_sum + (probs * mask).sum(0)
+            rows = rows + mask.sum()
+    fraction = assigned / rows  # f_e: share of assignments (sums to k)
+    mean_prob = prob_sum / rows  # P_e: mean router probability (sums to 1)
+    return num_experts * torch.sum(fraction * mean_prob)
