@@ -182,6 +182,34 @@ def test_sse_stream_parsing(scripted):
     assert scripted.seen[0]["json"]["stream"] is True
 
 
+def test_reasoning_content_and_enable_thinking(scripted):
+    from tinyqwen.chat_template_qwen3 import parse_reasoning
+
+    body = _chat_body("42")
+    body["choices"][0]["message"]["reasoning_content"] = "6 x 7"
+    scripted.add("/v1/chat/completions", 200, body)
+    m = OpenAIChatModel(scripted.url, "m")
+    reply = m.chat([{"role": "user", "content": "?"}], enable_thinking=True)
+    assert reply == {"role": "assistant", "content": "42", "reasoning_content": "6 x 7"}
+    assert scripted.seen[-1]["json"]["chat_template_kwargs"] == {"enable_thinking": True}
+    m.chat([{"role": "user", "content": "?"}])
+    assert "chat_template_kwargs" not in scripted.seen[-1]["json"]
+    # streamed reasoning deltas (vLLM's field names, old and new) come back as a <think> block
+    events = [
+        'data: {"choices": [{"index": 0, "delta": {"reasoning_content": "6 x"}}]}',
+        'data: {"choices": [{"index": 0, "delta": {"reasoning": " 7"}}]}',
+        'data: {"choices": [{"index": 0, "delta": {"content": "42"}}]}',
+        "data: [DONE]",
+    ]
+    body = "".join(e + "\n\n" for e in events).encode()
+    scripted.answers["/v1/chat/completions"] = []
+    scripted.add("/v1/chat/completions", 200, body, {"Content-Type": "text/event-stream"})
+    text = "".join(m.stream_chat([{"role": "user", "content": "?"}], enable_thinking=False))
+    assert text == "<think>\n6 x 7\n</think>\n\n42"
+    assert parse_reasoning(text) == ("6 x 7", "42")
+    assert scripted.seen[-1]["json"]["chat_template_kwargs"] == {"enable_thinking": False}
+
+
 def test_loglikelihood_from_legacy_logprobs(scripted):
     # prompt "The cat" + " sat": echoed tokens "The"," cat"," sat", then 1 generated token "."
     choice = {

@@ -188,3 +188,20 @@ def test_gradient_checkpointing_keeps_moe_gradients(tmp_path):
     assert grads[0]["model.layers.0.mlp.gate.weight"].abs().sum() > 0  # the router learns
     for k in grads[0]:
         assert torch.allclose(grads[0][k], grads[1][k], atol=1e-6), k
+
+
+def test_cli_info_describes_moe_and_rejects_llama(tmp_path, capsys):
+    from tinyqwen import cli
+    from tinyqwen.tiny_random import load_tiny_random
+
+    path, _ = make_hf_checkpoint(tmp_path / "moe", seed=10, **QWEN2_MOE)
+    load_tiny_random().tokenizer.save_pretrained(path)
+    assert cli.main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "qwen2_moe" in out and "2 of 6 x 24" in out and "shared expert" in out
+    (tmp_path / "llama").mkdir()
+    (tmp_path / "llama" / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    assert cli.main(["info", str(tmp_path / "llama")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "unsupported model_type 'llama'" in err
+    assert len(err.splitlines()) == 1

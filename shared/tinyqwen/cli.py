@@ -232,6 +232,8 @@ def _read_line(prompt: str) -> str | None:
 def cmd_chat(args: argparse.Namespace) -> int:
     model = _connect(args.model)
     sampling = _sampling(args)
+    if args.thinking != "auto":  # Qwen3 templates: on = think first, off = answer directly
+        sampling["enable_thinking"] = args.thinking == "on"
     base = [{"role": "system", "content": args.system}] if args.system else []
     history = list(base)
     print(f"chatting with {model.name}; /reset clears the history, /exit quits", file=sys.stderr)
@@ -349,6 +351,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="interactive streaming chat (/reset, /exit)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
     p.add_argument("--system", default=None, help="system prompt")
+    p.add_argument(
+        "--thinking",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="Qwen3 thinking mode (enable_thinking); the <think> part is shown, and left out of "
+        "later prompts by the template (default: the template's default, i.e. on)",
+    )
     _add_sampling(p, 512)
     p.set_defaults(func=cmd_chat)
 

@@ -54,7 +54,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tinyqwen.chat_template import parse_tool_calls, render_chat_segments
+from tinyqwen.chat_formats import detect_chat_format, read_chat_template, render_segments
+from tinyqwen.chat_template import parse_tool_calls
+from tinyqwen.chat_template_qwen3 import parse_reasoning
 from tinyqwen.generation import generate_steps, stream_generate  # see _generate_texts
 from tinyqwen.model import Qwen2ForCausalLM
 from tinyqwen.tokenizer import Tokenizer
@@ -143,7 +145,15 @@ class _StopText:
 class LLM:
     """Model + tokenizer + chat template: the local implementation of ``tinyqwen.ChatModel``."""
 
-    def __init__(self, model: Qwen2ForCausalLM, tokenizer: Tokenizer, name: str = "local") -> None:
+    def __init__(
+        self,
+        model: Qwen2ForCausalLM,
+        tokenizer: Tokenizer,
+        name: str = "local",
+        chat_format: str = "qwen2.5",
+    ) -> None:
+        """``chat_format``: ``"qwen2.5"``, ``"qwen3"`` or ``"chatml"`` (``tinyqwen.chat_formats``);
+        ``from_pretrained`` reads it from the checkpoint's chat template."""
         if tokenizer.vocab_size > model.config.vocab_size:
             raise ValueError(
                 f"tokenizer has {tokenizer.vocab_size} tokens but the model's embedding has "
@@ -152,6 +162,7 @@ class LLM:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
+        self.chat_format = chat_format
         self.context_length: int = int(model.config.max_position_embeddings)
         self.batch_size = 16  # prompts per generate() call / texts per embed forward
         self.token_budget = 8192  # max padded tokens per loglikelihood forward
@@ -195,7 +206,8 @@ class LLM:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device=device)
         tokenizer = Tokenizer.from_pretrained(path)
-        return cls(model, tokenizer, name=str(path))
+        chat_format = detect_chat_format(read_chat_template(path))
+        return cls(model, tokenizer, name=str(path), chat_format=chat_format)
 
     def __repr__(self) -> str:
         p = next(self.model.parameters())
@@ -220,8 +232,12 @@ class LLM:
         tools: list[dict] | None = None,
         add_generation_prompt: bool = True,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
     ) -> list[int]:
-        """Token ids of the rendered chat; only the template's own markers become special tokens."""
+        """Token ids of the rendered chat; only the template's own markers become special tokens.
+
+        ``enable_thinking`` (Qwen3 template only): ``False`` pre-fills an empty ``<think>`` block so
+        the model answers directly; ``None``/``True`` let it think first."""
         ids: list[int] = []
         plain: list[str] = []  # text waiting to be encoded; BPE must see it whole, not per segment
 
@@ -230,8 +246,13 @@ class LLM:
                 ids.extend(self.tokenizer.encode("".join(plain)))
                 plain.clear()
 
-        segments = render_chat_segments(
-            messages, tools, add_generation_prompt, continue_final_message
+        segments = render_segments(
+            self.chat_format,
+            messages,
+            tools,
+            add_generation_prompt,
+            continue_final_message,
+            enable_thinking,
         )
         for text, is_markup in segments:
             if not is_markup or self._special_re is None:
@@ -342,14 +363,20 @@ class LLM:
         _check_sampling(sampling)
         return self._stream(self.encode(prompt), "prompt", sampling)
 
-    @staticmethod
-    def _assistant_message(text: str) -> dict:
-        # Tool calls are parsed whenever the output has <tool_call> blocks, tools given or not:
-        # the model may call tools described in a system message.
+    def _assistant_message(self, text: str, enable_thinking: bool | None = None) -> dict:
+        # Qwen3: the <think>...</think> part becomes "reasoning_content" (as vLLM and DeepSeek's API
+        # return it). Tool calls are parsed whenever the output has <tool_call> blocks, tools given
+        # or not: the model may call tools described in a system message.
+        reasoning = ""
+        if self.chat_format == "qwen3":
+            reasoning, text = parse_reasoning(text, thinking=enable_thinking is not False)
         content, calls = parse_tool_calls(text)
+        message: dict[str, Any] = {"role": "assistant", "content": content if calls else text}
+        if reasoning:
+            message["reasoning_content"] = reasoning
         if calls:
-            return {"role": "assistant", "content": content, "tool_calls": calls}
-        return {"role": "assistant", "content": text}
+            message["tool_calls"] = calls
+        return message
 
     def chat(
         self,
@@ -357,15 +384,22 @@ class LLM:
         tools: list[dict] | None = None,
         *,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **sampling: Any,
     ) -> dict:
         """One assistant turn. ``<tool_call>`` blocks in the output become ``tool_calls``.
 
         ``continue_final_message=True``: the last message is an assistant message whose text the
         model continues (no new turn is opened); the reply holds only the continuation.
+        Qwen3 checkpoints: ``enable_thinking=False`` switches thinking off; a thought the model
+        wrote is returned as ``reasoning_content``, separate from ``content``.
         """
         return self.chat_batch(
-            [messages], tools=tools, continue_final_message=continue_final_message, **sampling
+            [messages],
+            tools=tools,
+            continue_final_message=continue_final_message,
+            enable_thinking=enable_thinking,
+            **sampling,
         )[0]
 
     def chat_batch(
@@ -374,17 +408,20 @@ class LLM:
         tools: list[dict] | None = None,
         *,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **sampling: Any,
     ) -> list[dict]:
         """``chat`` for many conversations in one batched generation (same ``tools`` for all)."""
         _check_sampling(sampling)
         stop = list(sampling.pop("stop", None) or [])
         prompts = [
-            self.encode_chat(m, tools, not continue_final_message, continue_final_message)
+            self.encode_chat(
+                m, tools, not continue_final_message, continue_final_message, enable_thinking
+            )
             for m in conversations
         ]
         texts = self._generate_texts(prompts, stop, "conversation", sampling)
-        return [self._assistant_message(t) for t in texts]
+        return [self._assistant_message(t, enable_thinking) for t in texts]
 
     def stream_chat(
         self,
@@ -392,16 +429,19 @@ class LLM:
         tools: list[dict] | None = None,
         *,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **sampling: Any,
     ) -> Iterator[str]:
-        """Text deltas of one assistant turn (raw text: ``<tool_call>`` blocks are included).
+        """Text deltas of one assistant turn (raw text: ``<tool_call>`` blocks and a Qwen3
+        ``<think>...</think>`` block are included).
 
-        ``"".join(stream_chat(...))`` equals ``chat(...)["content"]`` when there are no tool calls;
-        otherwise pass the joined text to ``parse_tool_calls``.
+        ``"".join(stream_chat(...))`` equals ``chat(...)["content"]`` when there are no tool calls
+        and no thought; otherwise pass the joined text to ``parse_reasoning`` (``tinyqwen.
+        chat_template_qwen3``; ``ReasoningStream`` splits it delta by delta) and ``parse_tool_calls``.
         """
         _check_sampling(sampling)
         prompt = self.encode_chat(
-            messages, tools, not continue_final_message, continue_final_message
+            messages, tools, not continue_final_message, continue_final_message, enable_thinking
         )
         return self._stream(prompt, "conversation", sampling)
 

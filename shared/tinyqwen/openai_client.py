@@ -290,27 +290,42 @@ class OpenAIChatModel:
             return {}
         return {"continue_final_message": True, "add_generation_prompt": False}
 
+    @staticmethod
+    def _thinking_payload(enable_thinking: bool | None) -> dict[str, Any]:
+        # vLLM's (and tinyqwen serve's) way to pass template variables such as Qwen3's switch
+        if enable_thinking is None:
+            return {}
+        return {"chat_template_kwargs": {"enable_thinking": bool(enable_thinking)}}
+
     def chat(
         self,
         messages: list[dict],
         tools: list[dict] | None = None,
         *,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **sampling,
     ) -> dict:
-        """One assistant message: {"role": "assistant", "content": str, "tool_calls"?: [...]}.
+        """One assistant message: {"role": "assistant", "content": str, "reasoning_content"?: str,
+        "tool_calls"?: [...]}.
 
         ``continue_final_message=True`` asks the server to continue the last (assistant) message,
         vLLM's extension of the chat API, which ``tinyqwen serve`` implements too.
+        ``enable_thinking`` is sent as ``chat_template_kwargs`` (vLLM's field, Qwen3 templates);
+        a server's ``reasoning_content`` (or newer vLLM's ``reasoning``) is kept.
         """
         payload: dict[str, Any] = {"model": self.name, "messages": _wire_messages(messages)}
         if tools:
             payload["tools"] = tools
         payload |= self._continue_payload(continue_final_message)
+        payload |= self._thinking_payload(enable_thinking)
         payload |= self._sampling_payload(sampling)
         choice = self._post("/chat/completions", payload)["choices"][0]
         msg = choice.get("message") or {}
         out: dict[str, Any] = {"role": "assistant", "content": msg.get("content") or ""}
+        reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+        if reasoning:
+            out["reasoning_content"] = reasoning
         if msg.get("tool_calls"):
             out["tool_calls"] = msg["tool_calls"]
         return out
@@ -330,9 +345,14 @@ class OpenAIChatModel:
         tools: list[dict] | None = None,
         *,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **sampling,
     ) -> Iterator[str]:
-        """Text deltas from an SSE stream. Lines are whole, so a UTF-8 character is never split."""
+        """Text deltas from an SSE stream. Lines are whole, so a UTF-8 character is never split.
+
+        As with a local ``LLM``, the joined deltas are the raw assistant text: streamed
+        ``reasoning_content`` comes back wrapped in ``<think>\\n...\\n</think>\\n\\n`` (so
+        ``parse_reasoning`` splits it again) and tool calls as ``<tool_call>`` blocks."""
         payload: dict[str, Any] = {
             "model": self.name,
             "messages": _wire_messages(messages),
@@ -341,10 +361,12 @@ class OpenAIChatModel:
         if tools:
             payload["tools"] = tools
         payload |= self._continue_payload(continue_final_message)
+        payload |= self._thinking_payload(enable_thinking)
         payload |= self._sampling_payload(sampling)
         resp = self._request("POST", "/chat/completions", payload, stream=True)
         calls: dict[int, dict] = {}  # streamed tool calls: index -> {"name", "arguments"}
         said_anything = False
+        thinking = False  # inside a streamed reasoning_content
         with resp:
             for raw in resp.iter_lines():
                 if not raw or not raw.startswith(b"data:"):
@@ -358,14 +380,21 @@ class OpenAIChatModel:
                     raise OpenAIAPIError(resp.status_code, str(err.get("message", err)))
                 for choice in event.get("choices") or []:
                     delta = choice.get("delta") or {}
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if reasoning:
+                        yield reasoning if thinking else "<think>\n" + reasoning
+                        thinking = said_anything = True
                     if delta.get("content"):
                         said_anything = True
-                        yield delta["content"]
+                        yield ("\n</think>\n\n" if thinking else "") + delta["content"]
+                        thinking = False
                     for call in delta.get("tool_calls") or []:
                         slot = calls.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
                         fn = call.get("function") or {}
                         slot["name"] += fn.get("name") or ""
                         slot["arguments"] += fn.get("arguments") or ""
+        if thinking:
+            yield "\n</think>\n\n"
         # the contract: joined deltas are the raw assistant text, <tool_call> blocks included
         for _, call in sorted(calls.items()):
             try:
