@@ -111,7 +111,9 @@ def test_greedy_chat_equals_transformers_generate(llm, checkpoint):
 
 def test_reply_separates_reasoning_from_content_and_tool_calls(llm, monkeypatch):
     raw = '<think>\n先查天气\n</think>\n\n好的。\n<tool_call>\n{"name": "w", "arguments": {"c": 1}}\n</tool_call>'
-    monkeypatch.setattr(llm, "_generate_texts", lambda *a, **k: [raw])
+    from tinyqwen.text_generation import Completion
+
+    monkeypatch.setattr(llm, "generate_ids", lambda *a, **k: [Completion(raw, [], "stop")])
     reply = llm.chat(MESSAGES, max_new_tokens=5)
     assert reply["reasoning_content"] == "先查天气"
     assert reply["content"] == "好的。"
