@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tinyqwen import scoring
+from tinyqwen import retrieval, scoring
 from tinyqwen.chat_formats import detect_chat_format, read_chat_template, render_segments
 from tinyqwen.chat_template import parse_tool_calls
 from tinyqwen.chat_template_qwen3 import parse_reasoning
@@ -106,6 +106,9 @@ class LLM:
         self.tokenizer = tokenizer
         self.name = name
         self.chat_format = chat_format
+        # special tokens the checkpoint's tokenizer appends to every text (Qwen3-Embedding:
+        # "<|endoftext|>", whose hidden state is the embedding); from_pretrained reads them
+        self.embed_suffix = ""
         self.context_length: int = int(model.config.max_position_embeddings)
         self.batch_size = 16  # prompts per generation / texts per embed forward
         self.token_budget = 8192  # max padded tokens per loglikelihood forward
@@ -135,7 +138,9 @@ class LLM:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device=device)
         tokenizer = Tokenizer.from_pretrained(path)
         chat_format = detect_chat_format(read_chat_template(path))
-        return cls(model, tokenizer, name=str(path), chat_format=chat_format)
+        llm = cls(model, tokenizer, name=str(path), chat_format=chat_format)
+        llm.embed_suffix = "".join(retrieval.appended_special_tokens(path))
+        return llm
 
     def __repr__(self) -> str:
         p = next(self.model.parameters())
@@ -347,6 +352,33 @@ class LLM:
             token_budget=self.token_budget,
         )
 
-    def embed(self, texts: list[str], pooling: str = "last") -> np.ndarray:
-        """``[N, H]`` float32 L2-normalised embeddings (``tinyqwen.scoring.embed``)."""
-        return scoring.embed(self.model, self.tokenizer, texts, pooling, batch_size=self.batch_size)
+    def embed(
+        self,
+        texts: list[str],
+        pooling: str = "last",
+        *,
+        instruction: str | None = None,
+        dimensions: int | None = None,
+    ) -> np.ndarray:
+        """``[N, H]`` float32 L2-normalised embeddings (``tinyqwen.scoring.embed``).
+
+        For Qwen3-Embedding (``tinyqwen.retrieval``): ``instruction`` turns each text into the
+        query form ``"Instruct: {instruction}\\nQuery:{text}"`` (embed documents without it), the
+        tokenizer's appended ``<|endoftext|>`` is added, and ``dimensions`` keeps the first
+        components, re-normalised."""
+        if isinstance(texts, str):
+            raise TypeError("embed takes a list of strings, got a single str")
+        if instruction is not None:
+            texts = [retrieval.embedding_query(instruction, t) for t in texts]
+        if self.embed_suffix:
+            texts = [t + self.embed_suffix for t in texts]
+        out = scoring.embed(self.model, self.tokenizer, texts, pooling, batch_size=self.batch_size)
+        return retrieval.truncate_embeddings(out, dimensions)
+
+    def rerank(
+        self, query: str, documents: list[str], instruction: str | None = None
+    ) -> list[float]:
+        """Qwen3-Reranker relevance in [0, 1] per document (``tinyqwen.retrieval.rerank``)."""
+        return retrieval.rerank(
+            self.model, self.tokenizer, query, documents, instruction, batch_size=self.batch_size
+        )
