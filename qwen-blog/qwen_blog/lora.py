@@ -244,7 +244,10 @@ def apply_lora(model: nn.Module, config: LoraConfig) -> list[str]:
         setattr(
             parent,
             child,
-            LoRALinear(base, config.r, config.lora_alpha, config.lora_dropout, config.use_rslora),
+            # in the model's mode: adapters added to an eval() model must not apply dropout
+            LoRALinear(
+                base, config.r, config.lora_alpha, config.lora_dropout, config.use_rslora
+            ).train(model.training),
         )
     model.lora_config = config  # remembered for save_lora
     return names

@@ -72,6 +72,25 @@ PRESETS: dict[str, dict] = {
         },
     },
 }
+# Qwen3 at the tiny preset's scale: QK-norm, no qkv bias, head_dim 64 (> hidden / heads = 32)
+PRESETS["qwen3-tiny"] = {
+    "model": {**PRESETS["tiny"]["model"], "model_type": "qwen3", "head_dim": 64},
+    "train": PRESETS["tiny"]["train"],
+}
+# Qwen3-MoE at the same scale: 8 experts of width 96, top-2 renormalised (30B-A3B routes 8 of 128),
+# so each token runs 2 x 96 = 192 of 768 expert columns; the aux loss keeps the router balanced
+PRESETS["qwen3-moe-tiny"] = {
+    "model": {
+        **PRESETS["qwen3-tiny"]["model"],
+        "model_type": "qwen3_moe",
+        "num_experts": 8,
+        "num_experts_per_tok": 2,
+        "moe_intermediate_size": 96,
+        "norm_topk_prob": True,
+        "router_aux_loss_coef": 0.01,
+    },
+    "train": PRESETS["tiny"]["train"],
+}
 # a JSON config that names no training settings gets the tiny preset's
 TRAIN_DEFAULTS = dict(PRESETS["tiny"]["train"])
 
@@ -123,7 +142,11 @@ def load_tokenizer(spec: str):
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = p or argparse.ArgumentParser(prog="qwen_blog pretrain", description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="tiny", help="tiny | small | path/to/config.json")
+    p.add_argument(
+        "--config",
+        default="tiny",
+        help="tiny | small | qwen3-tiny | qwen3-moe-tiny | path/to/config.json",
+    )
     p.add_argument(
         "--data", default=None, help="corpus (.jsonl/.txt/dir) or a packed dir; default: built-in"
     )

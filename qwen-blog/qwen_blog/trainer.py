@@ -21,8 +21,13 @@ updated atomically, so a crash never leaves a half-written checkpoint behind ``l
 order is a function of the step (``qwen_blog.data.BlockSampler``), ``--resume`` replays the identical
 loss sequence.
 
+MoE models (Qwen2-MoE / Qwen3-MoE configs) also train their routers' load balance: each micro-batch
+adds ``router_aux_loss_coef * aux * n_tokens`` to its loss sum (``tinyqwen.moe.load_balancing_loss``,
+transformers' ``output_router_logits`` objective), and ``aux_loss`` is logged beside ``loss`` (which
+stays the plain cross-entropy, comparable with dense runs).
+
 Logs (rank 0): ``OUT/log.jsonl`` and ``OUT/log.csv`` (step, loss, val_loss, lr, grad_norm, tokens,
-elapsed_s) and ``OUT/loss.png``.
+elapsed_s, aux_loss) and ``OUT/loss.png``.
 
 Limits: bf16 autocast keeps fp32 master weights (no fp16 loss scaling); one optimizer (AdamW).
 """
@@ -54,7 +59,7 @@ Batch = (
 )
 STATE_FILE = "trainer_state.pt"
 LATEST = "latest"
-LOG_FIELDS = ["step", "loss", "val_loss", "lr", "grad_norm", "tokens", "elapsed_s"]
+LOG_FIELDS = ["step", "loss", "val_loss", "lr", "grad_norm", "tokens", "elapsed_s", "aux_loss"]
 
 
 @dataclass
@@ -131,14 +136,25 @@ def autocast_context(precision: str, device: torch.device):
     raise ValueError(f"--precision must be auto, fp32 or bf16, got {precision!r}")
 
 
-def loss_sum(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int]:
-    """Summed next-token cross-entropy over target positions, and how many there are."""
-    logits = model(batch["input_ids"], attention_mask=batch.get("attention_mask"))  # [B, T, V] fp32
+def loss_sum(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int, torch.Tensor | None]:
+    """Summed next-token cross-entropy over target positions, how many there are, and (an MoE model
+    in training mode only) the router load-balancing loss of this micro-batch, else None."""
+    config = unwrap(model).config
+    moe = bool(getattr(config, "is_moe", False)) and model.training
+    mask = batch.get("attention_mask")
+    out = model(batch["input_ids"], attention_mask=mask, output_router_logits=moe)
+    logits, router_logits = out if moe else (out, None)  # [B, T, V] fp32
     targets = batch["targets"]  # [B, T]
     loss = F.cross_entropy(
         logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum"
     )
-    return loss, int((targets != -100).sum())
+    aux = None
+    if moe:
+        from tinyqwen.moe import load_balancing_loss
+
+        k = config.num_experts_per_tok
+        aux = load_balancing_loss(router_logits, config.num_experts, k, mask)
+    return loss, int((targets != -100).sum()), aux
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -291,7 +307,7 @@ def evaluate(model: nn.Module, batches: list[Batch], info: DistInfo, autocast) -
     total = torch.zeros(2, dtype=torch.float64, device=info.device)
     for b in batches:
         with autocast():
-            s, n = loss_sum(model, b)
+            s, n, _ = loss_sum(model, b)
         total += torch.tensor([s.item(), n], dtype=torch.float64, device=info.device)
     all_reduce_sum(total, info)
     model.train(was_training)
@@ -413,16 +429,22 @@ def train(
         if n_global == 0:
             raise ValueError(f"step {step}: the batch has no target tokens (all labels are -100)")
         denom = n_global / info.world_size  # DDP's gradient average divides by world_size again
-        acc = torch.zeros((), dtype=torch.float64, device=info.device)
+        acc = torch.zeros(3, dtype=torch.float64, device=info.device)  # CE sum, aux sum, aux count
         for i, b in enumerate(batches):
             last = i == len(batches) - 1
             sync = contextlib.nullcontext() if (last or not info.enabled) else model.no_sync()
             with sync:
                 with autocast():
-                    s, _ = loss_sum(model, b)
-                (s / denom).backward()
-            acc += s.detach().double()
-        loss = all_reduce_sum(acc, info).item() / n_global
+                    s, n_b, aux = loss_sum(model, b)
+                objective = s
+                if aux is not None:  # MoE: keep the routers balanced (module docstring)
+                    objective = s + unwrap(model).config.router_aux_loss_coef * aux * n_b
+                    acc[1:] += torch.stack([aux.detach().double(), acc.new_ones(())])
+                (objective / denom).backward()
+            acc[0] += s.detach().double()
+        all_reduce_sum(acc, info)
+        loss = acc[0].item() / n_global
+        aux_loss = (acc[1] / acc[2]).item() if acc[2] > 0 else None
         if not math.isfinite(loss):
             raise FloatingPointError(
                 f"step {step}: loss is {loss}; try a lower --lr or --precision fp32"
@@ -450,6 +472,7 @@ def train(
                     "grad_norm": grad_norm,
                     "tokens": tokens,
                     "elapsed_s": round(elapsed, 3),
+                    "aux_loss": aux_loss,
                 }
             )
             post = {"loss": f"{loss:.3f}", "lr": f"{lr:.2e}"}
