@@ -156,3 +156,85 @@ def test_cli_chat_thinking_off(checkpoint, monkeypatch, capsys):
         cli.main(["chat", "--model", str(path), "--thinking", "off", "--max-new-tokens", "6"]) == 0
     )
     assert capsys.readouterr().out == want + "\n"
+
+
+RAW = "<think>\n先想\n一想\n</think>\n\n答案是 42"
+
+
+@pytest.fixture
+def served(checkpoint, monkeypatch):
+    """The real server in front of a Qwen3 LLM whose generation is scripted to RAW (a random model
+    never writes <think>); prompts still go through the real template and tokenizer."""
+    pytest.importorskip("fastapi")
+    from tinyqwen.serve import serve_in_background
+    from tinyqwen.text_generation import Completion
+
+    llm = LLM.from_pretrained(checkpoint[0], dtype=torch.float32)
+    seen: list[list[int]] = []
+
+    def generate_ids(prompts, sampling, what="prompt"):
+        seen.extend(prompts)
+        return [Completion(RAW, [], "stop") for _ in prompts]
+
+    def stream_ids(prompt, sampling, what):
+        seen.append(prompt)
+        return iter([RAW[i : i + 3] for i in range(0, len(RAW), 3)])  # tags cut across deltas
+
+    monkeypatch.setattr(llm, "generate_ids", generate_ids)
+    monkeypatch.setattr(llm, "_stream_ids", stream_ids)
+    with serve_in_background(llm) as url:
+        yield llm, url, seen
+
+
+def test_server_separates_reasoning_and_passes_enable_thinking(served):
+    import requests
+
+    from tinyqwen.openai_client import OpenAIChatModel
+
+    llm, url, seen = served
+    user = [{"role": "user", "content": "6 x 7?"}]
+    body = {"model": llm.name, "messages": user, "chat_template_kwargs": {"enable_thinking": True}}
+    r = requests.post(f"{url}/chat/completions", json=body, timeout=30).json()
+    assert "choices" in r, r
+    msg = r["choices"][0]["message"]
+    assert (msg["reasoning_content"], msg["content"]) == ("先想\n一想", "答案是 42")
+    assert seen[-1] == llm.encode_chat(user, enable_thinking=True)
+    # streaming: reasoning deltas, then content deltas, as vLLM streams them
+    events = []
+    with requests.post(
+        f"{url}/chat/completions", json=body | {"stream": True}, stream=True, timeout=30
+    ) as s:
+        for line in s.iter_lines():
+            if line.startswith(b"data: {"):
+                events.append(json.loads(line[6:])["choices"])
+    deltas = [c[0]["delta"] for c in events if c]
+    reasoning = "".join(d.get("reasoning_content", "") for d in deltas)
+    content = "".join(d.get("content") or "" for d in deltas)
+    assert (reasoning, content) == ("先想\n一想", "答案是 42")
+    kinds = [k for d in deltas for k in ("reasoning_content", "content") if d.get(k)]
+    assert kinds == sorted(kinds, key=lambda k: k == "content")  # all reasoning first
+    # the client: enable_thinking travels as chat_template_kwargs; replies keep the split
+    client = OpenAIChatModel(url, llm.name)
+    reply = client.chat(user, enable_thinking=False, max_new_tokens=8)
+    assert seen[-1] == llm.encode_chat(user, enable_thinking=False)
+    assert reply["content"] == RAW  # thinking off: a literal <think> the model wrote is content
+    streamed = "".join(client.stream_chat(user, max_new_tokens=8))
+    assert streamed == "<think>\n先想\n一想\n</think>\n\n答案是 42"
+    # reasoning_content of an earlier turn is accepted (and dropped by the template)
+    history = [*user, {"role": "assistant", "content": "42", "reasoning_content": "想"}, *user]
+    client.chat(history)
+    assert seen[-1] == llm.encode_chat(history)
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [("yes", "must be an object"), ({"enable_thinking": "no"}, "must be a boolean"),
+     ({"tools_in_system": True}, "not supported")],
+)  # fmt: skip
+def test_bad_chat_template_kwargs_are_400(served, kwargs, needle):
+    import requests
+
+    llm, url, _ = served
+    body = {"model": llm.name, "messages": MESSAGES, "chat_template_kwargs": kwargs}
+    r = requests.post(f"{url}/chat/completions", json=body, timeout=30)
+    assert r.status_code == 400 and needle in r.json()["error"]["message"]

@@ -67,11 +67,13 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(f"{MISSING_SERVE_DEPS} ({e})") from e
 
+from tinyqwen.chat_template_qwen3 import ReasoningStream
 from tinyqwen.serve.tokens import TokenCounter, generate_scored, is_local, slice_logprobs
 from tinyqwen.serve.validation import (
     DEFAULT_MAX_BODY_BYTES,
     APIError,
     check_bool,
+    check_chat_template_kwargs,
     check_continue_final,
     check_embedding_input,
     check_int,
@@ -245,7 +247,7 @@ async def list_models(request: Request) -> dict:
 class ChatRequest:
     messages: list[dict]
     tools: list[dict] | None
-    extra: dict  # chat keywords beyond sampling: {"continue_final_message": True} or {}
+    extra: dict  # chat keywords beyond sampling: continue_final_message, enable_thinking (if set)
     sampling: dict
     prompt_tokens: int
     stream: bool
@@ -263,15 +265,18 @@ def prepare_chat(state: ServerState, body: dict) -> ChatRequest:
             param="logprobs",
         )
     continue_final = check_continue_final(body)
+    template_kwargs = check_chat_template_kwargs(body)  # {"enable_thinking": bool} or {}
     stream, include_usage = check_stream(body)
     sampling = sampling_from(body, min_new=1, default_max=None)
     try:
-        prompt_tokens = state.counter.chat_prompt(messages, tools, continue_final)
+        thinking = template_kwargs.get("enable_thinking")
+        prompt_tokens = state.counter.chat_prompt(messages, tools, continue_final, thinking)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise APIError(f"cannot render messages: {e}", param="messages") from e
     fit_context(sampling, state.context_length, prompt_tokens, 1, "messages")
     # only when asked, so that models without the option never see it
     extra = {"continue_final_message": True} if continue_final else {}
+    extra |= template_kwargs
     return ChatRequest(messages, tools, extra, sampling, prompt_tokens, stream, include_usage)
 
 
@@ -286,6 +291,9 @@ def chat_response(state: ServerState, req: ChatRequest, msg: dict, rid: str, now
     tool_calls = msg.get("tool_calls") or []
     out_msg: dict[str, Any] = {"role": "assistant", "content": content}
     completion_text = content
+    if msg.get("reasoning_content"):  # Qwen3 thinking, separated as vLLM and DeepSeek's API do
+        out_msg["reasoning_content"] = msg["reasoning_content"]
+        completion_text = msg["reasoning_content"] + completion_text
     if tool_calls:
         out_msg["content"] = content or None  # as OpenAI: null content beside tool calls
         out_msg["tool_calls"] = tool_calls
@@ -372,19 +380,37 @@ async def chat_events(
             }
         )
 
-    text, sent = "", 0  # full raw text so far; how much of it went out as content
+    text, sent = "", 0  # the content text so far; how much of it went out as content
+    raw = ""  # everything the model wrote (reasoning included), for the token count
+    # Qwen3 templates: the <think> part goes out as delta.reasoning_content (as vLLM streams it)
+    thinking = getattr(state.model, "chat_format", None) == "qwen3"
+    splitter = ReasoningStream(req.extra.get("enable_thinking") is not False) if thinking else None
     try:
         yield chunk({"role": "assistant", "content": ""})
-        while (item := await deltas.get()) is not STREAM_END:
+        while True:
+            item = await deltas.get()
             if isinstance(item, BaseException):
                 yield _sse(error_from_exception(item).body())
                 yield "data: [DONE]\n\n"
                 return
-            text += item
+            if splitter is None:
+                if item is STREAM_END:
+                    break
+                parts = [("content", item)]
+            else:
+                parts = splitter.finish() if item is STREAM_END else splitter.push(item)
+            raw += "" if item is STREAM_END else item
+            for kind, piece in parts:
+                if kind == "reasoning":
+                    yield chunk({"reasoning_content": piece})
+                else:
+                    text += piece
             safe = _shown_upto(text, req.tools)
             if safe > sent:
                 yield chunk({"content": text[sent:safe]})
                 sent = safe
+            if item is STREAM_END:
+                break
         finish = None
         if req.tools is not None:
             from tinyqwen.chat_template import parse_tool_calls
@@ -400,7 +426,7 @@ async def chat_events(
             elif sent < len(text):
                 yield chunk({"content": text[sent:]})
         max_new = req.sampling["max_new_tokens"]
-        n_out, length_or_stop = await run_in_threadpool(_finish_reason, state, text, max_new)
+        n_out, length_or_stop = await run_in_threadpool(_finish_reason, state, raw, max_new)
         yield chunk({}, finish or length_or_stop)
         if req.include_usage:
             yield chunk({}, usage=_usage(req.prompt_tokens, n_out))

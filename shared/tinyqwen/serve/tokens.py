@@ -37,13 +37,19 @@ class TokenCounter:
         return encode(text) if encode else self.tokenizer.encode(text, allowed_special="all")
 
     def chat_prompt(
-        self, messages: list[dict], tools: list[dict] | None, continue_final_message: bool = False
+        self,
+        messages: list[dict],
+        tools: list[dict] | None,
+        continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
     ) -> int:
         encode_chat = getattr(self.model, "encode_chat", None)
         if encode_chat is not None:  # LLM: the exact ids it will feed the model
-            return len(
-                encode_chat(messages, tools, not continue_final_message, continue_final_message)
+            extra = {} if enable_thinking is None else {"enable_thinking": enable_thinking}
+            ids = encode_chat(
+                messages, tools, not continue_final_message, continue_final_message, **extra
             )
+            return len(ids)
         from tinyqwen.chat_template import render_chat_segments
 
         segments = render_chat_segments(
