@@ -91,6 +91,34 @@ class SparseMoeBlock(nn.Module):
         router_logits = self.gate(x)  # [N, E]
         weights, experts = route(router_logits, self.top_k, self.norm_topk_prob)  # [N, k] each
 
+        if B * T == 1:  # one token (decoding one sequence): just its k experts, in id order
+            y = self._one_token(x, weights[0], experts[0])
+        else:
+            y = self._grouped(x, weights, experts)
+
+        if self.has_shared_expert:  # Qwen2-MoE: a dense expert for every token, sigmoid-gated
+            y = y + torch.sigmoid(self.shared_expert_gate(x)) * self.shared_expert(x)
+        if trace.RECORDER is not None:
+            trace.record(f"{self.name}.router_probs", torch.softmax(router_logits.float(), -1))
+            trace.record(f"{self.name}.experts", experts)  # [N, k] chosen expert ids
+            trace.record(f"{self.name}.expert_weights", weights)  # [N, k]
+            trace.record(f"{self.name}.out", y)
+        return y.reshape(B, T, H), router_logits
+
+    def _one_token(
+        self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor
+    ) -> torch.Tensor:
+        """``x [1, H]``: the sum of its k experts' outputs, weighted (no grouping needed)."""
+        y = torch.zeros_like(x)  # [1, H]
+        ids = experts.tolist()
+        for j in sorted(range(len(ids)), key=ids.__getitem__):  # ascending ids, as _grouped adds
+            y += (self.experts[ids[j]](x) * weights[j]).to(y.dtype)
+        return y
+
+    def _grouped(
+        self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor
+    ) -> torch.Tensor:
+        """``x [N, H]``: run each expert once, on exactly the tokens that chose it."""
         # Group the N*k (token, expert) assignments by expert: after a stable sort, expert e's
         # assignments are one contiguous run of `counts[e]` slots.
         flat = experts.reshape(-1)  # [N*k]
@@ -102,20 +130,12 @@ class SparseMoeBlock(nn.Module):
         for e, n in enumerate(counts):
             if n == 0:
                 continue  # an expert no token chose costs nothing
-            slots = order[start : start + n]  # [n]
+            slots = order[start : start + n]  # [n] slot ids of expert e
             start += n
             tokens = slots // self.top_k  # slot s belongs to token s // k
             out = self.experts[e](x[tokens]) * flat_weights[slots, None]  # [n, H]
             y.index_add_(0, tokens, out.to(y.dtype))
-
-        if self.has_shared_expert:  # Qwen2-MoE: a dense expert for every token, sigmoid-gated
-            y = y + torch.sigmoid(self.shared_expert_gate(x)) * self.shared_expert(x)
-        if trace.RECORDER is not None:
-            trace.record(f"{self.name}.router_probs", torch.softmax(router_logits.float(), -1))
-            trace.record(f"{self.name}.experts", experts)  # [N, k] chosen expert ids
-            trace.record(f"{self.name}.expert_weights", weights)  # [N, k]
-            trace.record(f"{self.name}.out", y)
-        return y.reshape(B, T, H), router_logits
+        return y
 
 
 def load_balancing_loss(
