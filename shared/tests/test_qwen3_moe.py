@@ -122,9 +122,11 @@ def test_moe_block_runs_only_the_experts_that_got_tokens(tmp_path):
     called: list[int] = []
     for e, expert in enumerate(block.experts):
         expert.register_forward_hook(lambda *_, e=e: called.append(e))
-    with torch.no_grad():
-        _, router_logits = block(torch.randn(1, 1, 64))  # one token -> exactly top_k experts
-    assert sorted(called) == sorted(router_logits.topk(2).indices[0].tolist())
+    # with grad enabled the experts run as modules (inference uses packed weights, same math)
+    for shape in ((1, 1, 64), (2, 3, 64)):
+        called.clear()
+        _, router_logits = block(torch.randn(*shape))
+        assert sorted(called) == sorted(set(router_logits.topk(2).indices.flatten().tolist()))
 
 
 @pytest.mark.parametrize("family", [QWEN3, QWEN3_MOE, QWEN2_MOE], ids=lambda f: f["model_type"])
@@ -205,3 +207,45 @@ def test_cli_info_describes_moe_and_rejects_llama(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "unsupported model_type 'llama'" in err
     assert len(err.splitlines()) == 1
+
+
+def test_packed_inference_weights_are_views_and_keep_every_path_exact(tmp_path):
+    path, hf = make_hf_checkpoint(tmp_path / "src", seed=11, **QWEN3_MOE)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    block = model.model.layers[0].mlp
+    ids = torch.randint(0, 512, (2, 9), generator=torch.Generator().manual_seed(12))
+    with torch.enable_grad():  # training-style call: per-expert path, nothing packed
+        reference = model(ids).detach()
+    assert getattr(block, "_packed", None) is None
+    with torch.no_grad():
+        packed = model(ids)  # inference: packs the experts on first use
+        one = model(ids[:1, :1])  # the one-token path on packed weights
+        assert torch.allclose(one, hf(ids[:1, :1]).logits, atol=1e-4)
+    gate_up, down = block._packed
+    size = block.experts[0].gate_proj.out_features
+    assert block.experts[3].up_proj.weight.data_ptr() == gate_up[3, size:].data_ptr()  # a view
+    assert torch.allclose(packed, reference, atol=1e-5)
+    # the parameters still train, and saving writes ordinary (unshared) tensors
+    logits = model(ids)
+    logits.sum().backward()
+    assert block.experts[0].gate_proj.weight.grad is not None or block.gate.weight.grad is not None
+    model.save_pretrained(tmp_path / "copy")
+    again = AutoModelForCausalLM.from_pretrained(tmp_path / "copy", dtype=torch.float32)
+    with torch.no_grad():
+        assert torch.equal(again(ids), packed)
+
+
+def test_packing_during_training_keeps_the_optimizer_in_charge(tmp_path):
+    path, _ = make_hf_checkpoint(tmp_path, seed=13, **QWEN3_MOE)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).train()
+    weight = model.model.layers[0].mlp.experts[0].gate_proj.weight
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    ids = torch.randint(0, 512, (2, 9), generator=torch.Generator().manual_seed(14))
+    with torch.no_grad():
+        model(ids)  # an evaluation packs the experts
+    assert model.model.layers[0].mlp.experts[0].gate_proj.weight is weight  # same Parameter
+    model(ids).logsumexp(-1).mean().backward()
+    before = weight.detach().clone()
+    opt.step()
+    packed_row = model.model.layers[0].mlp._packed[0][0, : weight.shape[0]]
+    assert not torch.equal(weight, before) and torch.equal(packed_row, weight)

@@ -236,11 +236,18 @@ def load_model(
     return model.eval()
 
 
+def _own_storage(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself, or a copy when it is a view into a larger buffer (MoE experts packed for
+    inference, ``tinyqwen.moe``): safetensors refuses tensors that share memory."""
+    whole = t.untyped_storage().nbytes() == t.numel() * t.element_size()
+    return t if whole or t.device.type == "meta" else t.clone()
+
+
 def save_model(model: Qwen2ForCausalLM, directory: str | os.PathLike) -> None:
     """Write ``config.json`` + ``model.safetensors`` into ``directory`` (each atomically)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: _own_storage(v.detach().contiguous()) for k, v in model.state_dict().items()}
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight", None)  # saved once, under embed_tokens, like transformers
     config = model.config.to_dict()

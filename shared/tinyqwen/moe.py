@@ -91,8 +91,12 @@ class SparseMoeBlock(nn.Module):
         router_logits = self.gate(x)  # [N, E]
         weights, experts = route(router_logits, self.top_k, self.norm_topk_prob)  # [N, k] each
 
+        # inference: all experts' weights packed into two tensors (see _packed_weights)
+        packed = self._packed_weights() if trace.RECORDER is None else None
         if B * T == 1:  # one token (decoding one sequence): just its k experts, in id order
-            y = self._one_token(x, weights[0], experts[0])
+            y = self._one_token(x, weights[0], experts[0], packed)
+        elif packed is not None:  # one grouped matmul for gate+up, one for down
+            y = self._grouped_packed(x, weights, experts, *packed)
         else:
             y = self._grouped(x, weights, experts)
 
@@ -105,14 +109,89 @@ class SparseMoeBlock(nn.Module):
             trace.record(f"{self.name}.out", y)
         return y.reshape(B, T, H), router_logits
 
+    def _packed_weights(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Inference only (no grad): every expert's ``[gate; up]`` weights as one ``[E, 2I, H]``
+        tensor and ``down`` as ``[E, H, I]``, built once. The experts' own parameters are then views
+        into these (``experts.3.up_proj.weight`` is ``gate_up[3, I:]``: same Parameter objects, new
+        storage), so this costs no memory, the names stay the checkpoint's, and an optimizer that
+        holds the parameters keeps updating the weights the model uses. None while training, or when an expert is not a plain
+        ``nn.Linear`` any more (e.g. LoRA-wrapped); the per-expert path is used then."""
+        if torch.is_grad_enabled():
+            return None
+        packed = getattr(self, "_packed", None)
+        first, last = self.experts[0], self.experts[-1]
+        if packed is not None and (
+            first.gate_proj.weight.data_ptr() == packed[0][0].data_ptr()
+            and last.down_proj.weight.data_ptr() == packed[1][-1].data_ptr()
+        ):
+            return packed
+        projections = [p for ex in self.experts for p in (ex.gate_proj, ex.up_proj, ex.down_proj)]
+        if any(type(p) is not nn.Linear or p.weight.is_meta for p in projections):
+            return None
+        with torch.inference_mode(False), torch.no_grad():  # ordinary tensors: training still works
+            gate_up = torch.stack(
+                [torch.cat([ex.gate_proj.weight, ex.up_proj.weight]) for ex in self.experts]
+            )  # [E, 2I, H]
+            down = torch.stack([ex.down_proj.weight for ex in self.experts])  # [E, H, I]
+            size = first.gate_proj.out_features
+            for e, ex in enumerate(self.experts):
+                views = ((ex.gate_proj, gate_up[e, :size]), (ex.up_proj, gate_up[e, size:]),
+                         (ex.down_proj, down[e]))  # fmt: skip
+                for linear, view in views:
+                    # swap the storage, keep the Parameter object (an optimizer may hold it)
+                    linear.weight.data = view
+        self._packed = (gate_up, down)
+        return self._packed
+
+    def _grouped_packed(
+        self,
+        x: torch.Tensor,
+        weights: torch.Tensor,
+        experts: torch.Tensor,
+        gate_up: torch.Tensor,
+        down: torch.Tensor,
+    ) -> torch.Tensor:
+        """``_grouped`` on packed weights: the (token, expert) rows sorted by expert, then one grouped
+        matmul for gate+up and one for down (``F.grouped_mm``, a loop where torch lacks it)."""
+        flat = experts.reshape(-1)  # [N*k]
+        order = flat.argsort(stable=True)  # [N*k] slots grouped by expert
+        tokens = order // self.top_k  # [N*k] the token of each slot
+        counts = torch.bincount(flat, minlength=self.num_experts)  # [E]
+        xs = x[tokens]  # [N*k, H]
+        if hasattr(F, "grouped_mm"):
+            offsets = counts.cumsum(0).to(torch.int32)  # [E] end row of each expert's group
+            gu = F.grouped_mm(xs, gate_up.transpose(1, 2), offs=offsets)  # [N*k, 2I]
+            gate, up = gu.chunk(2, dim=-1)
+            out = F.grouped_mm(F.silu(gate) * up, down.transpose(1, 2), offs=offsets)  # [N*k, H]
+        else:
+            out = torch.empty_like(xs)
+            start = 0
+            for e, n in enumerate(counts.tolist()):
+                if n:
+                    gate, up = F.linear(xs[start : start + n], gate_up[e]).chunk(2, dim=-1)
+                    out[start : start + n] = F.linear(F.silu(gate) * up, down[e])
+                    start += n
+        out = out * weights.reshape(-1)[order, None]  # [N*k, H]
+        return torch.zeros_like(x).index_add_(0, tokens, out.to(x.dtype))
+
     def _one_token(
-        self, x: torch.Tensor, weights: torch.Tensor, experts: torch.Tensor
+        self,
+        x: torch.Tensor,
+        weights: torch.Tensor,
+        experts: torch.Tensor,
+        packed: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """``x [1, H]``: the sum of its k experts' outputs, weighted (no grouping needed)."""
         y = torch.zeros_like(x)  # [1, H]
         ids = experts.tolist()
         for j in sorted(range(len(ids)), key=ids.__getitem__):  # ascending ids, as _grouped adds
-            y += (self.experts[ids[j]](x) * weights[j]).to(y.dtype)
+            e = ids[j]
+            if packed is None:
+                out = self.experts[e](x)
+            else:  # the same SwiGLU with gate and up in one matmul
+                gate, up = F.linear(x, packed[0][e]).chunk(2, dim=-1)  # [1, I] each
+                out = F.linear(F.silu(gate) * up, packed[1][e])  # [1, H]
+            y += (out * weights[j]).to(y.dtype)
         return y
 
     def _grouped(
