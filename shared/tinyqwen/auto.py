@@ -46,9 +46,8 @@ class AutoModelForCausalLM:
         ``dtype=None`` picks bf16 where the hardware computes it natively, else fp32
         (``tinyqwen.checkpoint.default_dtype``); ``device=None`` means CPU.
         """
-        from tinyqwen.checkpoint import load_model
-
-        return load_model(path, dtype=dtype, device=device if device is not None else "cpu")
+        device = device if device is not None else "cpu"
+        return Qwen2ForCausalLM.from_pretrained(path, dtype=dtype, device=device)
 
     @staticmethod
     def from_config(config: Qwen2Config) -> Qwen2ForCausalLM:

@@ -92,7 +92,7 @@ class SparseMoeBlock(nn.Module):
         weights, experts = route(router_logits, self.top_k, self.norm_topk_prob)  # [N, k] each
 
         # inference: all experts' weights packed into two tensors (see _packed_weights)
-        packed = self._packed_weights() if trace.RECORDER is None else None
+        packed = None if trace.active() else self._packed_weights()
         if B * T == 1:  # one token (decoding one sequence): just its k experts, in id order
             y = self._one_token(x, weights[0], experts[0], packed)
         elif packed is not None:  # one grouped matmul for gate+up, one for down
@@ -102,11 +102,12 @@ class SparseMoeBlock(nn.Module):
 
         if self.has_shared_expert:  # Qwen2-MoE: a dense expert for every token, sigmoid-gated
             y = y + torch.sigmoid(self.shared_expert_gate(x)) * self.shared_expert(x)
-        if trace.RECORDER is not None:
-            trace.record(f"{self.name}.router_probs", torch.softmax(router_logits.float(), -1))
-            trace.record(f"{self.name}.experts", experts)  # [N, k] chosen expert ids
-            trace.record(f"{self.name}.expert_weights", weights)  # [N, k]
-            trace.record(f"{self.name}.out", y)
+        if trace.active():
+            probs = torch.softmax(router_logits.float(), -1)  # [N, E]
+            # experts: [N, k] chosen expert ids; expert_weights: [N, k]
+            trace.record(
+                self.name, router_probs=probs, experts=experts, expert_weights=weights, out=y
+            )
         return y.reshape(B, T, H), router_logits
 
     def _packed_weights(self) -> tuple[torch.Tensor, torch.Tensor] | None:
