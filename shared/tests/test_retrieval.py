@@ -171,3 +171,19 @@ def test_rerank_with_the_qwen3_tokenizer(tmp_path):
     want = reference_rerank(hf, prompts, yes_id, no_id)
     got = llm.rerank(query, docs)
     assert np.abs(np.array(got) - np.array(want)).max() <= 1e-5
+
+
+def test_embedding_through_the_server_and_client(embedding_checkpoint):
+    pytest.importorskip("fastapi")
+    from tinyqwen.openai_client import OpenAIChatModel
+    from tinyqwen.serve import serve_in_background
+
+    path, _ = embedding_checkpoint
+    llm = LLM.from_pretrained(path, dtype=torch.float32)
+    with serve_in_background(llm) as url:
+        client = OpenAIChatModel(url, llm.name)
+        got = client.embed(TEXTS[:2], instruction=TASK, dimensions=16)
+        want = llm.embed(TEXTS[:2], instruction=TASK, dimensions=16)
+        assert got.shape == (2, 16) and np.abs(got - want).max() <= 1e-5
+        with pytest.raises(Exception, match="dimensions"):
+            client.embed(TEXTS[:1], dimensions=10_000)

@@ -131,6 +131,16 @@ class ChatModel(Protocol):
         """Tokens in ``text`` (exact with ``"tokenizer"``; remote backends approximate)."""
         ...
 
-    def embed(self, texts: list[str], pooling: str = "last") -> np.ndarray:
-        """``[N, H]`` float32, each row L2-normalised. ``pooling`` is ``"last"`` or ``"mean"``."""
+    def embed(
+        self,
+        texts: list[str],
+        pooling: str = "last",
+        *,
+        instruction: str | None = None,
+        dimensions: int | None = None,
+    ) -> np.ndarray:
+        """``[N, H]`` float32, each row L2-normalised. ``pooling`` is ``"last"`` or ``"mean"``.
+
+        Qwen3-Embedding (``tinyqwen.retrieval``): ``instruction`` writes each text as a query
+        (``"Instruct: ...\\nQuery:..."``); ``dimensions`` keeps the first components, re-normalised."""
         ...

@@ -530,13 +530,30 @@ class OpenAIChatModel:
         """Approximate (see module docstring): no tokenize endpoint in the OpenAI API."""
         return approx_token_count(text)
 
-    def embed(self, texts: list[str], pooling: str = "last") -> np.ndarray:
-        """[N, H] float32, L2-normalised rows, via /v1/embeddings."""
+    def embed(
+        self,
+        texts: list[str],
+        pooling: str = "last",
+        *,
+        instruction: str | None = None,
+        dimensions: int | None = None,
+    ) -> np.ndarray:
+        """[N, H] float32, L2-normalised rows, via /v1/embeddings.
+
+        ``instruction`` formats each text as a Qwen3-Embedding query before sending it;
+        ``dimensions`` is sent as OpenAI's ``dimensions`` field and also applied here (first
+        components, re-normalised), for servers that ignore it."""
+        from tinyqwen.retrieval import embedding_query, truncate_embeddings
+
         if isinstance(texts, str):
             raise TypeError("embed takes a list of strings, got a single str")
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        if instruction is not None:
+            texts = [embedding_query(instruction, t) for t in texts]
         payload: dict[str, Any] = {"model": self.name, "input": list(texts)}
+        if dimensions is not None:
+            payload["dimensions"] = dimensions
         if pooling != "last":
             payload["pooling"] = pooling
         try:
@@ -550,7 +567,7 @@ class OpenAIChatModel:
         rows = sorted(body["data"], key=lambda d: d["index"])
         emb = np.asarray([r["embedding"] for r in rows], dtype=np.float32)  # [N, H]
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
-        return emb / np.maximum(norms, 1e-12)
+        return truncate_embeddings(emb / np.maximum(norms, 1e-12), dimensions)
 
     def __repr__(self) -> str:
         return f"OpenAIChatModel(base_url={self.base_url!r}, model={self.name!r})"

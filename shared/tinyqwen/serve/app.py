@@ -586,7 +586,15 @@ async def embeddings(request: Request) -> dict:
     state = _state(request)
     body = await read_json(request, state)
     texts, fmt, pooling, n_tokens = await run_in_threadpool(prepare_embeddings, state, body)
+    dimensions = check_int(body, "dimensions", 1)  # OpenAI's field: Matryoshka truncation
     emb = await run_job(state, Job("embed", (texts, pooling), batch_key=("embed", pooling)))
+    if dimensions is not None:
+        from tinyqwen.retrieval import truncate_embeddings
+
+        try:
+            emb = truncate_embeddings(np.asarray(emb, dtype=np.float32), dimensions)
+        except ValueError as e:
+            raise APIError(str(e), param="dimensions") from e
     return await run_in_threadpool(embedding_response, state, emb, fmt, n_tokens)
 
 
