@@ -17,10 +17,11 @@ import json
 import sys
 from pathlib import Path
 
+from tinyeval.lock import run_lock
 from tinyeval.report import RANDOM_LABEL, write_report
 from tinyeval.runner import run_task
-from tinyeval.score import read_predictions, score_task_records
-from tinyeval.task import Task, list_tasks, load_task
+from tinyeval.score import score_file
+from tinyeval.task import Task, list_tasks, load_examples, load_task
 from tinyqwen.atomic import atomic_write_text
 
 DEMO_TASKS = ["demo_qa_zh", "demo_qa_en", "demo_mc", "demo_ppl"]
@@ -42,10 +43,7 @@ def _safe(name: str) -> str:
     )
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    tasks = [load_task(name) for name in args.task]  # fail on a bad name before loading a model
-    model = _connect(args.model)
-    out = Path(args.out or Path("runs") / _safe(model.name))
+def _run_all(model, tasks: list[Task], out: Path, args: argparse.Namespace) -> None:
     for task in tasks:
         summary = run_task(
             model,
@@ -59,6 +57,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
         print(json.dumps(summary, ensure_ascii=False))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # every config, metric and data file is checked before a model is loaded
+    tasks = [load_task(name) for name in args.task]
+    for task in tasks:
+        load_examples(task, args.data_dir, args.limit)
+    if args.out:  # refuse a busy --out before spending minutes loading a model
+        out = Path(args.out)
+        with run_lock(out):
+            _run_all(_connect(args.model), tasks, out, args)
+    else:
+        model = _connect(args.model)
+        out = Path("runs") / _safe(model.name)
+        _run_all(model, tasks, out, args)
     print(f"predictions and result.json in {out}", file=sys.stderr)
     return 0
 
@@ -83,7 +96,7 @@ def cmd_score(args: argparse.Namespace) -> int:
             task = Task(
                 name=path.stem, type="generate", data={"path": str(path)}, metric=args.metric
             )
-        res = score_task_records(task, read_predictions(path), str(path), metric=args.metric)
+        res = score_file(task, path, metric=args.metric)
         result[path.stem] = res["score"]
         extra = f"  {res['metrics']}" if "metrics" in res else ""
         print(f"{path.stem}: {res['score']} (n={res['n']}){extra}")
@@ -125,6 +138,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from tinyeval.metrics.resolve import builtin_names
+
+    print("\n".join(builtin_names()))
+    print("or 'file.py:function' / 'package.module.function' (see docs/metrics_zh.md)")
+    return 0
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinyeval", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -142,14 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--data-dir", default=None, help="data root (default $TINYEVAL_DATA_DIR or ../shared/data)"
     )
-    r.add_argument("--limit", type=int, default=None, help="first N examples only")
-    r.add_argument("--batch-size", type=int, default=8)
+    r.add_argument("--limit", type=_int_at_least(0), default=None, help="first N examples only")
+    r.add_argument("--batch-size", type=_int_at_least(1), default=8)
     r.add_argument(
-        "--max-new-tokens", type=int, default=None, help="override the task's max_new_tokens"
+        "--max-new-tokens",
+        type=_int_at_least(1),
+        default=None,
+        help="override the task's max_new_tokens",
     )
     r.add_argument(
         "--max-length",
-        type=int,
+        type=_int_at_least(1),
         default=None,
         help="prompt token budget (default: context - new - reserve)",
     )
@@ -174,10 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tasks", help="list task configs")
     t.set_defaults(fn=cmd_tasks)
 
+    mt = sub.add_parser("metrics", help="list built-in metric names")
+    mt.set_defaults(fn=cmd_metrics)
+
     d = sub.add_parser("demo", help="offline demo: built-in tasks on tiny-random, then a report")
     d.add_argument("--model", default="tiny-random")
     d.add_argument("--out", default="runs/demo")
-    d.add_argument("--batch-size", type=int, default=8)
+    d.add_argument("--batch-size", type=_int_at_least(1), default=8)
     d.set_defaults(fn=cmd_demo)
     return p
 
@@ -186,8 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"tinyeval {args.command}: error: {e}", file=sys.stderr)
+    except (OSError, ValueError, RuntimeError) as e:
+        # bad config / data / predictions, a locked --out, an unreachable endpoint
+        # (tinyqwen's OpenAIAPIError is a RuntimeError): one line, exit 2
+        msg = " ".join(str(e).split()) or type(e).__name__
+        print(f"tinyeval {args.command}: error: {msg}", file=sys.stderr)
         return 2
 
 

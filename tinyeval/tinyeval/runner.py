@@ -44,9 +44,15 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tinyeval.lock import run_lock
 from tinyeval.metrics.accuracy import pick_choice
 from tinyeval.metrics.choice import extract_choice
-from tinyeval.score import read_predictions, score_task_records
+from tinyeval.score import (
+    dedupe_by_idx,
+    read_prediction_lines,
+    read_predictions,
+    score_task_records,
+)
 from tinyeval.task import LETTERS, Task, load_examples
 from tinyqwen.atomic import atomic_write_text
 
@@ -220,12 +226,39 @@ def run_task(
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Predict every not-yet-done example of ``task``, then score the file; returns the scores."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    """Predict every not-yet-done example of ``task``, then score the file; returns the scores.
+
+    Holds ``OUT/.tinyeval.lock`` throughout: a second run on the same folder fails at once.
+    """
+    for key, value, low in (
+        ("batch_size", batch_size, 1),
+        ("limit", limit, 0),
+        ("max_new_tokens", max_new_tokens, 1),
+        ("max_length", max_length, 1),
+    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < low
+        ):
+            raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     examples = load_examples(task, data_dir, limit)
+    with run_lock(out_dir):
+        return _run_locked(
+            model,
+            task,
+            out_dir,
+            examples,
+            batch_size,
+            max_new_tokens,
+            max_length,
+            progress,
+            on_batch,
+        )
+
+
+def _run_locked(
+    model, task, out_dir, examples, batch_size, max_new_tokens, max_length, progress, on_batch
+) -> dict[str, Any]:
     pred_path = out_dir / f"{task.name}.jsonl"
     done = _done_indices(pred_path)
     todo = [ex for ex in examples if ex["idx"] not in done]
@@ -255,18 +288,24 @@ def run_task(
             if on_batch is not None:
                 on_batch(n)
     bar.close()
+    summary: dict[str, Any] = {"task": task.name, "model": model.name, "score": None, "n": 0}
+    if not examples:  # --limit 0: nothing to score
+        return summary
     wanted = {ex["idx"] for ex in examples}
-    records = sorted(
-        (r for r in read_predictions(pred_path) if r.get("idx") in wanted), key=lambda r: r["idx"]
+    lines = sorted(
+        (
+            (n, r)
+            for n, r in dedupe_by_idx(read_prediction_lines(pred_path))
+            if r.get("idx") in wanted
+        ),
+        key=lambda nr: nr[1]["idx"],
     )
-    result = score_task_records(task, records, str(pred_path))
-    summary = {
-        "task": task.name,
-        "model": model.name,
-        "score": result["score"],
-        "n": result["n"],
-        **({"metrics": result["metrics"]} if "metrics" in result else {}),
-    }
+    result = score_task_records(
+        task, [r for _, r in lines], str(pred_path), lines=[n for n, _ in lines]
+    )
+    summary.update(score=result["score"], n=result["n"])
+    if "metrics" in result:
+        summary["metrics"] = result["metrics"]
     update_json(out_dir / "result.json", task.name, result["score"])
     update_json(out_dir / "metrics.json", task.name, summary)
     return summary
