@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from tinyeval.lock import run_lock
 from tinyeval.report import RANDOM_LABEL, write_report
@@ -81,23 +82,27 @@ def cmd_score(args: argparse.Namespace) -> int:
     files = sorted(pred_dir.glob("*.jsonl"))
     if not files:
         raise FileNotFoundError(f"no *.jsonl prediction files in {pred_dir}")
+    custom = {t.name: t for t in (load_task(p) for p in args.task or [])}
     known = set(list_tasks())
-    result: dict[str, float] = {}
+    result: dict[str, Any] = {}
     for path in files:
-        if path.stem not in known and not args.metric:
+        if path.stem in custom:
+            task = custom[path.stem]
+        elif path.stem in known:
+            task = load_task(path.stem)
+        elif args.metric:
+            task = Task(
+                name="scored", type="generate", data={"path": str(path)}, metric=args.metric
+            )
+        else:
             print(
-                f"skip {path.name}: no task config named {path.stem!r} (pass --metric)",
+                f"skip {path.name}: no task config named {path.stem!r} (pass --task or --metric)",
                 file=sys.stderr,
             )
             continue
-        if path.stem in known:
-            task = load_task(path.stem)
-        else:
-            task = Task(
-                name=path.stem, type="generate", data={"path": str(path)}, metric=args.metric
-            )
-        res = score_file(task, path, metric=args.metric)
-        result[path.stem] = res["score"]
+        res = score_file(task, path, metric=args.metric, length_buckets=args.longbench_e)
+        buckets = args.longbench_e or task.length_buckets
+        result[path.stem] = res["metrics"] if buckets and "metrics" in res else res["score"]
         extra = f"  {res['metrics']}" if "metrics" in res else ""
         print(f"{path.stem}: {res['score']} (n={res['n']}){extra}")
     if args.write:
@@ -118,7 +123,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     for name in list_tasks():
         t = load_task(name)
-        print(f"{name:18s} {t.type:16s} {t.metric or '':14s} {t.description}")
+        print(f"{name:22s} {t.type:16s} {t.metric or '':14s} {t.description}")
     return 0
 
 
@@ -199,6 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--metric", default=None, help="metric for every file (default: the task config's)"
     )
     s.add_argument("--write", action="store_true", help="write PRED_DIR/result.json (atomic)")
+    s.add_argument(
+        "--task",
+        action="append",
+        help="task config JSON for files of that name (repeatable; default: built-in configs)",
+    )
+    s.add_argument(
+        "--longbench-e",
+        "--e",
+        action="store_true",
+        help="LongBench-E folder: scores per input length 0-4k / 4-8k / 8k+ (LongBench eval.py --e)",
+    )
     s.set_defaults(fn=cmd_score)
 
     rp = sub.add_parser("report", help="markdown table + PNG chart comparing pred folders")

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tinyeval.longbench import length_bucket_scores
 from tinyeval.metrics.gsm8k import gsm8k_scores
 from tinyeval.metrics.perplexity import perplexity
 from tinyeval.metrics.resolve import Metric, resolve_metric
@@ -229,14 +230,16 @@ def score_task_records(
     where: str,
     metric: str | None = None,
     lines: Sequence[int] | None = None,
+    length_buckets: bool = False,
 ) -> dict[str, Any]:
-    """Score records of ``task`` (metric override allowed for generate tasks)."""
+    """Score records of ``task`` (metric override allowed for generate tasks); LongBench-E tasks
+    (or ``length_buckets``) add ``metrics`` = scores per length bucket."""
     if task.type == "multiple_choice":
         return _score_choice(records, where)
     if task.type == "perplexity":
         return _score_perplexity(records, where)
     first_line = task.first_line or task.name in FIRST_LINE_TASKS
-    return score_records(
+    result = score_records(
         task.resolved_metric(metric),
         records,
         first_line=first_line,
@@ -244,11 +247,18 @@ def score_task_records(
         as_list=task.answer_type == "list",
         lines=lines,
     )
+    if (task.length_buckets or length_buckets) and result["per_example"] is not None:
+        lengths = [r.get("length") for r in records]
+        result["metrics"] = length_bucket_scores(result["per_example"], lengths)
+    return result
 
 
-def score_file(task: Task, path: str | Path, metric: str | None = None) -> dict[str, Any]:
+def score_file(
+    task: Task, path: str | Path, metric: str | None = None, length_buckets: bool = False
+) -> dict[str, Any]:
     """Read, dedupe (by ``idx``) and score one prediction file; errors name the file and line."""
     lines = dedupe_by_idx(read_prediction_lines(path))
+    records = [r for _, r in lines]
     return score_task_records(
-        task, [r for _, r in lines], str(path), metric, lines=[n for n, _ in lines]
+        task, records, str(path), metric, [n for n, _ in lines], length_buckets
     )

@@ -67,6 +67,8 @@ class Task:
     target_delimiter: str = " "
     continuation: str = "letter"  # multiple choice: score " A" (letter) or " <choice text>" (text)
     description: str = ""
+    length_buckets: bool = False  # LongBench-E: also score 0-4k / 4-8k / 8k+ by "length"
+    record_fields: list[str] | None = None  # example fields copied into prediction records
     extra: dict[str, Any] = field(default_factory=dict)
     base_dir: str | None = None  # folder of the config file: where "file.py:fn" metrics are found
 
@@ -103,6 +105,10 @@ class Task:
         return resolve_metric(spec, self.base_dir)
 
 
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
 def _validate(d: dict[str, Any], source: str) -> None:
     def bad(key: str, why: str) -> ValueError:
         return ValueError(f"{source}: field {key!r} {why}")
@@ -118,12 +124,19 @@ def _validate(d: dict[str, Any], source: str) -> None:
         raise bad("type", f"is {d['type']!r}, expected one of {TASK_TYPES}")
     if d["type"] == "generate" and not d.get("metric"):
         raise ValueError(f"{source}: a 'generate' task needs field 'metric'")
-    if not isinstance(d["data"], dict) or not isinstance(d["data"].get("path"), str):
-        raise bad("data.path", "is missing (data must be an object with a string 'path')")
+    data_path = d["data"].get("path") if isinstance(d["data"], dict) else None
+    if not (isinstance(data_path, str) or _str_list(data_path) and data_path):
+        raise bad(
+            "data.path",
+            "is missing (data must be an object whose 'path' is a string or a list of "
+            "alternative paths)",
+        )
+    if d.get("record_fields") is not None and not _str_list(d["record_fields"]):
+        raise bad("record_fields", "must be a list of field names")
     mnt = d.get("max_new_tokens", 64)
     if isinstance(mnt, bool) or not isinstance(mnt, int) or mnt < 1:
         raise bad("max_new_tokens", f"is {mnt!r}; it must be an integer >= 1")
-    for key in ("chat", "first_line"):
+    for key in ("chat", "first_line", "length_buckets"):
         if not isinstance(d.get(key, False), bool):
             raise bad(key, f"is {d[key]!r}; it must be true or false")
     stop = d.get("stop")
@@ -182,9 +195,13 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
-def resolve_path(path: str, data_dir: str | Path | None) -> Path:
+def resolve_path(path: str, data_dir: str | Path | None, base_dir: str | None = None) -> Path:
+    """``builtin:NAME`` → the package's demo data; ``./NAME`` or ``../NAME`` → next to the task
+    config (``base_dir``); anything else → under the data directory."""
     if path.startswith("builtin:"):
         return Path(__file__).resolve().parent / "data" / path[len("builtin:") :]
+    if base_dir and path.startswith(("./", "../")):
+        return Path(base_dir) / path
     return Path(data_dir or default_data_dir()) / path
 
 
@@ -217,14 +234,20 @@ def _read_concat_json(path: Path) -> list[dict]:
 
 
 def _files(task: Task, data_dir: str | Path | None) -> list[Path]:
-    pattern = str(resolve_path(task.data["path"], data_dir))
-    files = sorted(Path(p) for p in glob.glob(pattern))
-    if not files:
-        raise FileNotFoundError(
-            f"task {task.name!r}: no data at {pattern} (field 'data.path'); pass --data-dir "
-            "or set TINYEVAL_DATA_DIR to the folder that holds it"
-        )
-    return files
+    """Files of the first ``data.path`` alternative that exists (a glob may match several)."""
+    paths = task.data["path"]
+    tried = []
+    for path in [paths] if isinstance(paths, str) else paths:
+        pattern = str(resolve_path(path, data_dir, task.base_dir))
+        files = sorted(Path(p) for p in glob.glob(pattern))
+        if files:
+            return files
+        tried.append(pattern)
+    raise FileNotFoundError(
+        f"task {task.name!r}: no data at {' or '.join(tried)} (field 'data.path'); pass "
+        "--data-dir or set TINYEVAL_DATA_DIR to the folder that holds it (LongBench: "
+        "`python -m tinyeval data fetch longbench`)"
+    )
 
 
 def _csv_examples(task: Task, path: Path) -> list[dict]:
@@ -267,7 +290,9 @@ def _fewshot_block(task: Task, subject: str, data_dir: str | Path | None, cache:
         return ""
     if subject in cache:
         return cache[subject]
-    path = resolve_path(safe_format(task.fewshot["path"], {"subject": subject}), data_dir)
+    path = resolve_path(
+        safe_format(task.fewshot["path"], {"subject": subject}), data_dir, task.base_dir
+    )
     if not path.exists():
         raise FileNotFoundError(
             f"task {task.name!r}: few-shot file {path} not found (field 'fewshot.path')"
@@ -313,7 +338,7 @@ def load_examples(
     names: dict = {}
     # e.g. C-Eval subject_mapping.json: subject -> [en, zh, category]
     if task.data.get("subject_names"):
-        names_path = resolve_path(task.data["subject_names"], data_dir)
+        names_path = resolve_path(task.data["subject_names"], data_dir, task.base_dir)
         names = json.loads(names_path.read_text(encoding="utf-8"))
     shots_cache: dict[str, str] = {}
     examples = []
