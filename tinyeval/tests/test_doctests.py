@@ -28,6 +28,10 @@ MODULES = [
     "tinyeval.score",
     "tinyeval.report",
     "tinyeval.runner",
+    "tinyeval.template",
+    "tinyeval.lock",
+    "tinyeval.longbench",
+    "tinyeval.metrics.resolve",
 ]
 
 

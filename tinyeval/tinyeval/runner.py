@@ -142,6 +142,7 @@ class _Runner:
                 "all_classes": ex.get("all_classes"),
                 "length": ex.get("length"),
                 **({"_id": ex["_id"]} if "_id" in ex else {}),
+                **{k: ex[k] for k in self.task.record_fields or () if k in ex},
             }
             for ex, out in zip(batch, outs)
         ]
