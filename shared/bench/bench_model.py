@@ -74,6 +74,7 @@ def load(lib: str, path: str, dtype: torch.dtype):
     if lib == "tinyqwen":
         from tinyqwen.generation import generate_steps
         from tinyqwen.model import Qwen2ForCausalLM
+        from tinyqwen.sampling import Sampling
 
         model = Qwen2ForCausalLM.from_pretrained(path, dtype=dtype)
 
@@ -81,10 +82,8 @@ def load(lib: str, path: str, dtype: torch.dtype):
         def run(prompts: list[list[int]], n: int) -> list[float]:
             stamps = [time.perf_counter()]
             # the loop inside generate(), one step at a time (generate() only adds list appends)
-            for _ in generate_steps(
-                model, prompts, max_new_tokens=n, temperature=0.0, top_k=0, top_p=1.0,
-                repetition_penalty=1.0, stop_token_ids=(), seed=None, pad_token_id=0,
-            ):  # fmt: skip
+            greedy = Sampling(max_new_tokens=n)
+            for _ in generate_steps(model, prompts, greedy, stop_token_ids=(), pad_token_id=0):
                 stamps.append(time.perf_counter())
             return stamps
 

@@ -15,10 +15,12 @@ import torch
 from conftest import make_hf_checkpoint
 
 import tinyqwen.llm
+import tinyqwen.text_generation
 from tinyqwen.chat_model import ChatModel
 from tinyqwen.chat_template import render_chat
 from tinyqwen.generation import generate
-from tinyqwen.llm import LLM, _StopText
+from tinyqwen.llm import LLM
+from tinyqwen.text_generation import Completion, TextRow
 from tinyqwen.tiny_random import build_tiny_random_model, load_tiny_random
 
 transformers = pytest.importorskip("transformers")
@@ -146,13 +148,15 @@ def test_stop_text_holds_back_partial_matches_and_utf8(tiny):
     tok = tiny.tokenizer
     byte_id = {tok.token_bytes(i): i for i in range(tok.vocab_size) if len(tok.token_bytes(i)) == 1}
     ids = [byte_id[bytes([b])] for b in "a你<EN".encode()]  # 你 = 3 bytes, 3 tokens
-    row = _StopText(tok, ["<END>"])
+    row = TextRow(tok, ["<END>"])
     deltas = [row.push(i) for i in ids]
     assert deltas == ["a", "", "", "你", "", "", ""]  # "<EN" held back: it may become "<END>"
-    assert row.finish() == "<EN" and row.done
-    row = _StopText(tok, ["<END>"])
+    assert row.finish("length") == "<EN" and row.done
+    row = TextRow(tok, ["<END>"])
     deltas = [row.push(i) for i in ids + [byte_id[b"D"], byte_id[b">"], byte_id[b"z"]]]
     assert "".join(deltas) == "a你" and row.done and deltas[-1] == ""
+    # the ids behind the text: those whose text starts before the cut ("<" starts "<END>")
+    assert row.completion.token_ids == ids[:4] and row.completion.finish_reason == "stop"
 
 
 def test_stream_chat_concatenates_to_chat_without_split_characters(llm, tiny):
@@ -188,7 +192,7 @@ def test_chat_parses_tool_calls(llm, monkeypatch):
     text = (
         'Sure.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "北京"}}\n</tool_call>'
     )
-    monkeypatch.setattr(llm, "_generate_texts", lambda *a, **k: [text])
+    monkeypatch.setattr(tinyqwen.llm, "generate_text", lambda *a, **k: [Completion(text)])
     msg = llm.chat([{"role": "user", "content": "天气?"}], tools=[])
     assert msg == {
         "role": "assistant",
@@ -213,13 +217,13 @@ def test_context_limits(llm, monkeypatch):
     with pytest.raises(ValueError, match="context is 256 tokens"):
         llm.complete(long_prompt, max_new_tokens=4)
     budgets = []
-    real_steps = tinyqwen.llm.generate_steps
+    real_steps = tinyqwen.text_generation.generate_steps
 
-    def spy(model, prompts, **kw):
-        budgets.append(kw["max_new_tokens"])
-        return real_steps(model, prompts, **kw)
+    def spy(model, prompts, sampling, **kw):
+        budgets.append(sampling.max_new_tokens)
+        return real_steps(model, prompts, sampling, **kw)
 
-    monkeypatch.setattr(tinyqwen.llm, "generate_steps", spy)
+    monkeypatch.setattr(tinyqwen.text_generation, "generate_steps", spy)
     n = llm.count_tokens(PROMPTS[3])
     with pytest.warns(UserWarning, match="lowered"):
         llm.complete(PROMPTS[3], max_new_tokens=1000)

@@ -310,6 +310,10 @@ def test_greedy_completions_and_stop_parity(served):
     cut = llm.complete(prompt, max_new_tokens=N_NEW, stop=[stop])
     assert stop not in cut and len(cut) < len(text)
     assert ours.complete(prompt, max_new_tokens=N_NEW, stop=[stop]) == cut
+    # both backends stream raw completions with the same signature and the same joined text
+    for model in (llm, ours):
+        assert "stream" in model.capabilities
+        assert "".join(model.stream_complete(prompt, max_new_tokens=N_NEW, stop=[stop])) == cut
 
 
 def test_loglikelihood_and_echo_logprobs_parity(served):

@@ -29,6 +29,7 @@ _EXPORTS = {
     "stream_generate": "tinyqwen.generation",
     "render_chat": "tinyqwen.chat_template",
     "parse_tool_calls": "tinyqwen.chat_template",
+    "Sampling": "tinyqwen.sampling",
     "ChatModel": "tinyqwen.chat_model",
     "LLM": "tinyqwen.llm",
     "OpenAIChatModel": "tinyqwen.openai_client",

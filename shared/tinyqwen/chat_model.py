@@ -1,18 +1,37 @@
 """``ChatModel``: the one interface every consumer of a language model in this repo codes against.
 
-Two classes implement it: ``tinyqwen.LLM`` (our hand-written Qwen2, running locally) and
-``tinyqwen.OpenAIChatModel`` (any OpenAI-compatible endpoint: vLLM, Ollama, SGLang, a cloud API,
-or ``tinyqwen serve``). ``tinyqwen.connect(spec)`` returns one or the other, so tinyrag, tinyagent and
-tinyeval never care which.
+Two classes implement it, with identical signatures: ``tinyqwen.LLM`` (our hand-written Qwen2,
+running locally) and ``tinyqwen.OpenAIChatModel`` (any OpenAI-compatible endpoint: vLLM, Ollama,
+SGLang, a cloud API, or ``tinyqwen serve``). ``tinyqwen.connect(spec)`` returns one or the other, so
+tinyrag, tinyagent and tinyeval never care which.
 
     >>> import tinyqwen
     >>> def summarize(model: tinyqwen.ChatModel, text: str) -> str:
     ...     return model.chat([{"role": "user", "content": f"Summarize: {text}"}])["content"]
+    >>> def can_score(model: tinyqwen.ChatModel) -> bool:
+    ...     return LOGLIKELIHOOD in model.capabilities
 
 It is a structural ``typing.Protocol`` (``runtime_checkable``): any object with these members is a
-``ChatModel``; nothing needs to inherit from it. Messages, tools and tool calls are in OpenAI's format
-(see ``tinyqwen.chat_template``). Sampling keywords are those of ``complete``; ``temperature=0`` means
-greedy decoding.
+``ChatModel``; nothing needs to inherit from it. Messages, tools and tool calls are in OpenAI's
+format (see ``tinyqwen.chat_template``).
+
+**Sampling.** Generating methods take ``sampling=Sampling(...)`` (``tinyqwen.sampling``) and/or its
+fields as keywords (``temperature=0.7``); ``tinyqwen.sampling.resolve`` merges them, and an unknown
+keyword is a ``TypeError``. ``temperature=0`` (the default) is greedy decoding.
+
+**Capabilities** are declared, not probed: ``model.capabilities`` is a frozenset of these names.
+
+- ``"stream"``: ``stream_chat`` / ``stream_complete`` yield text while it is generated.
+- ``"loglikelihood"``: ``loglikelihood`` is offered (a remote server may still answer
+  ``NotImplementedError``, e.g. the OpenAI cloud, which has no prompt logprobs).
+- ``"embed"``: ``embed`` is offered (same caveat for remote servers).
+- ``"tokenizer"``: the model runs in this process with its exact tokenizer: ``model.tokenizer``
+  (a ``tinyqwen.Tokenizer``), ``model.model`` (the ``Qwen2ForCausalLM``), ``encode(text)`` and
+  ``encode_chat(messages, tools, add_generation_prompt, continue_final_message)`` give the very ids
+  it is fed, and ``generate_ids(prompt_ids, sampling)`` returns ``Completion`` objects (text, ids,
+  finish reason). Token counts are then exact and token logprobs possible.
+
+A method whose capability is missing raises ``NotImplementedError``.
 """
 
 from __future__ import annotations
@@ -20,8 +39,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:  # numpy is only needed for the annotation
+if TYPE_CHECKING:  # numpy and the Sampling type are only needed for the annotations
     import numpy as np
+
+    from tinyqwen.sampling import Sampling
+
+STREAM = "stream"
+LOGLIKELIHOOD = "loglikelihood"
+EMBED = "embed"
+TOKENIZER = "tokenizer"
 
 
 @runtime_checkable
@@ -30,51 +56,71 @@ class ChatModel(Protocol):
     """Model name: a checkpoint path, ``"tiny-random"``, or the remote model id."""
     context_length: int
     """Most tokens the model accepts (prompt + generated)."""
+    capabilities: frozenset[str]
+    """Optional abilities this backend offers (see the module docstring)."""
 
     def complete(
-        self,
-        prompts: str | list[str],
-        *,
-        max_new_tokens: int = 256,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        top_k: int = 0,
-        repetition_penalty: float = 1.0,
-        stop: list[str] | None = None,
-        seed: int | None = None,
+        self, prompts: str | list[str], *, sampling: Sampling | None = None, **overrides: Any
     ) -> str | list[str]:
         """Continue raw text. A ``str`` in gives a ``str`` out; a list gives a list.
 
         The output never contains a stop string (generation ends before it)."""
         ...
 
-    def chat(self, messages: list[dict], tools: list[dict] | None = None, **sampling: Any) -> dict:
+    def chat(
+        self,
+        messages: list[dict],
+        *,
+        tools: list[dict] | None = None,
+        sampling: Sampling | None = None,
+        continue_final_message: bool = False,
+        **overrides: Any,
+    ) -> dict:
         """One assistant turn: ``{"role": "assistant", "content": str, "tool_calls"?: [...]}``.
 
-        ``continue_final_message=True`` (keyword; ``LLM``, ``OpenAIChatModel`` and ``tinyqwen serve``
-        accept it, as vLLM does) continues the final assistant message instead of opening a new
-        turn: the safe way to feed a scratchpad that contains untrusted text."""
+        ``continue_final_message=True`` continues the final assistant message instead of opening
+        a new turn (vLLM's option; ``tinyqwen serve`` has it too): the safe way to feed a
+        scratchpad that contains untrusted text."""
         ...
 
-    def chat_batch(self, conversations: list[list[dict]], **sampling: Any) -> list[dict]:
+    def chat_batch(
+        self,
+        conversations: list[list[dict]],
+        *,
+        tools: list[dict] | None = None,
+        sampling: Sampling | None = None,
+        continue_final_message: bool = False,
+        **overrides: Any,
+    ) -> list[dict]:
         """``chat`` over many conversations (batched locally, concurrent requests remotely)."""
         ...
 
     def stream_chat(
-        self, messages: list[dict], tools: list[dict] | None = None, **sampling: Any
+        self,
+        messages: list[dict],
+        *,
+        tools: list[dict] | None = None,
+        sampling: Sampling | None = None,
+        continue_final_message: bool = False,
+        **overrides: Any,
     ) -> Iterator[str]:
         """Text deltas of one assistant turn; never splits a UTF-8 character. Joined, they equal the
         raw assistant text (``<tool_call>`` blocks included when tools are used)."""
         ...
 
+    def stream_complete(
+        self, prompt: str, *, sampling: Sampling | None = None, **overrides: Any
+    ) -> Iterator[str]:
+        """Text deltas of ``complete(prompt)``; joined, they equal its result."""
+        ...
+
     def loglikelihood(self, requests: list[tuple[str, str]]) -> list[tuple[float, bool]]:
         """``(sum log p(continuation | context), continuation is the greedy one)`` per request, as
-        lm-evaluation-harness defines it. Backends that cannot compute it raise
-        ``NotImplementedError("... not supported by this backend")``."""
+        lm-evaluation-harness defines it."""
         ...
 
     def count_tokens(self, text: str) -> int:
-        """Tokens in ``text`` (exact locally; remote backends may approximate)."""
+        """Tokens in ``text`` (exact with ``"tokenizer"``; remote backends approximate)."""
         ...
 
     def embed(self, texts: list[str], pooling: str = "last") -> np.ndarray:

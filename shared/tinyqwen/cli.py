@@ -21,7 +21,11 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tinyqwen.chat_model import ChatModel
+    from tinyqwen.sampling import Sampling
 
 DEFAULT_MODEL = "tiny-random"
 # Sample prompts for `verify`: English, Chinese, code, and a chat-formatted prompt.
@@ -35,8 +39,8 @@ VERIFY_PROMPTS = (
 _DISPATCH = {"serve": "tinyqwen.server", "download": "tinyqwen.download"}
 
 
-def _notice_if_random(model: Any) -> None:
-    if getattr(model, "name", None) == "tiny-random":
+def _notice_if_random(model: ChatModel) -> None:
+    if model.name == "tiny-random":
         from tinyqwen.tiny_random import TINY_RANDOM_NOTICE
 
         print(TINY_RANDOM_NOTICE, file=sys.stderr)
@@ -53,19 +57,22 @@ def _add_sampling(p: argparse.ArgumentParser, max_new_tokens: int) -> None:
     g.add_argument("--seed", type=int, default=None)
 
 
-def _sampling(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "max_new_tokens": args.max_new_tokens,
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "top_k": args.top_k,
-        "repetition_penalty": args.repetition_penalty,
-        "stop": args.stop,
-        "seed": args.seed,
-    }
+def _sampling(args: argparse.Namespace) -> Sampling:
+    """The sampling flags as one checked value (a bad one is ``error: ...``, exit 2)."""
+    from tinyqwen.sampling import Sampling
+
+    return Sampling(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
+        repetition_penalty=args.repetition_penalty,
+        stop=args.stop,
+        seed=args.seed,
+    )
 
 
-def _connect(spec: str) -> Any:
+def _connect(spec: str) -> ChatModel:
     from tinyqwen.connection import connect
 
     model = connect(spec)
@@ -164,33 +171,35 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from tinyqwen.chat_model import STREAM
+
     prompt = args.prompt
     if prompt is None or prompt == "-":
         if sys.stdin is None or sys.stdin.isatty():
             print("error: give a prompt, or pipe one in ('-' reads stdin)", file=sys.stderr)
             return 2
         prompt = sys.stdin.read()
-    model = _connect(args.model)
     sampling = _sampling(args)
+    model = _connect(args.model)
     if args.chat:
         messages = [{"role": "system", "content": args.system}] if args.system else []
         messages.append({"role": "user", "content": prompt})
         if args.stream:
-            for delta in model.stream_chat(messages, **sampling):
+            for delta in model.stream_chat(messages, sampling=sampling):
                 print(delta, end="", flush=True)
             print()
         else:
-            reply = model.chat(messages, **sampling)
+            reply = model.chat(messages, sampling=sampling)
             print(reply["content"])
             for call in reply.get("tool_calls") or []:
                 print(json.dumps(call, ensure_ascii=False))
         return 0
-    if args.stream and hasattr(model, "stream_complete"):
-        for delta in model.stream_complete(prompt, **sampling):
+    if args.stream and STREAM in model.capabilities:
+        for delta in model.stream_complete(prompt, sampling=sampling):
             print(delta, end="", flush=True)
         print()
-    else:  # remote models have no raw-text streaming in the ChatModel interface
-        print(model.complete(prompt, **sampling))
+    else:
+        print(model.complete(prompt, sampling=sampling))
     return 0
 
 
@@ -208,8 +217,8 @@ def _read_line(prompt: str) -> str | None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    model = _connect(args.model)
     sampling = _sampling(args)
+    model = _connect(args.model)
     base = [{"role": "system", "content": args.system}] if args.system else []
     history = list(base)
     print(f"chatting with {model.name}; /reset clears the history, /exit quits", file=sys.stderr)
@@ -225,7 +234,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         history.append({"role": "user", "content": line})
         parts = []
-        for delta in model.stream_chat(history, **sampling):
+        for delta in model.stream_chat(history, sampling=sampling):
             parts.append(delta)
             print(delta, end="", flush=True)
         print(flush=True)

@@ -23,7 +23,7 @@ A row stops at its first token in ``stop_token_ids`` (not included in the output
 sampled output with a ``seed`` is reproducible for the same batch, but a prompt's samples depend on the
 batch it is in (one random stream is shared by the rows).
 
-Stop *strings* and UTF-8-safe text streaming need a tokenizer and live in ``tinyqwen.llm``.
+Stop *strings* and UTF-8-safe text streaming need a tokenizer and live in ``tinyqwen.text_generation``.
 Limits: one device; the cache holds ``P + max_new_tokens`` slots; no speculative decoding or beam search.
 """
 
@@ -35,6 +35,7 @@ import torch
 
 from tinyqwen.kv_cache import KVCache
 from tinyqwen.model import Qwen2ForCausalLM
+from tinyqwen.sampling import Sampling
 
 
 def prefill(
@@ -47,12 +48,8 @@ def prefill(
 
     Returns the logits of the last position, ``[B, V]`` fp32.
     """
-    if attention_mask is None:
-        position_ids = None  # 0..P-1 for every row
-    else:
-        # left padding: position 0 is each row's first real token (pad positions are never attended)
-        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
-    logits = model(input_ids, attention_mask, position_ids, cache, logits_to_keep=1)
+    # no position_ids: the model counts each row's positions from its first real token
+    logits = model(input_ids, attention_mask, None, cache, logits_to_keep=1)
     return logits[:, -1]
 
 
@@ -128,26 +125,19 @@ def _check_prompts(model: Qwen2ForCausalLM, prompts: Sequence[Sequence[int]]) ->
 def generate_steps(
     model: Qwen2ForCausalLM,
     prompts: Sequence[Sequence[int]],
+    sampling: Sampling,
     *,
-    max_new_tokens: int,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    repetition_penalty: float,
     stop_token_ids: Sequence[int],
-    seed: int | None,
     pad_token_id: int,
 ) -> Iterator[list[int | None]]:
     """The loop behind ``generate``: yield, per step, each row's new token (``None`` once that row
     stopped; its stop token also shows as ``None``). Callers that watch the text as it grows (stop
-    strings, streaming) iterate this and ``close()`` it early. Run it under ``torch.inference_mode()``."""
+    strings, streaming: ``tinyqwen.text_generation``) iterate this and ``close()`` it early. Run it
+    under ``torch.inference_mode()``. ``sampling.stop`` (text) is not looked at here."""
     _check_prompts(model, prompts)
+    max_new_tokens = sampling.max_new_tokens
     if max_new_tokens <= 0:
         return
-    if repetition_penalty <= 0:
-        raise ValueError(f"repetition_penalty must be > 0, got {repetition_penalty}")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     device = model.device
     B = len(prompts)
     lengths = [len(p) for p in prompts]
@@ -163,10 +153,10 @@ def generate_steps(
     padded = min(lengths) != P  # with no padding the model needs no mask for decode steps
 
     generator = None
-    if seed is not None:
-        generator = torch.Generator(device=device).manual_seed(seed)
+    if sampling.seed is not None:
+        generator = torch.Generator(device=device).manual_seed(sampling.seed)
     seen = None
-    if repetition_penalty != 1.0:
+    if sampling.repetition_penalty != 1.0:
         # count real prompt tokens per id (scatter_add: a pad id that is also a real token is safe)
         counts = torch.zeros((B, model.config.vocab_size), dtype=torch.long, device=device)
         seen = counts.scatter_add_(1, ids, mask[:, :P]) > 0  # [B, V] bool
@@ -179,8 +169,10 @@ def generate_steps(
     logits = prefill(model, ids, mask[:, :P] if padded else None, cache)
     for step in range(max_new_tokens):
         if seen is not None:
-            logits = apply_repetition_penalty(logits, seen, repetition_penalty)
-        next_tokens = sample_next_token(logits, temperature, top_k, top_p, generator)  # [B]
+            logits = apply_repetition_penalty(logits, seen, sampling.repetition_penalty)
+        next_tokens = sample_next_token(
+            logits, sampling.temperature, sampling.top_k, sampling.top_p, generator
+        )  # [B]
         out: list[int | None] = []
         for i, t in enumerate(next_tokens.tolist()):
             if not done[i] and t in stop:
@@ -214,18 +206,18 @@ def generate(
 ) -> list[list[int]]:
     """Continue each prompt in ``input_ids``; return the new tokens per prompt (stop token excluded)."""
     results: list[list[int]] = [[] for _ in input_ids]
-    for step in generate_steps(
-        model,
-        input_ids,
+    sampling = Sampling(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,
         repetition_penalty=repetition_penalty,
-        stop_token_ids=stop_token_ids,
         seed=seed,
-        pad_token_id=pad_token_id,
-    ):
+    )
+    steps = generate_steps(
+        model, input_ids, sampling, stop_token_ids=stop_token_ids, pad_token_id=pad_token_id
+    )
+    for step in steps:
         for row, t in zip(results, step):
             if t is not None:
                 row.append(t)
@@ -245,17 +237,16 @@ def stream_generate(
     seed: int | None = None,
 ) -> Iterator[int]:
     """Yield new token ids for one prompt as soon as each is chosen (same tokens as ``generate``)."""
-    steps = generate_steps(
-        model,
-        [list(ids)],
+    sampling = Sampling(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
         top_k=top_k,
         top_p=top_p,
         repetition_penalty=repetition_penalty,
-        stop_token_ids=stop_token_ids,
         seed=seed,
-        pad_token_id=0,
+    )
+    steps = generate_steps(
+        model, [list(ids)], sampling, stop_token_ids=stop_token_ids, pad_token_id=0
     )
     while True:
         with torch.inference_mode():  # not held across yields: the caller's code runs normally

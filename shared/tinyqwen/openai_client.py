@@ -1,11 +1,12 @@
 """OpenAIChatModel: the `ChatModel` interface over any OpenAI-compatible HTTP endpoint.
 
-The same methods as the local `LLM` (`complete`, `chat`, `chat_batch`, `stream_chat`, `loglikelihood`,
-`count_tokens`, `embed`), spoken over HTTP with `requests`, so tinyrag / tinyagent / tinyeval run
+The same methods and signatures as the local `LLM` (`complete`, `chat`, `chat_batch`, `stream_chat`,
+`stream_complete`, `loglikelihood`, `count_tokens`, `embed`; see `tinyqwen.chat_model`), spoken over HTTP with `requests`, so tinyrag / tinyagent / tinyeval run
 unchanged against `tinyqwen serve`, vLLM, SGLang, Ollama or a cloud endpoint.
 
     >>> m = OpenAIChatModel("http://127.0.0.1:8000/v1", "tiny-random")      # doctest: +SKIP
     >>> m.chat([{"role": "user", "content": "hi"}], max_new_tokens=8)      # doctest: +SKIP
+    >>> m.chat(msgs, sampling=Sampling(temperature=0.7, seed=1))           # doctest: +SKIP
     {'role': 'assistant', 'content': '...'}
     >>> for delta in m.stream_chat([{"role": "user", "content": "hi"}]):  # doctest: +SKIP
     ...     print(delta, end="")
@@ -28,6 +29,8 @@ Stated limits:
   string too, so for BPE tokenisers the two agree except at such straddling tokens.
 - `top_k` and `repetition_penalty` are not OpenAI parameters; they are sent (vLLM and tinyqwen serve
   accept them) only when set to a non-default value.
+- `stream_complete` reads the server's `/v1/completions` SSE stream (tinyqwen serve sends the whole
+  text in one event).
 - `embed` L2-normalises whatever the server returns; `pooling` other than "last" is sent as a
   non-standard field that tinyqwen serve understands.
 """
@@ -46,11 +49,10 @@ from typing import Any
 import numpy as np
 import requests
 
+from tinyqwen.sampling import Sampling, resolve
+
 # statuses worth retrying: rate limit, server overload / crash, gateway trouble
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-_SAMPLING_KEYS = frozenset(
-    {"max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty", "stop", "seed"}
-)
 _DEFAULT_CONTEXT_LENGTH = 8192  # used when /v1/models does not say (OpenAI cloud does not)
 
 
@@ -116,6 +118,9 @@ def _wire_messages(messages: list[dict]) -> list[dict]:
 
 class OpenAIChatModel:
     """A `ChatModel` backed by an OpenAI-compatible HTTP server (see module docstring)."""
+
+    # offered; a server without them answers NotImplementedError (see loglikelihood / embed)
+    capabilities = frozenset({"stream", "loglikelihood", "embed"})
 
     def __init__(
         self,
@@ -224,57 +229,64 @@ class OpenAIChatModel:
         return self._context_length
 
     @staticmethod
-    def _sampling_payload(sampling: dict) -> dict:
-        unknown = set(sampling) - _SAMPLING_KEYS
-        if unknown:
-            raise TypeError(
-                f"unknown sampling argument(s) {sorted(unknown)}; expected {sorted(_SAMPLING_KEYS)}"
-            )
+    def _sampling_payload(sampling: Sampling) -> dict:
         out: dict[str, Any] = {
-            "max_tokens": int(sampling.get("max_new_tokens", 256)),
-            "temperature": float(sampling.get("temperature", 0.0)),
-            "top_p": float(sampling.get("top_p", 1.0)),
+            "max_tokens": sampling.max_new_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
         }
-        if sampling.get("stop"):
-            out["stop"] = list(sampling["stop"])
-        if sampling.get("seed") is not None:
-            out["seed"] = int(sampling["seed"])
-        if sampling.get("top_k", 0):
-            out["top_k"] = int(sampling["top_k"])
-        if sampling.get("repetition_penalty", 1.0) != 1.0:
-            out["repetition_penalty"] = float(sampling["repetition_penalty"])
+        if sampling.stop:
+            out["stop"] = list(sampling.stop)
+        if sampling.seed is not None:
+            out["seed"] = sampling.seed
+        if sampling.top_k:
+            out["top_k"] = sampling.top_k
+        if sampling.repetition_penalty != 1.0:
+            out["repetition_penalty"] = sampling.repetition_penalty
         return out
+
+    def _chat_payload(
+        self,
+        messages: list[dict],
+        tools: list[dict] | None,
+        sampling: Sampling,
+        continue_final_message: bool,
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {"model": self.name, "messages": _wire_messages(messages)}
+        if tools:
+            payload["tools"] = tools
+        if continue_final_message:
+            # vLLM's (and tinyqwen serve's) extension of the chat API; other servers may ignore it
+            payload |= {"continue_final_message": True, "add_generation_prompt": False}
+        return payload | self._sampling_payload(sampling)
+
+    def _events(self, path: str, payload: dict) -> Iterator[dict]:
+        """The JSON events of an SSE answer, up to ``[DONE]``; an error event raises."""
+        resp = self._request("POST", path, payload | {"stream": True}, stream=True)
+        with resp:
+            for raw in resp.iter_lines():
+                if not raw or not raw.startswith(b"data:"):
+                    continue  # blank separators, ": keep-alive" comments, "event:" lines
+                data = raw[5:].strip()
+                if data == b"[DONE]":
+                    return
+                event = json.loads(data)
+                if "error" in event:
+                    err = event["error"]
+                    raise OpenAIAPIError(resp.status_code, str(err.get("message", err)))
+                yield event
 
     # ------------------------------------------------------------------ ChatModel methods
     def complete(
-        self,
-        prompts: str | list[str],
-        *,
-        max_new_tokens: int = 256,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        top_k: int = 0,
-        repetition_penalty: float = 1.0,
-        stop: list[str] | None = None,
-        seed: int | None = None,
+        self, prompts: str | list[str], *, sampling: Sampling | None = None, **overrides: Any
     ) -> str | list[str]:
         """Plain-text continuation via /v1/completions (one request for a list). str in -> str out."""
+        sampling = resolve(sampling, **overrides)
         single = isinstance(prompts, str)
         prompt_list = [prompts] if single else list(prompts)
         if not prompt_list:
             return []
-        payload = {"model": self.name, "prompt": prompt_list}
-        payload |= self._sampling_payload(
-            dict(
-                max_new_tokens=max_new_tokens,
-                temperature=temperature,
-                top_p=top_p,
-                top_k=top_k,
-                repetition_penalty=repetition_penalty,
-                stop=stop,
-                seed=seed,
-            )
-        )
+        payload = {"model": self.name, "prompt": prompt_list} | self._sampling_payload(sampling)
         choices = sorted(self._post("/completions", payload)["choices"], key=lambda c: c["index"])
         if len(choices) != len(prompt_list):
             raise OpenAIAPIError(
@@ -283,31 +295,33 @@ class OpenAIChatModel:
         texts = [c.get("text") or "" for c in choices]
         return texts[0] if single else texts
 
-    @staticmethod
-    def _continue_payload(continue_final_message: bool) -> dict[str, Any]:
-        # vLLM's (and tinyqwen serve's) extension of the chat API; other servers may ignore it
-        if not continue_final_message:
-            return {}
-        return {"continue_final_message": True, "add_generation_prompt": False}
+    def stream_complete(
+        self, prompt: str, *, sampling: Sampling | None = None, **overrides: Any
+    ) -> Iterator[str]:
+        """Text deltas of `complete(prompt)` from the /v1/completions SSE stream."""
+        payload = {"model": self.name, "prompt": prompt}
+        payload |= self._sampling_payload(resolve(sampling, **overrides))
+        for event in self._events("/completions", payload):
+            for choice in event.get("choices") or []:
+                if choice.get("text"):
+                    yield choice["text"]
 
     def chat(
         self,
         messages: list[dict],
-        tools: list[dict] | None = None,
         *,
+        tools: list[dict] | None = None,
+        sampling: Sampling | None = None,
         continue_final_message: bool = False,
-        **sampling,
+        **overrides: Any,
     ) -> dict:
         """One assistant message: {"role": "assistant", "content": str, "tool_calls"?: [...]}.
 
         ``continue_final_message=True`` asks the server to continue the last (assistant) message,
         vLLM's extension of the chat API, which ``tinyqwen serve`` implements too.
         """
-        payload: dict[str, Any] = {"model": self.name, "messages": _wire_messages(messages)}
-        if tools:
-            payload["tools"] = tools
-        payload |= self._continue_payload(continue_final_message)
-        payload |= self._sampling_payload(sampling)
+        sampling = resolve(sampling, **overrides)
+        payload = self._chat_payload(messages, tools, sampling, continue_final_message)
         choice = self._post("/chat/completions", payload)["choices"][0]
         msg = choice.get("message") or {}
         out: dict[str, Any] = {"role": "assistant", "content": msg.get("content") or ""}
@@ -315,57 +329,54 @@ class OpenAIChatModel:
             out["tool_calls"] = msg["tool_calls"]
         return out
 
-    def chat_batch(self, conversations: list[list[dict]], **sampling) -> list[dict]:
+    def chat_batch(
+        self,
+        conversations: list[list[dict]],
+        *,
+        tools: list[dict] | None = None,
+        sampling: Sampling | None = None,
+        continue_final_message: bool = False,
+        **overrides: Any,
+    ) -> list[dict]:
         """Concurrent `chat` calls (at most `max_concurrency` in flight); results in input order."""
+        sampling = resolve(sampling, **overrides)
         if not conversations:
             return []
-        tools = sampling.pop("tools", None)
+
+        def one(conv: list[dict]) -> dict:
+            return self.chat(
+                conv, tools=tools, sampling=sampling, continue_final_message=continue_final_message
+            )
+
         workers = max(1, min(self.max_concurrency, len(conversations)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda conv: self.chat(conv, tools, **sampling), conversations))
+            return list(pool.map(one, conversations))
 
     def stream_chat(
         self,
         messages: list[dict],
-        tools: list[dict] | None = None,
         *,
+        tools: list[dict] | None = None,
+        sampling: Sampling | None = None,
         continue_final_message: bool = False,
-        **sampling,
+        **overrides: Any,
     ) -> Iterator[str]:
         """Text deltas from an SSE stream. Lines are whole, so a UTF-8 character is never split."""
-        payload: dict[str, Any] = {
-            "model": self.name,
-            "messages": _wire_messages(messages),
-            "stream": True,
-        }
-        if tools:
-            payload["tools"] = tools
-        payload |= self._continue_payload(continue_final_message)
-        payload |= self._sampling_payload(sampling)
-        resp = self._request("POST", "/chat/completions", payload, stream=True)
+        sampling = resolve(sampling, **overrides)
+        payload = self._chat_payload(messages, tools, sampling, continue_final_message)
         calls: dict[int, dict] = {}  # streamed tool calls: index -> {"name", "arguments"}
         said_anything = False
-        with resp:
-            for raw in resp.iter_lines():
-                if not raw or not raw.startswith(b"data:"):
-                    continue  # blank separators, ": keep-alive" comments, "event:" lines
-                data = raw[5:].strip()
-                if data == b"[DONE]":
-                    break
-                event = json.loads(data)
-                if "error" in event:
-                    err = event["error"]
-                    raise OpenAIAPIError(resp.status_code, str(err.get("message", err)))
-                for choice in event.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    if delta.get("content"):
-                        said_anything = True
-                        yield delta["content"]
-                    for call in delta.get("tool_calls") or []:
-                        slot = calls.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
-                        fn = call.get("function") or {}
-                        slot["name"] += fn.get("name") or ""
-                        slot["arguments"] += fn.get("arguments") or ""
+        for event in self._events("/chat/completions", payload):
+            for choice in event.get("choices") or []:
+                delta = choice.get("delta") or {}
+                if delta.get("content"):
+                    said_anything = True
+                    yield delta["content"]
+                for call in delta.get("tool_calls") or []:
+                    slot = calls.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
+                    fn = call.get("function") or {}
+                    slot["name"] += fn.get("name") or ""
+                    slot["arguments"] += fn.get("arguments") or ""
         # the contract: joined deltas are the raw assistant text, <tool_call> blocks included
         for _, call in sorted(calls.items()):
             try:

@@ -96,7 +96,7 @@ class ModelWorker:
             if job.kind == "chat":
                 messages, tools = job.args
                 if len(batch) == 1:
-                    results = [self.model.chat(messages, tools, **job.sampling)]
+                    results = [self.model.chat(messages, tools=tools, **job.sampling)]
                 elif tools is None:
                     results = self.model.chat_batch([j.args[0] for j in batch], **job.sampling)
                 else:  # same tools for all (part of the batch key); LLM.chat_batch takes them
@@ -131,7 +131,7 @@ class ModelWorker:
         messages, tools = job.args
         it: Iterator[str] | None = None
         try:
-            it = self.model.stream_chat(messages, tools, **job.sampling)
+            it = self.model.stream_chat(messages, tools=tools, **job.sampling)
             for delta in it:
                 if job.cancelled.is_set():  # client went away: stop generating
                     break
