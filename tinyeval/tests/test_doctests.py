@@ -32,6 +32,9 @@ MODULES = [
     "tinyeval.lock",
     "tinyeval.longbench",
     "tinyeval.metrics.resolve",
+    "tinyeval.categories",
+    "tinyeval.subjects",
+    "tinyeval.export",
 ]
 
 

@@ -143,6 +143,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from tinyeval.export import export_ceval_submission
+
+    info = export_ceval_submission(args.run_dir, args.out, args.data_dir)
+    if not info["checked"]:
+        print("warning: C-Eval test data not found: completeness not checked", file=sys.stderr)
+    if info["blank"]:
+        print(f'warning: {info["blank"]} questions have no letter (written as "")', file=sys.stderr)
+    print(f"wrote {args.out}: {info['subjects']} subjects, {info['questions']} questions")
+    return 0
+
+
 def cmd_metrics(args: argparse.Namespace) -> int:
     from tinyeval.metrics.resolve import builtin_names
 
@@ -226,6 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tasks", help="list task configs")
     t.set_defaults(fn=cmd_tasks)
+
+    ex = sub.add_parser("export", help="official submission files (C-Eval test set)")
+    ex.add_argument("format", choices=["ceval-submission"])
+    ex.add_argument("run_dir", help="run --out folder holding ceval_test.jsonl")
+    ex.add_argument("--out", default="ceval_submission.json")
+    ex.add_argument("--data-dir", default=None, help="data root, to check every question is there")
+    ex.set_defaults(fn=cmd_export)
 
     mt = sub.add_parser("metrics", help="list built-in metric names")
     mt.set_defaults(fn=cmd_metrics)

@@ -104,6 +104,11 @@ def _done_indices(pred_path: Path) -> set[int]:
     return {int(r["idx"]) for r in records if "idx" in r}
 
 
+def _mc_keys(ex: dict) -> dict:
+    """subject / question id of a multiple-choice example, for per-subject reports and exports."""
+    return {k: ex[k] for k in ("subject", "id") if k in ex}
+
+
 class _Runner:
     def __init__(self, model: Any, task: Task, max_new_tokens: int, max_length: int | None) -> None:
         self.model = model
@@ -169,28 +174,30 @@ class _Runner:
                 lls = [ll for ll, _ in results[k : k + n]]
                 k += n
                 conts = self._continuations(ex)
-                gold = LETTERS.index(ex["answers"][0])
+                gold = LETTERS.index(ex["answers"][0]) if ex["answers"] else None
                 best = pick_choice(lls)
                 best_norm = pick_choice(lls, [len(c) for c in conts])
                 records.append(
                     {
                         "idx": ex["idx"],
+                        **_mc_keys(ex),
                         "pred": LETTERS[best],
                         "answers": ex["answers"],
                         "mode": "loglikelihood",
                         "logliks": lls,
-                        "acc": float(best == gold),
-                        "acc_norm": float(best_norm == gold),
+                        "acc": None if gold is None else float(best == gold),
+                        "acc_norm": None if gold is None else float(best_norm == gold),
                     }
                 )
             return records
         outs = self._generate([ex["prompt"] for ex in batch], self.max_new_tokens)
         for ex, out in zip(batch, outs):
             letter = extract_choice(out, len(ex["choices"]))
-            acc = float(letter == ex["answers"][0])
+            acc = float(letter == ex["answers"][0]) if ex["answers"] else None
             records.append(
                 {
                     "idx": ex["idx"],
+                    **_mc_keys(ex),
                     "pred": letter,
                     "raw": out,
                     "answers": ex["answers"],

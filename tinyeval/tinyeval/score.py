@@ -34,6 +34,7 @@ from tinyeval.longbench import length_bucket_scores
 from tinyeval.metrics.gsm8k import gsm8k_scores
 from tinyeval.metrics.perplexity import perplexity
 from tinyeval.metrics.resolve import Metric, resolve_metric
+from tinyeval.subjects import by_category, by_subject
 from tinyeval.task import Task
 
 # LongBench eval.py: these datasets are scored on the first line of the prediction.
@@ -190,17 +191,20 @@ def _score_gsm8k(preds: Sequence[str], golds: Sequence[list]) -> dict[str, Any]:
     }
 
 
-def _score_choice(records: Sequence[dict], where: str) -> dict[str, Any]:
-    acc, acc_norm = [], []
+def _score_choice(records: Sequence[dict], where: str, task_name: str = "") -> dict[str, Any]:
+    """acc / acc_norm; per subject and per category when records carry ``subject``; ``score`` is
+    None for a split without answers (``acc`` null), e.g. C-Eval test (see ``export``)."""
     for i, rec in enumerate(records):
         if "acc" not in rec:
             raise ValueError(
                 f"{where}: multiple-choice record {i} has no 'acc' (write it with `run`)"
             )
-        acc.append(float(rec["acc"]))
-        acc_norm.append(float(rec.get("acc_norm", rec["acc"])))
     n = len(records)
-    return {
+    if all(rec["acc"] is None for rec in records):
+        return {"score": None, "per_example": None, "n": n, "metrics": {"unlabeled": n}}
+    acc = [float(rec["acc"]) for rec in records]
+    acc_norm = [float(rec.get("acc_norm", rec["acc"])) for rec in records]
+    result: dict[str, Any] = {
         "score": round(100 * sum(acc) / n, 2),
         "per_example": acc,
         "n": n,
@@ -209,6 +213,13 @@ def _score_choice(records: Sequence[dict], where: str) -> dict[str, Any]:
             "acc_norm": round(100 * sum(acc_norm) / n, 2),
         },
     }
+    if records and all("subject" in rec for rec in records):
+        subjects = by_subject(records)
+        cats = by_category(task_name, subjects)
+        if cats:
+            result["metrics"]["categories"] = {c: round(r["acc"], 2) for c, r in cats.items()}
+        result["by_subject"] = subjects
+    return result
 
 
 def _score_perplexity(records: Sequence[dict], where: str) -> dict[str, Any]:
@@ -235,7 +246,7 @@ def score_task_records(
     """Score records of ``task`` (metric override allowed for generate tasks); LongBench-E tasks
     (or ``length_buckets``) add ``metrics`` = scores per length bucket."""
     if task.type == "multiple_choice":
-        return _score_choice(records, where)
+        return _score_choice(records, where, task.name)
     if task.type == "perplexity":
         return _score_perplexity(records, where)
     first_line = task.first_line or task.name in FIRST_LINE_TASKS

@@ -250,7 +250,9 @@ def _files(task: Task, data_dir: str | Path | None) -> list[Path]:
     )
 
 
-def _csv_examples(task: Task, path: Path) -> list[dict]:
+def _csv_examples(task: Task, path: Path, labeled: bool = True) -> list[dict]:
+    """Multiple-choice rows of one subject's CSV; ``labeled=False`` (a test split whose answers
+    are not public, ``"data": {"labels": false}``) allows an empty or missing answer column."""
     fields = task.data.get("fields", {})
     q_col = fields.get("question", "question")
     choice_cols = fields.get("choices", ["A", "B", "C", "D"])
@@ -263,21 +265,24 @@ def _csv_examples(task: Task, path: Path) -> list[dict]:
     rows = []
     with open(path, encoding="utf-8", newline="") as f:
         for lineno, row in enumerate(csv.DictReader(f), 2):
-            missing = [c for c in [q_col, *choice_cols, a_col] if c not in row]
+            needed = [q_col, *choice_cols, *([a_col] if labeled else [])]
+            missing = [c for c in needed if c not in row]
             if missing:
                 raise ValueError(f"{path}:{lineno}: missing column(s) {missing}")
-            answer = row[a_col].strip()
+            answer = (row.get(a_col) or "").strip()
             if answer.isdigit():  # MMLU copy: 0-based index
-                answer = LETTERS[int(answer)]
-            if answer not in LETTERS[: len(choice_cols)]:
+                answer = LETTERS[int(answer)] if int(answer) < len(choice_cols) else answer
+            if (labeled or answer) and answer not in LETTERS[: len(choice_cols)]:
                 raise ValueError(f"{path}:{lineno}: answer {row[a_col]!r} is not a choice letter")
             rec = {
                 "question": row[q_col],
                 "choices": [row[c] for c in choice_cols],
-                "answers": [answer],
+                "answers": [answer] if answer else [],
                 "subject": subject,
                 "subject_name": subject.replace("_", " "),
             }
+            if row.get("id", "").strip():
+                rec["id"] = row["id"].strip()
             for i, c in enumerate(rec["choices"]):
                 rec[LETTERS[i]] = c
             rows.append(rec)
@@ -323,7 +328,10 @@ def load_examples(
     rows: list[tuple[str, dict]] = []  # (where it came from, row)
     for path in _files(task, data_dir):
         if fmt == "csv":
-            found = [(f"{path}:{i + 2}", r) for i, r in enumerate(_csv_examples(task, path))]
+            labeled = task.data.get("labels", True)
+            found = [
+                (f"{path}:{i + 2}", r) for i, r in enumerate(_csv_examples(task, path, labeled))
+            ]
         elif fmt == "concat_json":
             found = [(f"{path} object {i + 1}", r) for i, r in enumerate(_read_concat_json(path))]
         elif fmt in ("jsonl", "longbench"):
@@ -379,6 +387,8 @@ def load_examples(
 
 def _answers_of(task: Task, ex: dict, where: str) -> list:
     """The gold answers as a list; LongBench ``answers`` must already be a list of strings."""
+    if task.data.get("labels", True) is False:  # a test split without public answers
+        return list(ex.get(task.answer_field) or [])
     if task.answer_field not in ex:
         raise ValueError(f"{where}: example has no answer field {task.answer_field!r}")
     value = ex[task.answer_field]
