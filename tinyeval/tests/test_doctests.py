@@ -35,6 +35,7 @@ MODULES = [
     "tinyeval.categories",
     "tinyeval.subjects",
     "tinyeval.export",
+    "tinyeval.judge",
 ]
 
 

@@ -45,6 +45,7 @@ def _safe(name: str) -> str:
 
 
 def _run_all(model, tasks: list[Task], out: Path, args: argparse.Namespace) -> None:
+    judge_model = _connect(args.judge) if args.judge else None
     for task in tasks:
         summary = run_task(
             model,
@@ -57,6 +58,12 @@ def _run_all(model, tasks: list[Task], out: Path, args: argparse.Namespace) -> N
             max_length=args.max_length,
             progress=not args.quiet,
         )
+        if judge_model is not None and task.judge:
+            from tinyeval.judge import run_judge
+
+            summary["judge"] = run_judge(
+                task, judge_model, [out], out / "judge", args.data_dir, args.batch_size
+            )
         print(json.dumps(summary, ensure_ascii=False))
 
 
@@ -65,6 +72,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     tasks = [load_task(name) for name in args.task]
     for task in tasks:
         load_examples(task, args.data_dir, args.limit)
+        if args.judge and task.judge:
+            from tinyeval.judge import judge_config
+
+            judge_config(task, "pointwise")
     if args.out:  # refuse a busy --out before spending minutes loading a model
         out = Path(args.out)
         with run_lock(out):
@@ -143,6 +154,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge(args: argparse.Namespace) -> int:
+    from tinyeval.judge import judge_config, run_judge
+
+    task = load_task(args.task)
+    judge_config(task, "pairwise" if len(args.pred_dirs) == 2 else "pointwise")  # before loading
+    out = args.out or (
+        Path(args.pred_dirs[0]) / "judge" if len(args.pred_dirs) == 1 else Path("runs/pairwise")
+    )
+    summary = run_judge(
+        task, _connect(args.judge), args.pred_dirs, out, args.data_dir, args.batch_size
+    )
+    print(json.dumps(summary, ensure_ascii=False))
+    print(
+        f"verdicts in {Path(out) / (task.name + '.jsonl')}, summary in judge.json", file=sys.stderr
+    )
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from tinyeval.export import export_ceval_submission
 
@@ -208,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="prompt token budget (default: context - new - reserve)",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--judge",
+        default=None,
+        help="judge model spec: also grade tasks that have a pointwise 'judge' config",
+    )
     r.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("score", help="score an existing pred folder (seed/LongBench format)")
@@ -238,6 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tasks", help="list task configs")
     t.set_defaults(fn=cmd_tasks)
+
+    j = sub.add_parser(
+        "judge", help="LLM-as-judge: one pred folder (pointwise) or two (pairwise, both orders)"
+    )
+    j.add_argument("pred_dirs", nargs="+", help="PRED_DIR (pointwise) or A_DIR B_DIR (pairwise)")
+    j.add_argument("--task", required=True, help="task name or JSON path with a 'judge' config")
+    j.add_argument("--judge", required=True, help="judge model: dir | tiny-random | http(s)://…")
+    j.add_argument("--out", default=None, help="default PRED_DIR/judge or runs/pairwise")
+    j.add_argument("--data-dir", default=None)
+    j.add_argument("--batch-size", type=_int_at_least(1), default=8)
+    j.set_defaults(fn=cmd_judge)
 
     ex = sub.add_parser("export", help="official submission files (C-Eval test set)")
     ex.add_argument("format", choices=["ceval-submission"])

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyeval.judge import check_judge_config
 from tinyeval.metrics.resolve import Metric, resolve_metric
 from tinyeval.template import check_template, safe_format
 
@@ -69,6 +70,7 @@ class Task:
     description: str = ""
     length_buckets: bool = False  # LongBench-E: also score 0-4k / 4-8k / 8k+ by "length"
     record_fields: list[str] | None = None  # example fields copied into prediction records
+    judge: dict[str, Any] | list[dict[str, Any]] | None = None  # LLM-as-judge (see judge.py)
     extra: dict[str, Any] = field(default_factory=dict)
     base_dir: str | None = None  # folder of the config file: where "file.py:fn" metrics are found
 
@@ -152,6 +154,9 @@ def _validate(d: dict[str, Any], source: str) -> None:
     for key in ("prompt", "question_template"):
         if d.get(key) is not None:
             check_template(d[key], f"{source}: {key}")
+    judge = d.get("judge")
+    for cfg in judge if isinstance(judge, list) else [judge] if judge is not None else []:
+        check_judge_config(cfg, source)
     shots = d.get("fewshot")
     if shots is not None:
         if not isinstance(shots, dict) or not isinstance(shots.get("path"), str):
