@@ -28,10 +28,10 @@ from tinyqwen.atomic import atomic_write_text
 DEMO_TASKS = ["demo_qa_zh", "demo_qa_en", "demo_mc", "demo_ppl"]
 
 
-def _connect(spec: str):
+def _connect(spec: str, adapter: str | None = None):
     import tinyqwen
 
-    model = tinyqwen.connect(spec)
+    model = tinyqwen.connect(spec, adapter=adapter)
     if model.name == "tiny-random":
         print(f"note: {RANDOM_LABEL}", file=sys.stderr)
     return model
@@ -79,9 +79,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:  # refuse a busy --out before spending minutes loading a model
         out = Path(args.out)
         with run_lock(out):
-            _run_all(_connect(args.model), tasks, out, args)
+            _run_all(_connect(args.model, args.adapter), tasks, out, args)
     else:
-        model = _connect(args.model)
+        model = _connect(args.model, args.adapter)
         out = Path("runs") / _safe(model.name)
         _run_all(model, tasks, out, args)
     print(f"predictions and result.json in {out}", file=sys.stderr)
@@ -214,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         default="tiny-random",
         help="checkpoint dir | tiny-random | http(s)://host:port/v1[#name]",
+    )
+    r.add_argument(
+        "--adapter",
+        default=None,
+        help="PEFT LoRA adapter dir merged into --model (an adapter dir as --model works too)",
     )
     r.add_argument(
         "--task", action="append", required=True, help="task name or JSON path (repeatable)"
