@@ -176,7 +176,8 @@ class _Runner:
                 conts = self._continuations(ex)
                 gold = LETTERS.index(ex["answers"][0]) if ex["answers"] else None
                 best = pick_choice(lls)
-                best_norm = pick_choice(lls, [len(c) for c in conts])
+                # lm-eval's acc_norm: per character of the choice, without the delimiter
+                best_norm = pick_choice(lls, [len(c) - len(self.task.target_delimiter) for c in conts])
                 records.append(
                     {
                         "idx": ex["idx"],

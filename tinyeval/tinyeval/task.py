@@ -311,8 +311,13 @@ def _fewshot_block(task: Task, subject: str, data_dir: str | Path | None, cache:
     if path.suffix == ".csv":
         shots = _csv_examples(task, path)[:k]
         fmt = task.question_template or "{question}"
+
+        def target(s: dict) -> str:  # the answer as the model is scored on it: letter or text
+            letter = s["answers"][0]
+            return s["choices"][LETTERS.index(letter)] if task.continuation == "text" else letter
+
         block = "".join(
-            safe_format(fmt, s) + task.target_delimiter + s["answers"][0] + "\n\n" for s in shots
+            safe_format(fmt, s) + task.target_delimiter + target(s) + "\n\n" for s in shots
         )
     else:
         shots = _read_jsonl(path)[:k]
