@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 
 import tinyqwen
+from tinyqwen.chat_model import TOKENIZER
 from tinyqwen.trace import capture
 
 
@@ -95,6 +96,11 @@ def parse_layers(spec: str | None, num_layers: int) -> set[int] | None:
     return out
 
 
+def _need_local(llm: tinyqwen.ChatModel) -> None:
+    if TOKENIZER not in llm.capabilities:  # a remote endpoint has no tensors to show
+        raise TypeError("trace needs a local model (a checkpoint directory or 'tiny-random')")
+
+
 def trace_forward(
     llm: tinyqwen.LLM, text: str, layers: Sequence[int] | None = None, chat: bool = False
 ) -> TraceResult:
@@ -103,8 +109,7 @@ def trace_forward(
     ``layers`` limits the per-layer rows (None = all layers). ``chat=True`` wraps the text in the
     Qwen chat template as a user turn (with the generation prompt), as a chat model would see it.
     """
-    if not hasattr(llm, "model") or not hasattr(llm, "tokenizer"):
-        raise TypeError("trace needs a local model (a checkpoint directory or 'tiny-random')")
+    _need_local(llm)
     tok = llm.tokenizer
     if chat:
         prompt = tinyqwen.render_chat([{"role": "user", "content": text}])
@@ -165,11 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     llm = tinyqwen.connect(args.model)
-    if getattr(llm, "name", "") == "tiny-random":
+    if llm.name == "tiny-random":
         from tinyqwen.tiny_random import TINY_RANDOM_NOTICE
 
         print(TINY_RANDOM_NOTICE, file=sys.stderr)
     try:
+        _need_local(llm)
         layers = parse_layers(args.layers, llm.model.config.num_hidden_layers)
         result = trace_forward(llm, args.text, layers, chat=args.chat)
     except (TypeError, ValueError) as e:

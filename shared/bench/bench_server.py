@@ -2,7 +2,7 @@
 
     python bench/bench_server.py [--requests 32] [--max-new-tokens 32] [--clients 8]
 
-Starts `python -m tinyqwen.server --model tiny-random` as a subprocess on a free loopback port (a
+Starts `python -m tinyqwen.serve --model tiny-random` as a subprocess on a free loopback port (a
 second one with `--max-batch-size 1` to separate queueing from batching), sends the same greedy
 chat requests (different prompts, `max_tokens` fixed) in several ways, and prints a markdown table:
 requests/s, p50 and p95 latency per request, and throughput relative to sequential HTTP calls.
@@ -46,7 +46,7 @@ def _free_port() -> int:
 @contextmanager
 def server(max_batch_size: int):
     port = _free_port()
-    cmd = [sys.executable, "-m", "tinyqwen.server", "--model", "tiny-random", "--port", str(port)]
+    cmd = [sys.executable, "-m", "tinyqwen.serve", "--model", "tiny-random", "--port", str(port)]
     cmd += ["--max-batch-size", str(max_batch_size), "--log-level", "warning"]
     env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -146,7 +146,7 @@ def test_bad_model_spec_is_a_usage_error(capsys):
 @pytest.mark.parametrize("command", ["serve", "download"])
 def test_serve_and_download_are_dispatched(command, monkeypatch):
     seen = []
-    module = {"serve": "tinyqwen.server", "download": "tinyqwen.download"}[command]
+    module = {"serve": "tinyqwen.serve", "download": "tinyqwen.download"}[command]
     fake = types.ModuleType(module)
     fake.main = lambda argv: seen.append(argv) or 0
     monkeypatch.setitem(sys.modules, module, fake)

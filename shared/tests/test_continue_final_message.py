@@ -70,7 +70,7 @@ def test_observation_cannot_forge_a_turn(llm):
 def test_over_http_equals_local(llm):
     pytest.importorskip("fastapi")
     from tinyqwen.openai_client import OpenAIChatModel
-    from tinyqwen.server import serve_in_background
+    from tinyqwen.serve import serve_in_background
 
     local = llm.chat(CONV, continue_final_message=True, max_new_tokens=10)["content"]
     streamed_local = "".join(llm.stream_chat(CONV, continue_final_message=True, max_new_tokens=10))

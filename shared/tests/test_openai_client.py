@@ -226,7 +226,7 @@ openai = pytest.importorskip("openai")
 from conftest import make_hf_checkpoint  # noqa: E402
 
 import tinyqwen  # noqa: E402
-from tinyqwen.server import serve_in_background  # noqa: E402
+from tinyqwen.serve import serve_in_background  # noqa: E402
 from tinyqwen.tiny_random import load_tiny_random  # noqa: E402
 
 CONVERSATIONS = [

@@ -5,7 +5,7 @@
     tinyqwen generate --model DIR --chat "用一句话介绍你自己"   # through the chat template
     tinyqwen chat --model DIR                            # interactive; /reset, /exit; Ctrl-D quits
     tinyqwen verify PATH                                 # tinyqwen vs transformers on sample prompts
-    tinyqwen serve --model SPEC --port 8000              # OpenAI-compatible server (tinyqwen.server)
+    tinyqwen serve --model SPEC --port 8000              # OpenAI-compatible server (tinyqwen.serve)
     tinyqwen download Qwen/Qwen2.5-0.5B-Instruct --to DIR  # hub downloader (tinyqwen.download)
 
 ``--model`` takes what ``tinyqwen.connect`` takes: a checkpoint directory, ``tiny-random`` (the
@@ -36,7 +36,7 @@ VERIFY_PROMPTS = (
     "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
     "<|im_start|>user\n1 + 1 = ?<|im_end|>\n<|im_start|>assistant\n",
 )
-_DISPATCH = {"serve": "tinyqwen.server", "download": "tinyqwen.download"}
+_DISPATCH = {"serve": "tinyqwen.serve", "download": "tinyqwen.download"}
 
 
 def _notice_if_random(model: ChatModel) -> None:

@@ -164,7 +164,9 @@ class Tokenizer:
                 raise ValueError(f"eos/pad token {name!r} is not an added token of this tokenizer")
         self.eos_token = eos_token
         self.pad_token = pad_token
-        self._cache: dict[str, list[int]] = {}
+        # tuples, not lists: the cyclic GC stops tracking tuples of ints, so a full cache does
+        # not lengthen every collection (which pauses all threads, a server's event loop too)
+        self._cache: dict[str, tuple[int, ...]] = {}
         self._special_regex: dict[frozenset[str], regex.Pattern] = {}
 
     # ------------------------------------------------------------------ properties
@@ -294,7 +296,7 @@ class Tokenizer:
             pieces.append(text[start:])
         return pieces
 
-    def _encode_piece(self, piece: str) -> list[int]:
+    def _encode_piece(self, piece: str) -> tuple[int, ...]:
         data = piece.encode("utf-8")
         whole = self._vocab.get(data) if self._ignore_merges else None
         if whole is not None:
@@ -305,7 +307,7 @@ class Tokenizer:
             ids = bpe_merge(self._premerge.initial_ids(piece), self._table)
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
-        self._cache[piece] = ids
+        self._cache[piece] = ids = tuple(ids)
         return ids
 
     # ------------------------------------------------------------------ decode

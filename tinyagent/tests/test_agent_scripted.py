@@ -356,6 +356,10 @@ def test_backend_error_is_raised_and_traced(tmp_path):
 
 def test_react_fenced_code_for_the_python_tool():
     from tinyagent.tools.python_exec import python
+    from tinyagent.tools.sandbox import probe
+
+    if not probe().ok:
+        pytest.skip(f"no kernel sandbox for the python tool: {probe().reason}")
 
     model = ScriptedChatModel(
         [

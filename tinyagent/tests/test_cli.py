@@ -9,6 +9,8 @@ import pytest
 
 from tinyagent import Agent
 from tinyagent.cli import build_tools, main
+from tinyagent.tools import sandbox
+from tinyagent.tools.sandbox import probe
 
 
 def test_render_prints_the_exact_first_prompt(capsys):
@@ -35,6 +37,9 @@ def test_render_prints_the_exact_first_prompt(capsys):
     assert '<tools>\n{"type": "function", "function": {"name": "calculator"' in out
 
 
+@pytest.mark.skipif(
+    not probe().ok, reason=f"no kernel sandbox for the python tool: {probe().reason}"
+)
 def test_demo_runs_without_a_model(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
@@ -85,3 +90,22 @@ def test_bad_model_spec_says_how_to_get_one(capsys):
     assert (
         "tinyqwen download Qwen/Qwen2.5-0.5B-Instruct" in err and "http://127.0.0.1:8000/v1" in err
     )
+
+
+def test_sandbox_command_reports_and_fails_closed(capsys, monkeypatch):
+    ok = probe().ok
+    assert main(["sandbox"]) == (0 if ok else 1)
+    out = capsys.readouterr().out
+    assert f"sandbox: {ok}" in out and ("pid_namespace: True" in out or not ok)
+    monkeypatch.setattr(sandbox, "find_bwrap", lambda: None)
+    sandbox.probe.cache_clear()
+    try:
+        assert main(["sandbox"]) == 1
+        captured = capsys.readouterr()
+        assert "sandbox: False" in captured.out
+        assert "error: the python tool will refuse to run code" in captured.err
+        unsafe = build_tools("python", unsafe_python=True)[0]
+        assert unsafe.fn(code="print(2 + 2)") == "4"
+        assert "WITHOUT isolation" in capsys.readouterr().err
+    finally:
+        sandbox.probe.cache_clear()

@@ -27,15 +27,16 @@ from tinyagent.scripted import ScriptedChatModel
 from tinyagent.tools.calculator import calculator
 from tinyagent.tools.clock import current_time
 from tinyagent.tools.python_exec import python
+from tinyqwen.sampling import Sampling
 
 ACEBENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acebench_zh"
-SAMPLING = {"max_new_tokens": 12, "temperature": 0.0}
+SAMPLING = Sampling(max_new_tokens=12, temperature=0.0)
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
-    if importlib.util.find_spec("tinyqwen.server") is None:
-        pytest.skip("tinyqwen.server is absent (the OpenAI-compatible server is not installed)")
+    if importlib.util.find_spec("tinyqwen.serve") is None:
+        pytest.skip("tinyqwen.serve is absent (the OpenAI-compatible server is not installed)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -43,7 +44,7 @@ def server_url(tmp_path_factory):
     cmd = [
         sys.executable,
         "-c",
-        "import sys; from tinyqwen.server import main; sys.exit(main(sys.argv[1:]))",
+        "import sys; from tinyqwen.serve import main; sys.exit(main(sys.argv[1:]))",
         *["--model", "tiny-random", "--port", str(port), "--log-level", "warning"],
     ]
     with log.open("w") as out:
@@ -87,7 +88,7 @@ class Recorder:
         self.replies.append(out)
         return out
 
-    def chat(self, messages, tools=None, **kw):
+    def chat(self, messages, *, tools=None, **kw):
         out = self.model.chat(messages, tools=tools, **kw)
         self.replies.append(out)
         return out

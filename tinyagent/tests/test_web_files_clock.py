@@ -153,6 +153,22 @@ def test_file_tools_search_read_and_confinement(tmp_path):
         make_file_tools(tmp_path / "notes.txt")
 
 
+def test_search_files_refuses_symlinks_out_of_the_root(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.txt").write_text("needle: the secret", "utf-8")
+    (root / "ok.txt").write_text("needle inside", "utf-8")
+    (root / "link.txt").symlink_to(outside / "secret.txt")
+    (root / "dirlink").symlink_to(outside, target_is_directory=True)
+    (root / "inner.txt").symlink_to(root / "ok.txt")  # a link that stays inside is fine
+    search, read = make_file_tools(root)
+    assert search.fn(query="needle") == "inner.txt:1: needle inside\nok.txt:1: needle inside"
+    for path in ("link.txt", "dirlink/secret.txt"):
+        with pytest.raises(PermissionError, match="outside the searchable folder"):
+            read.fn(path=path)
+
+
 def test_clock():
     fixed = datetime(2025, 3, 1, 6, 5, 9, tzinfo=timezone.utc)
     assert now_text("Asia/Shanghai", fixed) == "2025-03-01 14:05:09 CST (UTC+08:00), Saturday"

@@ -40,6 +40,7 @@ from tinyagent.bfcl import CheckResult, check
 from tinyagent.parsing import JSONParseError
 from tinyagent.qwen_tools import QwenProtocol
 from tinyqwen.atomic import atomic_write_text
+from tinyqwen.chat_model import ChatModel
 
 __all__ = [
     "Example",
@@ -223,7 +224,7 @@ def parse_python_calls(text: str) -> list[dict]:
     return calls
 
 
-def predict_calls(model: Any, example: Example, **sampling: Any) -> tuple[list[dict], str]:
+def predict_calls(model: ChatModel, example: Example, **sampling: Any) -> tuple[list[dict], str]:
     """Ask ``model`` once with the example's tools; return (calls, raw reply text)."""
     message = model.chat(example.messages, tools=example.tools, **sampling)
     turn = QwenProtocol([]).parse_message(message)
@@ -240,7 +241,7 @@ def predict_calls(model: Any, example: Example, **sampling: Any) -> tuple[list[d
 
 
 def evaluate(
-    model: Any,
+    model: ChatModel,
     examples: list[Example],
     out_path: str | Path | None = None,
     **sampling: Any,
@@ -270,7 +271,7 @@ def evaluate(
             }
         )
     report = {
-        "model": getattr(model, "name", type(model).__name__),
+        "model": model.name,
         "n": len(examples),
         "accuracy": sum(per_cat.values()) / max(len(examples), 1),
         "per_category": {c: per_cat[c] / totals[c] for c in totals},

@@ -38,6 +38,8 @@ from tinyagent.qwen_tools import QwenProtocol
 from tinyagent.react import ReActProtocol
 from tinyagent.tool import Tool, ToolArgumentError
 from tinyagent.turn import ToolCall, Turn
+from tinyqwen.chat_model import ChatModel
+from tinyqwen.sampling import Sampling
 
 __all__ = ["Agent", "AgentResult", "Step", "CallRecord"]
 
@@ -101,7 +103,7 @@ class Agent:
 
     def __init__(
         self,
-        model: Any,
+        model: ChatModel,
         tools: list[Tool],
         protocol: str = "qwen",
         *,
@@ -111,7 +113,7 @@ class Agent:
         instructions: str = "",
         trace_path: str | Path | None = None,
         on_step: Callable[[Step], None] | None = None,
-        sampling: dict | None = None,
+        sampling: Sampling | None = None,
     ) -> None:
         if protocol not in ("react", "qwen"):
             raise ValueError(f"protocol must be 'react' or 'qwen', got {protocol!r}")
@@ -129,7 +131,7 @@ class Agent:
         self.instructions = instructions
         self.trace_path = Path(trace_path) if trace_path else None
         self.on_step = on_step
-        self.sampling = dict(sampling or {})
+        self.sampling = sampling if sampling is not None else Sampling()
 
     # ------------------------------------------------------------------ public API
 
@@ -167,7 +169,7 @@ class Agent:
             for index in range(1, self.max_steps + 1):
                 t0 = time.perf_counter()
                 try:
-                    turn = proto.next_turn(self.model, **self.sampling)
+                    turn = proto.next_turn(self.model, self.sampling)
                 except Exception as e:  # the backend failed (HTTP error, context too long...)
                     self._finish(trace, None, f"backend_error: {type(e).__name__}: {e}")
                     raise
@@ -282,7 +284,7 @@ class Agent:
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "question": question,
             "protocol": self.protocol,
-            "model": getattr(self.model, "name", type(self.model).__name__),
+            "model": self.model.name,
             "tools": [t.schema for t in self.tools.values()],
         }
         f.write(json.dumps(head, ensure_ascii=False) + "\n")

@@ -6,6 +6,7 @@
     python -m tinyagent eval --model SPEC --categories normal_single_turn_single_function --limit 20
     python -m tinyagent eval --ground-truth                              # checker self-test
     python -m tinyagent demo                                             # scripted run, no model needed
+    python -m tinyagent sandbox                                          # what isolates the python tool
 
 ``bfcl`` is an alias of ``eval``. Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
 read_file over ``--folder``). Exit codes: 0 ok, 1 the agent gave no answer, 2 usage/model errors.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from tinyagent.agent import Agent, Step
 from tinyagent.tool import Tool
+from tinyqwen.sampling import Sampling
 
 TOOL_NAMES = ("calculator", "python", "clock", "web", "files")
 DEFAULT_TOOLS = "calculator,python,clock"
@@ -34,7 +36,9 @@ GET_A_MODEL = (
 )
 
 
-def build_tools(names: str, folder: str = ".", search_provider: str | None = None) -> list[Tool]:
+def build_tools(
+    names: str, folder: str = ".", search_provider: str | None = None, unsafe_python: bool = False
+) -> list[Tool]:
     """Tool objects for a comma-separated list of names (see ``TOOL_NAMES``)."""
     tools: list[Tool] = []
     for name in [n.strip() for n in names.split(",") if n.strip()]:
@@ -43,9 +47,9 @@ def build_tools(names: str, folder: str = ".", search_provider: str | None = Non
 
             tools.append(calculator)
         elif name == "python":
-            from tinyagent.tools.python_exec import python
+            from tinyagent.tools.python_exec import make_python_tool, python
 
-            tools.append(python)
+            tools.append(make_python_tool(allow_unsafe=True) if unsafe_python else python)
         elif name == "clock":
             from tinyagent.tools.clock import current_time
 
@@ -112,6 +116,11 @@ def _add_agent_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", choices=("react", "qwen"), default="qwen")
     p.add_argument("--folder", default=".", help="root folder of the files tool")
     p.add_argument("--search-provider", default=None, help="duckduckgo | searxng | serper")
+    p.add_argument(
+        "--unsafe-python",
+        action="store_true",
+        help="run the python tool WITHOUT a sandbox when none works here (warns every call)",
+    )
 
 
 def cmd_run(argv: list[str]) -> int:
@@ -132,7 +141,7 @@ def cmd_run(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    tools = build_tools(args.tools, args.folder, args.search_provider)
+    tools = build_tools(args.tools, args.folder, args.search_provider, args.unsafe_python)
     model = _connect(args.model)
     agent = Agent(
         model,
@@ -141,7 +150,7 @@ def cmd_run(argv: list[str]) -> int:
         max_steps=args.max_steps,
         trace_path=args.trace,
         on_step=print_step,
-        sampling={"max_new_tokens": args.max_new_tokens},
+        sampling=Sampling(max_new_tokens=args.max_new_tokens),
     )
     if args.question is not None:
         result = agent.run(args.question)
@@ -248,6 +257,22 @@ def cmd_demo(argv: list[str]) -> int:
     return 0 if result.answer else 1
 
 
+def cmd_sandbox(argv: list[str]) -> int:
+    """Report the python tool's isolation here (a real sandboxed run); exit 1 when there is none."""
+    from tinyagent.tools.sandbox import HOW_TO_ENABLE, sandbox_layers
+
+    if argv:
+        print("usage: python -m tinyagent sandbox", file=sys.stderr)
+        return 2
+    layers = sandbox_layers()
+    for k, v in layers.items():
+        print(f"{k}: {v}")
+    if not layers["sandbox"]:
+        print(f"\nerror: the python tool will refuse to run code. {HOW_TO_ENABLE}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {
@@ -256,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         "bfcl": cmd_eval,
         "demo": cmd_demo,
         "run": cmd_run,
+        "sandbox": cmd_sandbox,
     }
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])

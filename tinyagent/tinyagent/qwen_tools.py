@@ -29,6 +29,8 @@ import re
 from tinyagent.parsing import JSONParseError, loads_lenient
 from tinyagent.tool import Tool
 from tinyagent.turn import ToolCall, Turn
+from tinyqwen.chat_model import ChatModel
+from tinyqwen.sampling import Sampling
 
 __all__ = ["QwenProtocol", "parse_tool_call_blocks"]
 
@@ -95,8 +97,8 @@ class QwenProtocol:
 
         return render_chat(self.messages, tools=self.schemas or None, add_generation_prompt=True)
 
-    def next_turn(self, model, **sampling) -> Turn:
-        message = model.chat(self.messages, tools=self.schemas or None, **sampling)
+    def next_turn(self, model: ChatModel, sampling: Sampling) -> Turn:
+        message = model.chat(self.messages, tools=self.schemas or None, sampling=sampling)
         return self.parse_message(message)
 
     def parse_message(self, message: dict) -> Turn:

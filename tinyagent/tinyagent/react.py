@@ -34,6 +34,8 @@ import re
 from tinyagent.parsing import JSONParseError, loads_lenient, strip_code_fences, strip_partial_stop
 from tinyagent.tool import Tool
 from tinyagent.turn import ToolCall, Turn
+from tinyqwen.chat_model import ChatModel
+from tinyqwen.sampling import Sampling
 
 __all__ = ["ReActProtocol", "parse_react", "react_system_prompt", "STOP_WORDS"]
 
@@ -201,12 +203,16 @@ class ReActProtocol:
             self._conversation(), add_generation_prompt=False, continue_final_message=True
         )
 
-    def next_turn(self, model, **sampling) -> Turn:
+    def next_turn(self, model: ChatModel, sampling: Sampling) -> Turn:
         # chat(continue_final_message=True), not complete(prompt): the scratchpad holds tool
         # observations (web pages, files), and only the chat path encodes message text with
         # special-token strings as plain text, so an observation cannot forge a turn.
-        stop = list(STOP_WORDS) + ["<|im_end|>", "<|endoftext|>"]
-        reply = model.chat(self._conversation(), continue_final_message=True, stop=stop, **sampling)
+        stop = (*sampling.stop, *STOP_WORDS, "<|im_end|>", "<|endoftext|>")
+        reply = model.chat(
+            self._conversation(),
+            continue_final_message=True,
+            sampling=sampling.replace(stop=stop),
+        )
         return parse_react(reply.get("content") or "", self.tools)
 
     def record(self, turn: Turn, observations: list[str]) -> None:

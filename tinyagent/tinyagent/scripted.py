@@ -15,13 +15,16 @@ exactly what the model saw.
 the same (recorded in ``prompts``). ``chat`` returns ``{"role": "assistant", "content": text}`` for a string
 entry, or the entry itself when it is a dict (e.g. with pre-parsed ``tool_calls``).
 
-Limits: it ignores sampling arguments and has no tokenizer (``count_tokens`` counts characters).
+Limits: of the sampling settings it honours only ``stop``; no tokenizer (``count_tokens`` counts
+characters), no scoring or embeddings (its ``capabilities`` say so).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+
+from tinyqwen.sampling import Sampling, resolve
 
 __all__ = ["ScriptedChatModel", "ScriptExhausted"]
 
@@ -35,6 +38,7 @@ class ScriptedChatModel:
 
     name = "scripted"
     context_length = 32768
+    capabilities = frozenset({"stream"})
 
     def __init__(self, outputs: list[str | dict]) -> None:
         self.outputs = list(outputs)
@@ -48,13 +52,16 @@ class ScriptedChatModel:
             )
         return self.outputs.pop(0)
 
-    def complete(self, prompts: str | list[str], *, stop: list[str] | None = None, **_: object):
+    def complete(
+        self, prompts: str | list[str], *, sampling: Sampling | None = None, **overrides: object
+    ) -> str | list[str]:
+        sampling = resolve(sampling, **overrides)
         if isinstance(prompts, list):
-            return [self.complete(p, stop=stop) for p in prompts]
+            return [self.complete(p, sampling=sampling) for p in prompts]
         self.prompts.append(prompts)
         out = self._next()
         text = out if isinstance(out, str) else out.get("content") or ""
-        for s in stop or []:
+        for s in sampling.stop:
             pos = text.find(s)
             if pos != -1:
                 text = text[:pos]
@@ -63,31 +70,69 @@ class ScriptedChatModel:
     def chat(
         self,
         messages: list[dict],
-        tools: list[dict] | None = None,
         *,
+        tools: list[dict] | None = None,
+        sampling: Sampling | None = None,
         continue_final_message: bool = False,
-        stop: list[str] | None = None,
-        **_: object,
+        **overrides: object,
     ) -> dict:
+        sampling = resolve(sampling, **overrides)
         if continue_final_message:  # a continuation (ReAct): behaves like complete() on the prompt
             from tinyqwen import render_chat
 
             prompt = render_chat(messages, tools, False, continue_final_message=True)
-            return {"role": "assistant", "content": self.complete(prompt, stop=stop)}
+            return {"role": "assistant", "content": self.complete(prompt, sampling=sampling)}
         self.chats.append({"messages": copy.deepcopy(messages), "tools": tools})
         out = self._next()
         if isinstance(out, dict):
             return {"role": "assistant", "content": "", **copy.deepcopy(out)}
         return {"role": "assistant", "content": out}
 
-    def chat_batch(self, conversations: list[list[dict]], **sampling: object) -> list[dict]:
-        return [self.chat(c, **sampling) for c in conversations]
+    def chat_batch(
+        self,
+        conversations: list[list[dict]],
+        *,
+        tools: list[dict] | None = None,
+        sampling: Sampling | None = None,
+        continue_final_message: bool = False,
+        **overrides: object,
+    ) -> list[dict]:
+        sampling = resolve(sampling, **overrides)
+        return [
+            self.chat(
+                c, tools=tools, sampling=sampling, continue_final_message=continue_final_message
+            )
+            for c in conversations
+        ]
 
     def stream_chat(
-        self, messages: list[dict], tools: list[dict] | None = None, **_: object
+        self,
+        messages: list[dict],
+        *,
+        tools: list[dict] | None = None,
+        sampling: Sampling | None = None,
+        continue_final_message: bool = False,
+        **overrides: object,
     ) -> Iterator[str]:
-        msg = self.chat(messages, tools)
+        msg = self.chat(
+            messages,
+            tools=tools,
+            sampling=sampling,
+            continue_final_message=continue_final_message,
+            **overrides,
+        )
         yield from (msg.get("content") or "")
+
+    def stream_complete(
+        self, prompt: str, *, sampling: Sampling | None = None, **overrides: object
+    ) -> Iterator[str]:
+        yield from self.complete(prompt, sampling=sampling, **overrides)
+
+    def loglikelihood(self, requests: list[tuple[str, str]]) -> list[tuple[float, bool]]:
+        raise NotImplementedError("loglikelihood is not supported by the scripted model")
+
+    def embed(self, texts: list[str], pooling: str = "last"):
+        raise NotImplementedError("embed is not supported by the scripted model")
 
     def count_tokens(self, text: str) -> int:
         return len(text)

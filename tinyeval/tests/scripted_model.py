@@ -3,6 +3,7 @@
 Used to test the runner's control flow (batching, resume, fallbacks) without a model. Replies are
 a hash of the prompt, so they are stable across processes; ``count_tokens`` counts characters and
 ``tokenizer`` is a character-level encode/decode, so middle truncation is checkable by hand.
+Its ``capabilities`` declare what the constructor switched on (``loglik``, ``tokenizer``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class ScriptedModel:
         self.context_length = context_length
         self.delay = delay
         self.has_loglik = loglik
+        self.capabilities = frozenset(
+            (["loglikelihood"] if loglik else []) + (["tokenizer"] if tokenizer else [])
+        )
         if tokenizer:
             self.tokenizer = CharTokenizer()
         self.calls: list[tuple[str, int]] = []
@@ -49,7 +53,7 @@ class ScriptedModel:
         if self.delay:
             time.sleep(self.delay)
 
-    def complete(self, prompts, **sampling):
+    def complete(self, prompts, *, sampling=None, **overrides):
         single = isinstance(prompts, str)
         prompts = [prompts] if single else list(prompts)
         self.calls.append(("complete", len(prompts)))
@@ -58,10 +62,10 @@ class ScriptedModel:
         outs = [self.reply(p) for p in prompts]
         return outs[0] if single else outs
 
-    def chat(self, messages, tools=None, **sampling):
-        return self.chat_batch([messages], **sampling)[0]
+    def chat(self, messages, *, tools=None, sampling=None, **overrides):
+        return self.chat_batch([messages], tools=tools, sampling=sampling, **overrides)[0]
 
-    def chat_batch(self, conversations, **sampling):
+    def chat_batch(self, conversations, *, tools=None, sampling=None, **overrides):
         self.calls.append(("chat_batch", len(conversations)))
         self.prompts += [c[-1]["content"] for c in conversations]
         self._sleep()

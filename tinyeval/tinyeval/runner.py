@@ -14,9 +14,10 @@ What it does, per task type:
   (``complete``) as the config says; greedy.
 * ``multiple_choice``: ``loglikelihood`` of ``target_delimiter + letter`` (or ``+ choice text`` with
   ``"continuation": "text"``) after the prompt for every choice → ``acc`` (argmax) and ``acc_norm``
-  (argmax per character; equal to acc for single-letter continuations). A backend that raises
-  ``NotImplementedError`` (e.g. a chat-only endpoint) is asked to generate instead and the letter
-  is extracted from its reply (``metrics.choice``); the record says which ``mode`` was used.
+  (argmax per character; equal to acc for single-letter continuations). A backend without the
+  ``"loglikelihood"`` capability, or one that raises ``NotImplementedError`` (e.g. a chat-only
+  endpoint), is asked to generate instead and the letter is extracted from its reply
+  (``metrics.choice``); the record says which ``mode`` was used.
 * ``perplexity``: ``loglikelihood(("", text))`` (the backend puts its eos token in front), token
   count from ``count_tokens``.
 
@@ -29,7 +30,7 @@ Scores go to ``OUT/result.json`` (seed format ``{task: score}``) and ``OUT/metri
 (all metrics, n, model name), both written atomically.
 
 Limits: one model call per batch, so a killed run loses at most the batch in flight. The middle cut
-needs ``model.tokenizer`` (a local model) to be exact; for an endpoint it bisects on characters
+needs the ``"tokenizer"`` capability (a local model) to be exact; for an endpoint it bisects on characters
 with ``count_tokens``, which is approximate for remote backends.
 """
 
@@ -55,6 +56,8 @@ from tinyeval.score import (
 )
 from tinyeval.task import LETTERS, Task, load_examples
 from tinyqwen.atomic import atomic_write_text
+from tinyqwen.chat_model import LOGLIKELIHOOD, TOKENIZER, ChatModel
+from tinyqwen.sampling import Sampling
 
 # Tokens kept free for the chat template around the prompt (Qwen2.5 default system prompt +
 # role markers is ~30 tokens).
@@ -69,12 +72,12 @@ def update_json(path: str | Path, key: str, value: Any) -> None:
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def truncate_middle(prompt: str, max_tokens: int, model: Any) -> str:
+def truncate_middle(prompt: str, max_tokens: int, model: ChatModel) -> str:
     """LongBench middle truncation of ``prompt`` to at most ``max_tokens`` tokens."""
     if max_tokens <= 0:
         raise ValueError(f"no room for the prompt: token budget is {max_tokens}")
-    tok = getattr(model, "tokenizer", None)
-    if tok is not None and hasattr(tok, "encode") and hasattr(tok, "decode"):
+    if TOKENIZER in model.capabilities:  # exact: cut the token ids themselves
+        tok = model.tokenizer
         ids = tok.encode(prompt)
         if len(ids) <= max_tokens:
             return prompt
@@ -110,11 +113,15 @@ def _mc_keys(ex: dict) -> dict:
 
 
 class _Runner:
-    def __init__(self, model: Any, task: Task, max_new_tokens: int, max_length: int | None) -> None:
+    def __init__(
+        self, model: ChatModel, task: Task, max_new_tokens: int, max_length: int | None
+    ) -> None:
         self.model = model
         self.task = task
         self.max_new_tokens = max_new_tokens
-        self.use_loglik = True
+        self.use_loglik = LOGLIKELIHOOD in model.capabilities
+        if task.type == "multiple_choice" and not self.use_loglik:
+            tqdm.write(f"{model.name}: no loglikelihood; choosing by generated letter")
         reserve = TEMPLATE_RESERVE if task.chat else 0
         self.budget = max_length or (int(model.context_length) - max_new_tokens - reserve)
         if task.type == "generate" and self.budget <= 0:
@@ -124,17 +131,15 @@ class _Runner:
             )
 
     def _generate(self, prompts: list[str], max_new_tokens: int) -> list[str]:
-        sampling: dict[str, Any] = {"max_new_tokens": max_new_tokens, "temperature": 0.0}
-        if self.task.stop:
-            sampling["stop"] = list(self.task.stop)
+        sampling = Sampling(max_new_tokens=max_new_tokens, temperature=0.0, stop=self.task.stop)
         if self.task.chat:
             convs = [[{"role": "user", "content": p}] for p in prompts]
             with warnings.catch_warnings():
                 # no tools are offered: a "<tool_call>" in a reply is just text to be scored
                 warnings.filterwarnings("ignore", message=".*tool_call")
-                replies = self.model.chat_batch(convs, **sampling)
+                replies = self.model.chat_batch(convs, sampling=sampling)
             return [m.get("content") or "" for m in replies]
-        return list(self.model.complete(prompts, **sampling))
+        return list(self.model.complete(prompts, sampling=sampling))
 
     def generate(self, batch: list[dict]) -> list[dict]:
         prompts = [truncate_middle(ex["prompt"], self.budget, self.model) for ex in batch]
@@ -223,7 +228,7 @@ class _Runner:
 
 
 def run_task(
-    model: Any,
+    model: ChatModel,
     task: Task,
     out_dir: str | Path,
     *,

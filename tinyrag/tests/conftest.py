@@ -31,17 +31,20 @@ class ScriptedModel:
 
     name = "scripted"
     context_length = 4096
+    capabilities = frozenset({"stream", "loglikelihood", "embed"})
 
     def __init__(self, reply: Callable[[list[dict]], str] | None = None, dim: int = 64) -> None:
         self.reply = reply or (lambda messages: "The answer is in the first source [1].")
         self.dim = dim
         self.calls: list[tuple[str, object]] = []
 
-    def chat(self, messages: list[dict], tools=None, **sampling) -> dict:
+    def chat(self, messages: list[dict], *, tools=None, sampling=None, **overrides) -> dict:
         self.calls.append(("chat", messages))
         return {"role": "assistant", "content": self.reply(messages)}
 
-    def stream_chat(self, messages: list[dict], tools=None, **sampling) -> Iterator[str]:
+    def stream_chat(
+        self, messages: list[dict], *, tools=None, sampling=None, **overrides
+    ) -> Iterator[str]:
         self.calls.append(("stream_chat", messages))
         text = self.reply(messages)
         for i in range(0, len(text), 3):

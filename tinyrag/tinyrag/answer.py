@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinyqwen.chat_model import STREAM, ChatModel
 from tinyrag.analyzers import CJK, has_cjk
 from tinyrag.chunking import split_sentences
 from tinyrag.retriever import Hit
@@ -158,16 +159,15 @@ def build_messages(question: str, hits: list[Hit], lang: str | None = None) -> l
     ]
 
 
-def _fit_sources(model: Any, question: str, hits: list[Hit], max_new_tokens: int) -> list[Hit]:
+def _fit_sources(
+    model: ChatModel, question: str, hits: list[Hit], max_new_tokens: int
+) -> list[Hit]:
     """Drop the lowest-ranked sources until the prompt fits the model's context."""
-    limit = getattr(model, "context_length", None)
-    count = getattr(model, "count_tokens", None)
-    if not limit or count is None:
-        return hits
     hits = list(hits)
     while len(hits) > 1:
         prompt = "\n".join(m["content"] for m in build_messages(question, hits))
-        if count(prompt) + max_new_tokens + 32 <= limit:  # 32: chat-template overhead
+        if model.count_tokens(prompt) + max_new_tokens + 32 <= model.context_length:
+            # 32: chat-template overhead
             break
         hits.pop()
     return hits
@@ -205,7 +205,7 @@ def extractive_answer(
 def answer_question(
     index: Any,
     question: str,
-    model: Any = None,
+    model: ChatModel | None = None,
     *,
     k: int = 5,
     hits: list[Hit] | None = None,
@@ -220,7 +220,7 @@ def answer_question(
         hits = index.search(question, k=k, **search_kwargs)
     lang = language(question)
     support = support_score(index, question, hits) if hits else 0.0
-    name = getattr(model, "name", None) if model is not None else None
+    name = model.name if model is not None else None
     if not hits or support < min_support:
         text = REFUSAL[lang]
         if on_delta:
@@ -235,7 +235,7 @@ def answer_question(
     messages = build_messages(question, hits, lang)
     if history:
         messages = [messages[0], *history, messages[1]]
-    if on_delta is not None:
+    if on_delta is not None and STREAM in model.capabilities:
         parts = []
         for delta in model.stream_chat(messages, max_new_tokens=max_new_tokens):
             parts.append(delta)
@@ -243,6 +243,8 @@ def answer_question(
         text = "".join(parts)
     else:
         text = model.chat(messages, max_new_tokens=max_new_tokens).get("content") or ""
+        if on_delta is not None:  # a backend that cannot stream: the whole answer at once
+            on_delta(text)
     valid, invalid = parse_citations(text, len(hits))
     refused = REFUSAL[lang] in text or REFUSAL["en"] in text
     return Answer(

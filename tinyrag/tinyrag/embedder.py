@@ -22,10 +22,10 @@ prove the wiring but carry little meaning; use an embedding checkpoint for real 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
+from tinyqwen.chat_model import EMBED, ChatModel
 from tinyrag.vector_store import normalize
 
 DEFAULT_INSTRUCTION = "Given a question, retrieve passages that answer it"
@@ -34,19 +34,22 @@ DEFAULT_INSTRUCTION = "Given a question, retrieve passages that answer it"
 class Embedder:
     def __init__(
         self,
-        model: Any,
+        model: ChatModel,
         instruction: str | None = DEFAULT_INSTRUCTION,
         pooling: str = "last",
         batch_size: int = 16,
     ) -> None:
-        if not hasattr(model, "embed"):
-            raise TypeError(f"{type(model).__name__} has no embed(texts, pooling) method")
+        if EMBED not in model.capabilities:
+            raise TypeError(
+                f"{model.name} does not offer embeddings (its capabilities: "
+                f"{sorted(model.capabilities)})"
+            )
         self.model, self.instruction, self.pooling = model, instruction, pooling
         self.batch_size = int(batch_size)
 
     @property
     def name(self) -> str:
-        return str(getattr(self.model, "name", type(self.model).__name__))
+        return str(self.model.name)
 
     def query_text(self, query: str) -> str:
         if self.instruction is None:

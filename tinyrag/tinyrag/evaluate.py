@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tinyqwen.chat_model import ChatModel
 from tinyrag.analyzers import Analyzer
 from tinyrag.answer import build_messages, language
 from tinyrag.datasets import RetrievalSet, read_cmrc2018, read_cranfield, read_squad, read_vaswani
@@ -52,7 +53,7 @@ def evaluate(
     embedder: Any = None,
     depth: int = 1000,
     ks: tuple[int, ...] = (10, 100),
-    model: Any = None,
+    model: ChatModel | None = None,
     answer_limit: int = 50,
     answer_k: int = 3,
 ) -> dict[str, Any]:
@@ -82,7 +83,7 @@ def evaluate(
         out["EM"] = sum(ems) / len(ems) if ems else 0.0
         out["F1"] = sum(f1s) / len(f1s) if f1s else 0.0
         out["answered"] = len(ems)
-        out["answer_model"] = getattr(model, "name", type(model).__name__)
+        out["answer_model"] = model.name
     return out
 
 

@@ -1,7 +1,8 @@
 """Built-in tools: calculator, python sandbox, web search/fetch, local file search, clock.
 
 Ready-made ``Tool`` objects are exported here; tools that need configuration are built by
-factories: ``make_python_tool(limits, workdir)``, ``tools.web.make_web_tools(provider)`` and
+factories: ``make_python_tool(limits, workdir, packages=, allow_unsafe=)`` (bubblewrap sandbox, see
+``tools.sandbox``), ``tools.web.make_web_tools(provider)`` and
 ``tools.files.make_file_tools(folder)``. The CLI maps ``--tools calculator,python,...`` to them
 (``tinyagent.cli.build_tools``).
 """

@@ -7,7 +7,10 @@ a ``CalculatorError`` naming the construct.
 
 Bounds, checked *before* the work is done so a request cannot hang or exhaust memory:
 ``|exponent| <= 10_000`` and an estimated result of at most ``MAX_INT_BITS`` bits for integer
-``**``/``*``; at most ``MAX_EXPRESSION_CHARS`` characters; float overflow is an error, not ``inf``.
+``**``/``*``/``factorial`` (``factorial(1531)`` is the largest allowed; ``factorial(2000)`` is refused); at most
+``MAX_EXPRESSION_CHARS`` characters; float overflow (``1e309``, ``exp(1000)``) is an error, not
+``inf``. Every refusal is a ``CalculatorError`` with a short message: huge numbers are described
+("a 14,000-bit integer"), never printed.
 
     >>> evaluate("2 * (3 + 4) ** 2")
     98
@@ -50,11 +53,19 @@ _FUNCS = {
 }  # fmt: skip
 _FUNCS.update({"abs": abs, "round": round, "min": min, "max": max})
 _CONSTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
-MAX_FACTORIAL = 2000
+MAX_FACTORIAL = max(n for n in range(2, 5000) if math.lgamma(n + 1) / math.log(2) <= MAX_INT_BITS)
+MAX_SHOWN_DIGITS = 30  # numbers in error messages longer than this are described, not printed
 
 
 class CalculatorError(ValueError):
     """The expression is not allowed or cannot be computed within the bounds."""
+
+
+def _short(x: int | float) -> str:
+    """``x`` for an error message: huge integers are described by their size, never printed."""
+    if isinstance(x, int) and x.bit_length() > MAX_SHOWN_DIGITS * 3:
+        return f"a {x.bit_length():,}-bit integer"
+    return repr(x)
 
 
 def _bits(x: int | float) -> int:
@@ -63,10 +74,21 @@ def _bits(x: int | float) -> int:
 
 def _check_pow(base: int | float, exp: int | float) -> None:
     if abs(exp) > MAX_EXPONENT:
-        raise CalculatorError(f"exponent {exp} is too large (limit {MAX_EXPONENT})")
+        raise CalculatorError(f"exponent {_short(exp)} is too large (limit {MAX_EXPONENT})")
     if isinstance(base, int) and isinstance(exp, int) and exp > 0 and abs(base) > 1:
         if exp * math.log2(abs(base)) > MAX_INT_BITS:
-            raise CalculatorError(f"{base} ** {exp} would have more than {MAX_INT_BITS} bits")
+            raise CalculatorError(
+                f"{_short(base)} ** {exp} would have more than {MAX_INT_BITS} bits"
+            )
+
+
+def _check_factorial(args: list) -> None:
+    n = args[0] if len(args) == 1 else None
+    if isinstance(n, int) and n > 1 and math.lgamma(n + 1) / math.log(2) > MAX_INT_BITS:
+        raise CalculatorError(
+            f"factorial({_short(n)}) would have more than {MAX_INT_BITS} bits "
+            f"(the largest allowed is factorial({MAX_FACTORIAL}))"
+        )
 
 
 def _eval(node: ast.AST) -> int | float:
@@ -74,7 +96,9 @@ def _eval(node: ast.AST) -> int | float:
         return _eval(node.body)
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-            raise CalculatorError(f"only numbers are allowed, got {node.value!r}")
+            raise CalculatorError(f"only numbers are allowed, got {str(node.value)[:40]!r}")
+        if isinstance(node.value, float) and math.isinf(node.value):
+            raise CalculatorError("the number is too large for a float (overflow)")
         return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left, right = _eval(node.left), _eval(node.right)
@@ -111,12 +135,15 @@ def _eval(node: ast.AST) -> int | float:
         if node.keywords:
             raise CalculatorError("keyword arguments are not allowed")
         args = [_eval(a) for a in node.args]
-        if node.func.id == "factorial" and args and args[0] > MAX_FACTORIAL:
-            raise CalculatorError(f"factorial argument is too large (limit {MAX_FACTORIAL})")
+        if node.func.id == "factorial":
+            _check_factorial(args)
         try:
-            return _FUNCS[node.func.id](*args)
+            result = _FUNCS[node.func.id](*args)
         except (ValueError, TypeError, OverflowError) as e:
-            raise CalculatorError(f"{node.func.id}: {e}") from None
+            raise CalculatorError(f"{node.func.id}: {str(e)[:100]}") from None
+        if isinstance(result, float) and math.isinf(result):
+            raise CalculatorError(f"{node.func.id}: the result is too large for a float")
+        return result
     kind = type(node).__name__
     hint = " (attribute access)" if isinstance(node, ast.Attribute) else ""
     raise CalculatorError(f"{kind}{hint} is not allowed in a calculator expression")
@@ -133,13 +160,25 @@ def evaluate(expression: str) -> int | float:
         raise CalculatorError(f"not a valid expression: {e.msg}") from None
     except (RecursionError, MemoryError):
         raise CalculatorError("expression is nested too deeply") from None
-    return _eval(tree)
+    try:
+        return _eval(tree)
+    except CalculatorError:
+        raise
+    except (RecursionError, MemoryError):
+        raise CalculatorError("expression is nested too deeply") from None
+    except (ValueError, TypeError, OverflowError, ArithmeticError) as e:  # a bound we missed
+        raise CalculatorError(f"cannot compute: {type(e).__name__}: {str(e)[:100]}") from None
 
 
 def format_number(x: int | float) -> str:
     """Integers exactly; floats to 12 significant digits (0.1 + 0.2 -> 0.3)."""
     if isinstance(x, int):
-        return str(x)
+        try:
+            return str(x)
+        except ValueError:  # more digits than Python prints (sys.get_int_max_str_digits)
+            raise CalculatorError(
+                f"the result ({_short(x)}) has too many digits to print"
+            ) from None
     return f"{x:.12g}"
 
 

@@ -7,7 +7,7 @@
 ``search_files`` matches the query (case-insensitive substring; several words must all appear in the
 line) against file names and lines of text files under the root; ``read_file`` returns numbered
 lines of one file. Paths are resolved and must stay inside the root (``..`` and symlinks that leave
-it are refused).
+it are refused by both tools: ``search_files`` skips them).
 
 Limits: plain substring search, not ranking (see ``tinyrag`` for BM25/embeddings); files over
 ``MAX_FILE_BYTES`` and binary files (a NUL byte in the first 4 KiB) are skipped; hidden directories
@@ -37,6 +37,9 @@ def _text_files(root: Path, pattern: str):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
+        real = path.resolve()
+        if real != root and root not in real.parents:
+            continue  # a symlink (to a file or via a folder) leading outside the root: refused
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
                 continue

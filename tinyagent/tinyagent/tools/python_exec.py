@@ -1,74 +1,93 @@
-"""A python tool that runs model-written code in a separate, limited process.
+"""The python tool: model-written code runs in a bubblewrap sandbox, or not at all.
 
     >>> run_python("print(sum(range(10)))").stdout
     '45\\n'
-    >>> python("x = 6 * 7\\nx")      # the last expression is printed, as in a notebook
+    >>> python.fn(code="x = 6 * 7\\nx")                   # the last expression is printed
     '42'
+    >>> run_python("open('/etc/passwd')").stderr.splitlines()[-1]
+    "FileNotFoundError: [Errno 2] No such file or directory: '/etc/passwd'"
 
-Layers, from strongest to weakest (``sandbox_layers()`` says which are active on this machine):
+The boundary is the Linux kernel, not Python: each call starts a fresh interpreter inside new
+user/pid/net/ipc/uts/cgroup/mount namespaces made by ``bwrap`` (see ``tools/sandbox.py`` for exactly
+what it can see), as uid 65534 with no capabilities, no network, a read-only runtime (interpreter,
+stdlib, the allowed ``packages`` -- numpy by default) and one writable folder, ``/work`` (a fresh
+size-limited tmpfs, or your ``workdir``). On top of that, per process:
 
-1. **Separate process** with a wall-clock time limit; on timeout the whole process group is killed.
-2. **rlimits** set in the child before ``exec``: address space (``RLIMIT_AS``, memory bombs fail with
-   MemoryError), CPU seconds, size of any file written (``RLIMIT_FSIZE``), open files, no core dumps,
-   number of processes (``RLIMIT_NPROC``; note the kernel does not apply it to root).
-3. **Linux namespaces** when ``unshare`` works here (root, or unprivileged user namespaces): a new
-   network namespace (no interfaces but a down loopback: nothing is reachable) and a new PID
-   namespace with its own ``/proc`` (the code cannot see, signal or read the parent's
-   ``/proc/<pid>/environ``; killing it kills every process it started).
-4. **Privilege drop** to ``nobody`` when running as root and the interpreter is readable by others
-   (then RLIMIT_NPROC applies and file permissions protect the rest of the disk).
-5. **A fresh temp working directory** (deleted afterwards unless you pass ``workdir``) and a
-   **scrubbed environment** (only PATH, HOME=workdir, LANG; the parent's secrets are not inherited).
-6. **Audit hooks** (PEP 578) installed before the code runs: process creation (``os.fork``,
-   ``os.system``, ``subprocess``, ``os.exec*``, ``posix_spawn``), sockets, ``ctypes``, raising
-   rlimits, writing/renaming/removing outside the working directory, and reading other processes'
-   ``/proc`` entries raise ``PermissionError``.
+- **rlimits**: address space (a memory bomb gets ``MemoryError``), CPU seconds, the size of any one
+  file (``RLIMIT_FSIZE``), open files, no core dumps, and processes+threads (``RLIMIT_NPROC``, set
+  inside the sandbox; the kernel ignores it for root, so as root ``bwrap`` itself runs as nobody);
+- a **wall-clock limit**: ``bwrap`` is killed, and with it (``--die-with-parent``, then the pid
+  namespace's init) every process the code started, ``setsid()`` daemons included;
+- **output caps**: at most ``max_output_chars`` of stdout and of stderr are read; past that the pipe is
+  closed (the code gets ``BrokenPipeError``).
 
-Honest limits: audit hooks are a speed bump, not a security boundary -- determined code running in
-the same interpreter can tamper with them (they are there to turn common mistakes and naive attacks
-into clear errors). Without namespaces (e.g. macOS, or containers that forbid ``unshare``) network and
-``/proc`` isolation rest on the audit hook alone, and as root without a privilege drop, so does file
-confinement. For untrusted code at scale use a VM or container runtime (gVisor, Firecracker,
-nsjail). Linux-only (uses ``resource`` and ``preexec_fn``).
+Fail closed: with no working sandbox (no ``bwrap``, user namespaces disabled, not Linux) a call raises
+``SandboxUnavailableError`` saying why and how to enable it. ``allow_unsafe=True`` (CLI
+``--unsafe-python``) runs the code in a plain subprocess instead -- rlimits, a temp dir and a scrubbed
+environment only, NO isolation -- and prints a warning on every call.
+
+Limits: memory is per process (up to ``max_processes x memory_mb`` in all), not a cgroup; the
+seccomp filter is a deny-list, not an allow-list; a persistent ``workdir`` keeps whatever the code
+left there (symlinks included: do not follow them from the host; as root it is chowned to nobody).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import selectors
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinyagent.tool import Tool
+from tinyagent.tools.sandbox import (
+    SANDBOX_UID,
+    SITE,
+    SandboxUnavailableError,
+    bwrap_argv,
+    filter_fd,
+    plan_launch,
+    probe,
+    python_runtime,
+    require_sandbox,
+    sandbox_layers,
+)
 
 __all__ = [
     "SandboxLimits",
     "ExecResult",
+    "SandboxUnavailableError",
     "run_python",
     "make_python_tool",
     "python",
     "sandbox_layers",
+    "DEFAULT_PACKAGES",
 ]
 
-NOBODY = 65534
+DEFAULT_PACKAGES = ("numpy",)
+UNSAFE_WARNING = (
+    "WARNING: tinyagent's python tool is running model-written code WITHOUT isolation "
+    "(allow_unsafe / --unsafe-python): it can read, change and delete anything you can."
+)
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
     """Resource limits for one run."""
 
-    time_s: float = 10.0
-    memory_mb: int = 1024
-    file_size_mb: int = 16
-    max_processes: int = 32
+    time_s: float = 10.0  # wall clock, for everything the code starts
+    memory_mb: int = 1024  # address space of each process
+    file_size_mb: int = 16  # largest file it may write
+    disk_mb: int = 64  # size of the fresh /work, of /tmp and of /dev/shm (tmpfs each)
+    max_processes: int = 32  # processes + threads
     max_open_files: int = 256
-    max_output_chars: int = 8000
+    max_output_chars: int = 8000  # of stdout, and of stderr
 
 
 @dataclass
@@ -82,56 +101,19 @@ class ExecResult:
     note: str = ""  # why it was stopped, in words (timeout, memory, file size...)
 
 
-# The child's bootstrap. It runs before the user's code: installs the audit hook, optionally drops
-# privileges, then executes the code (stdin) and prints the value of a trailing expression.
-_BOOTSTRAP = r"""
-import os, sys
+# Runs in the sandboxed interpreter before the user's code: the process limit (counted inside the
+# sandbox's user namespace), the allowed packages' folder, then the code from stdin; the value of
+# a trailing expression is printed, as in a notebook.
+_BOOTSTRAP = r"""# tinyagent-sandbox
+import sys
+if sys.argv[1] != "0":
+    import resource
+    resource.setrlimit(resource.RLIMIT_NPROC, (int(sys.argv[1]), int(sys.argv[1])))
+if sys.argv[2]:
+    sys.path.insert(0, sys.argv[2])
 _code = sys.stdin.read()
 sys.stdin.close()
-_WORK = os.path.realpath(os.getcwd())
-_DROP = sys.argv[1] == "1"
-if _DROP:
-    for _m in ("ast", "math", "json", "re", "random", "statistics", "datetime", "collections",
-               "itertools", "functools", "fractions", "decimal", "string", "textwrap", "traceback"):
-        __import__(_m)
-    os.setgroups([]); os.setgid(%(nobody)d); os.setuid(%(nobody)d)
 import ast, traceback
-
-def _hook(event, args, _work=_WORK, _pid=str(os.getpid()), _real=os.path.realpath,
-          _blocked=frozenset({"ctypes", "_ctypes", "_posixsubprocess", "cffi", "_cffi_backend"})):
-    def inside(p):
-        r = _real(os.fsdecode(p))
-        return r == _work or r.startswith(_work + os.sep)
-    if event == "open":
-        path, mode, flags = args
-        if not isinstance(path, (str, bytes)):
-            return
-        r = _real(os.fsdecode(path))
-        parts = r.split(os.sep)
-        if len(parts) > 2 and parts[1] == "proc" and parts[2].isdigit() and parts[2] != _pid:
-            raise PermissionError(f"sandbox: reading another process's /proc entry is not allowed: {path}")
-        writing = (mode is not None and any(c in mode for c in "wax+")) or (
-            mode is None and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND))
-        if writing and not inside(path):
-            raise PermissionError(f"sandbox: writing outside the working directory is not allowed: {path}")
-    elif event in ("os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
-                   "subprocess.Popen", "pty.spawn"):
-        raise PermissionError(f"sandbox: starting processes is not allowed ({event})")
-    elif event.startswith("socket.") and event not in ("socket.gethostname",):
-        raise PermissionError(f"sandbox: network access is not allowed ({event})")
-    elif event in ("resource.setrlimit", "resource.prlimit"):
-        raise PermissionError("sandbox: changing resource limits is not allowed")
-    elif event == "import" and args[0].split(".")[0] in _blocked:
-        raise ImportError(f"sandbox: module {args[0]!r} is not allowed")
-    elif event in ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.symlink", "os.link",
-                   "os.chmod", "os.chown", "os.truncate", "os.utime", "shutil.rmtree",
-                   "os.chflags", "os.lchflags", "os.setxattr", "os.removexattr"):
-        for p in args:
-            if isinstance(p, (str, bytes)) and not inside(p):
-                raise PermissionError(f"sandbox: {event} outside the working directory is not allowed: {p!r}")
-
-sys.addaudithook(_hook)
-del _hook
 _g = {"__name__": "__main__", "__builtins__": __builtins__}
 try:
     _tree = ast.parse(_code, "<code>")
@@ -141,62 +123,16 @@ try:
         _v = eval(compile(ast.Expression(_last.value), "<code>", "eval"), _g)
         if _v is not None:
             print(repr(_v))
-except SystemExit as _e:
+except SystemExit:
     raise
 except BaseException:
     _et, _ev, _tb = sys.exc_info()
     traceback.print_exception(_et, _ev, _tb.tb_next)
     sys.exit(1)
-""" % {"nobody": NOBODY}  # noqa: UP031 (the template is full of braces)
+"""
 
 
-@functools.lru_cache(maxsize=1)
-def _unshare_prefix() -> tuple[str, ...]:
-    """The ``unshare`` command that works here (net + pid namespaces), or () when none does."""
-    exe = shutil.which("unshare")
-    if exe is None or not sys.platform.startswith("linux"):
-        return ()
-    base = ("--net", "--pid", "--fork", "--mount-proc", "--kill-child")
-    options = [(exe, *base)] if os.geteuid() == 0 else []
-    options.append((exe, "--map-root-user", *base))
-    for prefix in options:
-        try:
-            r = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if r.returncode == 0:
-            return prefix
-    return ()
-
-
-@functools.lru_cache(maxsize=1)
-def _can_drop_privileges() -> bool:
-    """Root, and every directory up to the interpreter and its stdlib is usable by ``nobody``."""
-    if os.geteuid() != 0:
-        return False
-    for target in (Path(os.path.realpath(sys.executable)), Path(os.__file__).resolve()):
-        for parent in [*target.parents]:
-            if not os.stat(parent).st_mode & stat.S_IXOTH:
-                return False
-        if not os.stat(target).st_mode & stat.S_IROTH:
-            return False
-    return True
-
-
-def sandbox_layers() -> dict[str, bool]:
-    """Which isolation layers are active on this machine (for docs, the CLI and tests)."""
-    return {
-        "process+timeout": True,
-        "rlimits": True,
-        "namespaces(net,pid)": bool(_unshare_prefix()),
-        "privilege_drop": _can_drop_privileges(),
-        "rlimit_nproc_enforced": os.geteuid() != 0 or _can_drop_privileges(),
-        "audit_hooks": True,
-        "scrubbed_env": True,
-    }
-
-
-def _limit(limits: SandboxLimits) -> None:  # runs in the child between fork and exec
+def _limit(limits: SandboxLimits, nproc: bool, setup) -> None:  # in the child, before exec
     import resource
 
     mb = 1024 * 1024
@@ -206,85 +142,170 @@ def _limit(limits: SandboxLimits) -> None:  # runs in the child between fork and
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mb, limits.file_size_mb * mb))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.max_open_files, limits.max_open_files))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+    if nproc:  # unsafe mode only: counted over ALL your processes, and never enforced for root
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+    if setup is not None:
+        setup()  # as root: private mount namespace, then become nobody (sandbox.Launch)
 
 
-def _read_capped(path: Path, cap: int) -> str:
-    with path.open("rb") as f:
-        data = f.read(cap * 4 + 4)  # UTF-8 is at most 4 bytes a character
-        rest = os.fstat(f.fileno()).st_size - len(data)
-    text = data.decode("utf-8", errors="replace")
-    if len(text) > cap or rest > 0:
-        text = text[:cap] + f"\n[... output truncated at {cap} characters]"
-    return text
-
-
-def run_python(
-    code: str, limits: SandboxLimits | None = None, workdir: str | Path | None = None
-) -> ExecResult:
-    """Run ``code`` in the sandbox; ``workdir`` persists files between runs (default: a fresh temp dir)."""
-    limits = limits or SandboxLimits()
-    own_dir = workdir is None
-    work = Path(tempfile.mkdtemp(prefix="tinyagent-py-")) if own_dir else Path(workdir).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    drop = _can_drop_privileges()
-    if drop:
-        os.chown(work, NOBODY, NOBODY)
-    io_dir = Path(tempfile.mkdtemp(prefix="tinyagent-io-"))  # outside the sandbox's reach
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8"}
-    env["PYTHONIOENCODING"] = "utf-8"
-    cmd = [*_unshare_prefix(), sys.executable, "-I", "-B", "-c", _BOOTSTRAP, "1" if drop else "0"]
-    try:
-        with (io_dir / "out").open("wb") as out, (io_dir / "err").open("wb") as err:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=work,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=out,
-                stderr=err,
-                preexec_fn=functools.partial(_limit, limits),
-                start_new_session=True,  # its own process group, so a timeout kills everything
-            )
-            timed_out = False
-            try:
-                proc.stdin.write(code.encode("utf-8"))
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            try:
-                rc = proc.wait(timeout=limits.time_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                rc = None
-            _kill_group(proc)
-        stdout = _read_capped(io_dir / "out", limits.max_output_chars)
-        stderr = _read_capped(io_dir / "err", limits.max_output_chars)
-    finally:
-        shutil.rmtree(io_dir, ignore_errors=True)
-        if own_dir:
-            shutil.rmtree(work, ignore_errors=True)
-    note = ""
-    if timed_out:
-        note = f"time limit exceeded ({limits.time_s:g} s): the process was killed"
-    elif rc == -signal.SIGXCPU or rc == -signal.SIGKILL:
-        note = "CPU time limit exceeded: the process was killed"
-    elif rc == -signal.SIGXFSZ:
-        note = f"file size limit exceeded ({limits.file_size_mb} MiB): the process was killed"
-    elif "MemoryError" in stderr:
-        note = f"memory limit exceeded ({limits.memory_mb} MiB)"
-    return ExecResult(stdout, stderr, rc, timed_out, note)
+def _communicate(
+    proc: subprocess.Popen, data: bytes, limits: SandboxLimits
+) -> tuple[bytes, bytes, bool, bool]:
+    """Feed stdin, read capped stdout/stderr, enforce the wall clock: (out, err, timed_out, capped)."""
+    deadline = time.monotonic() + limits.time_s
+    cap = limits.max_output_chars * 4 + 4  # UTF-8 is at most 4 bytes a character
+    bufs = {proc.stdout: bytearray(), proc.stderr: bytearray()}
+    capped = timed_out = False
+    sel = selectors.DefaultSelector()
+    os.set_blocking(proc.stdin.fileno(), False)
+    sel.register(proc.stdin, selectors.EVENT_WRITE)
+    for f in bufs:
+        sel.register(f, selectors.EVENT_READ)
+    view = memoryview(data)
+    while sel.get_map():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        for key, _ in sel.select(remaining):
+            f = key.fileobj
+            if f is proc.stdin:
+                try:
+                    view = view[os.write(f.fileno(), view[:65536]) :]
+                except BrokenPipeError:
+                    view = view[:0]
+                if not view:
+                    sel.unregister(f)
+                    f.close()
+                continue
+            chunk = os.read(f.fileno(), 65536)
+            bufs[f] += chunk
+            if not chunk or len(bufs[f]) > cap:
+                capped = capped or len(bufs[f]) > cap
+                sel.unregister(f)
+                f.close()  # past the cap the writer gets EPIPE
+    sel.close()
+    if not timed_out:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    _kill_group(proc)
+    return bytes(bufs[proc.stdout]), bytes(bufs[proc.stderr]), timed_out, capped
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL bwrap's process group; the sandbox's pid namespace dies with it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    for f in (proc.stdin, proc.stdout, proc.stderr):
+        if f and not f.closed:
+            f.close()
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+
+
+def _decode(data: bytes, cap: int) -> str:
+    text = data.decode("utf-8", errors="replace")
+    if len(text) > cap or len(data) > cap * 4:
+        text = text[:cap] + f"\n[... output truncated at {cap} characters]"
+    return text
+
+
+def _note(rc: int | None, stderr: str, timed_out: bool, capped: bool, limits: SandboxLimits) -> str:
+    """Why the run was stopped, in words, for the model (every limit that was hit)."""
+    notes = []
+    if timed_out:
+        notes.append(
+            f"time limit exceeded ({limits.time_s:g} s): the process and all it started were killed"
+        )
+    sig = -rc if rc is not None and rc < 0 else rc - 128 if rc is not None and rc > 128 else None
+    if sig in (signal.SIGXCPU, signal.SIGKILL):
+        notes.append("CPU time limit exceeded: the process was killed")
+    if sig == signal.SIGXFSZ or "File too large" in stderr:
+        notes.append(f"file size limit exceeded ({limits.file_size_mb} MiB)")
+    if "MemoryError" in stderr:
+        notes.append(f"memory limit exceeded ({limits.memory_mb} MiB)")
+    if "No space left on device" in stderr:
+        notes.append(f"disk space limit exceeded ({limits.disk_mb} MiB in /work, /tmp)")
+    if "Resource temporarily unavailable" in stderr or "can't start new thread" in stderr:
+        notes.append(f"process limit reached ({limits.max_processes} processes and threads)")
+    if capped:
+        notes.append(
+            f"output limit exceeded ({limits.max_output_chars} characters): the rest was cut off"
+        )
+    return "; ".join(notes)
+
+
+def run_python(
+    code: str,
+    limits: SandboxLimits | None = None,
+    workdir: str | Path | None = None,
+    *,
+    packages: tuple[str, ...] = DEFAULT_PACKAGES,
+    allow_unsafe: bool = False,
+) -> ExecResult:
+    """Run ``code`` in the sandbox. ``workdir`` (bound on /work) keeps files between runs; default:
+    a fresh tmpfs. Raises ``SandboxUnavailableError`` when no sandbox works and not ``allow_unsafe``."""
+    limits = limits or SandboxLimits()
+    if allow_unsafe and not probe().ok:
+        return _run_unsafe(code, limits, workdir)
+    status = require_sandbox()
+    runtime = python_runtime(tuple(packages))
+    launch = plan_launch(status.bwrap, runtime, status.drop_to_nobody)
+    if workdir is not None:
+        workdir = Path(workdir).resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        if launch.drop_to_nobody:  # the sandbox is uid 65534 on the host too
+            os.chown(workdir, SANDBOX_UID, SANDBOX_UID)
+        launch, workdir = launch.with_workdir(workdir)
+    py_args = ["-I", "-S", "-B", "-X", "utf8", "-c", _BOOTSTRAP, str(limits.max_processes), SITE]
+    with filter_fd() as fd:
+        argv = bwrap_argv(
+            launch, runtime, py_args, workdir=workdir, tmp_mb=limits.disk_mb, seccomp_fd=fd
+        )
+        fds = () if fd is None else (fd,)
+        return _run(argv, code, limits, cwd=None, env={}, setup=launch.preexec, pass_fds=fds)
+
+
+def _run_unsafe(code: str, limits: SandboxLimits, workdir: str | Path | None) -> ExecResult:
+    """No isolation at all: a plain subprocess with rlimits, a temp dir and a scrubbed environment."""
+    print(UNSAFE_WARNING, file=sys.stderr, flush=True)
+    own = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="tinyagent-py-")) if own else Path(workdir).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8"}
+    try:
+        argv = [sys.executable, "-I", "-B", "-X", "utf8", "-c", _BOOTSTRAP, "0", ""]
+        return _run(argv, code, limits, cwd=work, env=env, nproc=True)
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(
+    argv, code: str, limits: SandboxLimits, cwd, env, nproc=False, setup=None, pass_fds=()
+) -> ExecResult:
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=functools.partial(_limit, limits, nproc, setup),
+        start_new_session=True,  # its own process group: a timeout kills all of it
+        pass_fds=pass_fds,
+    )
+    out, err, timed_out, capped = _communicate(proc, code.encode("utf-8"), limits)
+    stdout = _decode(out, limits.max_output_chars)
+    stderr = _decode(err, limits.max_output_chars)
+    rc = None if timed_out else proc.returncode
+    return ExecResult(stdout, stderr, rc, timed_out, _note(rc, stderr, timed_out, capped, limits))
 
 
 def format_result(r: ExecResult) -> str:
@@ -302,18 +323,24 @@ def format_result(r: ExecResult) -> str:
 
 
 def make_python_tool(
-    limits: SandboxLimits | None = None, workdir: str | Path | None = None
+    limits: SandboxLimits | None = None,
+    workdir: str | Path | None = None,
+    *,
+    packages: tuple[str, ...] = DEFAULT_PACKAGES,
+    allow_unsafe: bool = False,
 ) -> Tool:
-    """The ``python`` tool with the given limits (``workdir`` keeps files between calls)."""
+    """The ``python`` tool (``workdir`` keeps files between calls; see ``run_python``)."""
     limits = limits or SandboxLimits()
 
     def python(code: str) -> str:
-        return format_result(run_python(code, limits, workdir))
+        r = run_python(code, limits, workdir, packages=packages, allow_unsafe=allow_unsafe)
+        return format_result(r)
 
+    extra = f" Packages: {', '.join(packages)}." if packages else ""
     python.__doc__ = f"""Run Python code in a sandbox and return what it prints.
 
-    No network, no subprocesses, {limits.time_s:g} s and {limits.memory_mb} MiB limits; files can only
-    be written in the current directory. The value of a final expression is printed.
+    No network, no subprocess tools, {limits.time_s:g} s and {limits.memory_mb} MiB limits; files
+    can only be written in the current directory.{extra} The value of a final expression is printed.
 
     Args:
         code: the Python source to run, e.g. "import math\\nprint(math.factorial(20))".

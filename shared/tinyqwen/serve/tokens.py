@@ -1,4 +1,4 @@
-"""Token counts and logprobs for `tinyqwen serve`: the hooks the server needs beyond `ChatModel`.
+"""Token counts and logprobs for `tinyqwen serve`: what the server needs beyond `ChatModel`.
 
     >>> counter = TokenCounter(llm)                                     # doctest: +SKIP
     >>> counter.chat_prompt([{"role": "user", "content": "hi"}], None)  # doctest: +SKIP
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinyqwen.server_requests import APIError
+from tinyqwen.serve.validation import APIError
 
 
 class TokenCounter:

@@ -1,7 +1,9 @@
 """The model worker of `tinyqwen serve`: one thread owns the model; requests queue and batch.
 
-    >>> worker = ModelWorker(llm, max_batch_size=8)                     # doctest: +SKIP
-    >>> worker.submit(Job("chat", (messages, None), {"max_new_tokens": 8}, key)).result()  # doctest: +SKIP
+    >>> worker = ModelWorker(llm, max_batch_size=8, max_queue=64)      # doctest: +SKIP
+    >>> job = Job("chat", (messages, None, {}), {"max_new_tokens": 8}, batch_key=key)  # doctest: +SKIP
+    >>> worker.submit(job).result()                                     # doctest: +SKIP
+    {'role': 'assistant', 'content': '...'}
 
 The model is not thread-safe and there is one of it, so every request becomes a `Job` on a queue.
 When the worker picks a job with a `batch_key`, it also takes every queued job with the same key
@@ -9,6 +11,10 @@ When the worker picks a job with a `batch_key`, it also takes every queued job w
 and runs the batch as one `chat_batch` / `complete` / `embed` call. If a batched call fails, its
 jobs are rerun one by one so one bad request fails alone. Streaming jobs run alone and hand each
 text delta to a callback; they stop generating when their client goes away.
+
+The queue is bounded: `submit` raises `QueueFull` once `max_queue` jobs wait (jobs being run do not
+count), and the server answers 429 with `Retry-After`, so a flood of requests costs memory for at
+most `max_queue` prompts instead of growing without limit.
 """
 
 from __future__ import annotations
@@ -23,6 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 STREAM_END = object()
+DEFAULT_MAX_QUEUE = 64
+
+
+class QueueFull(Exception):
+    """`max_queue` jobs are already waiting; the caller should retry later."""
 
 
 @dataclass
@@ -39,17 +50,36 @@ class Job:
 class ModelWorker:
     """One thread owns the model; requests queue up and compatible ones are batched."""
 
-    def __init__(self, model: Any, max_batch_size: int = 8) -> None:
+    def __init__(
+        self, model: Any, max_batch_size: int = 8, max_queue: int = DEFAULT_MAX_QUEUE
+    ) -> None:
+        if max_batch_size < 1 or max_queue < 1:
+            raise ValueError(
+                f"max_batch_size and max_queue must be >= 1, got {max_batch_size}, {max_queue}"
+            )
         self.model = model
         self.max_batch_size = max_batch_size
+        self.max_queue = max_queue
         self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._waiting = 0  # jobs submitted and not yet taken into a batch (queue + held)
+        self._lock = threading.Lock()
         self._held: deque[Job] = deque()  # taken from the queue but not batchable with the last
         self.model_calls = 0  # batches run (a batch of 1 counts); reported by /health
         self.largest_batch = 0
         self._thread = threading.Thread(target=self._run, name="tinyqwen-model", daemon=True)
         self._thread.start()
 
+    @property
+    def waiting(self) -> int:
+        """Jobs submitted but not yet running (reported by /health)."""
+        return self._waiting
+
     def submit(self, job: Job) -> Future:
+        """Queue `job`; its future gets the result. Raises `QueueFull` beyond `max_queue`."""
+        with self._lock:
+            if self._waiting >= self.max_queue:
+                raise QueueFull(f"{self._waiting} requests are already waiting")
+            self._waiting += 1
         self._queue.put(job)
         return job.future
 
@@ -83,6 +113,8 @@ class ModelWorker:
                 self._held.extendleft(reversed(skipped))  # keep arrival order for the rest
                 if stop:
                     self._queue.put(None)
+            with self._lock:
+                self._waiting -= len(batch)
             self._execute(batch)
 
     def _execute(self, batch: list[Job]) -> None:
@@ -94,14 +126,15 @@ class ModelWorker:
                 self._stream(job)
                 return
             if job.kind == "chat":
-                messages, tools = job.args
+                messages, tools, extra = job.args  # extra: {"continue_final_message": True} or {}
                 if len(batch) == 1:
-                    results = [self.model.chat(messages, tools=tools, **job.sampling)]
+                    results = [self.model.chat(messages, tools=tools, **extra, **job.sampling)]
                 elif tools is None:
-                    results = self.model.chat_batch([j.args[0] for j in batch], **job.sampling)
+                    convs = [j.args[0] for j in batch]
+                    results = self.model.chat_batch(convs, **extra, **job.sampling)
                 else:  # same tools for all (part of the batch key); LLM.chat_batch takes them
                     convs = [j.args[0] for j in batch]
-                    results = self.model.chat_batch(convs, tools=tools, **job.sampling)
+                    results = self.model.chat_batch(convs, tools=tools, **extra, **job.sampling)
             elif job.kind == "complete":
                 flat = [p for j in batch for p in j.args]
                 texts = self.model.complete(flat, **job.sampling)
@@ -128,10 +161,10 @@ class ModelWorker:
             j.future.set_result(r)
 
     def _stream(self, job: Job) -> None:
-        messages, tools = job.args
+        messages, tools, extra = job.args
         it: Iterator[str] | None = None
         try:
-            it = self.model.stream_chat(messages, tools=tools, **job.sampling)
+            it = self.model.stream_chat(messages, tools=tools, **extra, **job.sampling)
             for delta in it:
                 if job.cancelled.is_set():  # client went away: stop generating
                     break

@@ -1,0 +1,638 @@
+"""The HTTP app of `tinyqwen serve`: OpenAI-compatible endpoints in front of any `ChatModel`.
+
+    >>> app = create_app(tinyqwen.connect("tiny-random"), max_queue=64)   # doctest: +SKIP
+    >>> uvicorn.run(app, host="127.0.0.1", port=8000)                      # doctest: +SKIP
+
+Endpoints: `GET /v1/models`, `POST /v1/chat/completions` (stream or not; `tools` in -> `tool_calls`
+out with `finish_reason: "tool_calls"`), `POST /v1/completions` (prompt: str, list of str, token ids
+or lists of token ids; `echo` + `logprobs` in the legacy format), `POST /v1/embeddings`, `GET /health`.
+
+Read top to bottom: `ServerState` (everything the endpoints share), reading a request (auth, the
+body-size limit, JSON), then one section per endpoint, then the error handlers and `create_app`,
+which only wires these module-level functions into a FastAPI app. Every POST endpoint has the same
+three steps:
+
+1. `read_json`: auth, then the body, refused with 413 once it passes `max_body_bytes` (by its
+   `Content-Length` before a byte is read, or while counting a chunked body), then JSON parsing;
+2. `prepare_*`: validation and tokenisation, run in a thread (`run_in_threadpool`) so that a
+   multi-megabyte prompt being tokenised never stalls the event loop (`/health` keeps answering);
+3. a `Job` for the model worker (`worker.py`: one thread owns the model and batches compatible
+   queued requests; beyond `max_queue` waiting jobs, 429 with `Retry-After`), then the response.
+
+Errors (`validation.py`): every error body is OpenAI's `{"error": {"message", "type", "param",
+"code"}}` JSON, 4xx for a bad request, 500 `server_error` for a bug; never a plain-text page.
+`max_tokens` is clamped to the context left after the prompt (vLLM's default when unset); unset on
+/v1/completions means 16, as in OpenAI's API.
+
+Stated limits:
+- Chat and plain completions go through the `ChatModel` methods, which return text, not ids, so
+  `usage.completion_tokens` there is the returned text re-tokenised (capped at `max_tokens`, which the
+  true count can never exceed) and `finish_reason` is "length" when it reaches `max_tokens`. A real
+  model's output is nearly always the canonical encoding of its text, so this is exact in practice;
+  a random model's output (U+FFFD, odd merges) re-tokenises differently.
+- `logprobs` (only on /v1/completions) need a local model (`LLM`); that path is token-exact
+  (`tokens.generate_scored`), one prompt at a time (scoring requests are not batched).
+- `stream: true` on /v1/completions sends the whole text in one event; chat streams token by token.
+  With `tools`, streamed text stops at the first `<tool_call>` and the calls come in a final delta.
+- No `n > 1`, `presence_penalty`, `frequency_penalty`, `logit_bias`, chat `logprobs`.
+- Malformed HTTP (not a JSON matter) is answered by uvicorn itself, before the app sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import hmac
+import inspect
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinyqwen.serve import MISSING_SERVE_DEPS
+
+try:
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, StreamingResponse
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(f"{MISSING_SERVE_DEPS} ({e})") from e
+
+from tinyqwen.serve.tokens import TokenCounter, generate_scored, is_local, slice_logprobs
+from tinyqwen.serve.validation import (
+    DEFAULT_MAX_BODY_BYTES,
+    APIError,
+    check_bool,
+    check_continue_final,
+    check_embedding_input,
+    check_int,
+    check_messages,
+    check_prompts,
+    check_stream,
+    check_tools,
+    error_from_exception,
+    fit_context,
+    parse_json_body,
+    sampling_from,
+)
+from tinyqwen.serve.worker import DEFAULT_MAX_QUEUE, STREAM_END, Job, ModelWorker, QueueFull
+
+RETRY_AFTER_SECONDS = 1
+
+
+@dataclass
+class ServerState:
+    """What the endpoints share: the model, its worker thread, and the server's limits."""
+
+    model: Any  # a ChatModel
+    name: str  # the model id clients must send (or omit)
+    worker: ModelWorker
+    counter: TokenCounter
+    api_key: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    created: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def context_length(self) -> int:
+        return int(self.model.context_length)
+
+    @property
+    def chat_batch_takes_tools(self) -> bool:
+        # the ChatModel contract's chat_batch has no tools; LLM's takes them
+        try:
+            return "tools" in inspect.signature(self.model.chat_batch).parameters
+        except (TypeError, ValueError):
+            return False
+
+
+def _state(request: Request) -> ServerState:
+    return request.app.state.serve
+
+
+# ---------------------------------------------------------------------------------------- reading
+def check_auth(request: Request, state: ServerState) -> None:
+    if state.api_key is None:
+        return
+    sent = request.headers.get("authorization", "").encode()
+    if not hmac.compare_digest(sent, f"Bearer {state.api_key}".encode()):  # constant time
+        raise APIError(
+            "invalid or missing API key (Authorization: Bearer ...)", 401, code="invalid_api_key"
+        )
+
+
+def _too_large(limit: int) -> APIError:
+    return APIError(
+        f"request body is larger than the server's limit of {limit} bytes (--max-body-bytes)",
+        413,
+        code="request_too_large",
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, or 413 as soon as it is known to pass `limit` bytes: from `Content-Length`
+    before reading anything, else while counting the chunks as they arrive."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, state: ServerState) -> dict:
+    """Auth, size limit, JSON object, model name: what every POST endpoint checks first."""
+    check_auth(request, state)
+    raw = await read_body(request, state.max_body_bytes)
+    body = await run_in_threadpool(parse_json_body, raw)  # ~4 MB of JSON is ~50 ms of CPU
+    requested = body.get("model")
+    if requested is not None and requested != state.name:
+        raise APIError(
+            f"The model {str(requested)[:100]!r} does not exist; this server serves {state.name!r}",
+            404,
+            param="model",
+            code="model_not_found",
+        )
+    return body
+
+
+def submit(state: ServerState, job: Job) -> Future:
+    """Queue `job` on the model worker; 429 + `Retry-After` when the queue is full."""
+    try:
+        return state.worker.submit(job)
+    except QueueFull as e:
+        raise APIError(
+            f"the server is busy: {e} (--max-queue {state.worker.max_queue}); retry later",
+            429,
+            type="rate_limit_error",
+            code="queue_full",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from e
+
+
+async def run_job(state: ServerState, job: Job) -> Any:
+    future = submit(state, job)
+    try:
+        return await asyncio.wrap_future(future)
+    except APIError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the model's error, shown to this request's client
+        raise error_from_exception(e) from e
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def _sse(obj: Any) -> str:
+    return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+
+def _batch_key(kind: str, sampling: dict, extra: Any = None) -> tuple | None:
+    # a seeded sampled request must not share its RNG stream with others: run it alone
+    if sampling["seed"] is not None and sampling["temperature"] > 0:
+        return None
+    return (kind, json.dumps(sampling, sort_keys=True), json.dumps(extra, sort_keys=True))
+
+
+# ---------------------------------------------------------------------------------------- GET
+async def health(request: Request) -> dict:
+    state = _state(request)
+    return {
+        "status": "ok",
+        "model": state.name,
+        "model_calls": state.worker.model_calls,  # batches the worker ran (a batch of 1 counts)
+        "largest_batch": state.worker.largest_batch,
+        "waiting": state.worker.waiting,  # queued requests, at most --max-queue
+    }
+
+
+async def list_models(request: Request) -> dict:
+    state = _state(request)
+    check_auth(request, state)
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": state.name,
+                "object": "model",
+                "created": state.created,
+                "owned_by": "tinyqwen",
+                "max_model_len": state.context_length,
+            }
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------- chat
+@dataclass
+class ChatRequest:
+    messages: list[dict]
+    tools: list[dict] | None
+    extra: dict  # chat keywords beyond sampling: {"continue_final_message": True} or {}
+    sampling: dict
+    prompt_tokens: int
+    stream: bool
+    include_usage: bool
+
+
+def prepare_chat(state: ServerState, body: dict) -> ChatRequest:
+    """Validate a chat request and count its prompt tokens (runs in a thread: may take seconds)."""
+    messages = check_messages(body)
+    tools = check_tools(body)
+    if body.get("logprobs"):
+        raise APIError(
+            "logprobs on chat completions are not supported; use /v1/completions with "
+            "echo + logprobs",
+            param="logprobs",
+        )
+    continue_final = check_continue_final(body)
+    stream, include_usage = check_stream(body)
+    sampling = sampling_from(body, min_new=1, default_max=None)
+    try:
+        prompt_tokens = state.counter.chat_prompt(messages, tools, continue_final)
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise APIError(f"cannot render messages: {e}", param="messages") from e
+    fit_context(sampling, state.context_length, prompt_tokens, 1, "messages")
+    # only when asked, so that models without the option never see it
+    extra = {"continue_final_message": True} if continue_final else {}
+    return ChatRequest(messages, tools, extra, sampling, prompt_tokens, stream, include_usage)
+
+
+def _finish_reason(state: ServerState, text: str, max_new: int) -> tuple[int, str]:
+    """(completion tokens, "length" | "stop"): the text re-tokenised (module docstring)."""
+    n = min(state.counter.text(text), max_new) if text else 0
+    return n, "length" if n >= max_new else "stop"
+
+
+def chat_response(state: ServerState, req: ChatRequest, msg: dict, rid: str, now: int) -> dict:
+    content = msg.get("content") or ""
+    tool_calls = msg.get("tool_calls") or []
+    out_msg: dict[str, Any] = {"role": "assistant", "content": content}
+    completion_text = content
+    if tool_calls:
+        out_msg["content"] = content or None  # as OpenAI: null content beside tool calls
+        out_msg["tool_calls"] = tool_calls
+        completion_text += "".join(
+            json.dumps(c["function"], ensure_ascii=False) for c in tool_calls
+        )
+    n_out, finish = _finish_reason(state, completion_text, req.sampling["max_new_tokens"])
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": now,
+        "model": state.name,
+        "choices": [
+            {
+                "index": 0,
+                "message": out_msg,
+                "finish_reason": "tool_calls" if tool_calls else finish,
+            }
+        ],
+        "usage": _usage(req.prompt_tokens, n_out),
+    }
+
+
+async def chat_completions(request: Request) -> Any:
+    state = _state(request)
+    body = await read_json(request, state)
+    req = await run_in_threadpool(prepare_chat, state, body)
+    rid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if req.stream:
+        loop = asyncio.get_running_loop()
+        deltas: asyncio.Queue = asyncio.Queue()
+        job = Job(
+            "stream",
+            (req.messages, req.tools, req.extra),
+            req.sampling,
+            on_delta=lambda d: loop.call_soon_threadsafe(deltas.put_nowait, d),
+        )
+        submit(state, job)  # before the response starts, so that a full queue is a real 429
+        events = chat_events(state, req, job, deltas, rid, now)
+        return StreamingResponse(events, media_type="text/event-stream")
+
+    if req.tools is None or state.chat_batch_takes_tools:
+        key = _batch_key("chat", req.sampling, [req.tools, req.extra])
+    else:
+        key = None
+    job = Job("chat", (req.messages, req.tools, req.extra), req.sampling, key)
+    msg = await run_job(state, job)
+    return await run_in_threadpool(chat_response, state, req, msg, rid, now)
+
+
+def _shown_upto(text: str, tools: list[dict] | None) -> int:
+    """How much of the streamed `text` may go out as content: with tools, everything before a
+    (possible start of a) `<tool_call>`, which is reported as tool_calls at the end instead."""
+    if tools is None:
+        return len(text)
+    cut = text.find("<tool_call>")
+    if cut < 0:
+        cut = text.rfind("<")  # may be the start of "<tool_call>"
+        if cut >= 0 and not "<tool_call>".startswith(text[cut:]):
+            cut = -1
+    return cut if cut >= 0 else len(text)
+
+
+async def chat_events(
+    state: ServerState,
+    req: ChatRequest,
+    job: Job,
+    deltas: asyncio.Queue,
+    rid: str,
+    now: int,
+) -> AsyncIterator[str]:
+    """The SSE events of a streamed chat completion, fed by the worker through `deltas`."""
+
+    def chunk(delta: dict, finish: str | None = None, **more: Any) -> str:
+        choices = [{"index": 0, "delta": delta, "finish_reason": finish}]
+        return _sse(
+            {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": now,
+                "model": state.name,
+                "choices": choices if "usage" not in more else [],
+                **more,
+            }
+        )
+
+    text, sent = "", 0  # full raw text so far; how much of it went out as content
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        while (item := await deltas.get()) is not STREAM_END:
+            if isinstance(item, BaseException):
+                yield _sse(error_from_exception(item).body())
+                yield "data: [DONE]\n\n"
+                return
+            text += item
+            safe = _shown_upto(text, req.tools)
+            if safe > sent:
+                yield chunk({"content": text[sent:safe]})
+                sent = safe
+        finish = None
+        if req.tools is not None:
+            from tinyqwen.chat_template import parse_tool_calls
+
+            content, tool_calls = parse_tool_calls(text)
+            if tool_calls:
+                done = text[:sent]
+                rest = content[len(done) :] if content.startswith(done) else ""
+                if rest:
+                    yield chunk({"content": rest})
+                yield chunk({"tool_calls": [{"index": k, **c} for k, c in enumerate(tool_calls)]})
+                finish = "tool_calls"
+            elif sent < len(text):
+                yield chunk({"content": text[sent:]})
+        max_new = req.sampling["max_new_tokens"]
+        n_out, length_or_stop = await run_in_threadpool(_finish_reason, state, text, max_new)
+        yield chunk({}, finish or length_or_stop)
+        if req.include_usage:
+            yield chunk({}, usage=_usage(req.prompt_tokens, n_out))
+        yield "data: [DONE]\n\n"
+    finally:
+        job.cancelled.set()  # stops generation if the client disconnected early
+
+
+# ---------------------------------------------------------------------------------------- completions
+@dataclass
+class CompletionRequest:
+    texts: list[str]  # the prompts as text (token-id prompts decoded)
+    ids: list[list[int] | None]  # the prompts as ids (None without a local tokenizer)
+    prompt_tokens: list[int]
+    echo: bool
+    top_logprobs: int | None  # `logprobs`: how many alternatives per token; None = no logprobs
+    sampling: dict
+    stream: bool
+
+
+def _prompt_ids(state: ServerState, prompts: list[str | list[int]]) -> list[list[int] | None]:
+    tok = state.counter.tokenizer
+    if tok is None:
+        if any(isinstance(p, list) for p in prompts):
+            raise APIError("token-id prompts need a local tokenizer", param="prompt")
+        return [None] * len(prompts)
+    vocab = int(tok.vocab_size)
+    ids = []
+    for p in prompts:
+        if isinstance(p, list):
+            bad = [t for t in p if not 0 <= t < vocab]
+            if bad:
+                raise APIError(f"token ids out of range [0, {vocab}): {bad[:5]}", param="prompt")
+            ids.append(p)
+        else:
+            ids.append(state.counter.prompt_ids(p))
+    return ids
+
+
+def prepare_completions(state: ServerState, body: dict) -> CompletionRequest:
+    """Validate a completions request and tokenise its prompts (runs in a thread)."""
+    prompts = check_prompts(body)
+    echo = check_bool(body, "echo")
+    top_n = check_int(body, "logprobs", 0, 20)
+    stream, _ = check_stream(body)
+    sampling = sampling_from(body, min_new=0, default_max=16)
+    ids = _prompt_ids(state, prompts)
+    tok = state.counter.tokenizer
+    texts = [tok.decode(p) if isinstance(p, list) else p for p in prompts]
+    n_prompt = [len(i) if i is not None else state.counter.text(t) for i, t in zip(ids, texts)]
+    fit_context(sampling, state.context_length, max(n_prompt), 0, "prompt")
+    if top_n is not None and not is_local(state.model):
+        raise APIError(
+            "logprobs are not supported by this backend (needs a local model with a tokenizer)",
+            param="logprobs",
+            code="not_supported",
+        )
+    return CompletionRequest(texts, ids, n_prompt, echo, top_n, sampling, stream)
+
+
+async def _run_completions(state: ServerState, req: CompletionRequest) -> list[tuple]:
+    """(text, completion tokens, finish_reason, logprobs | None) per prompt."""
+    if req.top_logprobs is not None:  # token-exact path, one prompt at a time
+        results = []
+        for prompt_ids in req.ids:
+            job = Job(
+                "call",
+                lambda i=prompt_ids: generate_scored(
+                    state.model, i, req.sampling, req.top_logprobs
+                ),
+            )
+            results.append(await run_job(state, job))
+        return results
+    max_new = req.sampling["max_new_tokens"]
+    if max_new == 0:
+        return [("", 0, "length", None) for _ in req.texts]
+    job = Job("complete", req.texts, req.sampling, _batch_key("complete", req.sampling))
+    outs = await run_job(state, job)
+    return [(out, *_finish_reason(state, out, max_new), None) for out in outs]
+
+
+def completion_response(
+    state: ServerState, req: CompletionRequest, results: list[tuple], rid: str, now: int
+) -> dict:
+    choices = []
+    for k, (text, (out, _n, finish, lp)) in enumerate(zip(req.texts, results)):
+        if lp is not None and not req.echo:  # echo: prompt + generated; else the generated part
+            lp = slice_logprobs(lp, len(req.ids[k]), len(text))
+        choices.append(
+            {
+                "index": k,
+                "text": text + out if req.echo else out,
+                "logprobs": lp,
+                "finish_reason": finish,
+            }
+        )
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": now,
+        "model": state.name,
+        "choices": choices,
+        "usage": _usage(sum(req.prompt_tokens), sum(r[1] for r in results)),
+    }
+
+
+async def completions(request: Request) -> Any:
+    state = _state(request)
+    body = await read_json(request, state)
+    req = await run_in_threadpool(prepare_completions, state, body)
+    rid, now = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+    results = await _run_completions(state, req)
+    resp = await run_in_threadpool(completion_response, state, req, results, rid, now)
+    if not req.stream:
+        return resp
+
+    async def once() -> AsyncIterator[str]:  # one event with everything, then [DONE]
+        yield _sse(resp | {"usage": None})
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(once(), media_type="text/event-stream")
+
+
+# ---------------------------------------------------------------------------------------- embeddings
+def prepare_embeddings(state: ServerState, body: dict) -> tuple[list[str], str, str, list[int]]:
+    """(texts, encoding_format, pooling, token counts); runs in a thread."""
+    texts, fmt, pooling = check_embedding_input(body)
+    n_tokens = [state.counter.text(t) for t in texts]
+    too_long = [i for i, n in enumerate(n_tokens) if n > state.context_length]
+    if too_long:
+        raise APIError(
+            f"input[{too_long[0]}] has {n_tokens[too_long[0]]} tokens, more than the "
+            f"context length {state.context_length}",
+            param="input",
+            code="context_length_exceeded",
+        )
+    return texts, fmt, pooling, n_tokens
+
+
+def embedding_response(state: ServerState, emb: Any, fmt: str, n_tokens: list[int]) -> dict:
+    data = []
+    for i, row in enumerate(np.asarray(emb, dtype=np.float32)):  # [N, H]
+        vec: Any = base64.b64encode(row.tobytes()).decode() if fmt == "base64" else row.tolist()
+        data.append({"object": "embedding", "index": i, "embedding": vec})
+    total = sum(n_tokens)
+    return {
+        "object": "list",
+        "data": data,
+        "model": state.name,
+        "usage": {"prompt_tokens": total, "total_tokens": total},
+    }
+
+
+async def embeddings(request: Request) -> dict:
+    state = _state(request)
+    body = await read_json(request, state)
+    texts, fmt, pooling, n_tokens = await run_in_threadpool(prepare_embeddings, state, body)
+    emb = await run_job(state, Job("embed", texts, {"pooling": pooling}, ("embed", pooling)))
+    return await run_in_threadpool(embedding_response, state, emb, fmt, n_tokens)
+
+
+# ---------------------------------------------------------------------------------------- errors
+def _error_response(err: APIError) -> JSONResponse:
+    return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+
+
+async def on_api_error(request: Request, exc: APIError) -> JSONResponse:  # noqa: ARG001
+    return _error_response(exc)
+
+
+async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """404 / 405 and other HTTP errors raised by the router."""
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    err = APIError(f"{exc.detail}: {request.method} {request.url.path}", exc.status_code, code=code)
+    err.headers = dict(exc.headers) if exc.headers else None
+    return _error_response(err)
+
+
+async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:  # noqa: ARG001
+    first = (exc.errors() or [{}])[0]
+    param = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+    return _error_response(APIError(f"invalid request: {first.get('msg', exc)}", param=param))
+
+
+async def on_internal_error(request: Request, exc: Exception) -> JSONResponse:  # noqa: ARG001
+    """A bug: still OpenAI-shaped JSON (uvicorn logs the traceback)."""
+    return _error_response(error_from_exception(exc))
+
+
+# ---------------------------------------------------------------------------------------- the app
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Move everything alive now (the model, the libraries) out of the cyclic GC's sight: a full
+    # collection stops every thread, the event loop too, and tokenising a few MB of text
+    # triggers several; with the model's objects frozen each takes milliseconds, not 100s of ms.
+    gc.collect()
+    gc.freeze()
+    yield
+    app.state.serve.worker.close()
+
+
+def create_app(
+    model: Any,
+    served_model_name: str | None = None,
+    *,
+    max_batch_size: int = 8,
+    max_queue: int = DEFAULT_MAX_QUEUE,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    api_key: str | None = None,
+) -> FastAPI:
+    """A FastAPI app serving `model` (any ChatModel). The worker thread stops on app shutdown."""
+    if max_body_bytes < 1:
+        raise ValueError(f"max_body_bytes must be >= 1, got {max_body_bytes}")
+    state = ServerState(
+        model=model,
+        name=served_model_name or str(model.name),
+        worker=ModelWorker(model, max_batch_size=max_batch_size, max_queue=max_queue),
+        counter=TokenCounter(model),
+        api_key=api_key,
+        max_body_bytes=max_body_bytes,
+    )
+    app = FastAPI(title="tinyqwen serve", lifespan=_lifespan)
+    app.state.serve = state
+    app.add_exception_handler(APIError, on_api_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_internal_error)
+    app.add_api_route("/health", health, methods=["GET"], response_model=None)
+    app.add_api_route("/v1/models", list_models, methods=["GET"], response_model=None)
+    app.add_api_route(
+        "/v1/chat/completions", chat_completions, methods=["POST"], response_model=None
+    )
+    app.add_api_route("/v1/completions", completions, methods=["POST"], response_model=None)
+    app.add_api_route("/v1/embeddings", embeddings, methods=["POST"], response_model=None)
+    return app
