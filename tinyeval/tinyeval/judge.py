@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyeval.template import check_template, safe_format
+from tinyqwen.sampling import Sampling
 
 RATING_RE = re.compile(r"\[\[\s*(-?\d+(?:\.\d+)?)\s*\]\]")
 CHOICE_RE = re.compile(r"\[\[\s*([ABC])\s*\]\]")
@@ -125,7 +126,7 @@ class Judge:
         self.cfg = cfg
         self.scale = tuple(cfg.get("scale", [1, 10]))
         self.retries = cfg.get("retries", 2)
-        self.max_new_tokens = cfg.get("max_new_tokens", 256)
+        self.sampling = Sampling(max_new_tokens=cfg.get("max_new_tokens", 256), temperature=0.0)
         self.calls = 0
 
     def ask(self, prompts: list[str], parse) -> list[tuple[Any, list[str]]]:
@@ -139,9 +140,7 @@ class Judge:
                 break
             with warnings.catch_warnings():  # no tools offered: "<tool_call>" is just text
                 warnings.filterwarnings("ignore", message=".*tool_call")
-                outs = self.model.chat_batch(
-                    [convs[i] for i in todo], max_new_tokens=self.max_new_tokens, temperature=0.0
-                )
+                outs = self.model.chat_batch([convs[i] for i in todo], sampling=self.sampling)
             self.calls += len(todo)
             still = []
             for i, msg in zip(todo, outs):

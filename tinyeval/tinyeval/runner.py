@@ -182,7 +182,9 @@ class _Runner:
                 gold = LETTERS.index(ex["answers"][0]) if ex["answers"] else None
                 best = pick_choice(lls)
                 # lm-eval's acc_norm: per character of the choice, without the delimiter
-                best_norm = pick_choice(lls, [len(c) - len(self.task.target_delimiter) for c in conts])
+                best_norm = pick_choice(
+                    lls, [len(c) - len(self.task.target_delimiter) for c in conts]
+                )
                 records.append(
                     {
                         "idx": ex["idx"],
