@@ -1,13 +1,17 @@
-"""Command line: ``python -m tinyeval {run,score,report,tasks,demo}``.
+"""Command line: ``python -m tinyeval {run,score,report,judge,export,tasks,metrics,demo}``.
 
     python -m tinyeval run --model tiny-random --task demo_qa_zh --task demo_mc --out runs/tiny-random
-    python -m tinyeval score ../shared/data/tinyeval/pred/internlm        # prints the scores
+    python -m tinyeval run --model BASE_DIR --adapter LORA_DIR --task ceval --out runs/sft
+    python -m tinyeval score ../shared/data/tinyeval/pred/internlm        # prints the scores (--e: LongBench-E)
     python -m tinyeval report runs/tiny-random ../shared/data/tinyeval/pred/internlm --out runs/report
+    python -m tinyeval judge runs/a [runs/b] --task demo_qa_zh --judge http://127.0.0.1:8000/v1
+    python -m tinyeval export ceval-submission runs/m --out submission.json
     python -m tinyeval demo                                               # offline, tiny-random
 
-``--model`` is anything ``tinyqwen.connect`` accepts: a checkpoint directory, ``tiny-random``, or
-``http://host:port/v1[#model]``. ``score`` never writes into the prediction folder unless given
-``--write`` (the seed's folders are reference data).
+``--model`` is anything ``tinyqwen.connect`` accepts: a checkpoint directory, a LoRA adapter
+directory, ``tiny-random``, or ``http://host:port/v1[#model]``. ``score`` never writes into the
+prediction folder unless given ``--write`` (the seed's folders are reference data). Every task
+config, metric and data file is checked before a model is loaded; any error is one line, exit 2.
 """
 
 from __future__ import annotations
