@@ -213,3 +213,22 @@ def test_task_from_dict_rejects_wrong_types() -> None:
     ]:
         with pytest.raises(ValueError, match=field):
             Task.from_dict({**base, **over})
+
+
+def test_two_concurrent_cli_runs_write_each_example_once(tmp_path) -> None:
+    """The issue's repro: two `tinyeval run` on one --out at once gave 16 rows for 8 examples."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "tinyeval", "run", "--model", "tiny-random", "--task",
+           "demo_qa_en", "--out", str(out), "--quiet", "--batch-size", "2"]  # fmt: skip
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    codes = sorted(rc for rc, _ in results)
+    assert codes in ([0, 2], [0, 0]), results  # [0, 0]: the second started after the first ended
+    if codes == [0, 2]:
+        assert any("in use by another tinyeval run" in err for rc, err in results if rc == 2)
+    rows = [json.loads(x) for x in (out / "demo_qa_en.jsonl").read_text().splitlines()]
+    assert sorted(r["idx"] for r in rows) == list(range(8))
