@@ -1,6 +1,8 @@
 # tiny-universe — one Makefile for the whole monorepo.
 #   make setup   create .venv, install torch (CPU wheel pinned for CI) and every folder editable with [test]
 #   make test    ruff check + ruff format --check, then each folder's pytest (sets up first when needed)
+#   make test-no-shared-data   the tests that read ../shared/data, again with it hidden (they must skip
+#                or use generated data: a user's clone has no ../shared); .ci/run runs both
 #   make demo    the main job of every folder on the embedded default (offline, tiny-random model)
 #   make bench   every folder's bench/*.py (slow; not part of make test)
 # Users with a GPU keep their own torch build:  make setup TORCH="torch"  (or install torch first).
@@ -16,7 +18,7 @@ FOLDERS := $(patsubst %/pyproject.toml,%,$(wildcard shared/pyproject.toml qwen-b
 	tinyrag/pyproject.toml tinyagent/pyproject.toml tinyeval/pyproject.toml))
 STAMP := $(VENV)/.setup-stamp
 
-.PHONY: setup test lint format demo bench clean
+.PHONY: setup test test-no-shared-data lint format demo bench clean
 
 setup: $(STAMP)
 
@@ -42,6 +44,18 @@ test: lint
 		(cd $$d && ../$(PY) -m pytest -q) || failed="$$failed $$d"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
+
+# TINYU_SHARED_DATA=off hides ../shared/data from every conftest (tinyqwen.data_cache.shared_dev_data);
+# only the test files that mention it are re-run, so this costs about a minute, not a second full suite.
+DATA_TESTS_RE := DEV_DATA|data_path\(|data_dir\(|acebench_dir|shared_dev_data|conftest import DATA|tokenizer_corpus
+test-no-shared-data: setup
+	@failed=""; for d in $(FOLDERS); do \
+		files=$$(cd $$d && grep -lE '$(DATA_TESTS_RE)' tests/test_*.py 2>/dev/null); \
+		[ -n "$$files" ] || continue; \
+		echo "===== pytest $$d with TINYU_SHARED_DATA=off:" $$files; \
+		(cd $$d && TINYU_SHARED_DATA=off ../$(PY) -m pytest -q $$files) || failed="$$failed $$d"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED without ../shared/data:$$failed"; exit 1; fi
 
 # The main job of each folder on the embedded default (tiny-random: seeded random weights, gibberish text).
 demo: setup

@@ -58,8 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _main(argv: list[str]) -> int:
     if argv and argv[0] in PASSTHROUGH:
         mod = _load(argv[0])
         if mod is None:
@@ -67,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(mod.main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     return int(importlib.import_module(args.module).run(args) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinyqwen.errors import run_cli
+
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

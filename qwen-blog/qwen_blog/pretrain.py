@@ -76,6 +76,14 @@ PRESETS: dict[str, dict] = {
 TRAIN_DEFAULTS = dict(PRESETS["tiny"]["train"])
 
 
+# keys of a transformers config.json that tinyqwen reads under another name or ignores
+HF_CONFIG_KEYS = {
+    "head_dim", "rope_parameters", "rope_scaling", "rope_theta", "model_type", "architectures",
+    "dtype", "torch_dtype", "transformers_version", "use_cache", "initializer_range",
+    "attention_dropout", "hidden_act", "max_window_layers", "use_sliding_window", "layer_types",
+}  # fmt: skip
+
+
 def load_preset(spec: str) -> tuple[dict, dict]:
     """(model config fields, training defaults) for ``tiny``, ``small`` or a JSON file."""
     if spec in PRESETS:
@@ -95,6 +103,20 @@ def load_preset(spec: str) -> tuple[dict, dict]:
     unknown = set(train) - set(TRAIN_DEFAULTS)
     if unknown:
         raise ValueError(f'{p}: unknown field(s) in "train": {sorted(unknown)}')
+    if not isinstance(model, dict):
+        raise ValueError(f'{p}: "model" must be a JSON object')
+    from dataclasses import fields
+
+    from tinyqwen.config import Qwen2Config
+
+    # a typo ("dim" for "hidden_size") must not silently train the default-sized model
+    known = {f.name for f in fields(Qwen2Config)} | HF_CONFIG_KEYS
+    unknown = set(model) - known
+    if unknown:
+        raise ValueError(
+            f"{p}: unknown model field(s) {sorted(unknown)}; known: hidden_size, "
+            "intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, ..."
+        )
     return dict(model), {**TRAIN_DEFAULTS, **train}
 
 
@@ -262,8 +284,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from qwen_blog import data
+    from qwen_blog.checkpointing import latest_checkpoint
     from qwen_blog.distributed import cleanup, init_distributed, wrap_model
-    from qwen_blog.trainer import TrainArgs, latest_checkpoint, train
+    from qwen_blog.trainer import TrainArgs, train
     from tinyqwen import Qwen2Config, Qwen2ForCausalLM
 
     model_fields, defaults = load_preset(args.config)

@@ -234,8 +234,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from qwen_blog import corpus, data, lora
+    from qwen_blog.checkpointing import latest_checkpoint
     from qwen_blog.distributed import cleanup, init_distributed, wrap_model
-    from qwen_blog.trainer import TrainArgs, latest_checkpoint, train
+    from qwen_blog.trainer import TrainArgs, train
     from tinyqwen import Qwen2ForCausalLM, Tokenizer
 
     info = init_distributed(args.device)

@@ -14,12 +14,11 @@ and micro-batches (up to float summation order). AdamW has two parameter groups:
 embeddings) get weight decay, biases and norm gains do not. The learning rate warms up linearly for
 ``warmup_steps`` and follows a cosine down to ``min_lr_ratio * lr`` at ``max_steps``.
 
-A checkpoint is a directory ``OUT/step-000120/`` holding the weights (HF layout or a PEFT adapter, written
-by the caller's ``save_weights``) plus ``trainer_state.pt`` (optimizer, scheduler, every rank's RNG
-states, step). It is written under a temporary name and renamed into place, then ``OUT/latest`` is
-updated atomically, so a crash never leaves a half-written checkpoint behind ``latest``. Because data
-order is a function of the step (``qwen_blog.data.BlockSampler``), ``--resume`` replays the identical
-loss sequence.
+Checkpoints and ``--resume`` live in ``qwen_blog.checkpointing`` (``OUT/step-000120/`` = weights +
+``trainer_state.pt``, written atomically; ``OUT/latest`` names the newest). Because data order is a
+function of the step (``qwen_blog.data.BlockSampler``), ``--resume`` replays the identical loss
+sequence. The loop below reads like nanoGPT's: build the optimizer, maybe restore, then
+``train_step`` / evaluate / log / checkpoint until ``max_steps``.
 
 Logs (rank 0): ``OUT/log.jsonl`` and ``OUT/log.csv`` (step, loss, val_loss, lr, grad_norm, tokens,
 elapsed_s) and ``OUT/loss.png``.
@@ -33,27 +32,22 @@ import contextlib
 import csv
 import json
 import math
-import os
-import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qwen_blog.distributed import DistInfo, all_gather_objects, all_reduce_sum, barrier, unwrap
+from qwen_blog.checkpointing import prepare_fresh_run, restore_checkpoint, save_checkpoint
+from qwen_blog.distributed import DistInfo, all_reduce_sum, unwrap
 from tinyqwen.atomic import atomic_path, atomic_write_text
 
 Batch = (
     dict  # {"input_ids": [B,T], "targets": [B,T] (-100 = ignore), "attention_mask": [B,T] | None}
 )
-STATE_FILE = "trainer_state.pt"
-LATEST = "latest"
 LOG_FIELDS = ["step", "loss", "val_loss", "lr", "grad_norm", "tokens", "elapsed_s"]
 
 
@@ -142,75 +136,7 @@ def loss_sum(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int]:
 
 
 # ---------------------------------------------------------------------------------------------------
-# RNG, checkpoints, logs
-
-
-def rng_state() -> dict:
-    """This process's RNG states as plain Python values (bytes, ints), so they pickle anywhere and load
-    with ``torch.load(weights_only=True)``."""
-    np_name, np_keys, np_pos, np_gauss, np_cached = np.random.get_state()
-    py_version, py_state, py_gauss = random.getstate()
-    return {
-        "torch": torch.get_rng_state().numpy().tobytes(),
-        "cuda": [s.numpy().tobytes() for s in torch.cuda.get_rng_state_all()]
-        if torch.cuda.is_available()
-        else [],
-        "numpy": [np_name, np_keys.tobytes(), int(np_pos), int(np_gauss), float(np_cached)],
-        "python": [py_version, list(py_state), py_gauss],
-    }
-
-
-def _byte_tensor(b: bytes) -> torch.Tensor:
-    return torch.frombuffer(bytearray(b), dtype=torch.uint8)
-
-
-def set_rng_state(s: dict) -> None:
-    torch.set_rng_state(_byte_tensor(s["torch"]))
-    if s["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([_byte_tensor(b) for b in s["cuda"]])
-    name, keys, pos, gauss, cached = s["numpy"]
-    np.random.set_state((name, np.frombuffer(keys, dtype=np.uint32).copy(), pos, gauss, cached))
-    version, state, py_gauss = s["python"]
-    random.setstate((version, tuple(state), py_gauss))
-
-
-def latest_checkpoint(out: str | Path) -> Path | None:
-    f = Path(out) / LATEST
-    if not f.is_file():
-        return None
-    d = Path(out) / f.read_text(encoding="utf-8").strip()
-    if not (d / STATE_FILE).is_file():
-        raise FileNotFoundError(f"{f} points to {d}, which has no {STATE_FILE}")
-    return d
-
-
-def write_checkpoint(
-    out: Path, step: int, save_weights: Callable[[Path], None], state: dict, keep_last: int
-) -> Path:
-    """Write ``out/step-XXXXXX`` atomically (tmp dir + rename), point ``out/latest`` at it, prune."""
-    name = f"step-{step:06d}"
-    final = out / name
-    tmp = out / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_weights(tmp)
-    torch.save(state, tmp / STATE_FILE)
-    if final.exists():  # re-saving the same step (e.g. after resume): swap, then drop the old one
-        old = out / f".{name}.old"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, final)
-    atomic_write_text(out / LATEST, name + "\n")
-    if keep_last > 0:
-        # only checkpoints up to this step compete; later ones (left by a run we resumed before its end)
-        # are overwritten when this run reaches them
-        steps = sorted(p for p in out.glob("step-*") if p.is_dir() and p.name <= name)
-        for p in steps[:-keep_last]:
-            shutil.rmtree(p)
-    return final
+# logs
 
 
 class RunLog:
@@ -298,6 +224,57 @@ def evaluate(model: nn.Module, batches: list[Batch], info: DistInfo, autocast) -
     return (total[0] / total[1]).item() if total[1] > 0 else None
 
 
+def make_optimizer(raw: nn.Module, args: TrainArgs, device: torch.device):
+    """AdamW (two parameter groups) and its warmup + cosine LR schedule."""
+    optimizer = torch.optim.AdamW(
+        param_groups(raw, args.weight_decay),
+        lr=args.lr,
+        betas=(args.beta1, args.beta2),
+        eps=1e-8,
+        fused=device.type == "cuda",
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(args.warmup_steps, args.max_steps, args.min_lr_ratio)
+    )
+    return optimizer, scheduler
+
+
+def train_step(
+    model, batches: list[Batch], optimizer, scheduler, params, args, info, autocast, step: int
+):
+    """Optimizer step ``step`` over this rank's micro-batches (see the module docstring).
+
+    Returns (mean target-token loss over the global batch, grad norm, lr used, target tokens).
+    """
+    counts = torch.tensor(
+        [sum(int((b["targets"] != -100).sum()) for b in batches)], dtype=torch.float64
+    )
+    n_global = all_reduce_sum(counts.to(info.device), info).item()
+    if n_global == 0:
+        raise ValueError(f"step {step}: the batch has no target tokens (all labels are -100)")
+    denom = n_global / info.world_size  # DDP's gradient average divides by world_size again
+    acc = torch.zeros((), dtype=torch.float64, device=info.device)
+    for i, b in enumerate(batches):
+        last = i == len(batches) - 1
+        sync = contextlib.nullcontext() if (last or not info.enabled) else model.no_sync()
+        with sync:
+            with autocast():
+                s, _ = loss_sum(model, b)
+            (s / denom).backward()
+        acc += s.detach().double()
+    loss = all_reduce_sum(acc, info).item() / n_global
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"step {step}: loss is {loss}; try a lower --lr or --precision fp32"
+        )
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, args.grad_clip).item()
+    lr = optimizer.param_groups[0]["lr"]
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss, grad_norm, lr, int(n_global)
+
+
 def train(
     model: nn.Module,
     step_batches: Callable[[int], list[Batch]],
@@ -319,81 +296,22 @@ def train(
     out = Path(args.out)
     raw = unwrap(model)
     autocast = autocast_context(args.precision, info.device)
-    use_fused = info.device.type == "cuda"
-    optimizer = torch.optim.AdamW(
-        param_groups(raw, args.weight_decay),
-        lr=args.lr,
-        betas=(args.beta1, args.beta2),
-        eps=1e-8,
-        fused=use_fused,
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(args.warmup_steps, args.max_steps, args.min_lr_ratio)
-    )
+    optimizer, scheduler = make_optimizer(raw, args, info.device)
     params = [p for p in raw.parameters() if p.requires_grad]
 
     step, elapsed0, tokens0 = 0, 0.0, 0
     if resume is not None:
-        ckpt = Path(resume)
-        state = torch.load(ckpt / STATE_FILE, map_location="cpu", weights_only=True)
-        load_weights(ckpt)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if len(state["rng"]) != info.world_size:
-            raise ValueError(
-                f"{ckpt}: saved by {len(state['rng'])} ranks, resuming with "
-                f"{info.world_size}; RNG streams cannot be restored exactly"
-            )
-        set_rng_state(state["rng"][info.rank])
-        # data order is a function of (step, global batch): changing these would replay other data
-        for key in ("global_batch", "seq_len", "max_len"):
-            saved, now = state.get("run", {}).get(key), args.extra.get(key)
-            if saved is not None and saved != now:
-                raise ValueError(
-                    f"{ckpt}: saved with {key}={saved}, resuming with {key}={now}; "
-                    "keep it unchanged to resume exactly"
-                )
-        step, elapsed0, tokens0 = state["step"], state["elapsed_s"], state["tokens"]
-        if step >= args.max_steps:
-            raise ValueError(
-                f"{ckpt} is at step {step}; --max-steps {args.max_steps} leaves nothing to do"
-            )
-
-    if resume is None and (out / LATEST).is_file():
-        if not args.overwrite:
-            raise FileExistsError(
-                f"{out} already holds a run ({out / LATEST}); pass --resume to continue "
-                "it, --overwrite to start over, or choose another --out"
-            )
-        barrier(info)  # every rank has checked before rank 0 deletes
-        if info.is_main:
-            for p in out.glob("step-*"):
-                shutil.rmtree(p)
-            (out / LATEST).unlink()
+        step, elapsed0, tokens0 = restore_checkpoint(
+            Path(resume), optimizer, scheduler, load_weights, args, info
+        )
+    else:
+        prepare_fresh_run(out, args.overwrite, info)
     log = None
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "run.json", json.dumps(asdict(args), indent=2, default=str) + "\n")
         log = RunLog(out, step if resume is not None else None)
     cached_val = val_batches() if val_batches is not None else None
-
-    def checkpoint(step: int, tokens: int, elapsed: float) -> None:
-        rngs = all_gather_objects(rng_state(), info)
-        if info.is_main:
-            state = {
-                "step": step,
-                "tokens": tokens,
-                "elapsed_s": elapsed,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "rng": rngs,
-                "world_size": info.world_size,
-                "run": {
-                    k: v for k, v in args.extra.items() if isinstance(v, (int, float, str, bool))
-                },
-            }
-            write_checkpoint(out, step, save_weights, state, args.keep_last)
-        barrier(info)
 
     model.train()
     tokens, t0 = tokens0, time.perf_counter()
@@ -406,34 +324,11 @@ def train(
     )
     while step < args.max_steps:
         batches = step_batches(step)
-        counts = torch.tensor(
-            [sum(int((b["targets"] != -100).sum()) for b in batches)], dtype=torch.float64
+        loss, grad_norm, lr, n = train_step(
+            model, batches, optimizer, scheduler, params, args, info, autocast, step
         )
-        n_global = all_reduce_sum(counts.to(info.device), info).item()
-        if n_global == 0:
-            raise ValueError(f"step {step}: the batch has no target tokens (all labels are -100)")
-        denom = n_global / info.world_size  # DDP's gradient average divides by world_size again
-        acc = torch.zeros((), dtype=torch.float64, device=info.device)
-        for i, b in enumerate(batches):
-            last = i == len(batches) - 1
-            sync = contextlib.nullcontext() if (last or not info.enabled) else model.no_sync()
-            with sync:
-                with autocast():
-                    s, _ = loss_sum(model, b)
-                (s / denom).backward()
-            acc += s.detach().double()
-        loss = all_reduce_sum(acc, info).item() / n_global
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"step {step}: loss is {loss}; try a lower --lr or --precision fp32"
-            )
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, args.grad_clip).item()
-        lr = optimizer.param_groups[0]["lr"]
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
         step += 1
-        tokens += int(n_global)
+        tokens += n
         elapsed = elapsed0 + time.perf_counter() - t0
 
         val_loss = None
@@ -441,17 +336,8 @@ def train(
         if cached_val is not None and (step % args.eval_every == 0 or step == args.max_steps):
             val_loss = evaluate(model, cached_val, info, autocast)
         if info.is_main:
-            log.add(
-                {
-                    "step": step,
-                    "loss": loss,
-                    "val_loss": val_loss,
-                    "lr": lr,
-                    "grad_norm": grad_norm,
-                    "tokens": tokens,
-                    "elapsed_s": round(elapsed, 3),
-                }
-            )
+            record = dict(step=step, loss=loss, val_loss=val_loss, lr=lr, grad_norm=grad_norm)
+            log.add(record | {"tokens": tokens, "elapsed_s": round(elapsed, 3)})
             post = {"loss": f"{loss:.3f}", "lr": f"{lr:.2e}"}
             if val_loss is not None:
                 post["val"] = f"{val_loss:.3f}"
@@ -459,7 +345,9 @@ def train(
             bar.set_postfix(post, refresh=False)
             bar.update(1)
         if step % args.save_every == 0 or step == args.max_steps:
-            checkpoint(step, tokens, elapsed)
+            save_checkpoint(
+                out, step, tokens, elapsed, optimizer, scheduler, save_weights, args, info
+            )
     bar.close()
     if info.is_main:
         log.plot(title)

@@ -183,3 +183,31 @@ def test_train_a_new_tokenizer_on_the_corpus(tmp_path, toy_config_file, toy_corp
     assert tok.decode(tok.encode(text)) == text and len(tok.encode(text)) < len(
         text.encode("utf-8")
     )
+
+
+def test_truncated_trainer_state_on_resume_names_the_file(run_a, tmp_path, capsys):
+    from qwen_blog.cli import main as cli_main
+
+    run_d = tmp_path / "d"
+    shutil.copytree(run_a, run_d)
+    state = run_d / "step-000008" / "trainer_state.pt"
+    state.write_bytes(state.read_bytes()[:1000])  # a copy cut short (disk full, killed rsync)
+    (run_d / "latest").write_text("step-000008\n")
+    cfg = json.loads((run_a / "run.json").read_text())["extra"]["config"]
+    code = cli_main(["pretrain", "--config", cfg, "--data", str(run_a / "data"), "--out", str(run_d),
+                     "--resume", "--max-steps", "9", "--device", "cpu", "--no-progress"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert (
+        err.splitlines()[-1].startswith(f"error: {state}: cannot be read") and "--overwrite" in err
+    )
+
+
+def test_a_config_typo_is_an_error_not_the_default_model(tmp_path, capsys):
+    from qwen_blog.cli import main as cli_main
+
+    cfg = tmp_path / "typo.json"
+    cfg.write_text(json.dumps({"dim": 64}))
+    assert cli_main(["pretrain", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown model field(s) ['dim']" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

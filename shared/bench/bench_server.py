@@ -1,6 +1,7 @@
 """Benchmark `tinyqwen serve`: 8 concurrent clients vs sequential calls, on tiny-random.
 
     python bench/bench_server.py [--requests 32] [--max-new-tokens 32] [--clients 8]
+    python bench/bench_server.py --baseline /path/to/other/checkout/shared   # A/B, same run
 
 Starts `python -m tinyqwen.serve --model tiny-random` as a subprocess on a free loopback port (a
 second one with `--max-batch-size 1` to separate queueing from batching), sends the same greedy
@@ -11,6 +12,11 @@ requests/s, p50 and p95 latency per request, and throughput relative to sequenti
 - HTTP, 1 client, sequential: what a simple script gets
 - HTTP, N clients, server batching off (`--max-batch-size 1`): requests just queue
 - HTTP, N clients, server batching on: compatible queued requests run as one `chat_batch`
+
+`--baseline DIR` then also runs the batching-on case against the server of another checkout's
+`shared/` folder (e.g. `git archive main | tar -x -C /tmp/main`), alternating the two servers for
+`--rounds` rounds, and prints both req/s and their ratio: on a busy machine only such a same-run
+ratio means anything.
 
 tiny-random is a random model (its output is gibberish); it has the shape of a real one at toy size,
 so these numbers measure the serving path (HTTP, queue, batching), not model quality. On a real
@@ -43,12 +49,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+HERE = Path(__file__).resolve().parents[1]  # this checkout's shared/
+
+
 @contextmanager
-def server(max_batch_size: int):
+def server(max_batch_size: int, shared: Path = HERE):
     port = _free_port()
-    cmd = [sys.executable, "-m", "tinyqwen.serve", "--model", "tiny-random", "--port", str(port)]
+    # older checkouts have the server in tinyqwen/server.py
+    module = "tinyqwen.serve" if (shared / "tinyqwen" / "serve").is_dir() else "tinyqwen.server"
+    cmd = [sys.executable, "-m", module, "--model", "tiny-random", "--port", str(port)]
     cmd += ["--max-batch-size", str(max_batch_size), "--log-level", "warning"]
-    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = os.environ | {"PYTHONPATH": str(shared)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -99,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         help="torch threads in every process (default 1: tiny matmuls get slower, not faster, "
         "with more threads, and much slower on a busy machine)",
     )
+    ap.add_argument("--baseline", type=Path, default=None, help="another checkout's shared/ dir")
+    ap.add_argument("--rounds", type=int, default=3, help="A/B rounds with --baseline")
     args = ap.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # inherited by the server subprocesses
     import torch
@@ -154,6 +167,28 @@ def main(argv: list[str] | None = None) -> None:
             f"{n / wall / base:.2f}x |"
         )
     print(f"\nlargest batch the server ran: {health['largest_batch']}")
+    if args.baseline is not None:
+        compare(args.baseline.resolve(), convs, sampling, clients, args.rounds)
+
+
+def compare(baseline: Path, convs: list, sampling: dict, clients: int, rounds: int) -> None:
+    """Batching on, `clients` clients: the baseline checkout's server vs this one, alternating."""
+    rates: dict[str, list[float]] = {"baseline": [], "this tree": []}
+    for _ in range(rounds):
+        for label, shared in (("baseline", baseline), ("this tree", HERE)):
+            with server(max_batch_size=clients, shared=shared) as url:
+                client = OpenAIChatModel(url, "tiny-random")
+                client.chat(convs[0], **sampling)
+                wall, _ = run(lambda c, m=client: m.chat(c, **sampling), convs, clients)
+                rates[label].append(len(convs) / wall)
+    print(f"\nA/B, {clients} clients, batching on, {rounds} alternating rounds (req/s):")
+    print(f"baseline = {baseline}\n")
+    print("| server | req/s per round | median |")
+    print("|---|---|---:|")
+    for label, r in rates.items():
+        print(f"| {label} | {', '.join(f'{x:.2f}' for x in r)} | {statistics.median(r):.2f} |")
+    ratio = statistics.median(rates["this tree"]) / statistics.median(rates["baseline"])
+    print(f"\nthis tree / baseline (medians): {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tokenizer_corpus import mixed_corpus  # noqa: E402
 
-from tinyqwen.bpe import QWEN2_PATTERN  # noqa: E402
 from tinyqwen.tokenizer import Tokenizer  # noqa: E402
+from tinyqwen.tokenizer.bpe import QWEN2_PATTERN  # noqa: E402
 
 
 def best_of(repeat: int, fn, setup=lambda: None) -> tuple[float, object]:

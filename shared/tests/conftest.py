@@ -17,9 +17,17 @@ from typing import Any
 import pytest
 import torch
 
+from tinyqwen.data_cache import shared_dev_data
+
 # The test models are tiny: a second intra-op thread only adds synchronisation, and on a shared,
 # oversubscribed CPU an OpenMP barrier can cost ~20 ms per matmul. One thread keeps the suite fast.
 torch.set_num_threads(1)
+
+# The developers' copy of the real data (../shared/data beside the checkout); absent on a user's
+# clone and hidden by TINYU_SHARED_DATA=off, so every test that needs it skips with this path.
+DEV_DATA = shared_dev_data(Path(__file__).resolve().parents[2]) or Path(
+    "../shared/data (absent, or hidden by TINYU_SHARED_DATA=off)"
+)
 
 TINY_CONFIG: dict[str, Any] = dict(
     vocab_size=512,
@@ -62,3 +70,9 @@ def hf_checkpoint(tmp_path_factory: pytest.TempPathFactory):
         return make_hf_checkpoint(tmp_path_factory.mktemp("ckpt"), seed=seed, **config_overrides)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_cache(tmp_path_factory, monkeypatch):
+    """Tests never read (or fill) the user's ~/.cache/tiny-universe/data."""
+    monkeypatch.setenv("TINYU_DATA_DIR", str(tmp_path_factory.mktemp("data-cache")))

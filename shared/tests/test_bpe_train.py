@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from tokenizer_corpus import generated_text
 
-from tinyqwen.bpe_train import QWEN25_SPECIALS, count_pretokens, main, train_bpe
-from tinyqwen.bytes_unicode import BYTE_ORDER
 from tinyqwen.tokenizer import TINY_RANDOM_DIR
+from tinyqwen.tokenizer.bpe_train import QWEN25_SPECIALS, count_pretokens, main, train_bpe
+from tinyqwen.tokenizer.bytes_unicode import BYTE_ORDER
 
 tokenizers = pytest.importorskip("tokenizers")
 CORPUS = (TINY_RANDOM_DIR / "corpus.txt").read_text(encoding="utf-8")

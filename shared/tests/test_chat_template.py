@@ -22,8 +22,12 @@ from tinyqwen.chat_template import (
     render_chat,
     render_chat_segments,
 )
+from tinyqwen.data_cache import shared_dev_data
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "qwen25_tool_prompt"
+DATA = (
+    shared_dev_data(Path(__file__).resolve().parents[2])
+    or Path("../shared/data (absent or hidden)")
+) / "qwen25_tool_prompt"
 
 
 def _need_data() -> Path:

@@ -44,6 +44,7 @@ class FakeHub:
         self.ignore_range: set[str] = set()
         self.wrong_sha: set[str] = set()
         self.extra_listing: list[dict] = []
+        self.listed_size: dict[str, int] = {}  # lie about a file's size in the listing
         self.tree_api = True
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.bytes_sent = 0
@@ -62,7 +63,7 @@ class FakeHub:
     def hf_tree(self) -> list[dict]:
         out = [{"type": "directory", "path": "tokenizer", "oid": "d" * 40, "size": 0}]
         for path, data in self.files.items():
-            entry = {"type": "file", "path": path, "size": len(data)}
+            entry = {"type": "file", "path": path, "size": self.listed_size.get(path, len(data))}
             if path in self.lfs:
                 entry |= {"oid": "a" * 40, "lfs": {"oid": self.sha256(path), "size": len(data)}}
             else:
@@ -270,3 +271,39 @@ def test_cli_happy_path(hub, tmp_path, capsys):
     assert code == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "m")
     _assert_tree(tmp_path / "m", hub.files)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [".", "a/./b.txt", "a//b.txt", "x\x00y.txt", "tokenizer\\..\\evil", "/etc/passwd"],
+)
+def test_odd_listed_paths_are_download_errors(hub, tmp_path, bad):
+    hub.extra_listing.append({"type": "file", "path": bad, "size": 3, "oid": "0" * 40})
+    with pytest.raises(DownloadError, match="refusing the listed file path"):
+        download(REPO, tmp_path / "m", endpoint=hub.url, progress=False)
+    assert (
+        sorted(p.name for p in tmp_path.iterdir()) == []
+    )  # nothing written, not even in the parent
+
+
+def test_a_path_that_is_both_file_and_folder_is_a_download_error(hub, tmp_path):
+    hub.extra_listing += [
+        {"type": "file", "path": "x", "size": 1, "oid": "0" * 40},
+        {"type": "file", "path": "x/y.txt", "size": 1, "oid": "0" * 40},
+    ]
+    with pytest.raises(DownloadError, match="both the file 'x' and 'x/y.txt'"):
+        download(REPO, tmp_path / "m", endpoint=hub.url, progress=False)
+
+
+def test_a_file_in_the_way_of_a_folder_is_a_download_error(hub, tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "tokenizer").write_text("not a folder")
+    with pytest.raises(DownloadError, match="cannot create the folder"):
+        download(REPO, tmp_path / "m", endpoint=hub.url, progress=False)
+
+
+def test_a_stream_longer_than_listed_is_cut_at_the_listed_size(hub, tmp_path):
+    hub.listed_size["model.safetensors"] = 10  # listed 10 bytes, the server streams 3 MiB
+    with pytest.raises(ChecksumError, match="more than the listed 10 bytes"):
+        download(REPO, tmp_path / "m", endpoint=hub.url, progress=False)
+    assert not list((tmp_path / "m").rglob("model.safetensors*"))  # partial deleted

@@ -208,10 +208,10 @@ class GatedModel(ScriptedChatModel):
         self.entered = threading.Event()
         self.gate = threading.Event()
 
-    def chat(self, messages, tools=None, **sampling):
+    def chat(self, messages, **kwargs):
         self.entered.set()
         assert self.gate.wait(30)
-        return super().chat(messages, tools, **sampling)
+        return super().chat(messages, **kwargs)
 
 
 def test_queue_beyond_max_queue_is_429_with_retry_after():
@@ -371,10 +371,10 @@ class BuggyModel(ScriptedChatModel):
             raise RuntimeError("bug in count_tokens")
         return super().count_tokens(text)
 
-    def chat(self, messages, tools=None, **sampling):
+    def chat(self, messages, **kwargs):
         if messages[-1]["content"] == "explode":
             raise RuntimeError("bug in chat")
-        return super().chat(messages, tools, **sampling)
+        return super().chat(messages, **kwargs)
 
 
 def test_every_error_is_openai_json_never_plain_text():

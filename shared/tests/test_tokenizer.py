@@ -14,14 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizer_corpus import generated_text
 
-from tinyqwen.bpe import QWEN2_PATTERN, MergeTable, bpe_merge, recover_merges
-from tinyqwen.bytes_unicode import (
+from tinyqwen.tokenizer import QWEN25_ADDED_TOKENS, TINY_RANDOM_DIR, AddedToken, Tokenizer
+from tinyqwen.tokenizer.bpe import QWEN2_PATTERN, MergeTable, bpe_merge, recover_merges
+from tinyqwen.tokenizer.bytes_unicode import (
     BYTE_ORDER,
     BYTE_TO_CHAR,
     token_bytes_to_str,
     token_str_to_bytes,
 )
-from tinyqwen.tokenizer import QWEN25_ADDED_TOKENS, TINY_RANDOM_DIR, AddedToken, Tokenizer
 
 tokenizers = pytest.importorskip("tokenizers")
 

@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizer_corpus import mixed_corpus
 
-from tinyqwen.bpe import QWEN2_PATTERN
-from tinyqwen.bytes_unicode import token_bytes_to_str
 from tinyqwen.tokenizer import QWEN25_ADDED_TOKENS, Tokenizer
+from tinyqwen.tokenizer.bpe import QWEN2_PATTERN
+from tinyqwen.tokenizer.bytes_unicode import token_bytes_to_str
 
 tiktoken = pytest.importorskip("tiktoken")
 tokenizers = pytest.importorskip("tokenizers")

@@ -15,7 +15,16 @@ import json
 import random
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tinyeval" / "dataset"
+from tinyqwen.data_cache import shared_dev_data
+
+DATA_DIR = (
+    (
+        shared_dev_data(Path(__file__).resolve().parents[2])
+        or Path("../shared/data (absent or hidden)")
+    )
+    / "tinyeval"
+    / "dataset"
+)
 ASSET_CORPUS = (
     Path(__file__).resolve().parents[1] / "tinyqwen" / "assets" / "tiny-random" / "corpus.txt"
 )

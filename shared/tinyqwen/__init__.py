@@ -24,7 +24,7 @@ _EXPORTS = {
     "Qwen2ForCausalLM": "tinyqwen.model",
     "KVCache": "tinyqwen.kv_cache",
     "Tokenizer": "tinyqwen.tokenizer",
-    "train_bpe": "tinyqwen.bpe_train",
+    "train_bpe": "tinyqwen.tokenizer.bpe_train",
     "generate": "tinyqwen.generation",
     "stream_generate": "tinyqwen.generation",
     "render_chat": "tinyqwen.chat_template",

@@ -200,13 +200,13 @@ def merge_adapter(model: Any, adapter_dir: str | Path) -> list[str]:
         name, which = peft_module_key(key)
         target = modules.get(name)
         if which not in ("A", "B") or not isinstance(target, torch.nn.Linear):
-            raise KeyError(
+            raise ValueError(
                 f"{w_path}: tensor {key!r} does not match any linear layer of this model"
             )
         pairs.setdefault(name, {})[which] = value
     for name, ab in sorted(pairs.items()):
         if set(ab) != {"A", "B"}:
-            raise KeyError(f"{w_path}: {name} has lora_{'A' if 'A' in ab else 'B'} but not both")
+            raise ValueError(f"{w_path}: {name} has lora_{'A' if 'A' in ab else 'B'} but not both")
         weight = modules[name].weight  # [out, in]
         a, b = ab["A"].float(), ab["B"].float()  # [r, in], [out, r]
         if a.shape != (config.r, weight.shape[1]) or b.shape != (weight.shape[0], config.r):
@@ -218,7 +218,7 @@ def merge_adapter(model: Any, adapter_dir: str | Path) -> list[str]:
             delta = config.scaling * (b.to(weight.device) @ a.to(weight.device))  # [out, in]
             weight.copy_((weight.float() + delta).to(weight.dtype))
     if not pairs:
-        raise KeyError(f"{w_path}: no LoRA tensors found")
+        raise ValueError(f"{w_path}: no LoRA tensors found")
     return sorted(pairs)
 
 

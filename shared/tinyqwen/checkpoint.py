@@ -4,6 +4,9 @@
     >>> model = Qwen2ForCausalLM.from_pretrained("Qwen2.5-0.5B-Instruct")        # doctest: +SKIP
     >>> model.save_pretrained("/tmp/copy")      # transformers can load /tmp/copy  # doctest: +SKIP
 
+Imports go one way: ``model.py`` imports this module and passes its class in
+(``load_model(Qwen2ForCausalLM, path)``); this module never imports the model.
+
 Layouts read: ``model.safetensors`` (one file) or ``model.safetensors.index.json`` + shards (its
 ``weight_map`` says which file holds which tensor). Files are opened with ``safetensors.safe_open``
 (memory-mapped); each tensor is read once and converted to the requested dtype.
@@ -31,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -38,8 +42,9 @@ from safetensors.torch import save_file
 
 from tinyqwen.atomic import atomic_path
 from tinyqwen.config import Qwen2Config
-from tinyqwen.model import Qwen2ForCausalLM
 from tinyqwen.rope import RotaryEmbedding
+
+Model = TypeVar("Model", bound=torch.nn.Module)  # Qwen2ForCausalLM, passed in by model.py
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -152,11 +157,12 @@ def _names(names: list[str], limit: int = 8) -> str:
 
 
 def load_model(
+    model_class: type[Model],
     path: str | os.PathLike,
     dtype: torch.dtype | str | None = None,
     device: torch.device | str = "cpu",
-) -> Qwen2ForCausalLM:
-    """Build a ``Qwen2ForCausalLM`` from a Hugging Face directory; eval mode, no grad needed."""
+) -> Model:
+    """Build ``model_class`` from a Hugging Face directory; eval mode, no grad needed."""
     directory = Path(path)
     if not directory.is_dir():
         raise FileNotFoundError(f"checkpoint directory not found: {directory}")
@@ -168,7 +174,7 @@ def load_model(
     locations = tensor_locations(directory)
 
     with torch.device("meta"):  # shapes only: no memory, no random init
-        model = Qwen2ForCausalLM(config)
+        model = model_class(config)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     tied = config.tie_word_embeddings
     optional = {"lm_head.weight"} if tied else set()  # transformers omits the tied copy
@@ -222,7 +228,7 @@ def load_model(
     return model.eval()
 
 
-def save_model(model: Qwen2ForCausalLM, directory: str | os.PathLike) -> None:
+def save_model(model: torch.nn.Module, directory: str | os.PathLike) -> None:
     """Write ``config.json`` + ``model.safetensors`` into ``directory`` (each atomically)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -351,17 +351,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _main(argv: list[str]) -> int:
     if argv and argv[0] in _DISPATCH:  # these parse their own arguments
         import importlib
 
         return int(importlib.import_module(_DISPATCH[argv[0]]).main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # e.g. `tinyqwen generate ... | head -1`
-        return 0
+    return args.func(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``tinyqwen ...``; a user error is one ``error:`` line and exit code 2 (tinyqwen.errors)."""
+    from tinyqwen.errors import run_cli
+
+    return run_cli(_main, argv)

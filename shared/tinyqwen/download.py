@@ -76,10 +76,30 @@ class RemoteFile:
 
 # ---------------------------------------------------------------------------------------- listing
 def _safe_relpath(path: str) -> str:
-    p = PurePosixPath(path)
-    if not path or p.is_absolute() or ".." in p.parts or "\\" in path:
+    """A listed path as a clean relative path, or a DownloadError: absolute paths, `..`, `.`,
+    empty parts, backslashes and control characters (NUL included) are refused."""
+    if not isinstance(path, str) or not path:
+        raise DownloadError(f"refusing the listed file path {path!r}: empty or not a string")
+    parts = path.split("/")
+    if any(ord(c) < 32 for c in path) or "\\" in path:
+        raise DownloadError(f"refusing the listed file path {path!r}: control or '\\' characters")
+    if PurePosixPath(path).is_absolute() or any(part in ("", ".", "..") for part in parts):
         raise DownloadError(f"refusing the listed file path {path!r}: it would escape the target")
-    return str(p)
+    return path
+
+
+def _check_layout(files: list[RemoteFile]) -> None:
+    """Refuse a listing where one path is both a file and a folder (`x` and `x/y.txt`)."""
+    paths = {f.path for f in files}
+    for f in files:
+        parts = f.path.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if prefix in paths:
+                raise DownloadError(
+                    f"the listing has both the file {prefix!r} and {f.path!r} inside it; "
+                    "a path cannot be a file and a folder at once"
+                )
 
 
 def _get(session: requests.Session, url: str, what: str, timeout: float) -> requests.Response:
@@ -106,16 +126,24 @@ def _get(session: requests.Session, url: str, what: str, timeout: float) -> requ
 
 
 def list_hf_files(
-    session: requests.Session, endpoint: str, repo_id: str, revision: str, timeout: float = 30
+    session: requests.Session,
+    endpoint: str,
+    repo_id: str,
+    revision: str,
+    timeout: float = 30,
+    repo_type: str = "model",
 ) -> list[RemoteFile]:
-    """Files of a HF-hub repo (tree API, paginated; siblings listing as a fallback)."""
+    """Files of a HF-hub repo (tree API, paginated; siblings listing as a fallback).
+    `repo_type` "dataset" uses `/api/datasets/...` and `{endpoint}/datasets/{repo}/resolve/...`."""
     rev = quote(revision, safe="")
+    api = f"{endpoint}/api/{repo_type}s/{repo_id}"
+    web = f"{endpoint}/{repo_id}" if repo_type == "model" else f"{endpoint}/{repo_type}s/{repo_id}"
 
     def url_of(path: str) -> str:
-        return f"{endpoint}/{repo_id}/resolve/{rev}/{quote(path)}"
+        return f"{web}/resolve/{rev}/{quote(path)}"
 
     files: list[RemoteFile] = []
-    url: str | None = f"{endpoint}/api/models/{repo_id}/tree/{rev}?recursive=true"
+    url: str | None = f"{api}/tree/{rev}?recursive=true"
     try:
         while url:
             resp = _get(session, url, f"listing {repo_id}", timeout)
@@ -139,7 +167,7 @@ def list_hf_files(
         if "HTTP 404" not in str(e) or files:
             raise
     # some mirrors do not implement the tree API: fall back to the repo's siblings (names only)
-    resp = _get(session, f"{endpoint}/api/models/{repo_id}/revision/{rev}", "listing", timeout)
+    resp = _get(session, f"{api}/revision/{rev}", "listing", timeout)
     siblings = resp.json().get("siblings") or []
     return [
         RemoteFile(path=_safe_relpath(s["rfilename"]), url=url_of(s["rfilename"])) for s in siblings
@@ -147,24 +175,54 @@ def list_hf_files(
 
 
 def list_modelscope_files(
-    session: requests.Session, endpoint: str, repo_id: str, revision: str, timeout: float = 30
+    session: requests.Session,
+    endpoint: str,
+    repo_id: str,
+    revision: str,
+    timeout: float = 30,
+    repo_type: str = "model",
 ) -> list[RemoteFile]:
-    """Files of a ModelScope repo (the recursive repo/files API)."""
+    """Files of a ModelScope repo: models via the recursive `repo/files` API; datasets via
+    `repo/tree` (paged; folders that come back as "tree" entries are listed in turn)."""
     rev = quote(revision, safe="")
-    url = f"{endpoint}/api/v1/models/{repo_id}/repo/files?Revision={rev}&Recursive=true"
-    body = _get(session, url, f"listing {repo_id}", timeout).json()
-    if body.get("Code") not in (200, None) or not isinstance(body.get("Data"), dict):
-        raise DownloadError(f"ModelScope refused listing {repo_id}: {body.get('Message', body)}")
-    files = []
-    for entry in body["Data"].get("Files") or []:
-        if entry.get("Type") != "blob":
+    api = f"{endpoint}/api/v1/{repo_type}s/{repo_id}"
+
+    def entries(url: str) -> list[dict]:
+        body = _get(session, url, f"listing {repo_id}", timeout).json()
+        if body.get("Code") not in (200, None) or not isinstance(body.get("Data"), dict):
+            raise DownloadError(
+                f"ModelScope refused listing {repo_id}: {body.get('Message', body)}"
+            )
+        return body["Data"].get("Files") or []
+
+    if repo_type == "model":
+        listed = entries(f"{api}/repo/files?Revision={rev}&Recursive=true")
+    else:
+        listed, todo, seen = [], [""], set()
+        while todo:
+            root = todo.pop()
+            seen.add(root)
+            for page in range(1, 1000):
+                got = entries(
+                    f"{api}/repo/tree?Revision={rev}&Root={quote(root, safe='')}"
+                    f"&Recursive=true&PageNumber={page}&PageSize=500"
+                )
+                listed += got
+                todo += [
+                    e["Path"] for e in got if e.get("Type") == "tree" and e["Path"] not in seen
+                ]
+                if len(got) < 500:
+                    break
+    files, paths = [], set()
+    for entry in listed:
+        if entry.get("Type") != "blob" or entry.get("Path") in paths:
             continue  # "tree" = a directory
         path = _safe_relpath(entry["Path"])
+        paths.add(path)
         files.append(
             RemoteFile(
                 path=path,
-                url=f"{endpoint}/api/v1/models/{repo_id}/repo?Revision={rev}"
-                f"&FilePath={quote(path, safe='')}",
+                url=f"{api}/repo?Revision={rev}&FilePath={quote(path, safe='')}",
                 size=entry.get("Size"),
                 sha256=entry.get("Sha256") or None,
             )
@@ -225,7 +283,12 @@ def download_file(
     """Download one file to `dest` via `dest.incomplete`, resuming, retrying, verifying."""
     from tqdm.auto import tqdm
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # e.g. a file already sits where a folder is needed
+        raise DownloadError(f"{rf.path}: cannot create the folder {dest.parent}: {e}") from e
+    if dest.is_dir():
+        raise DownloadError(f"{rf.path}: {dest} is a folder, cannot write the file there")
     tmp = dest.with_name(dest.name + ".incomplete")
     bar = tqdm(
         total=rf.size,
@@ -265,8 +328,17 @@ def download_file(
                     if have and status != 206:  # the server ignored Range: start over
                         mode = "wb"
                         bar.reset(total=rf.size)
+                    written = have if mode == "ab" else 0
                     with open(tmp, mode) as f:
                         for chunk in _body_chunks(resp):
+                            written += len(chunk)
+                            if rf.size is not None and written > rf.size:
+                                f.close()
+                                tmp.unlink(missing_ok=True)
+                                raise ChecksumError(
+                                    f"{rf.path}: the server sent more than the listed {rf.size} "
+                                    f"bytes ({rf.url}); stopped and deleted the partial file"
+                                )
                             f.write(chunk)
                             bar.update(len(chunk))
                 if rf.size is None or tmp.stat().st_size >= rf.size:
@@ -293,24 +365,31 @@ def download_file(
 
 
 # ---------------------------------------------------------------------------------------- repo
-def download(
+def hub_session(token: str | None = None) -> requests.Session:
+    """A requests session with the bearer token (if any) and tinyqwen's User-Agent."""
+    session = requests.Session()
+    if token:
+        session.headers["Authorization"] = f"Bearer {token}"
+    session.headers["User-Agent"] = "tinyqwen-download/0.1"
+    return session
+
+
+def list_repo_files(
     repo_id: str,
-    to: str | Path,
     *,
     source: str = "hf",
+    repo_type: str = "model",
     endpoint: str | None = None,
     revision: str | None = None,
     include: Iterable[str] | None = None,
     token: str | None = None,
-    progress: bool = True,
-    max_retries: int = 5,
-    backoff: float = 1.0,
     timeout: float = 60,
-) -> Path:
-    """Download every file of `repo_id` (those matching `include` globs, if given) into `to`."""
+) -> tuple[requests.Session, list[RemoteFile], str]:
+    """(session, files matching `include`, revision) of a hub repo; refuses an empty result."""
     if repo_id.count("/") != 1 or any(not part for part in repo_id.split("/")):
         raise DownloadError(f"repo id must look like 'org/name', got {repo_id!r}")
-    session = requests.Session()
+    if repo_type not in ("model", "dataset"):
+        raise DownloadError(f"repo_type must be 'model' or 'dataset', got {repo_type!r}")
     if source == "hf":
         endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or HF_DEFAULT_ENDPOINT).rstrip("/")
         token = token or os.environ.get("HF_TOKEN")
@@ -323,11 +402,8 @@ def download(
         revision = revision or "master"
     else:
         raise DownloadError(f"source must be 'hf' or 'modelscope', got {source!r}")
-    if token:
-        session.headers["Authorization"] = f"Bearer {token}"
-    session.headers["User-Agent"] = "tinyqwen-download/0.1"
-
-    files = lister(session, endpoint, repo_id, revision, timeout=timeout)
+    session = hub_session(token)
+    files = lister(session, endpoint, repo_id, revision, timeout=timeout, repo_type=repo_type)
     patterns = list(include or [])
     if patterns:
         files = [f for f in files if any(fnmatch.fnmatch(f.path, p) for p in patterns)]
@@ -336,11 +412,26 @@ def download(
             f"{repo_id}@{revision} on {endpoint}: nothing to download"
             + (f" matching {patterns}" if patterns else " (empty listing)")
         )
-    root = Path(to).expanduser()
+    return session, files, revision
+
+
+def download_files(
+    session: requests.Session,
+    files: list[RemoteFile],
+    root: str | Path,
+    *,
+    progress: bool = True,
+    max_retries: int = 5,
+    backoff: float = 1.0,
+    timeout: float = 60,
+) -> Path:
+    """Download `files` under `root` (each resumable and verified; see the module docstring)."""
+    _check_layout(files)
+    root = Path(root).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     for rf in files:
-        dest = root / rf.path
-        if dest.exists() and rf.size is not None and dest.stat().st_size == rf.size:
+        dest = root / _safe_relpath(rf.path)
+        if dest.is_file() and rf.size is not None and dest.stat().st_size == rf.size:
             continue  # verified when it was renamed into place (see the module docstring)
         download_file(
             session,
@@ -352,6 +443,43 @@ def download(
             progress=progress,
         )
     return root
+
+
+def download(
+    repo_id: str,
+    to: str | Path,
+    *,
+    source: str = "hf",
+    repo_type: str = "model",
+    endpoint: str | None = None,
+    revision: str | None = None,
+    include: Iterable[str] | None = None,
+    token: str | None = None,
+    progress: bool = True,
+    max_retries: int = 5,
+    backoff: float = 1.0,
+    timeout: float = 60,
+) -> Path:
+    """Download every file of `repo_id` (those matching `include` globs, if given) into `to`."""
+    session, files, _ = list_repo_files(
+        repo_id,
+        source=source,
+        repo_type=repo_type,
+        endpoint=endpoint,
+        revision=revision,
+        include=include,
+        token=token,
+        timeout=timeout,
+    )
+    return download_files(
+        session,
+        files,
+        to,
+        progress=progress,
+        max_retries=max_retries,
+        backoff=backoff,
+        timeout=timeout,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,6 +46,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from tinyqwen import trace
+from tinyqwen.checkpoint import load_model, save_model
 from tinyqwen.config import Qwen2Config
 from tinyqwen.kv_cache import KVCache
 from tinyqwen.rope import RotaryEmbedding, apply_rope
@@ -76,13 +77,10 @@ class Qwen2MLP(nn.Module):
         self.name = f"layers.{layer_idx}.mlp"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if trace.RECORDER is None:  # fast path: one fused expression
-            return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
         gate, up = self.gate_proj(x), self.up_proj(x)  # [B, T, I]
         act = F.silu(gate) * up
         down = self.down_proj(act)  # [B, T, H]
-        for what, t in (("gate", gate), ("up", up), ("act", act), ("down", down)):
-            trace.record(f"{self.name}.{what}", t)
+        trace.record(self.name, gate=gate, up=up, act=act, down=down)
         return down
 
 
@@ -102,9 +100,7 @@ def eager_attention(
     if mask is not None:
         scores = scores + mask  # 0 where allowed, dtype-min where not
     probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)  # fp32 softmax
-    if trace.RECORDER is not None:
-        trace.record(f"{name}.scores", scores)
-        trace.record(f"{name}.probs", probs)
+    trace.record(name, scores=scores, probs=probs)
     return probs @ v  # [B, H, T, D]
 
 
@@ -133,19 +129,12 @@ class Qwen2Attention(nn.Module):
     ) -> torch.Tensor:
         B, T, _ = x.shape
         H, Hkv, D = self.num_heads, self.num_kv_heads, self.head_dim
-        rec = trace.RECORDER is not None
         q = self.q_proj(x).view(B, T, H, D).transpose(1, 2)  # [B, H, T, D]
         k = self.k_proj(x).view(B, T, Hkv, D).transpose(1, 2)  # [B, Hkv, T, D]
         v = self.v_proj(x).view(B, T, Hkv, D).transpose(1, 2)  # [B, Hkv, T, D]
-        if rec:
-            for what, t in (("q", q), ("k", k), ("v", v)):
-                trace.record(f"{self.name}.{what}", t)
+        trace.record(self.name, q=q, k=k, v=v)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if rec:
-            trace.record(f"{self.name}.q_rope", q)
-            trace.record(f"{self.name}.k_rope", k)
-            if mask is not None:
-                trace.record(f"{self.name}.mask", mask)
+        trace.record(self.name, q_rope=q, k_rope=k, mask=mask)  # a None mask is not recorded
         if cache is not None:
             k, v = cache.update(self.layer_idx, k, v)  # [B, Hkv, past+T, D]
 
@@ -174,9 +163,7 @@ class Qwen2Attention(nn.Module):
 
         out = out.transpose(1, 2).reshape(B, T, H * D)  # [B, T, H*D]
         o = self.o_proj(out)
-        if rec:
-            trace.record(f"{self.name}.attn_out", out)
-            trace.record(f"{self.name}.o_proj", o)
+        trace.record(self.name, attn_out=out, o_proj=o)
         return o
 
 
@@ -200,15 +187,12 @@ class Qwen2DecoderLayer(nn.Module):
         attn_impl: AttnImpl = "sdpa",
     ) -> torch.Tensor:
         h = self.input_layernorm(x)
-        if trace.RECORDER is not None:
-            trace.record(f"{self.name}.input_layernorm", h)
+        trace.record(self.name, input_layernorm=h)
         x = x + self.self_attn(h, cos, sin, mask, cache, attn_impl)
         h = self.post_attention_layernorm(x)
-        if trace.RECORDER is not None:
-            trace.record(f"{self.name}.post_attention_layernorm", h)
+        trace.record(self.name, post_attention_layernorm=h)
         x = x + self.mlp(h)
-        if trace.RECORDER is not None:
-            trace.record(f"{self.name}.residual", x)
+        trace.record(self.name, residual=x)
         return x
 
 
@@ -281,7 +265,7 @@ class Qwen2Model(nn.Module):
             raise ValueError(
                 f"attention_mask must be [batch, past+seq] = {(B, S)}, got {tuple(attention_mask.shape)}"
             )
-        if trace.RECORDER is not None:
+        if trace.active():
             attn_impl = "eager"  # so that scores and probs exist to be recorded
         if position_ids is None:
             if attention_mask is not None:
@@ -291,8 +275,7 @@ class Qwen2Model(nn.Module):
                 position_ids = torch.arange(past, S, device=input_ids.device)[None].expand(B, T)
 
         x = self.embed_tokens(input_ids)  # [B, T, H]
-        if trace.RECORDER is not None:
-            trace.record("embed", x)
+        trace.record("", embed=x)
         cos, sin = self.rotary_emb(position_ids)  # [B, T, D] fp32
         # masks are built once per call and shared by all layers of the same kind
         eager = attn_impl == "eager"
@@ -314,8 +297,7 @@ class Qwen2Model(nn.Module):
         if cache is not None:
             cache.advance(T)
         x = self.norm(x)
-        if trace.RECORDER is not None:
-            trace.record("norm", x)
+        trace.record("", norm=x)
         return x
 
 
@@ -373,8 +355,7 @@ class Qwen2ForCausalLM(nn.Module):
         if logits_to_keep > 0:
             x = x[:, -logits_to_keep:]  # generation only needs the last position's logits
         logits = self.lm_head(x).float()
-        if trace.RECORDER is not None:
-            trace.record("logits", logits)
+        trace.record("", logits=logits)
         return logits
 
     @classmethod
@@ -385,12 +366,8 @@ class Qwen2ForCausalLM(nn.Module):
         device: torch.device | str = "cpu",
     ) -> Qwen2ForCausalLM:
         """Load a Hugging Face Qwen2 directory (see ``tinyqwen.checkpoint.load_model``)."""
-        from tinyqwen.checkpoint import load_model
-
-        return load_model(path, dtype=dtype, device=device)
+        return load_model(cls, path, dtype=dtype, device=device)
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         """Write ``config.json`` + ``model.safetensors`` (see ``tinyqwen.checkpoint.save_model``)."""
-        from tinyqwen.checkpoint import save_model
-
         save_model(self, directory)

@@ -54,6 +54,7 @@ from tinyqwen.sampling import Sampling, resolve
 # statuses worth retrying: rate limit, server overload / crash, gateway trouble
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _DEFAULT_CONTEXT_LENGTH = 8192  # used when /v1/models does not say (OpenAI cloud does not)
+_PROBE_CONNECT_TIMEOUT = 3.0  # seconds: the first request fails fast when nothing listens
 
 
 class OpenAIAPIError(RuntimeError):
@@ -206,8 +207,47 @@ class OpenAIChatModel:
     def _post(self, path: str, payload: dict) -> dict:
         return self._request("POST", path, payload).json()
 
+    def _probe_models(self) -> list:
+        """``GET /models`` as the first contact: no retries when nothing answers at all (a wrong
+        port fails in about a second, a dead host in ``_PROBE_CONNECT_TIMEOUT``), and a clear error
+        when the answer is not an OpenAI-style model list."""
+        url = f"{self.base_url}/models"
+        try:
+            resp = self._session().get(url, timeout=(_PROBE_CONNECT_TIMEOUT, self.timeout))
+        except requests.ConnectionError as e:
+            raise OpenAIAPIError(
+                None,
+                f"cannot reach {url} ({type(e).__name__}). Is the server running "
+                "(tinyqwen serve --model ...) and the URL right (http://host:port/v1)?",
+            ) from e
+        if resp.status_code in _RETRY_STATUSES:  # overloaded, not absent: the usual retries
+            resp = self._request("GET", "/models")
+        elif resp.status_code >= 400 and "json" not in resp.headers.get("Content-Type", ""):
+            kind = resp.headers.get("Content-Type", "no content type")
+            raise OpenAIAPIError(
+                resp.status_code,
+                f"{url} is not an OpenAI-compatible server: GET /models answered HTTP "
+                f"{resp.status_code} ({kind}); the URL should look like http://host:port/v1",
+            )
+        elif resp.status_code >= 400:
+            message, etype, code = _error_message(resp)
+            hint = " (does the URL end with /v1?)" if resp.status_code == 404 else ""
+            raise OpenAIAPIError(resp.status_code, f"GET {url}: {message}{hint}", etype, code)
+        try:
+            data = resp.json().get("data")
+        except (ValueError, AttributeError):
+            data = None
+        if not isinstance(data, list):
+            kind = resp.headers.get("Content-Type", "?")
+            raise OpenAIAPIError(
+                resp.status_code,
+                f"{url} is not an OpenAI-compatible server: GET /models answered {kind} without "
+                "a 'data' list (expected e.g. tinyqwen serve, vLLM, llama.cpp server)",
+            )
+        return data
+
     def _first_model_id(self) -> str:
-        data = self._request("GET", "/models").json().get("data") or []
+        data = self._probe_models()
         if not data:
             raise OpenAIAPIError(None, f"{self.base_url}/models lists no models; pass model=...")
         self._models_entry = data[0]

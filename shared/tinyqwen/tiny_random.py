@@ -7,7 +7,7 @@
 
 The model has the Qwen2 architecture at toy size (2 layers, hidden 128, 4 query / 2 key-value heads,
 tied embeddings) and the small byte-level BPE tokenizer shipped in ``assets/tiny-random`` (trained
-by ``tinyqwen.bpe_train``; it has the Qwen special tokens, so the chat template works). Weights are
+by ``tinyqwen.tokenizer.bpe_train``; it has the Qwen special tokens, so the chat template works). Weights are
 drawn from a fixed-seed ``torch.Generator``, so every run, on every machine, builds the same model.
 
 **Its output is gibberish.** It exists so that demos, tests and every CLI work on a fresh machine

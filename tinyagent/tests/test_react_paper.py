@@ -16,8 +16,12 @@ import pytest
 
 from tinyagent import tool
 from tinyagent.react import parse_react
+from tinyqwen.data_cache import shared_dev_data
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "react_hotpotqa"
+DATA = (
+    shared_dev_data(Path(__file__).resolve().parents[2])
+    or Path("../shared/data (absent or hidden)")
+) / "react_hotpotqa"
 
 
 @tool

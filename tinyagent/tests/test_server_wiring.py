@@ -27,9 +27,13 @@ from tinyagent.scripted import ScriptedChatModel
 from tinyagent.tools.calculator import calculator
 from tinyagent.tools.clock import current_time
 from tinyagent.tools.python_exec import python
+from tinyqwen.data_cache import shared_dev_data
 from tinyqwen.sampling import Sampling
 
-ACEBENCH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acebench_zh"
+ACEBENCH = (
+    shared_dev_data(Path(__file__).resolve().parents[2])
+    or Path("../shared/data (absent or hidden)")
+) / "acebench_zh"
 SAMPLING = Sampling(max_new_tokens=12, temperature=0.0)
 
 

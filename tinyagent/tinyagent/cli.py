@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from tinyagent.agent import Agent, Step
 from tinyagent.tool import Tool
@@ -25,7 +24,6 @@ from tinyqwen.sampling import Sampling
 
 TOOL_NAMES = ("calculator", "python", "clock", "web", "files")
 DEFAULT_TOOLS = "calculator,python,clock"
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acebench_zh"
 
 GET_A_MODEL = (
     "To get a usable model, either download one and pass its folder:\n"
@@ -195,7 +193,12 @@ def cmd_eval(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="python -m tinyagent eval", description="Score tool calls (BFCL rules) on ACEBench."
     )
-    p.add_argument("--data", default=str(DATA_DIR), help="ACEBench data_zh folder")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="ACEBench data_zh folder (default: acebench_zh in $TINYU_DATA_DIR or "
+        "~/.cache/tiny-universe/data; python -m tinyagent data fetch acebench)",
+    )
     p.add_argument(
         "--categories",
         default="normal_single_turn_single_function,normal_single_turn_parallel_function",
@@ -211,9 +214,18 @@ def cmd_eval(argv: list[str]) -> int:
     )
     args = p.parse_args(argv)
     cats = list(CATEGORIES) if args.categories == "all" else args.categories.split(",")
+    from tinyqwen.data_cache import data_dir, missing_hint
+
+    args.data = args.data or str(data_dir() / "acebench_zh")
     try:
         examples = [e for c in cats for e in load_examples(args.data, c, args.limit)]
-    except (FileNotFoundError, ValueError) as e:
+    except FileNotFoundError as e:
+        print(
+            f"error: {e}; {missing_hint('python -m tinyagent', 'acebench', '--data')}",
+            file=sys.stderr,
+        )
+        return 2
+    except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.ground_truth:
@@ -273,9 +285,16 @@ def cmd_sandbox(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def cmd_data(argv: list[str]) -> int:
+    from tinyagent.data import DATASETS
+    from tinyqwen.data_cache import data_main
+
+    return data_main(argv, DATASETS, "python -m tinyagent")
+
+
+def _main(argv: list[str]) -> int:
     commands = {
+        "data": cmd_data,
         "render": cmd_render,
         "eval": cmd_eval,
         "bfcl": cmd_eval,
@@ -286,3 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     return cmd_run(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinyqwen.errors import run_cli
+
+    return run_cli(_main, argv)

@@ -140,11 +140,17 @@ def test_long_prompt_is_cut_in_the_middle(tmp_path) -> None:
 
 
 def test_context_too_small_is_a_clear_error(tmp_path) -> None:
+    # one LongBench-format row, generated: the test needs the task config, not the real data
+    row = {"input": "", "context": "新闻 " * 400, "answers": ["摘要"], "length": 400, "_id": "0"}
+    data = tmp_path / "data"
+    (data / "longbench").mkdir(parents=True)
+    (data / "longbench" / "multi_news.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n")
     with pytest.raises(ValueError, match="max_new_tokens=512 leaves no room"):
         run_task(
             ScriptedModel(context_length=256),
             load_task("multi_news"),
-            tmp_path,
+            tmp_path / "out",
+            data_dir=data,
             limit=1,
             progress=False,
         )

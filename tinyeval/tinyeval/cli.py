@@ -229,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--out", default=None, help="output folder (default runs/MODEL)")
     r.add_argument(
-        "--data-dir", default=None, help="data root (default $TINYEVAL_DATA_DIR or ../shared/data)"
+        "--data-dir",
+        default=None,
+        help="data root (default $TINYU_DATA_DIR or ~/.cache/tiny-universe/data)",
     )
     r.add_argument("--limit", type=_int_at_least(0), default=None, help="first N examples only")
     r.add_argument("--batch-size", type=_int_at_least(1), default=8)
@@ -308,19 +310,23 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--batch-size", type=_int_at_least(1), default=8)
     d.set_defaults(fn=cmd_demo)
+
+    from tinyeval.data import DATASETS
+    from tinyqwen.data_cache import add_data_parser
+
+    add_data_parser(sub, DATASETS, "python -m tinyeval", key="fn")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.fn(args)
-    except (OSError, ValueError, RuntimeError) as e:
-        # bad config / data / predictions, a locked --out, an unreachable endpoint
-        # (tinyqwen's OpenAIAPIError is a RuntimeError): one line, exit 2
-        msg = " ".join(str(e).split()) or type(e).__name__
-        print(f"tinyeval {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+    return args.fn(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinyqwen.errors import run_cli
+
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

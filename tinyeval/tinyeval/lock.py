@@ -22,6 +22,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from tinyqwen.errors import UserError
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -31,7 +33,7 @@ LOCK_NAME = ".tinyeval.lock"
 _held: set[str] = set()  # lock files this process holds
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(UserError):
     """Another process is running on the same output folder."""
 
 

@@ -11,9 +11,10 @@ generate, which metric scores it. Example (``tasks/multifieldqa_zh.json``)::
 ``type`` is ``generate`` (free text, scored by ``metric``), ``multiple_choice`` (log-likelihood of
 each choice, or a generated letter when the backend has no log-likelihood) or ``perplexity``.
 
-Data paths are relative to the data directory (``--data-dir``, else ``$TINYEVAL_DATA_DIR``, else
-``../shared/data`` next to the repository) — data never lives in the code — except ``builtin:``
-paths, which name the tiny demo files shipped in ``tinyeval/data/``.
+Data paths are relative to the data directory (``--data-dir``, else ``$TINYU_DATA_DIR``, else
+``~/.cache/tiny-universe/data``, filled by ``python -m tinyeval data fetch NAME``; the first path
+component is the dataset's name) — data never lives in the code — except ``builtin:`` paths, which
+name the tiny demo files shipped in ``tinyeval/data/``.
 
     >>> t = load_task("demo_qa_en")
     >>> t.metric, t.type
@@ -32,7 +33,6 @@ from __future__ import annotations
 import csv
 import glob
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,11 +193,10 @@ def load_task(name_or_path: str) -> Task:
 
 
 def default_data_dir() -> Path:
-    """``$TINYEVAL_DATA_DIR``, else ``<repo>/../shared/data`` (the project's development copy)."""
-    env = os.environ.get("TINYEVAL_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    """``$TINYU_DATA_DIR``, else ``~/.cache/tiny-universe/data`` (see tinyqwen.data_cache)."""
+    from tinyqwen.data_cache import data_dir
+
+    return data_dir()
 
 
 def resolve_path(path: str, data_dir: str | Path | None, base_dir: str | None = None) -> Path:
@@ -241,17 +240,19 @@ def _read_concat_json(path: Path) -> list[dict]:
 def _files(task: Task, data_dir: str | Path | None) -> list[Path]:
     """Files of the first ``data.path`` alternative that exists (a glob may match several)."""
     paths = task.data["path"]
+    paths = [paths] if isinstance(paths, str) else paths
     tried = []
-    for path in [paths] if isinstance(paths, str) else paths:
+    for path in paths:
         pattern = str(resolve_path(path, data_dir, task.base_dir))
         files = sorted(Path(p) for p in glob.glob(pattern))
         if files:
             return files
         tried.append(pattern)
+    from tinyqwen.data_cache import missing_hint
+
     raise FileNotFoundError(
-        f"task {task.name!r}: no data at {' or '.join(tried)} (field 'data.path'); pass "
-        "--data-dir or set TINYEVAL_DATA_DIR to the folder that holds it (LongBench: "
-        "`python -m tinyeval data fetch longbench`)"
+        f"task {task.name!r}: no data at {' or '.join(tried)} (field 'data.path'); "
+        + missing_hint("python -m tinyeval", paths[0].split("/")[0])
     )
 
 

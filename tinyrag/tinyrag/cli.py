@@ -5,7 +5,7 @@
     python -m tinyrag ask "Qwen2 用了什么位置编码？" --index my.index              # extractive
     python -m tinyrag ask "..." --index my.index --model path/to/Qwen2.5-0.5B-Instruct
     python -m tinyrag chat --index my.index --model http://127.0.0.1:8000/v1
-    python -m tinyrag eval --dataset cranfield --stem                     # ../shared/data
+    python -m tinyrag eval --dataset cranfield --stem   # after: python -m tinyrag data fetch cranfield
     python -m tinyrag eval --corpus docs.trec --queries topics.txt --qrels qrels.txt
     python -m tinyrag demo                                    # the project's own docs
 
@@ -27,7 +27,6 @@ from typing import Any
 from tinyrag.analyzers import Analyzer
 from tinyrag.chunking import Chunker
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEMO_QUESTION = "Qwen2 为什么使用分组查询注意力（GQA）？"
 # asked when only tinyrag's own README is available (tinyrag copied out of the monorepo)
 DEMO_QUESTION_FALLBACK = "Qwen2 的句向量是怎么得到的？"
@@ -294,7 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("eval", help="retrieval metrics on a test collection")
     sp.add_argument("--dataset", choices=["cranfield", "vaswani", "cmrc2018"])
-    sp.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    sp.add_argument(
+        "--data-dir", default=None, help="default $TINYU_DATA_DIR or ~/.cache/tiny-universe/data"
+    )
     sp.add_argument("--corpus")
     sp.add_argument("--queries")
     sp.add_argument("--qrels")
@@ -313,16 +314,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
     sp.add_argument("--index", help="keep the demo index here (default: a temp folder)")
     sp.set_defaults(func=cmd_demo)
+
+    from tinyqwen.data_cache import add_data_parser
+    from tinyrag.data import DATASETS
+
+    add_data_parser(sub, DATASETS, "python -m tinyrag")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"tinyrag {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    return args.func(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tinyqwen.errors import run_cli
+
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

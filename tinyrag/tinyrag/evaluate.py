@@ -35,12 +35,19 @@ SHORT_ANSWER = {
 }
 
 
-def load_dataset(name: str, data_dir: str | Path) -> RetrievalSet:
+def load_dataset(name: str, data_dir: str | Path | None = None) -> RetrievalSet:
+    """A retrieval set from the data cache (``--data-dir``, else ``$TINYU_DATA_DIR``, else
+    ``~/.cache/tiny-universe/data``; see ``tinyrag/data.py``)."""
+    from tinyqwen.data_cache import data_dir as default_data_dir
+    from tinyqwen.data_cache import missing_hint
+
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
-    folder = Path(data_dir) / DATA_FOLDERS[name]
+    folder = default_data_dir(data_dir) / DATA_FOLDERS[name]
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: dataset folder not found (see --data-dir)")
+        raise FileNotFoundError(
+            f"{folder}: dataset folder not found; {missing_hint('python -m tinyrag', name)}"
+        )
     return DATASETS[name](folder)
 
 

@@ -44,7 +44,6 @@ import asyncio
 import base64
 import gc
 import hmac
-import inspect
 import json
 import time
 import uuid
@@ -67,7 +66,9 @@ try:
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(f"{MISSING_SERVE_DEPS} ({e})") from e
 
-from tinyqwen.serve.tokens import TokenCounter, generate_scored, is_local, slice_logprobs
+from tinyqwen.chat_model import EMBED, STREAM, TOKENIZER
+from tinyqwen.sampling import Sampling
+from tinyqwen.serve.tokens import TokenCounter, scored_completion, slice_logprobs
 from tinyqwen.serve.validation import (
     DEFAULT_MAX_BODY_BYTES,
     APIError,
@@ -81,6 +82,7 @@ from tinyqwen.serve.validation import (
     check_tools,
     error_from_exception,
     fit_context,
+    max_tokens_from,
     parse_json_body,
     sampling_from,
 )
@@ -105,13 +107,15 @@ class ServerState:
     def context_length(self) -> int:
         return int(self.model.context_length)
 
-    @property
-    def chat_batch_takes_tools(self) -> bool:
-        # the ChatModel contract's chat_batch has no tools; LLM's takes them
-        try:
-            return "tools" in inspect.signature(self.model.chat_batch).parameters
-        except (TypeError, ValueError):
-            return False
+    def require(self, capability: str, param: str | None, what: str) -> None:
+        """400 `not_supported` unless the model declares `capability` (chat_model.py)."""
+        if capability not in self.model.capabilities:
+            raise APIError(
+                f"{what} is not supported by this backend ({self.name!r} does not declare "
+                f"the {capability!r} capability)",
+                param=param,
+                code="not_supported",
+            )
 
 
 def _state(request: Request) -> ServerState:
@@ -204,11 +208,11 @@ def _sse(obj: Any) -> str:
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
 
-def _batch_key(kind: str, sampling: dict, extra: Any = None) -> tuple | None:
-    # a seeded sampled request must not share its RNG stream with others: run it alone
-    if sampling["seed"] is not None and sampling["temperature"] > 0:
-        return None
-    return (kind, json.dumps(sampling, sort_keys=True), json.dumps(extra, sort_keys=True))
+def _batch_key(kind: str, sampling: Sampling, *extra: Any) -> tuple | None:
+    """Jobs with equal keys may run as one model call; None: this one runs alone."""
+    if sampling.seed is not None and not sampling.greedy:
+        return None  # a seeded sampled request must not share its RNG stream with others
+    return (kind, sampling, json.dumps(extra, sort_keys=True))
 
 
 # ---------------------------------------------------------------------------------------- GET
@@ -245,8 +249,8 @@ async def list_models(request: Request) -> dict:
 class ChatRequest:
     messages: list[dict]
     tools: list[dict] | None
-    extra: dict  # chat keywords beyond sampling: {"continue_final_message": True} or {}
-    sampling: dict
+    continue_final: bool  # vLLM's continue_final_message
+    sampling: Sampling
     prompt_tokens: int
     stream: bool
     include_usage: bool
@@ -264,15 +268,18 @@ def prepare_chat(state: ServerState, body: dict) -> ChatRequest:
         )
     continue_final = check_continue_final(body)
     stream, include_usage = check_stream(body)
-    sampling = sampling_from(body, min_new=1, default_max=None)
+    if stream:
+        state.require(STREAM, "stream", "streaming")
+    max_tokens = max_tokens_from(body, 1)
+    sampling = sampling_from(body)
     try:
         prompt_tokens = state.counter.chat_prompt(messages, tools, continue_final)
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise APIError(f"cannot render messages: {e}", param="messages") from e
-    fit_context(sampling, state.context_length, prompt_tokens, 1, "messages")
-    # only when asked, so that models without the option never see it
-    extra = {"continue_final_message": True} if continue_final else {}
-    return ChatRequest(messages, tools, extra, sampling, prompt_tokens, stream, include_usage)
+    sampling = fit_context(sampling, max_tokens, state.context_length, prompt_tokens, 1, "messages")
+    return ChatRequest(
+        messages, tools, continue_final, sampling, prompt_tokens, stream, include_usage
+    )
 
 
 def _finish_reason(state: ServerState, text: str, max_new: int) -> tuple[int, str]:
@@ -292,7 +299,7 @@ def chat_response(state: ServerState, req: ChatRequest, msg: dict, rid: str, now
         completion_text += "".join(
             json.dumps(c["function"], ensure_ascii=False) for c in tool_calls
         )
-    n_out, finish = _finish_reason(state, completion_text, req.sampling["max_new_tokens"])
+    n_out, finish = _finish_reason(state, completion_text, req.sampling.max_new_tokens)
     return {
         "id": rid,
         "object": "chat.completion",
@@ -319,7 +326,7 @@ async def chat_completions(request: Request) -> Any:
         deltas: asyncio.Queue = asyncio.Queue()
         job = Job(
             "stream",
-            (req.messages, req.tools, req.extra),
+            (req.messages, req.tools, req.continue_final),
             req.sampling,
             on_delta=lambda d: loop.call_soon_threadsafe(deltas.put_nowait, d),
         )
@@ -327,11 +334,8 @@ async def chat_completions(request: Request) -> Any:
         events = chat_events(state, req, job, deltas, rid, now)
         return StreamingResponse(events, media_type="text/event-stream")
 
-    if req.tools is None or state.chat_batch_takes_tools:
-        key = _batch_key("chat", req.sampling, [req.tools, req.extra])
-    else:
-        key = None
-    job = Job("chat", (req.messages, req.tools, req.extra), req.sampling, key)
+    key = _batch_key("chat", req.sampling, req.tools, req.continue_final)
+    job = Job("chat", (req.messages, req.tools, req.continue_final), req.sampling, key)
     msg = await run_job(state, job)
     return await run_in_threadpool(chat_response, state, req, msg, rid, now)
 
@@ -399,7 +403,7 @@ async def chat_events(
                 finish = "tool_calls"
             elif sent < len(text):
                 yield chunk({"content": text[sent:]})
-        max_new = req.sampling["max_new_tokens"]
+        max_new = req.sampling.max_new_tokens
         n_out, length_or_stop = await run_in_threadpool(_finish_reason, state, text, max_new)
         yield chunk({}, finish or length_or_stop)
         if req.include_usage:
@@ -417,7 +421,7 @@ class CompletionRequest:
     prompt_tokens: list[int]
     echo: bool
     top_logprobs: int | None  # `logprobs`: how many alternatives per token; None = no logprobs
-    sampling: dict
+    sampling: Sampling
     stream: bool
 
 
@@ -445,19 +449,17 @@ def prepare_completions(state: ServerState, body: dict) -> CompletionRequest:
     prompts = check_prompts(body)
     echo = check_bool(body, "echo")
     top_n = check_int(body, "logprobs", 0, 20)
+    if top_n is not None:  # token-exact logprobs need the model's own tokenizer
+        state.require(TOKENIZER, "logprobs", "logprobs")
     stream, _ = check_stream(body)
-    sampling = sampling_from(body, min_new=0, default_max=16)
+    max_tokens = max_tokens_from(body, 0)
+    sampling = sampling_from(body)
     ids = _prompt_ids(state, prompts)
     tok = state.counter.tokenizer
     texts = [tok.decode(p) if isinstance(p, list) else p for p in prompts]
     n_prompt = [len(i) if i is not None else state.counter.text(t) for i, t in zip(ids, texts)]
-    fit_context(sampling, state.context_length, max(n_prompt), 0, "prompt")
-    if top_n is not None and not is_local(state.model):
-        raise APIError(
-            "logprobs are not supported by this backend (needs a local model with a tokenizer)",
-            param="logprobs",
-            code="not_supported",
-        )
+    max_tokens = 16 if max_tokens is None else max_tokens  # OpenAI's default here
+    sampling = fit_context(sampling, max_tokens, state.context_length, max(n_prompt), 0, "prompt")
     return CompletionRequest(texts, ids, n_prompt, echo, top_n, sampling, stream)
 
 
@@ -468,13 +470,13 @@ async def _run_completions(state: ServerState, req: CompletionRequest) -> list[t
         for prompt_ids in req.ids:
             job = Job(
                 "call",
-                lambda i=prompt_ids: generate_scored(
+                lambda i=prompt_ids: scored_completion(
                     state.model, i, req.sampling, req.top_logprobs
                 ),
             )
             results.append(await run_job(state, job))
         return results
-    max_new = req.sampling["max_new_tokens"]
+    max_new = req.sampling.max_new_tokens
     if max_new == 0:
         return [("", 0, "length", None) for _ in req.texts]
     job = Job("complete", req.texts, req.sampling, _batch_key("complete", req.sampling))
@@ -527,6 +529,7 @@ async def completions(request: Request) -> Any:
 # ---------------------------------------------------------------------------------------- embeddings
 def prepare_embeddings(state: ServerState, body: dict) -> tuple[list[str], str, str, list[int]]:
     """(texts, encoding_format, pooling, token counts); runs in a thread."""
+    state.require(EMBED, None, "embeddings")
     texts, fmt, pooling = check_embedding_input(body)
     n_tokens = [state.counter.text(t) for t in texts]
     too_long = [i for i, n in enumerate(n_tokens) if n > state.context_length]
@@ -558,7 +561,7 @@ async def embeddings(request: Request) -> dict:
     state = _state(request)
     body = await read_json(request, state)
     texts, fmt, pooling, n_tokens = await run_in_threadpool(prepare_embeddings, state, body)
-    emb = await run_job(state, Job("embed", texts, {"pooling": pooling}, ("embed", pooling)))
+    emb = await run_job(state, Job("embed", (texts, pooling), batch_key=("embed", pooling)))
     return await run_in_threadpool(embedding_response, state, emb, fmt, n_tokens)
 
 

@@ -28,8 +28,9 @@ import json
 import math
 from typing import Any
 
+from tinyqwen.sampling import SEED_MAX, SEED_MIN, Sampling, SamplingError
+
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024  # a 32k-token prompt is ~130 KB of text: 4 MiB is lenient
-SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed accepts
 MAX_STOP_STRINGS = 64  # each is searched for after every token: a bound keeps that cheap
 
 
@@ -70,6 +71,8 @@ def error_from_exception(e: BaseException) -> APIError:
     """The error a client sees for an exception raised while serving its request."""
     if isinstance(e, APIError):
         return e
+    if isinstance(e, SamplingError):
+        return APIError(str(e), 400, param=e.field)
     if isinstance(e, (ValueError, TypeError, KeyError)):
         # raised by the model/template for bad input (unknown role, bad tool-call arguments, ...)
         return APIError(f"{type(e).__name__}: {e}", 400)
@@ -171,34 +174,47 @@ def check_stream(body: dict) -> tuple[bool, bool]:
     return stream, check_bool(options, "include_usage")
 
 
-def sampling_from(body: dict, min_new: int, default_max: int | None) -> dict:
-    """The sampling keywords for the model, checked before any tokenising is done.
-
-    `max_new_tokens` is `max_completion_tokens` / `max_tokens` (at least `min_new`: 1 for chat, 0
-    for echo-only scoring), else `default_max`; None means "all the context left", which
-    `fit_context` fills in once the prompt is counted."""
-    check_unsupported(body)
+def max_tokens_from(body: dict, min_new: int) -> int | None:
+    """`max_completion_tokens` / `max_tokens` (at least `min_new`: 1 for chat, 0 for echo-only
+    scoring), or None when unset."""
     max_tokens = check_int(body, "max_completion_tokens", min_new)
     if max_tokens is None:
         max_tokens = check_int(body, "max_tokens", min_new)
-    return {
-        "max_new_tokens": default_max if max_tokens is None else max_tokens,
-        "temperature": check_number(body, "temperature", 1.0, 0.0, 2.0),
-        "top_p": check_number(body, "top_p", 1.0, 0.0, 1.0, lo_open=True),
-        "top_k": check_int(body, "top_k", 0) or 0,
-        "repetition_penalty": check_number(
-            body, "repetition_penalty", 1.0, 0.0, 10.0, lo_open=True
-        ),
-        "stop": check_stop(body),
-        "seed": check_int(body, "seed", *SEED_RANGE),
-    }
+    return max_tokens
+
+
+def sampling_from(body: dict) -> Sampling:
+    """The request's `Sampling`, checked before any tokenising is done.
+
+    OpenAI's ranges and defaults (`temperature` 1.0 in [0, 2]) are checked here, with `param`
+    naming the field; `max_new_tokens` is set by `fit_context` once the prompt is counted."""
+    check_unsupported(body)
+    try:
+        return Sampling(
+            temperature=check_number(body, "temperature", 1.0, 0.0, 2.0),
+            top_p=check_number(body, "top_p", 1.0, 0.0, 1.0, lo_open=True),
+            top_k=check_int(body, "top_k", 0) or 0,
+            repetition_penalty=check_number(
+                body, "repetition_penalty", 1.0, 0.0, 10.0, lo_open=True
+            ),
+            stop=check_stop(body) or (),
+            seed=check_int(body, "seed", SEED_MIN, SEED_MAX),
+        )
+    except SamplingError as e:  # whatever Sampling refuses beyond the checks above
+        raise APIError(str(e), param=e.field) from e
 
 
 def fit_context(
-    sampling: dict, context_length: int, prompt_tokens: int, min_new: int, param: str
-) -> None:
-    """Clamp `sampling["max_new_tokens"]` to the room the prompt leaves (vLLM's default when
-    unset); 400 `context_length_exceeded` when that room is below `min_new`."""
+    sampling: Sampling,
+    max_tokens: int | None,
+    context_length: int,
+    prompt_tokens: int,
+    min_new: int,
+    param: str,
+) -> Sampling:
+    """`sampling` with `max_new_tokens` = `max_tokens` clamped to the room the prompt leaves (all
+    of it when None: vLLM's default); 400 `context_length_exceeded` when the room is below
+    `min_new`."""
     room = context_length - prompt_tokens
     if room < min_new:
         raise APIError(
@@ -207,8 +223,7 @@ def fit_context(
             param=param,
             code="context_length_exceeded",
         )
-    wanted = sampling["max_new_tokens"]
-    sampling["max_new_tokens"] = room if wanted is None else min(wanted, room)
+    return sampling.replace(max_new_tokens=room if max_tokens is None else min(max_tokens, room))
 
 
 # ---------------------------------------------------------------------------------------- chat

@@ -1,7 +1,7 @@
 """The model worker of `tinyqwen serve`: one thread owns the model; requests queue and batch.
 
     >>> worker = ModelWorker(llm, max_batch_size=8, max_queue=64)      # doctest: +SKIP
-    >>> job = Job("chat", (messages, None, {}), {"max_new_tokens": 8}, batch_key=key)  # doctest: +SKIP
+    >>> job = Job("chat", (messages, None, False), Sampling(max_new_tokens=8), batch_key=key)  # doctest: +SKIP
     >>> worker.submit(job).result()                                     # doctest: +SKIP
     {'role': 'assistant', 'content': '...'}
 
@@ -23,10 +23,12 @@ import itertools
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
+
+from tinyqwen.sampling import Sampling
 
 STREAM_END = object()
 DEFAULT_MAX_QUEUE = 64
@@ -39,8 +41,8 @@ class QueueFull(Exception):
 @dataclass
 class Job:
     kind: str  # "chat" | "complete" | "embed" | "stream" | "call"
-    args: Any  # kind-specific payload
-    sampling: dict = field(default_factory=dict)
+    args: Any  # kind-specific payload (see `_call_model`)
+    sampling: Sampling | None = None
     batch_key: tuple | None = None  # jobs with equal non-None keys may run as one batch
     future: Future = field(default_factory=Future)
     on_delta: Any = None  # stream: callable(str | STREAM_END | BaseException)
@@ -118,53 +120,50 @@ class ModelWorker:
             self._execute(batch)
 
     def _execute(self, batch: list[Job]) -> None:
-        job = batch[0]
         self.model_calls += 1
         self.largest_batch = max(self.largest_batch, len(batch))
+        if batch[0].kind == "stream":
+            self._stream(batch[0])
+            return
         try:
-            if job.kind == "stream":
-                self._stream(job)
-                return
-            if job.kind == "chat":
-                messages, tools, extra = job.args  # extra: {"continue_final_message": True} or {}
-                if len(batch) == 1:
-                    results = [self.model.chat(messages, tools=tools, **extra, **job.sampling)]
-                elif tools is None:
-                    convs = [j.args[0] for j in batch]
-                    results = self.model.chat_batch(convs, **extra, **job.sampling)
-                else:  # same tools for all (part of the batch key); LLM.chat_batch takes them
-                    convs = [j.args[0] for j in batch]
-                    results = self.model.chat_batch(convs, tools=tools, **extra, **job.sampling)
-            elif job.kind == "complete":
-                flat = [p for j in batch for p in j.args]
-                texts = self.model.complete(flat, **job.sampling)
-                it = iter(texts)
-                results = [[next(it) for _ in j.args] for j in batch]
-            elif job.kind == "embed":
-                pooling = job.sampling["pooling"]
-                flat = [t for j in batch for t in j.args]
-                emb = self.model.embed(flat, pooling=pooling)  # [N, H]
-                bounds = list(itertools.accumulate([0] + [len(j.args) for j in batch]))
-                results = [emb[a:b] for a, b in zip(bounds, bounds[1:])]
-            elif job.kind == "call":
-                results = [job.args()]
-            else:  # pragma: no cover - programming error
-                raise RuntimeError(f"unknown job kind {job.kind!r}")
+            results = self._call_model(batch)
         except Exception as e:  # noqa: BLE001 - hand every failure to the waiting requests
             if len(batch) > 1:  # one bad request must not fail the others: run them one by one
                 for j in batch:
                     self._execute([j])
                 return
-            job.future.set_exception(e)
+            batch[0].future.set_exception(e)
             return
         for j, r in zip(batch, results):
             j.future.set_result(r)
 
+    def _call_model(self, batch: list[Job]) -> list[Any]:
+        """One model call for the whole batch (its jobs share kind and sampling); a result per job."""
+        job, model = batch[0], self.model
+        if job.kind == "chat":  # args: (messages, tools, continue_final_message)
+            _, tools, cont = job.args  # the same for the whole batch (part of the batch key)
+            kw = dict(tools=tools, sampling=job.sampling, continue_final_message=cont)
+            if len(batch) == 1:
+                return [model.chat(job.args[0], **kw)]
+            return model.chat_batch([j.args[0] for j in batch], **kw)
+        if job.kind == "complete":  # args: prompts (a request may have several)
+            it = iter(model.complete([p for j in batch for p in j.args], sampling=job.sampling))
+            return [[next(it) for _ in j.args] for j in batch]
+        if job.kind == "embed":  # args: (texts, pooling)
+            emb = model.embed([t for j in batch for t in j.args[0]], pooling=job.args[1])  # [N, H]
+            bounds = list(itertools.accumulate([0] + [len(j.args[0]) for j in batch]))
+            return [emb[a:b] for a, b in zip(bounds, bounds[1:])]
+        if job.kind == "call":  # args: a function of nothing (runs alone, on this thread)
+            return [job.args()]
+        raise RuntimeError(f"unknown job kind {job.kind!r}")  # pragma: no cover
+
     def _stream(self, job: Job) -> None:
-        messages, tools, extra = job.args
+        messages, tools, cont = job.args
         it: Iterator[str] | None = None
         try:
-            it = self.model.stream_chat(messages, tools=tools, **extra, **job.sampling)
+            it = self.model.stream_chat(
+                messages, tools=tools, sampling=job.sampling, continue_final_message=cont
+            )
             for delta in it:
                 if job.cancelled.is_set():  # client went away: stop generating
                     break
@@ -174,8 +173,7 @@ class ModelWorker:
             job.future.set_result(None)
             return
         finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
+            if isinstance(it, Generator):  # closing it ends the generation loop at once
+                it.close()
         job.on_delta(STREAM_END)
         job.future.set_result(None)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import regex
 
-from tinyqwen.bpe import GPT2_PATTERN
-from tinyqwen.bytes_unicode import token_str_to_bytes
+from tinyqwen.tokenizer.bpe import GPT2_PATTERN
+from tinyqwen.tokenizer.bytes_unicode import token_str_to_bytes
 
 
 @dataclass(frozen=True)

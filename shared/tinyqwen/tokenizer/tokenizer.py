@@ -10,9 +10,9 @@ on the real Qwen vocabulary) and reads every format a Qwen checkpoint ships:
 
 Encoding ``text``: (1) split out added tokens the caller allowed; (2) NFC-normalise each plain
 segment, as Qwen2's tokenizer.json (normalizer NFC) and Qwen2Tokenizer do; (3) cut it into
-pre-tokens with :data:`~tinyqwen.bpe.QWEN2_PATTERN`; (4) BPE-merge each pre-token's UTF-8 bytes
-(:mod:`tinyqwen.bpe`; multi-byte characters start pre-merged where that provably changes nothing,
-:mod:`tinyqwen.char_premerge`), memoised per pre-token string. No BOS/EOS is ever added.
+pre-tokens with :data:`~tinyqwen.tokenizer.bpe.QWEN2_PATTERN`; (4) BPE-merge each pre-token's UTF-8 bytes
+(:mod:`tinyqwen.tokenizer.bpe`; multi-byte characters start pre-merged where that provably changes nothing,
+:mod:`tinyqwen.tokenizer.char_premerge`), memoised per pre-token string. No BOS/EOS is ever added.
 
     >>> tok = Tokenizer.from_pretrained("tiny-random")          # or a Qwen2.5 checkpoint dir
     >>> ids = tok.encode("<|im_start|>user\\n你好<|im_end|>", allowed_special="all")
@@ -44,10 +44,10 @@ from pathlib import Path
 import regex
 
 from tinyqwen.atomic import atomic_write_text
-from tinyqwen.bpe import QWEN2_PATTERN, MergeTable, bpe_merge, recover_merges
-from tinyqwen.bytes_unicode import token_bytes_to_str, token_str_to_bytes
-from tinyqwen.char_premerge import CharPremerge
-from tinyqwen.tokenizer_files import (
+from tinyqwen.tokenizer.bpe import QWEN2_PATTERN, MergeTable, bpe_merge, recover_merges
+from tinyqwen.tokenizer.bytes_unicode import token_bytes_to_str, token_str_to_bytes
+from tinyqwen.tokenizer.char_premerge import CharPremerge
+from tinyqwen.tokenizer.tokenizer_files import (
     AddedToken,
     added_from_hf,
     by_id,
@@ -61,7 +61,7 @@ from tinyqwen.tokenizer_files import (
     vocab_from_strings,
 )
 
-TINY_RANDOM_DIR = Path(__file__).resolve().parent / "assets" / "tiny-random"
+TINY_RANDOM_DIR = Path(__file__).resolve().parents[1] / "assets" / "tiny-random"
 
 # Qwen2.5's added tokens, in id order from 151643 (Qwen2.5-*-Instruct tokenizer_config.json,
 # added_tokens_decoder). The flag is HF's "special": skip_special_tokens drops only those.
@@ -108,7 +108,7 @@ class Tokenizer:
         ignore_merges: HF ``ignore_merges``: a pre-token that is in the vocab is taken whole.
         eos_token, pad_token: names of added tokens (or ``None``).
         premerge: start multi-byte characters premerged when provably equivalent
-            (:mod:`tinyqwen.char_premerge`); ``False`` runs plain byte-level BPE. Same ids.
+            (:mod:`tinyqwen.tokenizer.char_premerge`); ``False`` runs plain byte-level BPE. Same ids.
     """
 
     def __init__(

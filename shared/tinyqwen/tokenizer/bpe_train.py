@@ -21,7 +21,7 @@ and ``save_pretrained`` writes a tokenizer.json that HF ``tokenizers`` encodes i
 
 Regenerate the built-in ``tiny-random`` tokenizer (see assets/tiny-random/README.md)::
 
-    python -m tinyqwen.bpe_train --corpus tinyqwen/assets/tiny-random/corpus.txt \\
+    python -m tinyqwen.tokenizer.bpe_train --corpus tinyqwen/assets/tiny-random/corpus.txt \\
         --vocab-size 2048 --out tinyqwen/assets/tiny-random
 
 Limits: the whole corpus's distinct pre-tokens are held in memory; meant for up to tens of MB.
@@ -39,9 +39,9 @@ from pathlib import Path
 
 import regex
 
-from tinyqwen.bpe import QWEN2_PATTERN
-from tinyqwen.bytes_unicode import BYTE_ORDER
-from tinyqwen.tokenizer import QWEN25_ADDED_TOKENS, AddedToken, Tokenizer
+from tinyqwen.tokenizer.bpe import QWEN2_PATTERN
+from tinyqwen.tokenizer.bytes_unicode import BYTE_ORDER
+from tinyqwen.tokenizer.tokenizer import QWEN25_ADDED_TOKENS, AddedToken, Tokenizer
 
 QWEN25_SPECIALS = [name for name, _ in QWEN25_ADDED_TOKENS]
 _QWEN_SPECIAL_FLAG = dict(QWEN25_ADDED_TOKENS)
@@ -183,7 +183,7 @@ def train_bpe(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m tinyqwen.bpe_train",
+        prog="python -m tinyqwen.tokenizer.bpe_train",
         description="Train a Qwen2-style byte-level BPE tokenizer and save it (HF layout).",
     )
     parser.add_argument("--corpus", nargs="+", required=True, type=Path, help="UTF-8 text files")

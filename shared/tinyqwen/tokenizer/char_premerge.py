@@ -30,7 +30,7 @@ this way; cold-cache encoding gets ~25% faster.
 
 from __future__ import annotations
 
-from tinyqwen.bpe import _SHIFT, NO_RANK, MergeTable
+from tinyqwen.tokenizer.bpe import _SHIFT, NO_RANK, MergeTable
 
 _MASK = (1 << _SHIFT) - 1
 _CACHE_MAX = 1 << 18
