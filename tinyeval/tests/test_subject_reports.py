@@ -75,9 +75,9 @@ def test_every_real_subject_has_a_category() -> None:
 
 
 def test_run_and_report_on_real_ceval(tmp_path) -> None:
-    data_path("ceval", "val")
+    root = data_path("ceval", "val").parents[1]
     task = load_task("ceval")
-    out = run_task(ScriptedModel(), task, tmp_path / "run", limit=60, progress=False)
+    out = run_task(ScriptedModel(), task, tmp_path / "run", data_dir=root, limit=60, progress=False)
     assert set(out["metrics"]["categories"]) >= {"Average"}
     recs = [json.loads(x) for x in (tmp_path / "run" / "ceval.jsonl").read_text().splitlines()]
     assert all("subject" in r and "id" in r for r in recs)
