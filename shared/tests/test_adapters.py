@@ -152,3 +152,20 @@ def test_tiny_random_plus_adapter_leaves_the_shared_model_alone(tmp_path) -> Non
     merged = llm.model.model.layers[0].self_attn.q_proj.weight
     assert torch.allclose(merged, before + 2.0)  # scaling 1 · (ones[out,2] @ ones[2,in]) = 2
     assert torch.equal(shared.model.model.layers[0].self_attn.q_proj.weight, before)
+
+
+def test_generate_cli_takes_an_adapter(base, tmp_path, capsys) -> None:
+    """`tinyqwen generate --adapter` (chat and serve share the same flag and connect call)."""
+    from tinyqwen import cli
+    from tinyqwen.serve.cli import main as serve_main
+
+    path, hf = base
+    adir = tmp_path / "adapter"
+    _peft_adapter(hf, adir, path)
+    argv = ["generate", "hello", "--model", str(path), "--max-new-tokens", "6"]
+    assert cli.main(argv) == 0
+    plain = capsys.readouterr().out
+    assert cli.main([*argv, "--adapter", str(adir)]) == 0
+    assert capsys.readouterr().out != plain
+    with pytest.raises(ValueError, match="not a directory"):  # serve merges before it binds
+        serve_main(["--model", str(path), "--adapter", str(tmp_path / "nope"), "--port", "1"])
