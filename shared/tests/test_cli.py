@@ -143,6 +143,22 @@ def test_bad_model_spec_is_a_usage_error(capsys):
     assert "'/no/such/model'" in err and "tiny-random" in err
 
 
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--temperature", "nan"], "temperature"),
+        (["--top-p", "inf"], "top_p"),
+        (["--repetition-penalty", "0"], "repetition_penalty"),
+        (["--seed", str(2**64)], "seed"),
+        (["--max-new-tokens", "-1"], "max_new_tokens"),
+    ],
+)
+def test_bad_sampling_flag_is_a_one_line_error(flags, field, capsys):
+    assert cli.main(["generate", "--model", "tiny-random", *flags, "hi"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {field} ") and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("command", ["serve", "download"])
 def test_serve_and_download_are_dispatched(command, monkeypatch):
     seen = []

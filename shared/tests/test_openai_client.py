@@ -223,6 +223,7 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 openai = pytest.importorskip("openai")
 
+import torch  # noqa: E402
 from conftest import make_hf_checkpoint  # noqa: E402
 
 import tinyqwen  # noqa: E402
@@ -261,7 +262,8 @@ def served(request, tmp_path_factory):
             eos_token_id=tiny.tokenizer.eos_token_id,
         )
         tiny.tokenizer.save_pretrained(path)
-        llm = tinyqwen.connect(str(path))
+        # fp32: these tests compare served results with in-process ones to 1e-5 (bf16 batching differs)
+        llm = tinyqwen.LLM.from_pretrained(str(path), dtype=torch.float32)
     with serve_in_background(llm) as url:
         yield llm, url
 

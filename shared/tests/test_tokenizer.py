@@ -283,7 +283,7 @@ def test_docstring_examples_run(module):
     import doctest
     import importlib
 
-    result = doctest.testmod(importlib.import_module(f"tinyqwen.{module}"))
+    result = doctest.testmod(importlib.import_module(f"tinyqwen.tokenizer.{module}"))
     assert result.attempted > 0 and result.failed == 0
 
 
