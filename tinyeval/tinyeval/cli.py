@@ -2,8 +2,8 @@
 
     python -m tinyeval run --model tiny-random --task demo_qa_zh --task demo_mc --out runs/tiny-random
     python -m tinyeval run --model BASE_DIR --adapter LORA_DIR --task ceval --out runs/sft
-    python -m tinyeval score ../shared/data/tinyeval/pred/internlm        # prints the scores (--e: LongBench-E)
-    python -m tinyeval report runs/tiny-random ../shared/data/tinyeval/pred/internlm --out runs/report
+    python -m tinyeval score ~/.cache/tiny-universe/data/tinyeval/pred/internlm   # after: data fetch tinyeval (--e: LongBench-E)
+    python -m tinyeval report runs/tiny-random ~/.cache/tiny-universe/data/tinyeval/pred/internlm --out runs/report
     python -m tinyeval judge runs/a [runs/b] --task demo_qa_zh --judge http://127.0.0.1:8000/v1
     python -m tinyeval export ceval-submission runs/m --out submission.json
     python -m tinyeval demo                                               # offline, tiny-random
