@@ -59,6 +59,7 @@ from tinyqwen import trace
 from tinyqwen.checkpoint import load_model, save_model
 from tinyqwen.config import Qwen2Config
 from tinyqwen.kv_cache import KVCache
+from tinyqwen.moe import SparseMoeBlock
 from tinyqwen.rope import RotaryEmbedding, apply_rope
 
 AttnImpl = Literal["sdpa", "eager"]
@@ -196,9 +197,7 @@ class Qwen2DecoderLayer(nn.Module):
         self.self_attn = Qwen2Attention(config, layer_idx)
         self.is_moe = config.is_moe_layer(layer_idx)
         if self.is_moe:
-            from tinyqwen.moe import SparseMoeBlock  # moe.py builds its experts from Qwen2MLP
-
-            self.mlp = SparseMoeBlock(config, layer_idx)
+            self.mlp = SparseMoeBlock(config, layer_idx, expert=Qwen2MLP)  # experts: Qwen2MLPs
         else:
             self.mlp = Qwen2MLP(config, layer_idx)
         self.input_layernorm = Qwen2RMSNorm(config.hidden_size, config.rms_norm_eps)

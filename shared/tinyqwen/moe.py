@@ -17,10 +17,11 @@ sigmoid gate: ``y += sigmoid(shared_expert_gate(x)) * shared_expert(x)``.
 
     >>> import torch
     >>> from tinyqwen.config import Qwen2Config
+    >>> from tinyqwen.model import Qwen2MLP
     >>> cfg = Qwen2Config(model_type="qwen3_moe", hidden_size=32, num_attention_heads=4,
     ...                   num_key_value_heads=2, num_experts=8, num_experts_per_tok=2,
     ...                   moe_intermediate_size=16)
-    >>> block = SparseMoeBlock(cfg, layer_idx=0)
+    >>> block = SparseMoeBlock(cfg, layer_idx=0, expert=Qwen2MLP)
     >>> out, router_logits = block(torch.randn(1, 5, 32))
     >>> out.shape, router_logits.shape
     (torch.Size([1, 5, 32]), torch.Size([5, 8]))
@@ -40,13 +41,14 @@ transformers' eager path does too; no expert parallelism, no capacity limit / to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from tinyqwen import trace
 from tinyqwen.config import Qwen2Config
-from tinyqwen.model import Qwen2MLP
 
 
 def route(
@@ -62,9 +64,15 @@ def route(
 
 class SparseMoeBlock(nn.Module):
     """Router + experts (+ the gated shared expert for ``qwen2_moe``). ``forward`` returns
-    ``(y [B, T, H], router_logits [B*T, E])``."""
+    ``(y [B, T, H], router_logits [B*T, E])``.
 
-    def __init__(self, config: Qwen2Config, layer_idx: int) -> None:
+    ``expert`` builds one SwiGLU MLP, ``expert(config, intermediate_size=..., name=...)``: it is
+    ``tinyqwen.model.Qwen2MLP``, passed in by the decoder layer (so this file need not import the
+    model file that imports it)."""
+
+    def __init__(
+        self, config: Qwen2Config, layer_idx: int, expert: Callable[..., nn.Module]
+    ) -> None:
         super().__init__()
         self.name = name = f"layers.{layer_idx}.mlp"
         self.num_experts = config.num_experts
@@ -72,7 +80,7 @@ class SparseMoeBlock(nn.Module):
         self.norm_topk_prob = config.norm_topk_prob
         self.gate = nn.Linear(config.hidden_size, config.num_experts, bias=False)  # the router
         self.experts = nn.ModuleList(
-            Qwen2MLP(
+            expert(
                 config, intermediate_size=config.moe_intermediate_size, name=f"{name}.experts.{e}"
             )
             for e in range(config.num_experts)
@@ -80,7 +88,7 @@ class SparseMoeBlock(nn.Module):
         self.has_shared_expert = config.model_type == "qwen2_moe"
         if self.has_shared_expert:
             size = config.shared_expert_intermediate_size
-            self.shared_expert = Qwen2MLP(
+            self.shared_expert = expert(
                 config, intermediate_size=size, name=f"{name}.shared_expert"
             )
             self.shared_expert_gate = nn.Linear(config.hidden_size, 1, bias=False)
