@@ -72,10 +72,10 @@ def _sampling(args: argparse.Namespace) -> Sampling:
     )
 
 
-def _connect(spec: str) -> ChatModel:
+def _connect(spec: str, adapter: str | None = None) -> ChatModel:
     from tinyqwen.connection import connect
 
-    model = connect(spec)
+    model = connect(spec, adapter=adapter)
     _notice_if_random(model)
     return model
 
@@ -180,7 +180,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             return 2
         prompt = sys.stdin.read()
     sampling = _sampling(args)
-    model = _connect(args.model)
+    model = _connect(args.model, args.adapter)
     if args.chat:
         messages = [{"role": "system", "content": args.system}] if args.system else []
         messages.append({"role": "user", "content": prompt})
@@ -218,7 +218,7 @@ def _read_line(prompt: str) -> str | None:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     sampling = _sampling(args)
-    model = _connect(args.model)
+    model = _connect(args.model, args.adapter)
     base = [{"role": "system", "content": args.system}] if args.system else []
     history = list(base)
     print(f"chatting with {model.name}; /reset clears the history, /exit quits", file=sys.stderr)
@@ -318,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
         "'tinyqwen download --help' (model downloader)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    model_help = "checkpoint dir, 'tiny-random', or http(s)://host:port/v1[#name]"
+    model_help = "checkpoint dir, LoRA adapter dir, 'tiny-random', or http(s)://host:port/v1[#name]"
+    adapter_help = "PEFT LoRA adapter dir merged into --model (tinyqwen.adapters)"
 
     p = sub.add_parser("info", help="config summary, parameter count, dtype, tokenizer facts")
     p.add_argument("path", help="checkpoint directory (or 'tiny-random')")
@@ -327,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="continue a prompt (or answer it with --chat)")
     p.add_argument("prompt", nargs="?", help="prompt text; '-' or omitted reads stdin")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--adapter", default=None, help=adapter_help)
     p.add_argument("--chat", action="store_true", help="send the prompt as a chat user message")
     p.add_argument("--system", default=None, help="system prompt (with --chat)")
     p.add_argument("--stream", action="store_true", help="print text as it is generated")
@@ -335,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="interactive streaming chat (/reset, /exit)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--adapter", default=None, help=adapter_help)
     p.add_argument("--system", default=None, help="system prompt")
     _add_sampling(p, 512)
     p.set_defaults(func=cmd_chat)

@@ -1,5 +1,6 @@
-"""The BFCL AST checker: one case per rule, then ACEBench ground truth (must pass) and perturbed
-ground truth (must fail with the rule that was broken)."""
+"""The strict tool-call checker (``check(..., strict=True)``): one case per rule, then ACEBench
+ground truth (must pass) and perturbed ground truth (must fail with the rule that was broken).
+The leaderboard-parity default is tested in test_bfcl_parity.py."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ GOOD = {"origin": "sfo", "dest": "new york ny", "seats": 2, "budget": 300, "flex
 
 
 def one(args: dict, name: str = "book_flight"):
-    return check(FUNCS, [{name: args}], ANSWER, "simple")
+    return check(FUNCS, [{name: args}], ANSWER, "simple", strict=True)
 
 
 def test_standardize_string_is_bfcl():
@@ -128,8 +129,11 @@ def test_each_rule(args, name, error_type):
 
 def test_missing_optional_without_empty_marker():
     answer = [{"get_time": {"tz": ["UTC"]}}]  # no "" => the model must pass tz
-    assert check(FUNCS, [{"get_time": {}}], answer, "simple").error_type == "missing_optional"
-    assert check(FUNCS, [{"get_time": {"tz": "utc"}}], answer, "simple").valid
+    assert (
+        check(FUNCS, [{"get_time": {}}], answer, "simple", strict=True).error_type
+        == "missing_optional"
+    )
+    assert check(FUNCS, [{"get_time": {"tz": "utc"}}], answer, "simple", strict=True).valid
 
 
 def test_parallel_any_order_and_count():
@@ -139,12 +143,12 @@ def test_parallel_any_order_and_count():
         {"get_time": {"tz": "Asia/Shanghai"}},
         {"get_time": {"tz": "UTC"}},
     ]
-    assert check(FUNCS, calls, answers, "parallel").valid
-    assert check(FUNCS, calls[:2], answers, "parallel").error_type == "wrong_count"
-    assert check(FUNCS, calls[:1], answers[2:], "simple").valid
-    assert check(FUNCS, calls, answers[2:], "simple").error_type == "wrong_count"
+    assert check(FUNCS, calls, answers, "parallel", strict=True).valid
+    assert check(FUNCS, calls[:2], answers, "parallel", strict=True).error_type == "wrong_count"
+    assert check(FUNCS, calls[:1], answers[2:], "simple", strict=True).valid
+    assert check(FUNCS, calls, answers[2:], "simple", strict=True).error_type == "wrong_count"
     bad = [calls[0], {"get_time": {"tz": "Europe/Paris"}}, calls[2]]
-    r = check(FUNCS, bad, answers, "parallel")
+    r = check(FUNCS, bad, answers, "parallel", strict=True)
     assert r.error_type == "value_error:string" and "expected call #1" in r.error
 
 
@@ -155,13 +159,18 @@ def test_parallel_needs_full_matching_not_greedy():
         {"name": "f", "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}}
     ]
     answers = [{"f": {"x": ["a", "b"]}}, {"f": {"x": ["b"]}}]
-    assert check(funcs, [{"f": {"x": "b"}}, {"f": {"x": "a"}}], answers, "parallel").valid
+    assert check(
+        funcs, [{"f": {"x": "b"}}, {"f": {"x": "a"}}], answers, "parallel", strict=True
+    ).valid
 
 
 def test_irrelevance():
-    assert check(FUNCS, [], [], "irrelevance").valid
-    assert check(FUNCS, [{"get_time": {}}], [], "irrelevance").error_type == "irrelevance:called"
-    assert check(FUNCS, [], [], "auto").valid
+    assert check(FUNCS, [], [], "irrelevance", strict=True).valid
+    assert (
+        check(FUNCS, [{"get_time": {}}], [], "irrelevance", strict=True).error_type
+        == "irrelevance:called"
+    )
+    assert check(FUNCS, [], [], "auto", strict=True).valid
 
 
 def test_openai_and_python_call_forms():

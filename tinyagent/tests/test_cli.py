@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -109,3 +110,35 @@ def test_sandbox_command_reports_and_fails_closed(capsys, monkeypatch):
         assert "WITHOUT isolation" in capsys.readouterr().err
     finally:
         sandbox.probe.cache_clear()
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for sub in ("render", "demo", "eval", "bfcl", "sop", "sandbox"):
+        assert f"\n  {sub} " in out
+
+
+def test_eval_prints_the_backend_error_cause(tmp_path, capsys):
+    # one generated ACEBench example whose prompt is longer than tiny-random's context
+    cat = "normal_single_turn_single_function"
+    func = {
+        "name": "f",
+        "description": "word " * 3000,
+        "parameters": {
+            "type": "object",
+            "properties": {"x": {"type": "string"}},
+            "required": ["x"],
+        },
+    }
+    (tmp_path / "possible_answer").mkdir()
+    q = {"id": f"{cat}_0", "question": "user: 调用 f", "function": [func]}
+    (tmp_path / f"data_{cat}.json").write_text(json.dumps(q) + "\n")
+    gt = {"id": f"{cat}_0", "ground_truth": {"f": {"x": "a"}}}
+    (tmp_path / "possible_answer" / f"data_{cat}.json").write_text(json.dumps(gt) + "\n")
+    rc = main(["eval", "--data", str(tmp_path), "--categories", cat, "--max-new-tokens", "4"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "'backend_error': 1" in out
+    assert "first backend_error: ValueError: conversation 0 has" in out and "context" in out

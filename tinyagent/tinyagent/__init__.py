@@ -9,7 +9,10 @@
 
 Pieces: ``tool`` (functions -> JSON schema + argument checks), ``parsing`` (lenient JSON),
 ``react`` / ``qwen_tools`` (the two text protocols), ``agent`` (the loop), ``tools/`` (calculator,
-python sandbox, web, files, clock), ``bfcl`` + ``acebench`` (tool-call scoring), ``cli``.
+python sandbox, web, files, clock), ``bfcl`` (BFCL-parity checker; ``bfcl_strict`` the stricter one)
++ ``bfcl_runner`` + ``acebench`` (tool-call scoring), ``sop`` (SOP agents; examples in ``sops/``),
+``plan`` (plan-and-execute), ``memory`` (summarising history), ``mcp`` (MCP client), ``thinking``
+(Qwen3 thoughts), ``cli``.
 """
 
 from tinyagent.agent import Agent, AgentResult, Step

@@ -193,7 +193,7 @@ def score_calls(example: Example, calls: list[dict]) -> CheckResult:
     first = None
     for answers in example.alternatives:
         category = "irrelevance" if not answers else ("simple" if len(answers) == 1 else "parallel")
-        r = check(example.functions, calls, answers, category)
+        r = check(example.functions, calls, answers, category, strict=True)
         if r.valid:
             return r
         first = first or r
@@ -247,7 +247,7 @@ def evaluate(
     **sampling: Any,
 ) -> dict:
     """Score ``model`` on ``examples``; returns accuracy per category and error-type counts."""
-    rows, per_cat, errors = [], Counter(), Counter()
+    rows, per_cat, errors, first_error = [], Counter(), Counter(), {}
     totals = Counter()
     t0 = time.perf_counter()
     for ex in examples:
@@ -260,6 +260,7 @@ def evaluate(
         per_cat[ex.category] += r.valid
         if not r.valid:
             errors[r.error_type] += 1
+            first_error.setdefault(r.error_type, r.error)
         rows.append(
             {
                 "id": ex.id,
@@ -276,6 +277,7 @@ def evaluate(
         "accuracy": sum(per_cat.values()) / max(len(examples), 1),
         "per_category": {c: per_cat[c] / totals[c] for c in totals},
         "errors": dict(errors.most_common()),
+        "first_error": first_error,
         "seconds": round(time.perf_counter() - t0, 2),
     }
     if out_path is not None:

@@ -66,6 +66,7 @@ class Step:
     error: str | None = None
     raw: str = ""
     seconds: float = 0.0
+    reasoning: str = ""  # the model's thinking (Qwen3), for the trace only
 
 
 @dataclass
@@ -114,7 +115,11 @@ class Agent:
         trace_path: str | Path | None = None,
         on_step: Callable[[Step], None] | None = None,
         sampling: Sampling | None = None,
+        context_budget: int | None = None,
+        keep_steps: int = 2,
     ) -> None:
+        """``context_budget``: when the run's prompt counts more tokens than this, all but the last
+        ``keep_steps`` steps are summarised by the model (``tinyagent.memory.compact_run``)."""
         if protocol not in ("react", "qwen"):
             raise ValueError(f"protocol must be 'react' or 'qwen', got {protocol!r}")
         if max_steps < 1:
@@ -132,6 +137,7 @@ class Agent:
         self.trace_path = Path(trace_path) if trace_path else None
         self.on_step = on_step
         self.sampling = sampling if sampling is not None else Sampling()
+        self.context_budget, self.keep_steps = context_budget, keep_steps
 
     # ------------------------------------------------------------------ public API
 
@@ -169,11 +175,14 @@ class Agent:
             for index in range(1, self.max_steps + 1):
                 t0 = time.perf_counter()
                 try:
+                    if self.context_budget is not None:
+                        self._compact(proto, trace)
                     turn = proto.next_turn(self.model, self.sampling)
                 except Exception as e:  # the backend failed (HTTP error, context too long...)
                     self._finish(trace, None, f"backend_error: {type(e).__name__}: {e}")
                     raise
                 step, repeated_only = self._handle(turn, index, seen)
+                step.reasoning = turn.reasoning
                 if repeated_only:
                     strikes += 1
                 if step.kind == "tool" or step.kind == "format_error":
@@ -290,6 +299,14 @@ class Agent:
         f.write(json.dumps(head, ensure_ascii=False) + "\n")
         f.flush()
         return f
+
+    def _compact(self, proto, trace) -> None:
+        from tinyagent.memory import compact_run
+
+        row = compact_run(proto, self.model, self.context_budget, self.keep_steps)
+        if row is not None and trace is not None:
+            trace.write(json.dumps(row, ensure_ascii=False) + "\n")
+            trace.flush()
 
     def _emit(self, step: Step, trace) -> None:
         if trace is not None:

@@ -8,7 +8,10 @@
     python -m tinyagent demo                                             # scripted run, no model needed
     python -m tinyagent sandbox                                          # what isolates the python tool
 
-``bfcl`` is an alias of ``eval``. Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
+    python -m tinyagent sop tinyagent/sops/refund.json "订单 A1001 要退货" --model SPEC --state s.json
+    python -m tinyagent bfcl --model SPEC --categories simple,live_simple   # BFCL v4, BFCL's rules
+
+Tools: calculator, python (sandboxed), clock, web (web_search + fetch_page), files (search_files +
 read_file over ``--folder``). Exit codes: 0 ok, 1 the agent gave no answer, 2 usage/model errors.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from tinyagent.agent import Agent, Step
 from tinyagent.tool import Tool
@@ -68,6 +72,9 @@ def build_tools(
 def print_step(step: Step, out=None) -> None:
     """Stream one step to the terminal as it happens."""
     out = out or sys.stdout
+    if step.reasoning:
+        think = step.reasoning if len(step.reasoning) < 400 else step.reasoning[:400] + " ..."
+        out.write(f"[step {step.index}] (thinking) {think}\n")
     if step.thought and step.kind != "format_error":  # a format error prints the raw text below
         out.write(f"[step {step.index}] Thought: {step.thought}\n")
     for c in step.calls:
@@ -99,12 +106,30 @@ def _connect(spec: str):
     if spec == "tiny-random":
         print(
             "NOTE: --model tiny-random is a randomly initialised toy model: its replies are gibberish,\n"
-            "so the agent will hit format errors and stop without an answer. It only proves the wiring.\n"
-            + GET_A_MODEL
-            + "\n",
+            "so expect format errors; any answer or score it produces is meaningless. It only proves\n"
+            "the wiring.\n" + GET_A_MODEL + "\n",
             file=sys.stderr,
         )
     return model
+
+
+def connect_mcp(specs: list[str]) -> tuple[list, list[Tool]]:
+    """MCP clients for ``--mcp`` specs (command lines or http(s) URLs) and their tools; an
+    unusable server is a one-line ``error:`` and exit code 2."""
+    from tinyagent.mcp import MCPClient, MCPError
+
+    clients, tools = [], []
+    for spec in specs:
+        try:
+            client = MCPClient.connect(spec)
+            clients.append(client)
+            tools += client.tools()
+        except MCPError as e:
+            for c in clients:
+                c.close()
+            print(f"error: --mcp {spec!r}: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
+    return clients, tools
 
 
 def _add_agent_args(p: argparse.ArgumentParser) -> None:
@@ -131,6 +156,20 @@ def cmd_run(argv: list[str]) -> int:
     p.add_argument("--max-steps", type=int, default=8)
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--trace", default=None, help="append a step-by-step jsonl trace to this file")
+    p.add_argument("--plan", action="store_true", help="plan-and-execute: plan, run, replan")
+    p.add_argument(
+        "--context-budget",
+        type=int,
+        default=None,
+        help="tokens; past it older steps of a run are summarised by the model "
+        "(default: 3/4 of the model's context; 0: off)",
+    )
+    p.add_argument(
+        "--mcp",
+        action="append",
+        default=[],
+        help='an MCP server: a command ("python my_server.py") or http(s) URL; repeatable',
+    )
     args = p.parse_args(argv)
     if args.question is None and not sys.stdin.isatty():
         print(
@@ -141,20 +180,76 @@ def cmd_run(argv: list[str]) -> int:
         return 2
     tools = build_tools(args.tools, args.folder, args.search_provider, args.unsafe_python)
     model = _connect(args.model)
-    agent = Agent(
-        model,
-        tools,
-        args.protocol,
-        max_steps=args.max_steps,
-        trace_path=args.trace,
-        on_step=print_step,
-        sampling=Sampling(max_new_tokens=args.max_new_tokens),
-    )
+    clients, mcp_tools = connect_mcp(args.mcp)
+    try:
+        return _run(args, model, tools + mcp_tools)
+    finally:
+        for c in clients:
+            c.close()
+
+
+def _run(args: argparse.Namespace, model, tools: list[Tool]) -> int:
+    try:
+        agent = Agent(
+            model,
+            tools,
+            args.protocol,
+            max_steps=args.max_steps,
+            trace_path=args.trace,
+            on_step=print_step,
+            sampling=Sampling(max_new_tokens=args.max_new_tokens),
+            context_budget=(
+                model.context_length * 3 // 4
+                if args.context_budget is None
+                else (args.context_budget or None)
+            ),
+        )
+    except ValueError as e:  # e.g. an MCP tool named like a built-in one
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.plan and args.question is not None:
+        from tinyagent.plan import PlanAndExecute
+
+        def show(row: dict) -> None:
+            if row["event"] in ("plan", "replan"):
+                steps = "\n".join(f"  {i}. {s}" for i, s in enumerate(row["steps"], 1))
+                print(f"[{row['event']}]\n{steps}")
+            elif row["event"] == "plan_step":
+                print(
+                    f"[plan step {'ok' if row['ok'] else 'FAILED'}] {row['step']}: {row['answer']}"
+                )
+            elif row["event"] == "end":
+                print(
+                    f"[answer] {row['answer']}"
+                    if row["answer"]
+                    else f"[stopped] {row['stop_reason']}"
+                )
+
+        runner = PlanAndExecute(
+            model,
+            tools,
+            args.protocol,
+            agent_steps=args.max_steps,
+            trace_path=args.trace,
+            on_step=print_step,
+            on_event=show,
+            sampling=agent.sampling,
+        )
+        return 0 if runner.run(args.question).answer is not None else 1
     if args.question is not None:
         result = agent.run(args.question)
         return 0 if result.answer is not None else 1
+    from tinyagent.memory import ConversationMemory
+
     print(f"tinyagent: {args.protocol} protocol, tools: {', '.join(agent.tools)}. Ctrl-D to quit.")
-    history: list[dict] = []
+    memory = ConversationMemory(
+        model,
+        trace_path=args.trace,
+        on_summary=lambda row: print(
+            f"[memory] summarised {row['summarised_turns']} older turns "
+            f"({row['tokens_before']} -> {row['tokens_after']} tokens)"
+        ),
+    )
     while True:
         try:
             question = input("\n你> ").strip()
@@ -163,9 +258,9 @@ def cmd_run(argv: list[str]) -> int:
             return 0
         if not question:
             continue
-        result = agent.run(question, history)
-        history += [{"role": "user", "content": question}]
-        history += [{"role": "assistant", "content": result.answer or "(no answer)"}]
+        result = agent.run(question, memory.history())
+        memory.add("user", question)
+        memory.add("assistant", result.answer or "(no answer)")
 
 
 def cmd_render(argv: list[str]) -> int:
@@ -243,6 +338,9 @@ def cmd_eval(argv: list[str]) -> int:
         print(f"| {c} | {acc:.3f} |")
     print(f"| **all** ({report['n']}) | {report['accuracy']:.3f} |")
     print(f"errors: {report['errors']}  ({report['seconds']} s)")
+    for kind, message in report.get("first_error", {}).items():
+        if kind == "backend_error":  # the cause, not only a count (rows in --out have them all)
+            print(f"  first {kind}: {message[:300]}")
     return 0
 
 
@@ -285,6 +383,82 @@ def cmd_sandbox(argv: list[str]) -> int:
     return 0
 
 
+def cmd_sop(argv: list[str]) -> int:
+    """Run (or resume) an SOP: one line per SOP step; exit 0 done or waiting for the user, 1 failed."""
+    from tinyagent.sop import SOPRunner, load_sop
+    from tinyagent.sops.tools import EXAMPLE_TOOLS
+
+    p = argparse.ArgumentParser(prog="python -m tinyagent sop", description="Run an SOP agent.")
+    p.add_argument("file", help="the SOP (.json, or .yaml with PyYAML)")
+    p.add_argument("task", nargs="?", default="", help="the task (or, with --resume, the reply)")
+    p.add_argument("--model", default="tiny-random")
+    p.add_argument("--protocol", choices=("react", "qwen"), default="qwen")
+    p.add_argument(
+        "--tools", default="", help=f"built-in tools besides the example ones: {TOOL_NAMES}"
+    )
+    p.add_argument("--state", default=None, help="save the run state here after every step")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --state")
+    p.add_argument("--trace", default=None, help="append one jsonl line per SOP step")
+    p.add_argument("--max-retries", type=int, default=2)
+    p.add_argument("--max-steps", type=int, default=20)
+    p.add_argument("--mcp", action="append", default=[], help="an MCP server (repeatable)")
+    p.add_argument("--max-new-tokens", type=int, default=512)
+    args = p.parse_args(argv)
+    try:
+        sop = load_sop(args.file)
+        tools = list(EXAMPLE_TOOLS) + build_tools(args.tools)
+        if args.resume and not (args.state and Path(args.state).is_file()):
+            raise ValueError("--resume needs --state FILE of an earlier run")
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    def show(row: dict) -> None:
+        status = f"error: {row['error']}" if row["error"] else f"-> {row['next']}"
+        out = json.dumps(row["output"], ensure_ascii=False)
+        print(f"[sop] {row['step']} ({row['attempts']} attempt(s)) {status}\n      {out[:300]}")
+
+    model = _connect(args.model)
+    clients, mcp_tools = connect_mcp(args.mcp)
+    tools += mcp_tools
+    try:
+        runner = SOPRunner(
+            model,
+            sop,
+            tools,
+            args.protocol,
+            max_retries=args.max_retries,
+            max_steps=args.max_steps,
+            state_path=args.state,
+            trace_path=args.trace,
+            on_record=show,
+            sampling=Sampling(max_new_tokens=args.max_new_tokens),
+        )
+        state = (
+            runner.resume(args.state, args.task or None) if args.resume else runner.run(args.task)
+        )
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        for c in clients:
+            c.close()
+    if state.status == "waiting_user":
+        print(f"[waiting for the user] {state.outputs[state.path[-1]]}")
+        print(
+            f'reply with: python -m tinyagent sop {args.file} "..." --resume --state {args.state}'
+        )
+    elif state.status == "failed":
+        print(f"[failed] {state.error}")
+    return 1 if state.status == "failed" else 0
+
+
+def cmd_bfcl(argv: list[str]) -> int:
+    from tinyagent.bfcl_runner import main as bfcl_main
+
+    return bfcl_main(argv)
+
+
 def cmd_data(argv: list[str]) -> int:
     from tinyagent.data import DATASETS
     from tinyqwen.data_cache import data_main
@@ -297,13 +471,26 @@ def _main(argv: list[str]) -> int:
         "data": cmd_data,
         "render": cmd_render,
         "eval": cmd_eval,
-        "bfcl": cmd_eval,
+        "bfcl": cmd_bfcl,
+        "sop": cmd_sop,
         "demo": cmd_demo,
         "run": cmd_run,
         "sandbox": cmd_sandbox,
     }
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
+    if argv and argv[0] in ("-h", "--help"):
+        print(
+            "usage: python -m tinyagent [SUBCOMMAND] ...\n\nsubcommands (each has --help):\n"
+            "  run       run the agent on a question, or chat (the default when none is given)\n"
+            "  render    print the exact first prompt\n"
+            "  demo      a scripted run, no model needed\n"
+            "  sop       run / resume an SOP agent (a declared procedure of steps)\n"
+            "  eval      score tool calls on ACEBench (strict checker)\n"
+            "  bfcl      run + score BFCL v4 with BFCL's own rules and file layout\n"
+            "  sandbox   report how the python tool is isolated here\n"
+            "  data      list / fetch the datasets (ACEBench, BFCL v4) into the data cache\n"
+        )
     return cmd_run(argv)
 
 

@@ -27,6 +27,7 @@ import json
 import re
 
 from tinyagent.parsing import JSONParseError, loads_lenient
+from tinyagent.thinking import split_thinking
 from tinyagent.tool import Tool
 from tinyagent.turn import ToolCall, Turn
 from tinyqwen.chat_model import ChatModel
@@ -90,6 +91,7 @@ class QwenProtocol:
             self.messages.append({"role": "system", "content": self.instructions})
         self.messages += list(history or [])
         self.messages.append({"role": "user", "content": question})
+        self.question_index = len(self.messages) - 1  # memory.compact_run folds what follows
 
     def prompt(self) -> str:
         """The exact text a tinyqwen backend feeds the model for the current messages."""
@@ -102,7 +104,12 @@ class QwenProtocol:
         return self.parse_message(message)
 
     def parse_message(self, message: dict) -> Turn:
-        content = message.get("content") or ""
+        reasoning, content = split_thinking(message)  # calls come from the reply, never thoughts
+        turn = self._parse(message, content)
+        turn.reasoning = reasoning
+        return turn
+
+    def _parse(self, message: dict, content: str) -> Turn:
         calls: list[ToolCall] = []
         errors: list[str] = []
         for i, tc in enumerate(message.get("tool_calls") or []):

@@ -32,6 +32,7 @@ import json
 import re
 
 from tinyagent.parsing import JSONParseError, loads_lenient, strip_code_fences, strip_partial_stop
+from tinyagent.thinking import split_thinking
 from tinyagent.tool import Tool
 from tinyagent.turn import ToolCall, Turn
 from tinyqwen.chat_model import ChatModel
@@ -213,7 +214,10 @@ class ReActProtocol:
             continue_final_message=True,
             sampling=sampling.replace(stop=stop),
         )
-        return parse_react(reply.get("content") or "", self.tools)
+        reasoning, text = split_thinking(reply)  # a Qwen3 <think> block is not part of ReAct
+        turn = parse_react(text, self.tools)
+        turn.reasoning = reasoning
+        return turn
 
     def record(self, turn: Turn, observations: list[str]) -> None:
         body = turn.raw.strip()

@@ -35,6 +35,7 @@ class Turn:
     calls: list[ToolCall] = field(default_factory=list)
     final_answer: str | None = None
     format_error: str | None = None  # what was wrong, phrased for the model
+    reasoning: str = ""  # Qwen3 thinking (<think> / reasoning_content): traced, never parsed
 
     @property
     def is_final(self) -> bool:
