@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import requests
 
+from tinyqwen.errors import UserError
 from tinyqwen.sampling import Sampling, resolve
 
 # statuses worth retrying: rate limit, server overload / crash, gateway trouble
@@ -57,7 +58,7 @@ _DEFAULT_CONTEXT_LENGTH = 8192  # used when /v1/models does not say (OpenAI clou
 _PROBE_CONNECT_TIMEOUT = 3.0  # seconds: the first request fails fast when nothing listens
 
 
-class OpenAIAPIError(RuntimeError):
+class OpenAIAPIError(UserError, RuntimeError):
     """A non-retryable error answer (or retries exhausted) from an OpenAI-compatible server."""
 
     def __init__(self, status: int | None, message: str, type: str | None = None, code=None):
