@@ -255,6 +255,7 @@ import torch  # noqa: E402
 from conftest import make_hf_checkpoint  # noqa: E402
 
 import tinyqwen  # noqa: E402
+from tinyqwen.sampling import Sampling  # noqa: E402
 from tinyqwen.serve import serve_in_background  # noqa: E402
 from tinyqwen.tiny_random import load_tiny_random  # noqa: E402
 
@@ -344,6 +345,31 @@ def test_greedy_completions_and_stop_parity(served):
     for model in (llm, ours):
         assert "stream" in model.capabilities
         assert "".join(model.stream_complete(prompt, max_new_tokens=N_NEW, stop=[stop])) == cut
+
+
+def test_local_usage_and_finish_reason_are_token_exact(served):
+    """A local model generates from the ids the server counted, so usage and finish_reason come
+    from the generated ids (a random model's text re-tokenises to other counts)."""
+    llm, url = served
+    client = _openai(url)
+    for msgs in CONVERSATIONS:
+        ids = llm.encode_chat(msgs)
+        (full,) = llm.generate_ids([ids], Sampling(max_new_tokens=N_NEW))
+        stop = full.text[len(full.text) // 2 :][:2]  # a stop string in the middle of the output
+        (want,) = llm.generate_ids([ids], Sampling(max_new_tokens=N_NEW, stop=(stop,)))
+        assert want.finish_reason == "stop" and len(want.token_ids) < N_NEW
+        r = client.chat.completions.create(
+            model=llm.name, messages=msgs, max_tokens=N_NEW, temperature=0, stop=[stop]
+        )
+        assert r.choices[0].message.content == want.text
+        assert r.usage.completion_tokens == len(want.token_ids)
+        assert r.choices[0].finish_reason == "stop"
+    # token-id prompts are fed as given, not decoded and re-encoded
+    ids = llm.encode(PROMPTS[1])
+    (want,) = llm.generate_ids([ids], Sampling(max_new_tokens=N_NEW))
+    r = client.completions.create(model=llm.name, prompt=ids, max_tokens=N_NEW, temperature=0)
+    assert r.choices[0].text == want.text and r.choices[0].finish_reason == want.finish_reason
+    assert r.usage.completion_tokens == len(want.token_ids) and r.usage.prompt_tokens == len(ids)
 
 
 def test_loglikelihood_and_echo_logprobs_parity(served):

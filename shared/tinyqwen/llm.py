@@ -38,6 +38,7 @@ warning; ``max_new_tokens`` is lowered to fit the context, with a warning.
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
@@ -61,6 +62,14 @@ from tinyqwen.text_generation import (
     stream_text,
 )
 from tinyqwen.tokenizer import Tokenizer
+
+
+def _outside_this_file() -> int:
+    """``stacklevel`` for a warning raised here that points at the user's call, however deep."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def assistant_message(text: str, thinking: bool | None = None) -> dict:
@@ -230,7 +239,7 @@ class LLM:
             warnings.warn(
                 f"max_new_tokens={max_new_tokens} lowered to {room} to fit the context "
                 f"({len(prompt)} prompt tokens + {room} = {self.context_length})",
-                stacklevel=4,
+                stacklevel=_outside_this_file(),
             )
             return room
         return max_new_tokens

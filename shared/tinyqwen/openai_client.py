@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import requests
 
+from tinyqwen.errors import UserError
 from tinyqwen.sampling import Sampling, resolve
 
 # statuses worth retrying: rate limit, server overload / crash, gateway trouble
@@ -57,7 +58,7 @@ _DEFAULT_CONTEXT_LENGTH = 8192  # used when /v1/models does not say (OpenAI clou
 _PROBE_CONNECT_TIMEOUT = 3.0  # seconds: the first request fails fast when nothing listens
 
 
-class OpenAIAPIError(RuntimeError):
+class OpenAIAPIError(UserError, RuntimeError):
     """A non-retryable error answer (or retries exhausted) from an OpenAI-compatible server."""
 
     def __init__(self, status: int | None, message: str, type: str | None = None, code=None):
@@ -344,7 +345,10 @@ class OpenAIChatModel:
     ) -> Iterator[str]:
         """Text deltas of `complete(prompt)` from the /v1/completions SSE stream."""
         payload = {"model": self.name, "prompt": prompt}
-        payload |= self._sampling_payload(resolve(sampling, **overrides))
+        payload |= self._sampling_payload(resolve(sampling, **overrides))  # bad sampling: now
+        return self._completion_deltas(payload)
+
+    def _completion_deltas(self, payload: dict) -> Iterator[str]:
         for event in self._events("/completions", payload):
             for choice in event.get("choices") or []:
                 if choice.get("text"):
@@ -425,10 +429,13 @@ class OpenAIChatModel:
         As with a local ``LLM``, the joined deltas are the raw assistant text: streamed
         ``reasoning_content`` comes back wrapped in ``<think>\\n...\\n</think>\\n\\n`` (so
         ``parse_reasoning`` splits it again) and tool calls as ``<tool_call>`` blocks."""
-        sampling = resolve(sampling, **overrides)
+        sampling = resolve(sampling, **overrides)  # a bad argument fails here, not at next()
         payload = self._chat_payload(
             messages, tools, sampling, continue_final_message, enable_thinking
         )
+        return self._chat_deltas(payload)
+
+    def _chat_deltas(self, payload: dict) -> Iterator[str]:
         calls: dict[int, dict] = {}  # streamed tool calls: index -> {"name", "arguments"}
         said_anything = False
         thinking = False  # inside a streamed reasoning_content

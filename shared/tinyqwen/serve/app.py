@@ -26,13 +26,15 @@ Errors (`validation.py`): every error body is OpenAI's `{"error": {"message", "t
 /v1/completions means 16, as in OpenAI's API.
 
 Stated limits:
-- Chat and plain completions go through the `ChatModel` methods, which return text, not ids, so
-  `usage.completion_tokens` there is the returned text re-tokenised (capped at `max_tokens`, which the
-  true count can never exceed) and `finish_reason` is "length" when it reaches `max_tokens`. A real
-  model's output is nearly always the canonical encoding of its text, so this is exact in practice;
-  a random model's output (U+FFFD, odd merges) re-tokenises differently.
-- `logprobs` (only on /v1/completions) need a local model (`LLM`); that path is token-exact
-  (`tokens.generate_scored`), one prompt at a time (scoring requests are not batched).
+- A local model (the "tokenizer" capability: `LLM`) generates from the prompt ids counted while
+  validating (`generate_ids`), so `usage` and `finish_reason` are exact and token-id prompts are
+  used as given. Any other ChatModel goes through `chat` / `chat_batch` / `complete`, which return
+  text, not ids: `usage.completion_tokens` is then the returned text re-tokenised (capped at
+  `max_tokens`, which the true count can never exceed) and `finish_reason` is "length" when it
+  reaches `max_tokens`. Streaming goes through `stream_chat` / `stream_complete` for every model,
+  and is counted the second way.
+- `logprobs` (only on /v1/completions) need a local model; that path is token-exact
+  (`tokens.scored_completion`), one prompt at a time (scoring requests are not batched).
 - `stream: true` streams token by token (chat, and /v1/completions with one prompt and no
   `logprobs`); /v1/completions with several prompts or `logprobs` sends everything in one event.
   With `tools`, streamed text stops at the first `<tool_call>` and the calls come in a final delta.
@@ -312,6 +314,7 @@ class ChatRequest:
     continue_final: bool  # vLLM's continue_final_message
     enable_thinking: bool | None  # chat_template_kwargs.enable_thinking (Qwen3 templates), if given
     sampling: Sampling
+    prompt_ids: list[int] | None  # with a local tokenizer: the exact ids the model is fed
     prompt_tokens: int
     stream: bool
     include_usage: bool
@@ -335,12 +338,22 @@ def prepare_chat(state: ServerState, body: dict) -> ChatRequest:
     max_tokens = max_tokens_from(body, 1)
     sampling = sampling_from(body)
     try:
-        prompt_tokens = state.counter.chat_prompt(messages, tools, continue_final, thinking)
+        prompt_ids, prompt_tokens = state.counter.chat_prompt(
+            messages, tools, continue_final, thinking
+        )
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise APIError(f"cannot render messages: {e}", param="messages") from e
     sampling = fit_context(sampling, max_tokens, state.context_length, prompt_tokens, 1, "messages")
     return ChatRequest(
-        messages, tools, continue_final, thinking, sampling, prompt_tokens, stream, include_usage
+        messages,
+        tools,
+        continue_final,
+        thinking,
+        sampling,
+        prompt_ids,
+        prompt_tokens,
+        stream,
+        include_usage,
     )
 
 
@@ -350,7 +363,22 @@ def _finish_reason(state: ServerState, text: str, max_new: int) -> tuple[int, st
     return n, "length" if n >= max_new else "stop"
 
 
-def chat_response(state: ServerState, req: ChatRequest, msg: dict, rid: str, now: int) -> dict:
+def _thinking(state: ServerState, req: ChatRequest) -> bool | None:
+    """How to split a reply: None (no thinking template), else whether thinking was on (Qwen3)."""
+    if getattr(state.model, "chat_format", None) != "qwen3":
+        return None
+    return req.enable_thinking is not False
+
+
+def chat_response(
+    state: ServerState,
+    req: ChatRequest,
+    msg: dict,
+    rid: str,
+    now: int,
+    exact: tuple[int, str] | None = None,
+) -> dict:
+    """The chat.completion body; `exact`: (completion tokens, finish_reason) when known."""
     content = msg.get("content") or ""
     tool_calls = msg.get("tool_calls") or []
     out_msg: dict[str, Any] = {"role": "assistant", "content": content}
@@ -364,7 +392,7 @@ def chat_response(state: ServerState, req: ChatRequest, msg: dict, rid: str, now
         completion_text += "".join(
             json.dumps(c["function"], ensure_ascii=False) for c in tool_calls
         )
-    n_out, finish = _finish_reason(state, completion_text, req.sampling.max_new_tokens)
+    n_out, finish = exact or _finish_reason(state, completion_text, req.sampling.max_new_tokens)
     return {
         "id": rid,
         "object": "chat.completion",
@@ -397,6 +425,14 @@ async def chat_completions(request: Request) -> Any:
         )
         return StreamingResponse(chat_events(state, req, stream, rid, now), **SSE)
 
+    if req.prompt_ids is not None:  # a local model: generate from the ids counted above
+        from tinyqwen.llm import assistant_message  # (torch is loaded already, as the model is)
+
+        key = _batch_key("generate", req.sampling)
+        (completion,) = await run_job(state, Job("generate", [req.prompt_ids], req.sampling, key))
+        msg = assistant_message(completion.text, _thinking(state, req))  # as LLM.chat returns it
+        exact = (len(completion.token_ids), completion.finish_reason)
+        return await run_in_threadpool(chat_response, state, req, msg, rid, now, exact)
     args = (req.messages, req.tools, req.continue_final, req.enable_thinking)
     key = _batch_key("chat", req.sampling, req.tools, req.continue_final, req.enable_thinking)
     job = Job("chat", args, req.sampling, key)
@@ -560,6 +596,10 @@ async def _run_completions(state: ServerState, req: CompletionRequest) -> list[t
     max_new = req.sampling.max_new_tokens
     if max_new == 0:
         return [("", 0, "length", None) for _ in req.texts]
+    if state.counter.exact:  # the prompts' ids (token-id prompts as given): exact counts
+        key = _batch_key("generate", req.sampling)
+        outs = await run_job(state, Job("generate", req.ids, req.sampling, key))
+        return [(c.text, len(c.token_ids), c.finish_reason, None) for c in outs]
     job = Job("complete", req.texts, req.sampling, _batch_key("complete", req.sampling))
     outs = await run_job(state, job)
     return [(out, *_finish_reason(state, out, max_new), None) for out in outs]

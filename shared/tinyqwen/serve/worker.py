@@ -40,7 +40,7 @@ class QueueFull(Exception):
 
 @dataclass
 class Job:
-    kind: str  # "chat" | "complete" | "embed" | "stream" | "call"
+    kind: str  # "chat" | "complete" | "generate" | "embed" | "stream" | "call"
     args: Any  # kind-specific payload (see `_call_model`); "stream": a function returning deltas
     sampling: Sampling | None = None
     batch_key: tuple | None = None  # jobs with equal non-None keys may run as one batch
@@ -148,8 +148,13 @@ class ModelWorker:
             if len(batch) == 1:
                 return [model.chat(job.args[0], **kw)]
             return model.chat_batch([j.args[0] for j in batch], **kw)
-        if job.kind == "complete":  # args: prompts (a request may have several)
-            it = iter(model.complete([p for j in batch for p in j.args], sampling=job.sampling))
+        if job.kind in ("complete", "generate"):  # args: prompts (a request may have several)
+            prompts = [p for j in batch for p in j.args]
+            if job.kind == "complete":  # text prompts -> texts
+                outs = model.complete(prompts, sampling=job.sampling)
+            else:  # token-id prompts -> Completions ("tokenizer" capability)
+                outs = model.generate_ids(prompts, job.sampling)
+            it = iter(outs)
             return [[next(it) for _ in j.args] for j in batch]
         if job.kind == "embed":  # args: (texts, pooling)
             emb = model.embed([t for j in batch for t in j.args[0]], pooling=job.args[1])  # [N, H]
