@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="tinyqwen serve", description="Serve a model over an OpenAI-compatible HTTP API."
     )
     parser.add_argument("--model", default="tiny-random", help="checkpoint dir | tiny-random | URL")
+    parser.add_argument("--adapter", default=None, help="PEFT LoRA adapter dir merged into --model")
     parser.add_argument("--quantize", choices=["int8"], help="load a local model with int8 weights")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
     parser.add_argument("--port", type=int, default=8000)
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             + ".",
             file=sys.stderr,
         )
-    model = tinyqwen.connect(args.model, quantize=args.quantize)
+    model = tinyqwen.connect(args.model, adapter=args.adapter, quantize=args.quantize)
     app = create_app(
         model,
         args.served_model_name,
