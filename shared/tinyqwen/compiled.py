@@ -86,7 +86,7 @@ def decode_step(
     ]  # [B, 1, 1, T_max]
     cos, sin = inner.rotary_emb(position_ids)
     for layer in inner.layers:
-        x = layer(x, cos, sin, mask, cache, "sdpa")
+        x, _ = layer(x, cos, sin, mask, cache, "sdpa")  # (hidden, MoE router logits or None)
     return model.lm_head(inner.norm(x)).float()[:, -1]  # [B, V]
 
 
