@@ -60,7 +60,10 @@ def server(max_batch_size: int, shared: Path = HERE):
     cmd = [sys.executable, "-m", module, "--model", "tiny-random", "--port", str(port)]
     cmd += ["--max-batch-size", str(max_batch_size), "--log-level", "warning"]
     env = os.environ | {"PYTHONPATH": str(shared)}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # cwd too: `python -m` puts the working directory first on sys.path
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=shared, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120

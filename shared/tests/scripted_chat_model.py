@@ -113,7 +113,8 @@ class ScriptedChatModel:
         return outs[0] if one else outs
 
     def stream_complete(self, prompt, *, sampling=None, **overrides):
-        yield self.complete(prompt, sampling=sampling, **overrides)
+        text = self.complete(prompt, sampling=sampling, **overrides)
+        return (text[i : i + 2] for i in range(0, len(text), 2))
 
     def loglikelihood(self, requests):
         raise NotImplementedError("loglikelihood is not supported by this backend")

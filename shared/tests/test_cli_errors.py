@@ -81,15 +81,14 @@ def test_a_server_that_is_not_openai_is_named(not_openai, capsys, path):
 @pytest.mark.parametrize(
     "argv",
     [
-        ["serve", "--model", "/nonexistent"],
-        ["info", "/nonexistent"],
-        ["generate", "x", "--model", "/nonexistent"],
+        ["tinyqwen", "serve", "--model", "/nonexistent"],
+        ["tinyqwen.serve", "--model", "/nonexistent"],
+        ["tinyqwen", "info", "/nonexistent"],
+        ["tinyqwen", "generate", "x", "--model", "/nonexistent"],
     ],
 )
 def test_missing_model_folder_is_one_line(argv):
-    r = subprocess.run(
-        [sys.executable, "-m", "tinyqwen", *argv], capture_output=True, text=True, timeout=120
-    )
+    r = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("error: ") and "/nonexistent" in r.stderr
     assert "Traceback" not in r.stderr

@@ -148,3 +148,14 @@ def test_cli_list_and_fetch(hub, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"demo: {tmp_path / 'demo_folder'}" in out and "fetched 20" in out
     assert json.loads((tmp_path / "demo_folder" / "MANIFEST.json").read_text())["license"] == "MIT"
+
+
+def test_a_folder_not_written_by_fetch_is_never_replaced_silently(hub, tmp_path):
+    mine = tmp_path / "demo_folder"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my own files")
+    with pytest.raises(DownloadError, match="was not written by data fetch"):
+        fetch(SPEC, data_root=tmp_path, endpoint=hub.url, progress=False)
+    assert (mine / "notes.txt").read_text() == "my own files"
+    fetch(SPEC, data_root=tmp_path, endpoint=hub.url, progress=False, force=True)
+    assert _tree(mine) == FILES

@@ -261,7 +261,7 @@ def test_cli_offline_message(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
     code = main([REPO, "--to", str(tmp_path / "m"), "--endpoint", f"http://127.0.0.1:{port}"])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     assert "cannot reach" in err and "offline" in err and "HF_ENDPOINT" in err
     assert "Traceback" not in err
 

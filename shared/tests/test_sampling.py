@@ -107,3 +107,12 @@ def test_completion_ids_and_finish_reasons_match_generate():
     assert len(cut.token_ids) < len(done[1].token_ids)
     streamed = list(stream_text(llm.model, llm.tokenizer, prompts[1], Sampling(12, stop=[stop])))
     assert "".join(streamed) == cut.text and all(streamed)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import tinyqwen.sampling
+
+    result = doctest.testmod(tinyqwen.sampling)
+    assert result.attempted > 0 and result.failed == 0

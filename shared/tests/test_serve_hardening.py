@@ -12,6 +12,8 @@ import random
 import socket
 import statistics
 import string
+import subprocess
+import sys
 import threading
 import time
 
@@ -163,6 +165,31 @@ def test_health_answers_while_a_prompt_is_being_tokenised():
         assert result["r"].status_code == 200
 
 
+def test_requests_being_tokenised_count_against_the_queue():
+    """A flood of big bodies must not pile up in memory before the worker queue sees them."""
+    model = SlowTokenizingModel()
+    with serve_in_background(model, max_queue=1) as url:
+        health_url = url.removesuffix("/v1") + "/health"
+        slow = {"messages": [{"role": "user", "content": "SLOW prompt"}], "max_tokens": 2}
+        result = {}
+        t = threading.Thread(
+            target=lambda: result.update(
+                r=requests.post(f"{url}/chat/completions", json=slow, timeout=60)
+            )
+        )
+        t.start()
+        assert model.tokenizing.wait(30)
+        assert requests.get(health_url, timeout=5).json()["preparing"] == 1
+        r = requests.post(f"{url}/embeddings", json={"input": "a"}, timeout=10)
+        _assert_openai_error(r, 429, code="queue_full")
+        assert r.headers["Retry-After"] == "1"
+        model.release.set()
+        t.join(30)
+        assert result["r"].status_code == 200
+        assert requests.get(health_url, timeout=5).json()["preparing"] == 0
+        assert requests.post(f"{url}/embeddings", json={"input": "a"}, timeout=10).ok
+
+
 def test_health_stays_fast_while_megabytes_are_tokenised():
     """The issue's case on the real tokenizer: a 3.4 MB message (random words, so the BPE cache
     does not help) takes seconds to tokenise and is then refused (far past the context); before,
@@ -249,6 +276,31 @@ def test_queue_beyond_max_queue_is_429_with_retry_after():
             t.join(60)
         assert [r.status_code for r in results] == [200, 200, 200]
         assert requests.get(health_url, timeout=5).json()["waiting"] == 0
+
+
+def test_a_stream_abandoned_while_queued_never_runs():
+    model = GatedModel()
+    with serve_in_background(model, max_batch_size=1) as url:
+        health_url = url.removesuffix("/v1") + "/health"
+        busy = {"messages": USER, "max_tokens": 2}
+        t = threading.Thread(
+            target=lambda: requests.post(f"{url}/chat/completions", json=busy, timeout=60)
+        )
+        t.start()
+        assert model.entered.wait(30)  # the worker is stuck in chat
+        r = requests.post(
+            f"{url}/chat/completions", json=busy | {"stream": True}, stream=True, timeout=30
+        )
+        assert next(r.iter_lines()).startswith(b"data: ")  # the role chunk; the job is queued
+        r.close()  # the client gives up
+        time.sleep(0.5)  # the server notices the disconnect
+        model.gate.set()
+        t.join(30)
+        deadline = time.monotonic() + 30
+        while requests.get(health_url, timeout=5).json()["model_calls"] < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert [method for method, _, _ in model.calls] == ["chat"]  # no stream_chat
 
 
 # ---------------------------------------------------------------------------------------- 400
@@ -400,3 +452,19 @@ def test_binds_loopback_by_default():
     with serve_in_background(ScriptedChatModel()) as url:
         assert url.startswith("http://127.0.0.1:")
     # `tinyqwen serve` itself: test_server.test_main_warns_on_public_bind
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--model", "/nonexistent"], "/nonexistent"),
+        (["--max-queue", "0"], "--max-queue"),
+        (["--max-body-bytes", "lots"], "--max-body-bytes"),
+    ],
+)
+def test_python_m_serve_bad_input_is_one_line(argv, needle):
+    cmd = [sys.executable, "-m", "tinyqwen.serve", *argv]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "error: " in last and needle in last and "Traceback" not in r.stderr

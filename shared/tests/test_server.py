@@ -236,6 +236,40 @@ def test_completions_and_embeddings(scripted, openai_client):
     )
 
 
+def test_completions_stream_as_generated(scripted, openai_client):
+    model, url = scripted
+    want = model.complete("a b c", max_new_tokens=5)  # " c b a"
+    stream = openai_client.completions.create(
+        model="scripted",
+        prompt="a b c",
+        max_tokens=5,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    texts = [c.choices[0].text for c in chunks if c.choices]
+    assert "".join(texts) == want and len([t for t in texts if t]) > 1  # several deltas
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] == "stop" and set(finishes[:-1]) == {None}
+    assert chunks[-1].usage.completion_tokens == 3 and chunks[-1].usage.prompt_tokens == 3
+    ours = OpenAIChatModel(url, "scripted")
+    assert "".join(ours.stream_complete("a b c", max_new_tokens=2)) == " c b"
+    # echo puts the prompt first; several prompts still come back, in one event
+    r = requests.post(
+        f"{url}/completions",
+        json={"prompt": "a b", "echo": True, "stream": True, "max_tokens": 4},
+        timeout=10,
+    )
+    events = [json.loads(x[6:]) for x in r.text.split("\n\n") if x.startswith("data: {")]
+    assert "".join(e["choices"][0]["text"] for e in events) == "a b b a"
+    r = requests.post(
+        f"{url}/completions", json={"prompt": ["a b", "c d"], "stream": True}, timeout=10
+    )
+    events = [json.loads(x[6:]) for x in r.text.split("\n\n") if x.startswith("data: {")]
+    assert [c["text"] for c in events[0]["choices"]] == [" b a", " d c"]
+    assert r.text.endswith("data: [DONE]\n\n")
+
+
 def test_concurrent_requests_are_batched_and_correct():
     model = ScriptedChatModel(delay=0.3)  # slow model: requests queue while it works
     convs = [[{"role": "user", "content": f"问题 {i}"}] for i in range(8)]

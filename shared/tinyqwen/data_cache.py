@@ -30,7 +30,8 @@ an interrupted fetch resumes), the converted folder is built next to them and re
 only when complete, so ``<data dir>/<folder>`` is either absent or whole. Then the partial folder
 is deleted.
 
-Limits: one dataset at a time, files one after another; a dataset already fetched is kept
+Limits: one dataset at a time, files one after another, no lock (two fetches of the same dataset at
+once share the partial folder: do not); a dataset already fetched is kept
 (``--force`` fetches again); conversion reads whole files into memory (the largest, LongBench's
 zip, is ~114 MB).
 """
@@ -210,6 +211,11 @@ def fetch(
     final = root / spec.folder
     if (final / MANIFEST).is_file() and not force:
         return final
+    if final.exists() and not force:  # a folder we did not write: never replace it silently
+        raise DownloadError(
+            f"{final} exists but was not written by data fetch (no {MANIFEST}); "
+            "move it away, or pass --force to replace it"
+        )
     src = spec.source(source)
     partial = root / ".partial" / spec.name / src.kind
     raw, out = partial / "raw", partial / "out"

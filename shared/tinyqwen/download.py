@@ -32,8 +32,15 @@ Stated limits: a final file that already exists with the listed size is trusted 
 was verified when it was renamed into place; delete it to fetch it again); with the siblings
 fallback the listing has no sizes or hashes, so files are fetched again and only the transfer's
 length is checked (Content-Length by requests). Files download one after
-another, not in parallel. Listing entries whose paths would escape `--to` (`..`, absolute) are
-refused.
+another, not in parallel. Listing entries are refused (`DownloadError`) when their path is absolute
+or has a `..`, `.` or empty part, a backslash or a control character (NUL included), or when one
+path is both a file and a folder (`x` and `x/y.txt`); a file whose stream runs past its listed size
+is cut off at once and deleted.
+
+Dataset repos: `repo_type="dataset"` (used by `tinyqwen.data_cache`) lists
+`{endpoint}/api/datasets/{repo}/tree/{revision}` and fetches `{endpoint}/datasets/{repo}/resolve/...`
+on the HF hub; ModelScope datasets are listed with `api/v1/datasets/{repo}/repo/tree` (paged,
+folders walked) and fetched with `api/v1/datasets/{repo}/repo?FilePath=...`.
 """
 
 from __future__ import annotations
@@ -506,9 +513,9 @@ def main(argv: list[str] | None = None) -> int:
             include=args.include,
             progress=not args.quiet,
         )
-    except DownloadError as e:
+    except DownloadError as e:  # offline, gated, bad listing: one line, like every CLI here
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume", file=sys.stderr)
         return 130
@@ -517,4 +524,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from tinyqwen.errors import run_cli
+
+    raise SystemExit(run_cli(main))

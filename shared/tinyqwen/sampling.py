@@ -12,19 +12,19 @@
     tinyqwen.sampling.SamplingError: temperature must be a finite number >= 0, got nan
 
 The same value travels from the CLI flags, the server's request body and ``OpenAIChatModel`` down to
-``tinyqwen.generation.generate_steps``; nothing below the constructor re-checks it. Fields:
+``tinyqwen.generation.generate_steps``; nothing below the constructor re-checks it. Fields
+(default in parentheses):
 
-===================== ============ =============================================================
-field                 default      meaning (transformers' logits-processor order)
-===================== ============ =============================================================
-``max_new_tokens``    256          most tokens to generate (``>= 0``)
-``temperature``       0.0          ``0`` = greedy (argmax); else logits / temperature (finite)
-``top_p``             1.0          nucleus: keep the smallest set with probability ``>= top_p``
-``top_k``             0            keep the ``top_k`` most likely tokens (``0`` = all)
-``repetition_penalty`` 1.0         CTRL penalty on tokens already seen (``> 0``, ``1`` = off)
-``stop``              ``()``       stop strings: the text ends before the first one (not included)
-``seed``              None         seed of the sampling RNG (``None`` = nondeterministic)
-===================== ============ =============================================================
+- ``max_new_tokens`` (256): most tokens to generate, ``>= 0``;
+- ``temperature`` (0.0): ``0`` = greedy (argmax), else logits / temperature; finite, ``>= 0``;
+- ``top_p`` (1.0): nucleus, keep the smallest set of tokens with probability ``>= top_p``; ``(0, 1]``;
+- ``top_k`` (0): keep the ``top_k`` most likely tokens (``0`` = all);
+- ``repetition_penalty`` (1.0): CTRL penalty on tokens already seen; finite, ``> 0``, ``1`` = off;
+- ``stop`` (``()``): stop strings; the text ends before the first one, which is not included;
+- ``seed`` (None): seed of the sampling RNG (``None`` = nondeterministic), torch's range.
+
+Order of application, as transformers' logits processors: repetition penalty, temperature, top-k,
+top-p, then sample.
 
 A bad value raises ``SamplingError`` (a ``ValueError``) whose ``field`` names the field, so a server
 can answer 400 with ``param`` set. ``resolve(sampling, **overrides)`` is the one place where keyword

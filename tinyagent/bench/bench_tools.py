@@ -18,8 +18,10 @@ from pathlib import Path
 from tinyagent.parsing import loads_lenient
 from tinyagent.tools.calculator import evaluate
 from tinyagent.tools.python_exec import run_python, sandbox_layers
+from tinyqwen.data_cache import data_dir, shared_dev_data
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "acebench_zh"
+# the developers' copy (../shared/data) if present, else the data cache (python -m tinyagent data fetch acebench)
+DATA = (shared_dev_data(Path(__file__).resolve().parents[2]) or data_dir()) / "acebench_zh"
 
 
 def timeit(fn, repeat: int) -> float:

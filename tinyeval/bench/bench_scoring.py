@@ -24,8 +24,10 @@ import sacrebleu  # noqa: E402
 from tinyeval.metrics import METRICS  # noqa: E402
 from tinyeval.metrics.bleu import corpus_bleu  # noqa: E402
 from tinyeval.score import read_predictions  # noqa: E402
+from tinyqwen.data_cache import data_dir, shared_dev_data  # noqa: E402
 
-PRED = HERE.parents[1].parent / "shared" / "data" / "tinyeval" / "pred" / "internlm"
+# the developers' copy (../shared/data) if present, else the data cache (python -m tinyeval data fetch tinyeval)
+PRED = (shared_dev_data(HERE.parents[1]) or data_dir()) / "tinyeval" / "pred" / "internlm"
 
 
 def best_of(fn, repeat: int = 3) -> float:

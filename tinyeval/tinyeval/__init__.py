@@ -5,8 +5,8 @@ lm-evaluation-harness GSM8K, sacrebleu BLEU), tasks as small JSON configs, resum
 any ``tinyqwen.connect`` model, and reports with bootstrap intervals.
 
     python -m tinyeval run --model tiny-random --task demo_qa_zh --out runs/tiny-random
-    python -m tinyeval score ../shared/data/tinyeval/pred/internlm
-    python -m tinyeval report runs/tiny-random ../shared/data/tinyeval/pred/internlm --out runs/report
+    python -m tinyeval score ~/.cache/tiny-universe/data/tinyeval/pred/internlm
+    python -m tinyeval report runs/tiny-random ~/.cache/tiny-universe/data/tinyeval/pred/internlm --out runs/report
 
 Importing the package does not import torch (the model side is loaded only by ``run``).
 """

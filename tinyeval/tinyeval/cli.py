@@ -1,8 +1,8 @@
 """Command line: ``python -m tinyeval {run,score,report,tasks,demo}``.
 
     python -m tinyeval run --model tiny-random --task demo_qa_zh --task demo_mc --out runs/tiny-random
-    python -m tinyeval score ../shared/data/tinyeval/pred/internlm        # prints the scores
-    python -m tinyeval report runs/tiny-random ../shared/data/tinyeval/pred/internlm --out runs/report
+    python -m tinyeval score ~/.cache/tiny-universe/data/tinyeval/pred/internlm   # after: data fetch tinyeval
+    python -m tinyeval report runs/tiny-random ~/.cache/tiny-universe/data/tinyeval/pred/internlm --out runs/report
     python -m tinyeval demo                                               # offline, tiny-random
 
 ``--model`` is anything ``tinyqwen.connect`` accepts: a checkpoint directory, ``tiny-random``, or

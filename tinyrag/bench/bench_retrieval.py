@@ -23,11 +23,13 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from tinyqwen.data_cache import data_dir, shared_dev_data  # noqa: E402
 from tinyrag.analyzers import Analyzer  # noqa: E402
 from tinyrag.bm25 import BM25  # noqa: E402
 from tinyrag.vector_store import VectorStore  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+# the developers' copy (../shared/data) if present, else the data cache (python -m tinyrag data fetch ...)
+DATA = shared_dev_data(Path(__file__).resolve().parents[2]) or data_dir()
 
 
 def best_of(fn, repeat: int = 3) -> tuple[float, object]:

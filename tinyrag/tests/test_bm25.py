@@ -146,3 +146,18 @@ def test_bad_parameters_are_named() -> None:
         BM25(idf="bm42")
     with pytest.raises(ValueError, match="k1"):
         BM25(k1=-1)
+
+
+def test_streamed_add_docs_equals_one_list() -> None:
+    """A generator consumed in small batches, or two add_docs calls, give the same index as fit."""
+    corpus = synthetic_corpus(3, 120)
+    ref = BM25.fit(corpus)
+    streamed = BM25()
+    streamed.add_docs((doc for doc in corpus), batch=7)
+    two = BM25()
+    two.add_docs(corpus[:50])
+    two.add_docs(iter(corpus[50:]))
+    for bm in (streamed, two):
+        assert bm.vocab == ref.vocab
+        for name in ("indptr", "doc_ids", "tfs", "doc_len", "impacts"):
+            np.testing.assert_array_equal(getattr(bm, name), getattr(ref, name))

@@ -113,3 +113,52 @@ def test_demo_answers_about_qwen2() -> None:
     r = run("demo")
     assert r.returncode == 0, r.stderr
     assert "Qwen2" in r.stdout and "抽取式答案" in r.stdout and "*[" in r.stdout
+
+
+def test_index_onto_an_existing_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A\n\n内容。\n", encoding="utf-8")
+    (tmp_path / "taken").write_text("not an index")
+    r = run("index", str(tmp_path / "docs"), "--index", str(tmp_path / "taken"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().count("\n") == 0 and "is not a folder" in r.stderr
+
+
+def test_chat_verbose_shows_the_standalone_query(built: Path) -> None:
+    r = run("chat", "--index", str(built / "idx"), "--verbose",
+            stdin="Qwen2 的旋转位置编码\n它的 theta 是多少\n/exit\n")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "(standalone query: Qwen2 的旋转位置编码 它的 theta 是多少)" in r.stderr
+    assert r.stdout.count("rope.md") >= 2  # the follow-up retrieved the RoPE doc too
+
+
+def test_rerank_without_a_model_is_one_line(built: Path) -> None:
+    r = run("ask", "RoPE", "--index", str(built / "idx"), "--rerank")
+    assert (
+        r.returncode == 2 and "--rerank needs a model" in r.stderr and "Traceback" not in r.stderr
+    )
+
+
+def test_unsupported_files_are_reported_grouped_by_type(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.md").write_text("# A\n\n内容。\n", encoding="utf-8")
+    for i in range(5):
+        (tmp_path / "d" / f"fig{i}.png").write_bytes(b"\x89PNG")
+    r = run("index", str(tmp_path / "d"), "--index", str(tmp_path / "idx"))
+    assert r.returncode == 0, r.stderr
+    assert "5 unsupported files skipped" in r.stdout
+    (line,) = [ln for ln in r.stderr.splitlines() if ".png" in ln]
+    assert "fig0.png, fig1.png, fig2.png and 2 more: unsupported file type .png" in line
+
+
+def test_eval_answers_extractive(tmp_path: Path) -> None:
+    squad = {"data": [{"title": "t", "paragraphs": [
+        {"id": "p1", "context": "北京是中国的首都。", "qas": [{"id": "a", "question": "中国的首都是哪里", "answers": [{"text": "北京", "answer_start": 0}]}]},
+        {"id": "p2", "context": "巴黎是法国的首都。", "qas": [{"id": "b", "question": "法国的首都是哪里", "answers": [{"text": "巴黎", "answer_start": 0}]}]},
+    ]}]}  # fmt: skip
+    (tmp_path / "s.json").write_text(json.dumps(squad, ensure_ascii=False), encoding="utf-8")
+    r = run("eval", "--squad", str(tmp_path / "s.json"), "--answers", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["answered"] == 2 and out["model"] == "extractive" and out["judge"] == "lexical"
+    assert out["answer_in_text"] == 1.0 and out["faithfulness"] == 1.0 and out["refused"] == 0.0

@@ -9,7 +9,7 @@ import pytest
 
 MODULES = [
     "tinyrag.porter", "tinyrag.analyzers", "tinyrag.bm25", "tinyrag.chunking",
-    "tinyrag.fusion", "tinyrag.metrics", "tinyrag.vector_store",
+    "tinyrag.fusion", "tinyrag.metrics", "tinyrag.vector_store", "tinyrag.conversation",
 ]  # fmt: skip
 
 

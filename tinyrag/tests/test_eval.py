@@ -47,3 +47,25 @@ def test_cmrc2018_chinese_retrieval(chinese: str) -> None:
         f"cmrc2018 {chinese}: R@10 {r['R@10']:.4f} MRR@10 {r['MRR@10']:.4f} nDCG@10 {r['nDCG@10']:.4f}"
     )
     assert r["R@10"] >= 0.98 and r["MRR@10"] >= 0.95
+
+
+def test_rerank_in_retrieval_eval_changes_the_ranking() -> None:
+    from conftest import ScriptedModel
+
+    from tinyrag.datasets import RetrievalSet
+    from tinyrag.evaluate import evaluate
+
+    ds = RetrievalSet(
+        "mini",
+        docs={"a": "rotary rotary rotary embedding", "b": "rotary embedding theta base frequency"},
+        queries={"1": "rotary embedding"},
+        qrels={"1": {"b": 1}},
+    )
+    plain = evaluate(ds)
+    judge = ScriptedModel()
+    judge.loglikelihood = lambda reqs: [
+        (-0.1 if (c == " yes") == ("theta" in ctx) else -2.0, False) for ctx, c in reqs
+    ]
+    reranked = evaluate(ds, rerank_model=judge, rerank_top=2)
+    assert plain["MRR@10"] == 0.5 and reranked["MRR@10"] == 1.0
+    assert reranked["rerank"] == "scripted top 2"

@@ -93,3 +93,42 @@ def test_broken_files_are_reported_and_skipped(tmp_path: Path) -> None:
     assert [d.text for d in docs] == ["好文件"]
     assert sorted(Path(p).name for p, _ in errors) == ["bad.json", "bad.pdf"]
     assert all(Path(p).name in why for p, why in errors)  # messages name the file
+
+
+def test_docx_paragraphs_headings_tables_and_title(tmp_path: Path) -> None:
+    docx = pytest.importorskip("docx")
+    d = docx.Document()
+    d.core_properties.title = "模型笔记"
+    d.add_heading("注意力", level=1)
+    d.add_paragraph("Qwen2 使用分组查询注意力。")
+    d.add_heading("显存", level=2)
+    d.add_paragraph("KV cache 缩小到七分之一。")
+    t = d.add_table(rows=2, cols=2)
+    t.cell(0, 0).text, t.cell(0, 1).text = "模型", "KV 头"
+    t.cell(1, 0).text, t.cell(1, 1).text = "0.5B", "2"
+    d.save(tmp_path / "notes.docx")
+    (doc,) = load_file(tmp_path / "notes.docx")
+    assert doc.text == (
+        "# 注意力\n\nQwen2 使用分组查询注意力。\n\n## 显存\n\nKV cache 缩小到七分之一。"
+        "\n\n模型 | KV 头\n0.5B | 2"
+    )
+    assert doc.meta == {"title": "模型笔记"} and doc.is_markdown
+
+
+def test_broken_docx_is_a_named_load_error(tmp_path: Path) -> None:
+    (tmp_path / "bad.docx").write_bytes(b"not a zip")
+    with pytest.raises(LoadError, match="bad.docx"):
+        load_file(tmp_path / "bad.docx")
+
+
+def test_unsupported_files_are_listed_with_the_reason(tmp_path: Path) -> None:
+    from tinyrag.index import Index
+
+    (tmp_path / "a.md").write_text("# A\n\n内容。\n", encoding="utf-8")
+    (tmp_path / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0")
+    (tmp_path / "img.png").write_bytes(b"\x89PNG")
+    _, report = Index.build(tmp_path, None)
+    assert report.new == ["a.md"]
+    assert [p for p, _ in report.skipped] == ["img.png", "old.doc"]
+    assert "save it as .docx" in dict(report.skipped)["old.doc"]
+    assert "2 unsupported files skipped" in report.summary()

@@ -110,3 +110,21 @@ def test_cli_dense_index_and_random_model_answer(tree: Path, tmp_path: Path, mod
     out = json.loads(r.stdout)
     assert out["model"] == "tiny-random" and not out["extractive"]
     assert {s["source"] for s in out["sources"]} == set(DOCS)  # hybrid: BM25 + dense candidates
+
+
+def test_chat_rewrite_and_answer_eval_run_on_a_real_model(model, tmp_path: Path) -> None:
+    """The model paths of chat rewriting, reranking and eval --answers, on tiny-random."""
+    from tinyrag.answer_eval import evaluate_answers
+    from tinyrag.conversation import rewrite_query
+    from tinyrag.datasets import RetrievalSet
+
+    history = [{"role": "user", "content": "Qwen2 用什么位置编码？"},
+               {"role": "assistant", "content": "旋转位置编码 [1]"}]  # fmt: skip
+    q = rewrite_query("它的 theta 是多少？", history, model)
+    assert isinstance(q, str) and q.strip()
+    ds = RetrievalSet(
+        "mini", dict(DOCS), {"a": "RMSNorm subtract mean"}, {"a": {"norm.md": 1}},
+        answers={"a": ["does not subtract the mean"]},
+    )  # fmt: skip
+    r = evaluate_answers(ds, model, k=2, min_support=0.0, rerank_model=model, max_new_tokens=8)
+    assert r["answered"] == 1 and r["model"] == "tiny-random" and 0.0 <= r["F1"] <= 1.0

@@ -6,10 +6,16 @@ its passage (source path, page, character offsets). Out-of-range numbers are rep
 ``Answer.invalid_citations``, never silently kept. ``on_delta`` streams the reply through
 ``stream_chat``.
 
-Weak support: before calling any model, ``support`` = the idf-weighted share of the question's terms
-that occur in the retrieved passages (terms unknown to the index count with the highest idf). Below
-``min_support`` (default 0.5) the answer is the explicit refusal "The documents do not say." /
-"文档中没有提到。" and no model is called.
+Weak support: before calling any model, ``support`` (``tinyrag.support``: the best passage's
+idf-weighted coverage of the question's content words) is compared with ``min_support`` (default
+``MIN_SUPPORT``, calibrated on labelled CMRC 2018 questions -- see ``bench/calibrate_refusal.py``).
+Below it the answer is the explicit refusal "The documents do not say." / "文档中没有提到。" and no
+model is called.
+
+Reranking: ``rerank_model`` (a model with ``loglikelihood``) re-sorts the top ``rerank_top``
+retrieved passages by its yes/no judgement (``tinyrag.rerank``) before the gate and the prompt; its
+P(yes) >= 0.5 for the best passage also passes the gate (a semantic signal: a paraphrase with no
+shared content word is answered when the reranker judges the passage relevant).
 
 Without a model: an extractive answer -- the passages' sentences that best cover the question's
 terms, quoted verbatim with ``[n]`` citations and exact offsets, under a label saying that no
@@ -20,8 +26,9 @@ language model was used.
     【抽取式答案：未使用语言模型，以下句子摘自检索到的文档】
     Qwen2 使用旋转位置编码（RoPE）。[1]
 
-Limits: support is lexical (a paraphrased question with no shared terms is refused even when a dense
-retriever found the right passage); the refusal threshold is a heuristic, tune ``min_support``.
+Limits: support is lexical (a paraphrased question with no shared content word is refused even when
+a dense retriever found the right passage); the threshold is calibrated on Chinese Wikipedia
+questions, tune ``min_support`` for other material.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from tinyqwen.chat_model import STREAM, ChatModel
 from tinyrag.analyzers import CJK, has_cjk
 from tinyrag.chunking import split_sentences
 from tinyrag.retriever import Hit
+from tinyrag.support import MIN_SUPPORT, support_score
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
 
@@ -89,6 +97,7 @@ class Answer:
     refused: bool = False
     support: float = 0.0
     model: str | None = None
+    rerank_yes: float | None = None  # the reranker's P(yes) for the best passage, when reranked
 
     def cited_sources(self) -> list[Hit]:
         return [self.sources[n - 1] for n in self.citations]
@@ -100,6 +109,7 @@ class Answer:
             "extractive": self.extractive,
             "refused": self.refused,
             "support": self.support,
+            "rerank_yes": self.rerank_yes,
             "model": self.model,
             "citations": self.citations,
             "invalid_citations": self.invalid_citations,
@@ -123,27 +133,6 @@ def parse_citations(text: str, n_sources: int) -> tuple[list[int], list[int]]:
             if n not in target:
                 target.append(n)
     return valid, invalid
-
-
-def support_score(index: Any, question: str, hits: list[Hit]) -> float:
-    """idf-weighted fraction of the question's distinct terms found in the hits' terms."""
-    terms = list(dict.fromkeys(index.analyzer(question)))
-    if not terms:
-        return 0.0
-    bm = index.bm25
-    max_idf = math.log1p((bm.n_docs + 0.5) / 0.5)  # idf of a term in no document
-    present: set[str] = set()
-    for h in hits:
-        present.update(index.analyzer(h.text))
-    total = found = 0.0
-    for t in terms:
-        tid = bm.vocab.get(t)
-        w = float(bm.idf[tid]) if tid is not None else max_idf
-        w = max(w, 1e-6)
-        total += w
-        if t in present:
-            found += w
-    return found / total
 
 
 def build_messages(question: str, hits: list[Hit], lang: str | None = None) -> list[dict]:
@@ -209,28 +198,47 @@ def answer_question(
     *,
     k: int = 5,
     hits: list[Hit] | None = None,
-    min_support: float = 0.5,
+    min_support: float = MIN_SUPPORT,
     max_new_tokens: int = 512,
     on_delta: Callable[[str], None] | None = None,
     history: list[dict] | None = None,
+    query: str | None = None,
+    rerank_model: Any = None,
+    rerank_top: int = 10,
     **search_kwargs: Any,
 ) -> Answer:
-    """Retrieve (unless ``hits`` given), then answer with a model, extractively, or refuse."""
+    """Retrieve (unless ``hits`` given), then answer with a model, extractively, or refuse.
+
+    ``query`` is what retrieval and the support gate see (default: the question) -- in a chat, the
+    standalone rewrite of a follow-up (``tinyrag.conversation``); the model still sees the user's
+    words and the ``history``.
+    """
+    query = query or question
+    judged = None  # the reranker's P(yes) for its best passage
     if hits is None:
-        hits = index.search(question, k=k, **search_kwargs)
+        hits = index.search(
+            query, k=k, rerank_model=rerank_model, rerank_top=rerank_top, **search_kwargs
+        )
+        if rerank_model is not None and hits:
+            judged = 1.0 / (1.0 + math.exp(-max(min(hits[0].score, 50.0), -50.0)))
     lang = language(question)
-    support = support_score(index, question, hits) if hits else 0.0
+    support = support_score(index, query, hits) if hits else 0.0
     name = model.name if model is not None else None
-    if not hits or support < min_support:
+    if not hits or (support < min_support and (judged is None or judged < 0.5)):
         text = REFUSAL[lang]
         if on_delta:
             on_delta(text)
-        return Answer(question, text, hits, refused=True, support=support, model=name)
+        return Answer(
+            question, text, hits, refused=True, support=support, model=name, rerank_yes=judged
+        )
     if model is None:
         text, quotes, cites = extractive_answer(index, question, hits)
         if on_delta:
             on_delta(text)
-        return Answer(question, text, hits, cites, [], quotes, extractive=True, support=support)
+        return Answer(
+            question, text, hits, cites, [], quotes, extractive=True, support=support,
+            rerank_yes=judged,
+        )  # fmt: skip
     hits = _fit_sources(model, question, hits, max_new_tokens)
     messages = build_messages(question, hits, lang)
     if history:
@@ -248,5 +256,6 @@ def answer_question(
     valid, invalid = parse_citations(text, len(hits))
     refused = REFUSAL[lang] in text or REFUSAL["en"] in text
     return Answer(
-        question, text, hits, valid, invalid, support=support, model=name, refused=refused
-    )
+        question, text, hits, valid, invalid, support=support, model=name, refused=refused,
+        rerank_yes=judged,
+    )  # fmt: skip

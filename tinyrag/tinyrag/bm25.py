@@ -30,10 +30,14 @@ idf and length norms for all postings (cheap, vectorised) -- see ``remove_docs``
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from tinyqwen.atomic import atomic_path, atomic_write_text
+
+_BLOCK = 1 << 18  # postings per block when computing impacts
 
 
 class BM25:
@@ -76,30 +80,51 @@ class BM25:
     def n_docs(self) -> int:
         return len(self.doc_len)
 
-    def add_docs(self, corpus: Sequence[Sequence[str]]) -> None:
-        """Append documents (ids continue from ``n_docs``) and refresh idf and impacts."""
+    def add_docs(self, corpus: Iterable[Sequence[str]], batch: int = 1024) -> None:
+        """Append documents (ids continue from ``n_docs``) and refresh idf and impacts.
+
+        ``corpus`` may be a generator: documents are consumed ``batch`` at a time (at most ~16k
+        tokens) and only their (term, doc, tf) postings are kept, so peak memory is the postings,
+        not the token lists.
+        """
         vocab = self.vocab
-        base = self.n_docs
-        term_ids: list[int] = []
-        lengths = np.fromiter((len(doc) for doc in corpus), dtype=np.int64, count=len(corpus))
-        for doc in corpus:
-            for tok in doc:
-                tid = vocab.get(tok)
-                if tid is None:
-                    tid = vocab[tok] = len(vocab)
-                term_ids.append(tid)
-        t = np.asarray(term_ids, dtype=np.int64)  # [total tokens]
-        d = np.repeat(np.arange(base, base + len(corpus), dtype=np.int64), lengths)
-        # (term, doc) pairs -> unique with counts == term frequencies, sorted by term then doc
-        key, tf = np.unique(t * (base + len(corpus)) + d, return_counts=True)
-        new_t, new_d = np.divmod(key, base + len(corpus))
-        old_t = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int64), np.diff(self.indptr))
-        all_t = np.concatenate([old_t, new_t])
-        all_d = np.concatenate([self.doc_ids.astype(np.int64), new_d])
-        all_tf = np.concatenate([self.tfs, tf.astype(np.int32)])
-        order = np.lexsort((all_d, all_t))
-        self.doc_len = np.concatenate([self.doc_len, lengths])
-        self._set_postings(all_t[order], all_d[order], all_tf[order], len(vocab))
+        n = self.n_docs
+        parts_t, parts_d, parts_tf, parts_len = [], [], [], []
+        for docs in _batches(corpus, batch):
+            lens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))  # [B]
+            # setdefault(tok, len(vocab)): a new token gets the next id, a known one keeps its id
+            ids = (vocab.setdefault(tok, len(vocab)) for doc in docs for tok in doc)
+            t = np.fromiter(ids, dtype=np.int64, count=int(lens.sum()))  # [batch tokens]
+            d = np.repeat(np.arange(len(docs), dtype=np.int64), lens)  # local doc ids
+            # (term, doc) pairs -> unique with counts == term frequencies
+            key, tf = np.unique(t * len(docs) + d, return_counts=True)
+            bt, bd = np.divmod(key, len(docs))
+            parts_t.append(bt.astype(np.int32))
+            parts_d.append((bd + n).astype(np.int32))
+            parts_tf.append(tf.astype(np.int32))
+            parts_len.append(lens)
+            n += len(docs)
+        if not parts_len:
+            return
+        # merge with the old postings one array at a time (peak: the postings + one [nnz] array)
+        old_t = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr))
+        all_t = np.concatenate([old_t, *parts_t])
+        del old_t, parts_t
+        all_d = np.concatenate([self.doc_ids, *parts_d])
+        del parts_d
+        all_tf = np.concatenate([self.tfs, *parts_tf])
+        del parts_tf
+        self.doc_ids = self.tfs = self.impacts = np.zeros(0)  # the copies above replace them
+        # within one term, doc ids already ascend along the concatenation (old docs, then each
+        # batch in order, each batch sorted by (term, doc)): a stable sort by term is enough
+        order = np.argsort(all_t, kind="stable")
+        counts = np.bincount(all_t, minlength=len(vocab))  # [V]; sorting does not change it
+        del all_t
+        all_d = all_d[order]
+        all_tf = all_tf[order]
+        del order
+        self.doc_len = np.concatenate([self.doc_len, *parts_len])
+        self._set_postings(counts, all_d, all_tf)
 
     def remove_docs(self, remove: np.ndarray) -> None:
         """Drop documents where the bool mask ``remove`` [N] is True; later ids shift down."""
@@ -118,13 +143,14 @@ class BM25:
         terms = list(self.vocab)
         self.vocab = {terms[i]: int(remap[i]) for i in np.flatnonzero(used)}
         self.doc_len = self.doc_len[~remove]
-        self._set_postings(remap[t], d, tf, len(self.vocab))
+        self._set_postings(np.bincount(remap[t], minlength=len(self.vocab)), d, tf)
 
-    def _set_postings(self, t: np.ndarray, d: np.ndarray, tf: np.ndarray, n_terms: int) -> None:
-        self.indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(t, minlength=n_terms), out=self.indptr[1:])
-        self.doc_ids = d.astype(np.int32)
-        self.tfs = tf.astype(np.int32)
+    def _set_postings(self, term_counts: np.ndarray, d: np.ndarray, tf: np.ndarray) -> None:
+        """Install postings sorted by (term, doc); ``term_counts`` [V] = postings per term."""
+        self.indptr = np.zeros(len(term_counts) + 1, dtype=np.int64)
+        np.cumsum(term_counts, out=self.indptr[1:])
+        self.doc_ids = d.astype(np.int32, copy=False)
+        self.tfs = tf.astype(np.int32, copy=False)
         self._compute_impacts()
 
     def _compute_impacts(self) -> None:
@@ -141,9 +167,21 @@ class BM25:
         avgdl = float(self.doc_len.sum()) / n if n else 0.0
         # [N] per-document length norm, precomputed once
         norm = self.k1 * (1.0 - self.b + self.b * self.doc_len / avgdl) if n else np.zeros(0)
-        tf = self.tfs.astype(np.float64)
-        term_of = np.repeat(np.arange(len(df)), np.diff(self.indptr))
-        self.impacts = self.idf[term_of] * (tf * (self.k1 + 1.0) / (tf + norm[self.doc_ids]))
+        # impacts = idf[t] * tf * (k1 + 1) / (tf + norm[d]), a block of postings at a time so the
+        # temporaries stay small however large the index is
+        nnz = len(self.doc_ids)
+        impacts = np.empty(nnz, dtype=np.float64)  # [nnz]
+        for s in range(0, nnz, _BLOCK):
+            e = min(s + _BLOCK, nnz)
+            tf = self.tfs[s:e].astype(np.float64)
+            denom = norm[self.doc_ids[s:e]]
+            denom += tf
+            tf *= self.k1 + 1.0
+            tf /= denom
+            term_of = np.searchsorted(self.indptr, np.arange(s, e), side="right") - 1
+            tf *= self.idf[term_of]
+            impacts[s:e] = tf
+        self.impacts = impacts
 
     # ----- querying -----------------------------------------------------------------------------
     def term_ids(self, tokens: Sequence[str]) -> list[int]:
@@ -209,17 +247,14 @@ class BM25:
         }
 
     def save(self, directory: Path) -> None:
-        """Write ``bm25.npz`` + ``vocab.json`` into ``directory`` (the caller makes it atomic)."""
+        """Write ``bm25.npz`` + ``vocab.json`` into ``directory``, each file atomically."""
         directory = Path(directory)
-        np.savez(
-            directory / "bm25.npz",
-            indptr=self.indptr,
-            doc_ids=self.doc_ids,
-            tfs=self.tfs,
-            doc_len=self.doc_len,
-        )
-        (directory / "vocab.json").write_text(
-            json.dumps(list(self.vocab), ensure_ascii=False), encoding="utf-8"
+        with atomic_path(directory / "bm25.npz") as tmp, open(tmp, "wb") as f:
+            np.savez(
+                f, indptr=self.indptr, doc_ids=self.doc_ids, tfs=self.tfs, doc_len=self.doc_len
+            )
+        atomic_write_text(
+            directory / "vocab.json", json.dumps(list(self.vocab), ensure_ascii=False)
         )
 
     @classmethod
@@ -237,6 +272,22 @@ class BM25:
         bm.vocab = {t: i for i, t in enumerate(terms)}
         bm._compute_impacts()
         return bm
+
+
+def _batches(
+    items: Iterable[Sequence[str]], size: int, max_tokens: int = 1 << 14
+) -> Iterator[list[Sequence[str]]]:
+    """Lists of at most ``size`` token lists holding at most ~``max_tokens`` tokens together."""
+    batch: list[Sequence[str]] = []
+    n = 0
+    for item in items:
+        batch.append(item)
+        n += len(item)
+        if len(batch) == size or n >= max_tokens:
+            yield batch
+            batch, n = [], 0
+    if batch:
+        yield batch
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -27,8 +27,9 @@ not). Chunk token counts with a tokenizer are exact; the overlap is measured per
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,6 +46,9 @@ _SENT_END = re.compile(
     r"|\n[ \t]*\n\s*"
     r"|\n(?=[ \t]*(?:[-*+>|#]|\d+[.)]\s|```|~~~|!\[))"
 )
+# A sentence or clause longer than this many characters per budget token is cut by _hard_split
+# directly (counting it whole first would cost time and memory for nothing).
+_LONG_CHARS = 64
 _CLAUSE_END = re.compile(r"[，、：,:]\s*")
 _PARA = re.compile(r"\n[ \t]*\n")
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.M)
@@ -105,11 +109,12 @@ class Chunker:
         self, text: str, s: int, e: int, path: list[str], count: Callable[[str], int]
     ) -> list[Chunk]:
         units = []  # (start, end, tokens, starts_paragraph)
-        for us, ue, para in split_sentences(text, s, e):
-            n = count(text[us:ue])
+        for us, ue, para in iter_sentences(text, s, e):
+            # a run far longer than any chunk is split without counting it whole (linear time)
+            n = count(text[us:ue]) if ue - us <= _LONG_CHARS * self.max_tokens else -1
             if n == 0:
                 continue
-            if n <= self.max_tokens:
+            if 0 < n <= self.max_tokens:
                 units.append((us, ue, n, para))
             else:
                 pieces = _split_long(text, us, ue, self.max_tokens, count)
@@ -170,17 +175,21 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 def split_sentences(text: str, s: int, e: int) -> list[tuple[int, int, bool]]:
     """Sentence spans tiling text[s:e] (each keeps its trailing whitespace) + 'starts a paragraph'."""
-    spans = []
+    return list(iter_sentences(text, s, e))
+
+
+def iter_sentences(text: str, s: int, e: int) -> Iterator[tuple[int, int, bool]]:
+    """``split_sentences`` one span at a time (a 20 MB text never holds all its spans twice)."""
     pos = s
     para = True
     for m in _SENT_END.finditer(text, s, e):
         if m.end() > pos:
-            spans.append((pos, m.end(), para))
+            if not text[pos : m.end()].isspace():
+                yield pos, m.end(), para
             para = bool(_PARA.search(text, m.start(), m.end())) or "\n\n" in m.group()
             pos = m.end()
-    if pos < e:
-        spans.append((pos, e, para))
-    return [(a, b, p) for a, b, p in spans if text[a:b].strip()]
+    if pos < e and not text[pos:e].isspace():
+        yield pos, e, para
 
 
 def _split_long(
@@ -192,6 +201,10 @@ def _split_long(
     a = s
     for b in cuts:
         if b <= a:
+            continue
+        if b - a > _LONG_CHARS * max_tokens:  # no need to count a run this long: it must be cut
+            out.extend(_hard_split(text, a, b, max_tokens, count))
+            a = b
             continue
         piece_n = count(text[a:b])
         if out and out[-1][2] + piece_n <= max_tokens:  # merge small clauses back together
@@ -208,32 +221,67 @@ def _split_long(
 def _hard_split(
     text: str, s: int, e: int, max_tokens: int, count: Callable[[str], int]
 ) -> list[tuple[int, int, int]]:
+    """Cut text[s:e] (no clause marks left) into longest prefixes within the budget.
+
+    Linear time: each cut looks only a few chunk-lengths ahead of ``s``. With ``approx_tokens`` the
+    cut is read off the token matches directly (the start of token ``max_tokens + 1``); with a
+    tokenizer, a window doubles until it overflows the budget and a binary search runs inside it
+    (the same cut as a search over the whole rest, for a count that grows with the prefix).
+    """
     out = []
     while s < e:
-        lo, hi = s + 1, e  # longest prefix text[s:cut] within budget (binary search on chars)
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if count(text[s:mid]) <= max_tokens:
-                lo = mid
-            else:
-                hi = mid - 1
-        cut = lo
+        n = None  # the cut's token count, when the search already knows it
+        if count is approx_tokens:
+            cut, n = _approx_cut(text, s, e, max_tokens)
+        else:
+            cut = _search_cut(text, s, e, max_tokens, count)
         if cut < e:  # back off to a space so English words stay whole, if one is near
             space = text.rfind(" ", s, cut)
             if space > s + (cut - s) // 2:
-                cut = space + 1
-        out.append((s, cut, count(text[s:cut])))
+                cut, n = space + 1, None
+        out.append((s, cut, count(text[s:cut]) if n is None else n))
         s = cut
     return out
 
 
+def _approx_cut(text: str, s: int, e: int, max_tokens: int) -> tuple[int, int]:
+    """(largest cut with ``approx_tokens(text[s:cut]) <= max_tokens``, its count): the cut is where
+    token max+1 starts.
+
+    A prefix cut inside a word still counts that word, so the count of text[s:cut] is the number of
+    matches starting before ``cut`` (all alternatives of ``_APPROX`` are single characters or
+    maximal runs, so truncation never moves a match start).
+    """
+    for i, m in enumerate(_APPROX.finditer(text, s, e)):
+        if i == max_tokens:
+            return m.start(), max_tokens
+    return e, approx_tokens(text[s:e])
+
+
+def _search_cut(text: str, s: int, e: int, max_tokens: int, count: Callable[[str], int]) -> int:
+    """Largest cut with ``count(text[s:cut]) <= max_tokens`` (at least s + 1), by galloping search."""
+    width = 4 * max_tokens + 8
+    while s + width < e and count(text[s : s + width]) <= max_tokens:
+        width *= 2
+    lo, hi = s + 1, min(s + width, e)
+    if hi == e and count(text[s:e]) <= max_tokens:
+        return e
+    hi -= 1 if hi < e else 0  # text[s:s+width] overflowed: the cut is before it
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(text[s:mid]) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _sections(text: str) -> list[tuple[int, int, list[str]]]:
     """Markdown sections (start, end, heading path); a heading line belongs to its own section."""
-    fenced = []  # [start, end) ranges inside code fences, where '#' lines are code
+    # fence lines alternate open/close: a heading is inside a fence when an odd number of fence
+    # lines start before it (an unclosed fence runs to the end of the text)
     fences = [m.start() for m in _FENCE.finditer(text)]
-    for a, b in zip(fences[::2], fences[1::2] + [len(text)] * (len(fences) % 2)):
-        fenced.append((a, b))
-    heads = [m for m in _HEADING.finditer(text) if not any(a <= m.start() < b for a, b in fenced)]
+    heads = [m for m in _HEADING.finditer(text) if bisect.bisect_right(fences, m.start()) % 2 == 0]
     out = []
     stack: list[tuple[int, str]] = []
     start, path = 0, []

@@ -26,6 +26,7 @@ from typing import Any
 
 from tinyrag.analyzers import Analyzer
 from tinyrag.chunking import Chunker
+from tinyrag.support import MIN_SUPPORT
 
 DEMO_QUESTION = "Qwen2 为什么使用分组查询注意力（GQA）？"
 # asked when only tinyrag's own README is available (tinyrag copied out of the monorepo)
@@ -46,14 +47,18 @@ def _connect(spec: str | None) -> Any:
     return model
 
 
-def _embedder(spec: str | None, instruction: str | None = None, pooling: str = "last") -> Any:
-    """An Embedder for ``spec``; ``instruction=None`` means tinyrag's default query instruction."""
+def _embedder(
+    spec: str | None, instruction: str | None = None, pooling: str = "last", fmt: str = "auto"
+) -> Any:
+    """An Embedder for ``spec``; ``instruction=None`` means tinyrag's default query instruction,
+    ``fmt="auto"`` the query format of the model ``spec`` names (``embedder.query_format_for``)."""
     if not spec:
         return None
-    from tinyrag.embedder import DEFAULT_INSTRUCTION, Embedder
+    from tinyrag.embedder import DEFAULT_INSTRUCTION, Embedder, query_format_for
 
     instruction = DEFAULT_INSTRUCTION if instruction is None else (instruction or None)
-    return Embedder(_connect(spec), instruction=instruction, pooling=pooling)
+    fmt = query_format_for(spec) if fmt == "auto" else fmt
+    return Embedder(_connect(spec), instruction=instruction, pooling=pooling, query_format=fmt)
 
 
 def _load_index(args: argparse.Namespace) -> Any:
@@ -65,7 +70,10 @@ def _load_index(args: argparse.Namespace) -> Any:
     embedder = None
     if cfg and args.mode != "bm25":
         spec = args.embed_model or cfg["model"]
-        embedder = _embedder(spec, cfg.get("instruction") or "", cfg.get("pooling", "last"))
+        embedder = _embedder(
+            spec, cfg.get("instruction") or "", cfg.get("pooling", "last"),
+            cfg.get("query_format", "gte-qwen2"),
+        )  # fmt: skip
     return Index.load(args.index, embedder=embedder, vector_backend=args.vector_backend)
 
 
@@ -76,7 +84,7 @@ def _where(items: list[str] | None) -> dict[str, Any] | None:
     for it in items:
         key, sep, val = it.partition("=")
         if not sep:
-            raise SystemExit(f"--where expects key=value, got {it!r}")
+            raise ValueError(f"--where expects key=value, got {it!r}")
         out[key] = (
             val.split(",") if "," in val else (int(val) if val.isdigit() and key == "page" else val)
         )
@@ -88,7 +96,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     analyzer = Analyzer(stem=args.stem, chinese=args.chinese)
     chunker = Chunker(args.max_tokens, args.overlap)
-    embedder = _embedder(args.embed_model, args.embed_instruction)
+    embedder = _embedder(args.embed_model, args.embed_instruction, fmt=args.embed_format)
     tokenizer = None
     if args.tokenizer:
         import tinyqwen
@@ -102,7 +110,18 @@ def cmd_index(args: argparse.Namespace) -> int:
     print(f"{args.index}: {report.summary()} in {report.seconds:.2f}s")
     for path, why in report.failed:
         print(f"  skipped {path}: {why}", file=sys.stderr)
+    _print_unsupported(report.skipped)
     return 0
+
+
+def _print_unsupported(skipped: list[tuple[str, str]], show: int = 3) -> None:
+    """Unsupported files, grouped by type: a folder of 500 images is one line, not 500."""
+    by_ext: dict[str, list[str]] = {}
+    for path, why in skipped:
+        by_ext.setdefault(why, []).append(path)
+    for why, paths in by_ext.items():
+        more = f" and {len(paths) - show} more" if len(paths) > show else ""
+        print(f"  skipped {', '.join(paths[:show])}{more}: {why}", file=sys.stderr)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -137,6 +156,23 @@ def _print_answer(a: Any, streamed: bool, as_json: bool) -> None:
         print(f" {mark}[{n}] {h.location()}")
 
 
+def _reranker(args: argparse.Namespace, model: Any) -> Any:
+    """The reranking model: ``--rerank-model``, else the chat model when ``--rerank`` is given.
+    Reranking is on by default when a reranker is configured; ``--no-rerank`` turns it off."""
+    if args.rerank is False:
+        return None
+    from tinyqwen.chat_model import LOGLIKELIHOOD
+
+    reranker = _connect(args.rerank_model) if args.rerank_model else None
+    if reranker is None and args.rerank:
+        if model is None:
+            raise ValueError("--rerank needs a model to judge passages (--rerank-model or --model)")
+        reranker = model
+    if reranker is not None and LOGLIKELIHOOD not in reranker.capabilities:
+        raise ValueError(f"{reranker.name} cannot rerank: it offers no log-likelihoods")
+    return reranker
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from tinyrag.answer import answer_question
 
@@ -146,6 +182,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     a = answer_question(
         index, args.question, model, k=args.k, mode=args.mode, min_support=args.min_support,
         max_new_tokens=args.max_new_tokens, on_delta=(lambda d: print(d, end="", flush=True)) if stream else None,
+        rerank_model=_reranker(args, model), rerank_top=args.rerank_top,
     )  # fmt: skip
     _print_answer(a, stream, args.json)
     return 0
@@ -153,19 +190,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from tinyrag.answer import answer_question
+    from tinyrag.conversation import rewrite_query
 
     index = _load_index(args)
     model = _connect(args.model)
+    reranker = _reranker(args, model)
     history: list[dict] = []
     print("tinyrag chat -- empty line or /exit to quit", file=sys.stderr)
     for line in sys.stdin:
         q = line.strip()
         if not q or q == "/exit":
             break
+        query = rewrite_query(q, history[-6:], model)
+        if args.verbose:
+            print(f"(standalone query: {query})", file=sys.stderr)
         a = answer_question(
-            index, q, model, k=args.k, mode=args.mode, min_support=args.min_support,
+            index, q, model, k=args.k, mode=args.mode, min_support=args.min_support, query=query,
             max_new_tokens=args.max_new_tokens, history=history[-6:], on_delta=(lambda d: print(d, end="", flush=True)) if model else None,
+            rerank_model=reranker, rerank_top=args.rerank_top,
         )  # fmt: skip
+        if args.verbose:
+            print(f"(support {a.support:.2f})", file=sys.stderr)
         _print_answer(a, model is not None, False)
         history += [{"role": "user", "content": q}, {"role": "assistant", "content": a.text}]
     return 0
@@ -178,12 +223,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ds = load_dataset(args.dataset, args.data_dir)
     else:
         ds = load_custom(args.corpus, args.queries, args.qrels, args.squad)
-    r = evaluate(
-        ds, analyzer=Analyzer(stem=args.stem, chinese=args.chinese),
-        bm25_params={"k1": args.k1, "b": args.b}, mode=args.mode,
-        embedder=_embedder(args.embed_model), model=_connect(args.model),
-        answer_limit=args.answer_limit, ks=(args.k, 100) if args.k != 100 else (10, 100),
-    )  # fmt: skip
+    analyzer = Analyzer(stem=args.stem, chinese=args.chinese)
+    model = _connect(args.model)
+    if args.answers:
+        from tinyrag.answer_eval import evaluate_answers
+        from tinyrag.index import Index
+
+        embedder = _embedder(args.embed_model)
+        index = Index.from_texts(ds.docs, analyzer=analyzer, embedder=embedder)
+        r = evaluate_answers(
+            ds, model, limit=args.answer_limit, judge=_connect(args.judge), index=index,
+            mode=args.mode, rerank_model=_reranker(args, model), rerank_top=args.rerank_top,
+        )  # fmt: skip
+    else:
+        r = evaluate(
+            ds, analyzer=analyzer, bm25_params={"k1": args.k1, "b": args.b}, mode=args.mode,
+            embedder=_embedder(args.embed_model), model=model,
+            answer_limit=args.answer_limit, ks=(args.k, 100) if args.k != 100 else (10, 100),
+            rerank_model=_reranker(args, model), rerank_top=args.rerank_top,
+        )  # fmt: skip
     if args.json:
         print(json.dumps(r, ensure_ascii=False))
         return 0
@@ -259,7 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokenizer", help="count chunk tokens with this tokenizer (dir or *.tiktoken); "
         "default: 1 per CJK char / word / punctuation mark",
     )  # fmt: skip
-    sp.add_argument("--embed-model", help="tinyqwen spec to embed chunks with (dense retrieval)")
+    sp.add_argument(
+        "--embed-model",
+        help="tinyqwen spec of the embedding model (separate from ask's --model), e.g. a "
+        "Qwen3-Embedding-0.6B or gte-Qwen2-1.5B-instruct folder",
+    )
+    sp.add_argument(
+        "--embed-format", choices=["auto", "gte-qwen2", "qwen3-embedding"], default="auto",
+        help="query format of the embedding model (auto: from the --embed-model name)",
+    )  # fmt: skip
     sp.add_argument(
         "--embed-instruction",
         help="query instruction for the embedding model ('' = none; default: "
@@ -287,8 +353,23 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--no-stream", action="store_true")
         query_opts(sp, 5)
         sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
-        sp.add_argument("--min-support", type=float, default=0.5)
+        sp.add_argument(
+            "--min-support", type=float, default=MIN_SUPPORT,
+            help=f"refuse below this retrieval support (default {MIN_SUPPORT}, calibrated on "
+            "CMRC 2018: bench/calibrate_refusal.py)",
+        )  # fmt: skip
         sp.add_argument("--max-new-tokens", type=int, default=512)
+        sp.add_argument(
+            "--rerank", action=argparse.BooleanOptionalAction, default=None,
+            help="rerank the top passages by a model's yes/no log-likelihood (default: on when "
+            "--rerank-model is given; --rerank alone uses --model)",
+        )  # fmt: skip
+        sp.add_argument("--rerank-model", help="tinyqwen spec of the reranking model")
+        sp.add_argument("--rerank-top", type=int, default=10, help="passages to rerank")
+        if name == "chat":
+            sp.add_argument(
+                "--verbose", action="store_true", help="show the standalone query and support"
+            )
         sp.set_defaults(func=func)
 
     sp = sub.add_parser("eval", help="retrieval metrics on a test collection")
@@ -306,6 +387,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--embed-model")
     sp.add_argument("--model", help="answer SQuAD-style questions and report EM/F1")
     sp.add_argument("--answer-limit", type=int, default=50)
+    sp.add_argument(
+        "--answers", action="store_true",
+        help="answer quality through ask's pipeline: EM/F1, refusals, citation faithfulness "
+        "(SQuAD-style sets; extractive without --model)",
+    )  # fmt: skip
+    sp.add_argument("--judge", help="tinyqwen spec judging citation faithfulness (default lexical)")
+    sp.add_argument(
+        "--rerank", action=argparse.BooleanOptionalAction, default=None,
+        help="rerank with --rerank-model (or --model) before scoring",
+    )  # fmt: skip
+    sp.add_argument("--rerank-model", help="tinyqwen spec of the reranking model")
+    sp.add_argument("--rerank-top", type=int, default=10, help="passages to rerank")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_eval)
 

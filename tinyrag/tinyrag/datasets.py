@@ -15,7 +15,7 @@ Each reader returns a ``RetrievalSet``: ``docs`` {doc id: text}, ``queries`` {qi
   TSV, or JSONL ``{"id"|"_id"|"qid", "text"|"query"}``), ``read_corpus`` (TREC ``<DOC>``, or JSONL
   with ``id``/``_id`` and ``text`` (+ ``title``)).
 
-    >>> ds = read_cranfield("../shared/data/cranfield")     # doctest: +SKIP
+    >>> ds = read_cranfield(Path("~/.cache/tiny-universe/data/cranfield").expanduser())  # doctest: +SKIP
     >>> len(ds.docs), len(ds.queries)                        # doctest: +SKIP
     (1400, 225)
 """

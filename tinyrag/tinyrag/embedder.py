@@ -1,12 +1,17 @@
 """Dense embeddings through any tinyqwen ``ChatModel`` (local checkpoint, tiny-random, or remote).
 
 ``Embedder`` wraps ``model.embed(texts, pooling)`` (contract: ``[N, H]`` float32, L2-normalised) and
-adds the query convention of Qwen2-family embedding checkpoints (gte-Qwen2, Qwen3-Embedding):
-queries get an instruction prefix, documents are embedded as they are, and the sentence vector is the
-last token's hidden state (``pooling="last"``):
+adds the query convention of Qwen-family embedding checkpoints: queries get an instruction prefix,
+documents are embedded as they are, and the sentence vector is the last token's hidden state
+(``pooling="last"``). The two formats differ by one space (``query_format``):
 
-    Instruct: Given a question, retrieve passages that answer it
-    Query: Qwen2 用的是什么位置编码？
+    gte-qwen2 (gte-Qwen2-1.5B/7B-instruct)        qwen3-embedding (Qwen3-Embedding-0.6B/4B/8B)
+    Instruct: Given a question, retrieve ...      Instruct: Given a question, retrieve ...
+    Query: Qwen2 用的是什么位置编码？             Query:Qwen2 用的是什么位置编码？
+
+``query_format_for(spec)`` picks qwen3-embedding for a spec naming Qwen3-Embedding, else gte-qwen2.
+(Qwen3-Embedding's tokenizer also appends ``<|endoftext|>`` to every text; tinyqwen's ``LLM.embed``
+does that from the checkpoint's ``tokenizer.json``.)
 
     >>> emb = Embedder(tinyqwen.connect("tiny-random"))       # doctest: +SKIP
     >>> emb.embed_documents(["RoPE ..."]).shape               # doctest: +SKIP
@@ -29,6 +34,15 @@ from tinyqwen.chat_model import EMBED, ChatModel
 from tinyrag.vector_store import normalize
 
 DEFAULT_INSTRUCTION = "Given a question, retrieve passages that answer it"
+QUERY_FORMATS = {
+    "gte-qwen2": "Instruct: {instruction}\nQuery: {query}",
+    "qwen3-embedding": "Instruct: {instruction}\nQuery:{query}",
+}
+
+
+def query_format_for(spec: str) -> str:
+    """The query format of the embedding model named by ``spec`` (a path, hub id or URL)."""
+    return "qwen3-embedding" if "qwen3-embedding" in spec.lower() else "gte-qwen2"
 
 
 class Embedder:
@@ -38,7 +52,12 @@ class Embedder:
         instruction: str | None = DEFAULT_INSTRUCTION,
         pooling: str = "last",
         batch_size: int = 16,
+        query_format: str = "gte-qwen2",
     ) -> None:
+        if query_format not in QUERY_FORMATS:
+            raise ValueError(
+                f"query_format must be one of {sorted(QUERY_FORMATS)}, got {query_format!r}"
+            )
         if EMBED not in model.capabilities:
             raise TypeError(
                 f"{model.name} does not offer embeddings (its capabilities: "
@@ -46,6 +65,7 @@ class Embedder:
             )
         self.model, self.instruction, self.pooling = model, instruction, pooling
         self.batch_size = int(batch_size)
+        self.query_format = query_format
 
     @property
     def name(self) -> str:
@@ -54,7 +74,7 @@ class Embedder:
     def query_text(self, query: str) -> str:
         if self.instruction is None:
             return query
-        return f"Instruct: {self.instruction}\nQuery: {query}"
+        return QUERY_FORMATS[self.query_format].format(instruction=self.instruction, query=query)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         parts = []

@@ -1,11 +1,12 @@
 """Evaluate retrieval (recall@k, MRR@10, nDCG@10, MAP) and, with a model, answers (EM/F1).
 
-    >>> ds = read_cranfield("../shared/data/cranfield")                            # doctest: +SKIP
+    >>> ds = read_cranfield(Path("~/.cache/tiny-universe/data/cranfield").expanduser())  # doctest: +SKIP
     >>> evaluate(ds, analyzer=Analyzer(stem=True))["nDCG@10"]                       # doctest: +SKIP
     0.3749...
 
 Every document of the set is one retrieval unit (no chunking), so the doc ids in the run are the
-qrels' ids. ``mode`` is bm25, dense or hybrid (dense/hybrid need an ``Embedder``). For SQuAD-style
+qrels' ids. ``mode`` is bm25, dense or hybrid (dense/hybrid need an ``Embedder``); ``rerank_model``
+re-sorts each query's top ``rerank_top`` by its yes/no log-likelihood (``tinyrag.rerank``). For SQuAD-style
 sets with a ``model``, the first ``answer_limit`` questions are answered from the top ``answer_k``
 passages and scored with ``tinyrag.metrics.exact_match`` / ``f1`` (citations stripped first).
 
@@ -63,16 +64,25 @@ def evaluate(
     model: ChatModel | None = None,
     answer_limit: int = 50,
     answer_k: int = 3,
+    rerank_model: Any = None,
+    rerank_top: int = 10,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     index = Index.from_texts(ds.docs, analyzer=analyzer, bm25_params=bm25_params, embedder=embedder)
     t_index = time.perf_counter() - t0
     t0 = time.perf_counter()
     run = {
-        qid: [h.source for h in index.search(q, k=depth, mode=mode)]
+        qid: [
+            h.source
+            for h in index.search(
+                q, k=depth, mode=mode, rerank_model=rerank_model, rerank_top=rerank_top
+            )
+        ]
         for qid, q in ds.queries.items()
     }
     out: dict[str, Any] = {"dataset": ds.name, "docs": len(ds.docs), "mode": mode}
+    if rerank_model is not None:
+        out["rerank"] = f"{rerank_model.name} top {rerank_top}"
     out.update(evaluate_run(run, ds.qrels, ks))
     out["index_s"] = round(t_index, 3)
     out["queries_per_s"] = round(len(run) / max(time.perf_counter() - t0, 1e-9), 1)

@@ -4,7 +4,8 @@ Layout of an index folder::
 
     manifest.json        {"format": "tinyrag-index", "version": 1, "generation": 7,
                           "data": "gen-000007", "analyzer": {...}, "chunker": {...}, "bm25": {...},
-                          "embedder": null | {"model", "instruction", "pooling", "dim"},
+                          "embedder": null | {"model", "instruction", "pooling", "dim",
+                                              "query_format"?},
                           "files": {"docs/a.md": {"sha256", "size", "n_chunks"}, ...}}
     gen-000007/chunks.jsonl   one chunk per line: source, page, start, end, heading_path, text
     gen-000007/bm25.npz       postings (term -> doc, tf) + doc lengths;  vocab.json: terms
@@ -41,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from tinyqwen.atomic import atomic_write_text
+from tinyqwen.atomic import atomic_path, atomic_write_text
 from tinyrag import loaders
 from tinyrag.analyzers import Analyzer
 from tinyrag.bm25 import BM25
@@ -60,24 +61,6 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders; rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def index_text(chunk: dict[str, Any]) -> str:
     """What BM25 sees for a chunk: title and heading path (context) + the chunk text."""
     head = " ".join([chunk.get("title") or "", *chunk.get("heading_path", [])]).strip()
@@ -91,6 +74,7 @@ class BuildReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # unsupported types, with why
     full_rebuild_reason: str | None = None
     n_chunks: int = 0
     seconds: float = 0.0
@@ -102,6 +86,8 @@ class BuildReport:
             f"{len(self.unchanged)} unchanged, {len(self.removed)} removed, "
             f"{len(self.failed)} failed; {self.n_chunks} chunks"
         )
+        if self.skipped:
+            s += f"; {len(self.skipped)} unsupported files skipped"
         return s + (
             f" (full rebuild: {self.full_rebuild_reason})" if self.full_rebuild_reason else ""
         )
@@ -210,9 +196,15 @@ class Index:
         ``path=None`` builds in memory only. ``embedder`` (a ``tinyrag.Embedder``) adds dense vectors;
         ``embedder_spec`` is the model spec recorded in the manifest so ``load`` can reconnect.
         ``files`` restricts the build to those files (paths under ``root``).
+
+        Three steps: ``_diff`` (which files are new, changed, unchanged, removed), ``_rows`` (load
+        and chunk the files that need it; their rows are then analysed into BM25 and embedded) and
+        ``_write`` (a new generation folder, then the manifest).
         """
         t0 = time.perf_counter()
         root = Path(root)
+        if path is not None and Path(path).exists() and not Path(path).is_dir():
+            raise ValueError(f"{path}: exists and is not a folder (an index is a folder of files)")
         analyzer = analyzer or Analyzer()
         chunker = chunker or Chunker()
         emb_cfg = None
@@ -222,110 +214,45 @@ class Index:
                 "instruction": embedder.instruction,
                 "pooling": embedder.pooling,
             }
+            if embedder.query_format != "gte-qwen2":  # absent = the original format (old indexes)
+                emb_cfg["query_format"] = embedder.query_format
         settings = {
             "analyzer": analyzer.to_dict(),
             "chunker": chunker.to_dict(),
             "tokenizer": _tokenizer_id(tokenizer),
         }
         report = BuildReport()
-        old: Index | None = None
-        if path is not None and (Path(path) / "manifest.json").is_file() and not full:
-            try:
-                old = cls.load(path)
-                m = old.manifest
-                olde = {k: v for k, v in (m.get("embedder") or {}).items() if k != "dim"} or None
-                for key in ("analyzer", "chunker", "tokenizer"):
-                    if m.get(key) != settings[key]:
-                        report.full_rebuild_reason = f"{key} changed"
-                if olde != emb_cfg:
-                    report.full_rebuild_reason = "embedder changed"
-            except (ValueError, FileNotFoundError, OSError) as e:
-                report.full_rebuild_reason = f"old index unreadable ({e})"
-            if report.full_rebuild_reason:
-                old = None
-        elif full:
-            report.full_rebuild_reason = "requested"
+        old = cls._reusable(path, settings, emb_cfg, full, report)
+        if files is None:
+            files, others = loaders.scan(root)
+            report.skipped = [
+                (
+                    p.relative_to(root).as_posix() if root.is_dir() else p.name,
+                    loaders.unsupported_reason(p),
+                )
+                for p in others
+            ]
+        files = sorted(Path(f) for f in files)
+        diff = _diff(root, files, old, report)
 
-        files = loaders.iter_files(root) if files is None else sorted(Path(f) for f in files)
-        rel = {p: (p.relative_to(root).as_posix() if root.is_dir() else p.name) for p in files}
-        old_files = old.manifest["files"] if old else {}
-        hashes = {p: file_sha256(p) for p in files}
-        keep_sources = set()
-        to_load = []
-        for p in files:
-            r = rel[p]
-            if r in old_files and old_files[r]["sha256"] == hashes[p]:
-                report.unchanged.append(r)
-                keep_sources.add(r)
-            else:
-                (report.changed if r in old_files else report.new).append(r)
-                to_load.append(p)
-        report.removed = sorted(set(old_files) - set(rel.values()))
-
-        # start from the old index minus rows of changed/removed files
+        # the old index minus the rows of changed/removed files, plus the new rows
         if old is not None:
-            keep = np.array([c["source"] in keep_sources for c in old.chunks], dtype=bool)
+            keep = np.array([c["source"] in diff.keep for c in old.chunks], dtype=bool)
             chunks = [c for c, k in zip(old.chunks, keep) if k]
-            bm25 = old.bm25
+            bm25, vectors = old.bm25, old.vectors
             bm25.remove_docs(~keep)
-            vectors = old.vectors
             if vectors is not None:
                 vectors.keep(keep)
         else:
-            chunks = []
-            bm25 = BM25(**(bm25_params or {}))
-            vectors = None
-
-        new_chunks: list[dict[str, Any]] = []
-        file_info = {r: old_files[r] for r in keep_sources}
-        for p in to_load:
-            r = rel[p]
-            try:
-                docs = loaders.load_file(p, source=r)
-            except loaders.LoadError as e:
-                report.failed.append((r, str(e)))
-                for lst in (report.new, report.changed):
-                    if r in lst:
-                        lst.remove(r)
-                continue
-            file_chunks = []
-            for doc in docs:
-                title = doc.meta.get("title")
-                for c in chunker.chunk(doc.text, markdown=doc.is_markdown, tokenizer=tokenizer):
-                    row = {
-                        "source": r,
-                        "page": doc.page,
-                        "start": c.start,
-                        "end": c.end,
-                        "heading_path": c.heading_path,
-                        "n_tokens": c.n_tokens,
-                        "text": c.text,
-                    }
-                    if title:
-                        row["title"] = str(title)
-                    if "id" in doc.meta:
-                        row["doc_id"] = doc.meta["id"]
-                    file_chunks.append(row)
-            new_chunks.extend(file_chunks)
-            file_info[r] = {
-                "sha256": hashes[p],
-                "size": p.stat().st_size,
-                "n_chunks": len(file_chunks),
-            }
-
-        bm25.add_docs([analyzer(index_text(c)) for c in new_chunks])
+            chunks, bm25, vectors = [], BM25(**(bm25_params or {})), None
+        new_chunks = _rows(diff, chunker, tokenizer, report)
+        bm25.add_docs(analyzer(index_text(c)) for c in new_chunks)  # streamed: no token lists kept
         if bm25_params:
             bm25 = _reparam(bm25, bm25_params)
         if embedder is not None:
-            new_vecs = embedder.embed_documents([c["text"] for c in new_chunks])
-            if vectors is None:
-                if len(new_vecs) == 0:
-                    raise ValueError("cannot build a dense index with no chunks")
-                vectors = VectorStore(new_vecs.shape[1])
-            if len(new_vecs):
-                vectors.add(new_vecs, [chunk_metadata(c) for c in new_chunks])
+            vectors = _embed(embedder, new_chunks, vectors)
             emb_cfg["dim"] = vectors.dim  # type: ignore[index]
-        chunks = chunks + new_chunks
+        chunks += new_chunks
 
         gen = (old.manifest["generation"] + 1) if old else _next_generation(path)
         manifest = {
@@ -339,7 +266,7 @@ class Index:
             "bm25": bm25.params(),
             "embedder": emb_cfg,
             "n_chunks": len(chunks),
-            "files": dict(sorted(file_info.items())),
+            "files": dict(sorted(diff.file_info.items())),
         }
         index = cls(
             Path(path) if path is not None else None, manifest, chunks, bm25, vectors, embedder
@@ -349,6 +276,36 @@ class Index:
         report.n_chunks = len(chunks)
         report.seconds = time.perf_counter() - t0
         return index, report
+
+    @classmethod
+    def _reusable(
+        cls,
+        path: str | Path | None,
+        settings: dict[str, Any],
+        emb_cfg: dict[str, Any] | None,
+        full: bool,
+        report: BuildReport,
+    ) -> Index | None:
+        """The existing index at ``path`` if an incremental update may start from it, else None
+        (``report.full_rebuild_reason`` says why not)."""
+        if full:
+            report.full_rebuild_reason = "requested"
+            return None
+        if path is None or not (Path(path) / "manifest.json").is_file():
+            return None
+        try:
+            old = cls.load(path)
+        except (ValueError, FileNotFoundError, OSError) as e:
+            report.full_rebuild_reason = f"old index unreadable ({e})"
+            return None
+        m = old.manifest
+        for key in ("analyzer", "chunker", "tokenizer"):
+            if m.get(key) != settings[key]:
+                report.full_rebuild_reason = f"{key} changed"
+        olde = {k: v for k, v in (m.get("embedder") or {}).items() if k != "dim"} or None
+        if olde != emb_cfg:
+            report.full_rebuild_reason = "embedder changed"
+        return None if report.full_rebuild_reason else old
 
     @classmethod
     def from_texts(
@@ -385,26 +342,28 @@ class Index:
         return cls(None, manifest, chunks, bm25, vectors, embedder)
 
     def _write(self, path: Path) -> None:
-        """Write a new generation folder, then switch the manifest to it (the commit point)."""
+        """Write a new generation folder, then switch the manifest to it (the commit point).
+
+        Every file goes through ``tinyqwen.atomic`` (fsync'ed, then renamed) into a temporary
+        folder, which is renamed to ``gen-N``; the manifest written last fsyncs the index folder,
+        making both renames durable. A build killed before that leaves the old manifest and its
+        complete generation; the next build removes the leftovers.
+        """
         path.mkdir(parents=True, exist_ok=True)
         final = path / self.manifest["data"]
         tmp = path / f"{self.manifest['data']}.tmp-{os.getpid()}"
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
-        lines = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in self.chunks)
-        _fsync_write(tmp / "chunks.jsonl", lines.encode("utf-8"))
+        with atomic_path(tmp / "chunks.jsonl") as f_tmp, open(f_tmp, "w", encoding="utf-8") as f:
+            for c in self.chunks:  # streamed: never the whole file as one string
+                f.write(json.dumps(c, ensure_ascii=False) + "\n")
         self.bm25.save(tmp)
         if self.vectors is not None:
             self.vectors.save(tmp)
-        for f in tmp.iterdir():  # the npz/npy writers do not fsync
-            with open(f, "rb+") as fh:
-                os.fsync(fh.fileno())
-        _fsync_dir(tmp)
         if final.exists():  # a generation folder left by a build killed after its rename
             shutil.rmtree(final)
         os.rename(tmp, final)
-        _fsync_dir(path)
         atomic_write_text(
             path / "manifest.json", json.dumps(self.manifest, ensure_ascii=False, indent=1)
         )
@@ -428,6 +387,91 @@ def chunk_metadata(chunk: dict[str, Any]) -> dict[str, Any]:
         "ext": Path(chunk["source"]).suffix.lower(),
         "title": chunk.get("title"),
     }
+
+
+@dataclass
+class _Diff:
+    """Step 1 of a build: what to keep from the old index and which files to (re)load."""
+
+    keep: set[str]  # sources whose old rows stay
+    to_load: list[tuple[Path, str]]  # (path, source name) of new and changed files
+    hashes: dict[Path, str]
+    file_info: dict[str, dict[str, Any]]  # manifest "files" entries, kept ones so far
+
+
+def _diff(root: Path, files: list[Path], old: Index | None, report: BuildReport) -> _Diff:
+    """Compare ``files`` with the old manifest by SHA-256; fill report.new/changed/unchanged/removed."""
+    rel = {p: (p.relative_to(root).as_posix() if root.is_dir() else p.name) for p in files}
+    old_files = old.manifest["files"] if old else {}
+    hashes = {p: file_sha256(p) for p in files}
+    keep: set[str] = set()
+    to_load = []
+    for p in files:
+        r = rel[p]
+        if r in old_files and old_files[r]["sha256"] == hashes[p]:
+            report.unchanged.append(r)
+            keep.add(r)
+        else:
+            (report.changed if r in old_files else report.new).append(r)
+            to_load.append((p, r))
+    report.removed = sorted(set(old_files) - set(rel.values()))
+    return _Diff(keep, to_load, hashes, {r: old_files[r] for r in keep})
+
+
+def _rows(diff: _Diff, chunker: Chunker, tokenizer: Any, report: BuildReport) -> list[dict]:
+    """Step 2: chunk rows of the files to load (one file in memory at a time); failures reported."""
+    rows: list[dict[str, Any]] = []
+    for p, r in diff.to_load:
+        try:
+            docs = loaders.load_file(p, source=r)
+        except loaders.LoadError as e:
+            report.failed.append((r, str(e)))
+            for lst in (report.new, report.changed):
+                if r in lst:
+                    lst.remove(r)
+            continue
+        n_before = len(rows)
+        docs.reverse()
+        while docs:
+            doc = docs.pop()  # drop each document's text as soon as it is chunked
+            for c in chunker.chunk(doc.text, markdown=doc.is_markdown, tokenizer=tokenizer):
+                rows.append(_row(r, doc, c))
+            del doc
+        diff.file_info[r] = {
+            "sha256": diff.hashes[p],
+            "size": p.stat().st_size,
+            "n_chunks": len(rows) - n_before,
+        }
+    return rows
+
+
+def _row(source: str, doc: loaders.Document, c: Any) -> dict[str, Any]:
+    row = {
+        "source": source,
+        "page": doc.page,
+        "start": c.start,
+        "end": c.end,
+        "heading_path": c.heading_path,
+        "n_tokens": c.n_tokens,
+        "text": c.text,
+    }
+    if doc.meta.get("title"):
+        row["title"] = str(doc.meta["title"])
+    if "id" in doc.meta:
+        row["doc_id"] = doc.meta["id"]
+    return row
+
+
+def _embed(embedder: Any, new_chunks: list[dict], vectors: VectorStore | None) -> VectorStore:
+    """Add the new chunks' vectors to ``vectors`` (a new store when None)."""
+    new_vecs = embedder.embed_documents([c["text"] for c in new_chunks])
+    if vectors is None:
+        if len(new_vecs) == 0:
+            raise ValueError("cannot build a dense index with no chunks")
+        vectors = VectorStore(new_vecs.shape[1])
+    if len(new_vecs):
+        vectors.add(new_vecs, [chunk_metadata(c) for c in new_chunks])
+    return vectors
 
 
 def _tokenizer_id(tokenizer: Any) -> dict[str, Any] | None:

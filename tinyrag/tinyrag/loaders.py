@@ -1,4 +1,4 @@
-"""Document loaders: txt, md, pdf (pypdf), html, json/jsonl -> ``Document`` records.
+"""Document loaders: txt, md, pdf (pypdf), docx (python-docx), html, json/jsonl -> ``Document``s.
 
 Every ``Document`` carries the exact text that chunk offsets refer to, its source path, and the
 page number for PDFs (one ``Document`` per page, 1-based). For ``.txt``/``.md`` the text is the file
@@ -16,6 +16,13 @@ JSON: a list of records, a ``{"data": [...]}`` wrapper, or one record; JSONL: on
 A record's text is its first present field among ``text, content, context, body, passage`` (a plain
 string record is its own text); ``id`` and ``title`` are kept as metadata.
 
+DOCX: paragraphs in document order, one per line pair (``\n\n``); a paragraph styled "Heading N"
+becomes a markdown heading (``## text``) so chunks carry heading paths; tables follow the body as
+one line per row, cells joined by `` | ``. The core property ``title`` is kept as metadata.
+
+``scan`` splits a folder into supported files and the others, so an index build can say which files
+it skipped and why (``.doc``, images, ...).
+
 Limits: HTML goes through ``html.parser`` (no CSS layout; script/style dropped, block tags become
 line breaks). PDF text is whatever pypdf extracts (no OCR for scanned pages).
 """
@@ -28,7 +35,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-SUPPORTED = {".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".json", ".jsonl"}
+SUPPORTED = {".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm", ".json", ".jsonl"}
 TEXT_FIELDS = ("text", "content", "context", "body", "passage")
 
 
@@ -41,7 +48,7 @@ class Document:
 
     @property
     def is_markdown(self) -> bool:
-        return self.source.lower().endswith((".md", ".markdown"))
+        return self.source.lower().endswith((".md", ".markdown", ".docx"))
 
 
 class LoadError(ValueError):
@@ -68,6 +75,8 @@ def load_file(path: str | Path, source: str | None = None) -> list[Document]:
             return [Document(read_text(path), source)]
         if ext == ".pdf":
             return _load_pdf(path, source)
+        if ext == ".docx":
+            return _load_docx(path, source)
         if ext in (".html", ".htm"):
             text, title = html_to_text(read_text(path))
             return [Document(text, source, meta={"title": title} if title else {})]
@@ -119,6 +128,25 @@ def _load_pdf(path: Path, source: str) -> list[Document]:
     ]
 
 
+def _load_docx(path: Path, source: str) -> list[Document]:
+    import docx  # python-docx
+
+    d = docx.Document(str(path))
+    parts = []
+    for p in d.paragraphs:
+        text = p.text.strip()
+        if not text:
+            continue
+        style = (p.style.name if p.style is not None else "") or ""
+        level = style[len("Heading ") :] if style.startswith("Heading ") else ""
+        parts.append(f"{'#' * min(int(level), 6)} {text}" if level.isdigit() else text)
+    for table in d.tables:
+        rows = [" | ".join(c.text.strip() for c in row.cells) for row in table.rows]
+        parts.append("\n".join(rows))
+    title = d.core_properties.title
+    return [Document("\n\n".join(parts), source, meta={"title": title} if title else {})]
+
+
 _BLOCK = {
     "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer",
     "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote", "hr", "dt", "dd", "title",
@@ -168,20 +196,34 @@ def html_to_text(html: str) -> tuple[str, str]:
     return text.strip(), " ".join("".join(p.title).split())
 
 
+def scan(root: str | Path) -> tuple[list[Path], list[Path]]:
+    """(supported files, other files) under ``root``, sorted; hidden files and folders skipped."""
+    root = Path(root)
+    if root.is_file():
+        return ([root], []) if root.suffix.lower() in SUPPORTED else ([], [root])
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such file or folder")
+    supported, other = [], []
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts):
+            (supported if p.suffix.lower() in SUPPORTED else other).append(p)
+    return supported, other
+
+
+def unsupported_reason(path: Path) -> str:
+    """Why a file is not indexed (one line, for the build report)."""
+    ext = path.suffix.lower() or "(no extension)"
+    hint = " -- save it as .docx" if ext == ".doc" else ""
+    return f"unsupported file type {ext}{hint} (supported: {' '.join(sorted(SUPPORTED))})"
+
+
 def iter_files(root: str | Path) -> list[Path]:
-    """Supported files under ``root`` (sorted; hidden files and folders skipped)."""
+    """Supported files under ``root`` (sorted; hidden files and folders skipped). A single file
+    is returned as given, whatever its type (loading it then names the problem)."""
     root = Path(root)
     if root.is_file():
         return [root]
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such file or folder")
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in SUPPORTED
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    return scan(root)[0]
 
 
 def load_directory(root: str | Path) -> tuple[list[Document], list[tuple[str, str]]]:

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from tinyqwen.atomic import atomic_path
+
 
 def normalize(x: np.ndarray | Sequence, name: str = "vectors") -> np.ndarray:
     """Rows scaled to unit L2 norm as float32 [N, D]; zero rows are an error (no direction)."""
@@ -145,7 +147,9 @@ class VectorStore:
         return list(ids.astype(np.int64)), list(scores)
 
     def save(self, directory: Path) -> None:
-        np.save(Path(directory) / "vectors.npy", self.vectors)
+        """Write ``vectors.npy`` into ``directory`` atomically."""
+        with atomic_path(Path(directory) / "vectors.npy") as tmp, open(tmp, "wb") as f:
+            np.save(f, self.vectors)
 
     @classmethod
     def load(cls, directory: Path, meta: list[dict[str, Any]]) -> VectorStore:

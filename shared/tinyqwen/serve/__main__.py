@@ -1,5 +1,6 @@
-"""`python -m tinyqwen.serve --model SPEC`: the same as `tinyqwen serve`."""
+"""`python -m tinyqwen.serve --model SPEC`: the same as `tinyqwen serve` (one-line errors, exit 2)."""
 
+from tinyqwen.errors import run_cli
 from tinyqwen.serve.cli import main
 
-raise SystemExit(main())
+raise SystemExit(run_cli(main))

@@ -12,7 +12,8 @@ body-size limit, JSON), then one section per endpoint, then the error handlers a
 which only wires these module-level functions into a FastAPI app. Every POST endpoint has the same
 three steps:
 
-1. `read_json`: auth, then the body, refused with 413 once it passes `max_body_bytes` (by its
+1. `admit` -> `read_json`: auth; 429 when `max_queue` requests are already being read or
+   tokenised; then the body, refused with 413 once it passes `max_body_bytes` (by its
    `Content-Length` before a byte is read, or while counting a chunked body), then JSON parsing;
 2. `prepare_*`: validation and tokenisation, run in a thread (`run_in_threadpool`) so that a
    multi-megabyte prompt being tokenised never stalls the event loop (`/health` keeps answering);
@@ -32,7 +33,8 @@ Stated limits:
   a random model's output (U+FFFD, odd merges) re-tokenises differently.
 - `logprobs` (only on /v1/completions) need a local model (`LLM`); that path is token-exact
   (`tokens.generate_scored`), one prompt at a time (scoring requests are not batched).
-- `stream: true` on /v1/completions sends the whole text in one event; chat streams token by token.
+- `stream: true` streams token by token (chat, and /v1/completions with one prompt and no
+  `logprobs`); /v1/completions with several prompts or `logprobs` sends everything in one event.
   With `tools`, streamed text stops at the first `<tool_call>` and the calls come in a final delta.
 - No `n > 1`, `presence_penalty`, `frequency_penalty`, `logit_bias`, chat `logprobs`.
 - Malformed HTTP (not a JSON matter) is answered by uvicorn itself, before the app sees it.
@@ -47,11 +49,11 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -89,6 +91,7 @@ from tinyqwen.serve.validation import (
 from tinyqwen.serve.worker import DEFAULT_MAX_QUEUE, STREAM_END, Job, ModelWorker, QueueFull
 
 RETRY_AFTER_SECONDS = 1
+T = TypeVar("T")
 
 
 @dataclass
@@ -102,6 +105,7 @@ class ServerState:
     api_key: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     created: int = field(default_factory=lambda: int(time.time()))
+    preparing: int = 0  # requests being read, validated or tokenised (only the event loop counts)
 
     @property
     def context_length(self) -> int:
@@ -157,8 +161,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request, state: ServerState) -> dict:
-    """Auth, size limit, JSON object, model name: what every POST endpoint checks first."""
-    check_auth(request, state)
+    """The body as a JSON object naming this server's model (or none)."""
     raw = await read_body(request, state.max_body_bytes)
     body = await run_in_threadpool(parse_json_body, raw)  # ~4 MB of JSON is ~50 ms of CPU
     requested = body.get("model")
@@ -172,18 +175,42 @@ async def read_json(request: Request, state: ServerState) -> dict:
     return body
 
 
+def _busy(state: ServerState, why: str) -> APIError:
+    return APIError(
+        f"the server is busy: {why} (--max-queue {state.worker.max_queue}); retry later",
+        429,
+        type="rate_limit_error",
+        code="queue_full",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def admit(
+    request: Request, prepare: Callable[[ServerState, dict], T]
+) -> tuple[ServerState, T]:
+    """Steps 1 and 2 of every POST endpoint: auth, read the body, then `prepare(state, body)`
+    (validation and tokenising) in a thread.
+
+    Requests in these steps are counted too: beyond `max_queue` of them, 429 before the body is
+    read, so a flood of large bodies holds at most `max_queue` of them in memory."""
+    state = _state(request)
+    check_auth(request, state)
+    if state.preparing >= state.worker.max_queue:
+        raise _busy(state, f"{state.preparing} requests are being read and tokenised")
+    state.preparing += 1
+    try:
+        body = await read_json(request, state)
+        return state, await run_in_threadpool(prepare, state, body)
+    finally:
+        state.preparing -= 1
+
+
 def submit(state: ServerState, job: Job) -> Future:
     """Queue `job` on the model worker; 429 + `Retry-After` when the queue is full."""
     try:
         return state.worker.submit(job)
     except QueueFull as e:
-        raise APIError(
-            f"the server is busy: {e} (--max-queue {state.worker.max_queue}); retry later",
-            429,
-            type="rate_limit_error",
-            code="queue_full",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        ) from e
+        raise _busy(state, str(e)) from e
 
 
 async def run_job(state: ServerState, job: Job) -> Any:
@@ -194,6 +221,36 @@ async def run_job(state: ServerState, job: Job) -> Any:
         raise
     except Exception as e:  # noqa: BLE001 - the model's error, shown to this request's client
         raise error_from_exception(e) from e
+
+
+@dataclass
+class Stream:
+    """A streaming job on the model worker and the queue its text deltas arrive on."""
+
+    job: Job
+    queue: asyncio.Queue
+
+    async def deltas(self) -> AsyncIterator[str]:
+        """The model's text deltas as they come; the model's exception, if any, is raised here."""
+        while (item := await self.queue.get()) is not STREAM_END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+def start_stream(state: ServerState, make_deltas: Callable[[], Iterator[str]]) -> Stream:
+    """Queue a streaming job (`make_deltas` runs on the model thread). Called before the response
+    starts, so that a full queue is a real 429 and not an error event."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    job = Job(
+        "stream", make_deltas, on_delta=lambda d: loop.call_soon_threadsafe(queue.put_nowait, d)
+    )
+    submit(state, job)
+    return Stream(job, queue)
+
+
+SSE = {"media_type": "text/event-stream"}
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
@@ -223,7 +280,8 @@ async def health(request: Request) -> dict:
         "model": state.name,
         "model_calls": state.worker.model_calls,  # batches the worker ran (a batch of 1 counts)
         "largest_batch": state.worker.largest_batch,
-        "waiting": state.worker.waiting,  # queued requests, at most --max-queue
+        "waiting": state.worker.waiting,  # queued for the model, at most --max-queue
+        "preparing": state.preparing,  # being read / tokenised, at most --max-queue
     }
 
 
@@ -317,22 +375,19 @@ def chat_response(state: ServerState, req: ChatRequest, msg: dict, rid: str, now
 
 
 async def chat_completions(request: Request) -> Any:
-    state = _state(request)
-    body = await read_json(request, state)
-    req = await run_in_threadpool(prepare_chat, state, body)
+    state, req = await admit(request, prepare_chat)
     rid, now = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if req.stream:
-        loop = asyncio.get_running_loop()
-        deltas: asyncio.Queue = asyncio.Queue()
-        job = Job(
-            "stream",
-            (req.messages, req.tools, req.continue_final),
-            req.sampling,
-            on_delta=lambda d: loop.call_soon_threadsafe(deltas.put_nowait, d),
+        stream = start_stream(
+            state,
+            lambda: state.model.stream_chat(
+                req.messages,
+                tools=req.tools,
+                sampling=req.sampling,
+                continue_final_message=req.continue_final,
+            ),
         )
-        submit(state, job)  # before the response starts, so that a full queue is a real 429
-        events = chat_events(state, req, job, deltas, rid, now)
-        return StreamingResponse(events, media_type="text/event-stream")
+        return StreamingResponse(chat_events(state, req, stream, rid, now), **SSE)
 
     key = _batch_key("chat", req.sampling, req.tools, req.continue_final)
     job = Job("chat", (req.messages, req.tools, req.continue_final), req.sampling, key)
@@ -354,14 +409,9 @@ def _shown_upto(text: str, tools: list[dict] | None) -> int:
 
 
 async def chat_events(
-    state: ServerState,
-    req: ChatRequest,
-    job: Job,
-    deltas: asyncio.Queue,
-    rid: str,
-    now: int,
+    state: ServerState, req: ChatRequest, stream: Stream, rid: str, now: int
 ) -> AsyncIterator[str]:
-    """The SSE events of a streamed chat completion, fed by the worker through `deltas`."""
+    """The SSE events of a streamed chat completion, fed by the worker through `stream`."""
 
     def chunk(delta: dict, finish: str | None = None, **more: Any) -> str:
         choices = [{"index": 0, "delta": delta, "finish_reason": finish}]
@@ -379,11 +429,7 @@ async def chat_events(
     text, sent = "", 0  # full raw text so far; how much of it went out as content
     try:
         yield chunk({"role": "assistant", "content": ""})
-        while (item := await deltas.get()) is not STREAM_END:
-            if isinstance(item, BaseException):
-                yield _sse(error_from_exception(item).body())
-                yield "data: [DONE]\n\n"
-                return
+        async for item in stream.deltas():
             text += item
             safe = _shown_upto(text, req.tools)
             if safe > sent:
@@ -409,8 +455,11 @@ async def chat_events(
         if req.include_usage:
             yield chunk({}, usage=_usage(req.prompt_tokens, n_out))
         yield "data: [DONE]\n\n"
+    except Exception as e:  # noqa: BLE001 - the model failed mid-stream: an error event ends it
+        yield _sse(error_from_exception(e).body())
+        yield "data: [DONE]\n\n"
     finally:
-        job.cancelled.set()  # stops generation if the client disconnected early
+        stream.job.cancelled.set()  # stops generation if the client disconnected early
 
 
 # ---------------------------------------------------------------------------------------- completions
@@ -423,6 +472,7 @@ class CompletionRequest:
     top_logprobs: int | None  # `logprobs`: how many alternatives per token; None = no logprobs
     sampling: Sampling
     stream: bool
+    include_usage: bool
 
 
 def _prompt_ids(state: ServerState, prompts: list[str | list[int]]) -> list[list[int] | None]:
@@ -451,7 +501,7 @@ def prepare_completions(state: ServerState, body: dict) -> CompletionRequest:
     top_n = check_int(body, "logprobs", 0, 20)
     if top_n is not None:  # token-exact logprobs need the model's own tokenizer
         state.require(TOKENIZER, "logprobs", "logprobs")
-    stream, _ = check_stream(body)
+    stream, include_usage = check_stream(body)
     max_tokens = max_tokens_from(body, 0)
     sampling = sampling_from(body)
     ids = _prompt_ids(state, prompts)
@@ -460,7 +510,7 @@ def prepare_completions(state: ServerState, body: dict) -> CompletionRequest:
     n_prompt = [len(i) if i is not None else state.counter.text(t) for i, t in zip(ids, texts)]
     max_tokens = 16 if max_tokens is None else max_tokens  # OpenAI's default here
     sampling = fit_context(sampling, max_tokens, state.context_length, max(n_prompt), 0, "prompt")
-    return CompletionRequest(texts, ids, n_prompt, echo, top_n, sampling, stream)
+    return CompletionRequest(texts, ids, n_prompt, echo, top_n, sampling, stream, include_usage)
 
 
 async def _run_completions(state: ServerState, req: CompletionRequest) -> list[tuple]:
@@ -509,21 +559,65 @@ def completion_response(
     }
 
 
+async def completion_events(
+    state: ServerState, req: CompletionRequest, stream: Stream, rid: str, now: int
+) -> AsyncIterator[str]:
+    """The SSE events of one streamed prompt: its text deltas as the model produces them."""
+
+    def chunk(text: str, finish: str | None = None, **more: Any) -> str:
+        choices = [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]
+        return _sse(
+            {
+                "id": rid,
+                "object": "text_completion",
+                "created": now,
+                "model": state.name,
+                "choices": choices if "usage" not in more else [],
+                **more,
+            }
+        )
+
+    text = ""
+    try:
+        if req.echo:
+            yield chunk(req.texts[0])
+        async for item in stream.deltas():
+            text += item
+            yield chunk(item)
+        max_new = req.sampling.max_new_tokens
+        n_out, finish = await run_in_threadpool(_finish_reason, state, text, max_new)
+        yield chunk("", finish)
+        if req.include_usage:
+            yield chunk("", usage=_usage(req.prompt_tokens[0], n_out))
+        yield "data: [DONE]\n\n"
+    except Exception as e:  # noqa: BLE001 - the model failed mid-stream: an error event ends it
+        yield _sse(error_from_exception(e).body())
+        yield "data: [DONE]\n\n"
+    finally:
+        stream.job.cancelled.set()  # stops generation if the client disconnected early
+
+
 async def completions(request: Request) -> Any:
-    state = _state(request)
-    body = await read_json(request, state)
-    req = await run_in_threadpool(prepare_completions, state, body)
+    state, req = await admit(request, prepare_completions)
     rid, now = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+    streamable = (
+        len(req.texts) == 1 and req.top_logprobs is None and req.sampling.max_new_tokens > 0
+    )
+    if req.stream and streamable and STREAM in state.model.capabilities:
+        stream = start_stream(
+            state, lambda: state.model.stream_complete(req.texts[0], sampling=req.sampling)
+        )
+        return StreamingResponse(completion_events(state, req, stream, rid, now), **SSE)
     results = await _run_completions(state, req)
     resp = await run_in_threadpool(completion_response, state, req, results, rid, now)
     if not req.stream:
         return resp
 
-    async def once() -> AsyncIterator[str]:  # one event with everything, then [DONE]
+    async def once() -> AsyncIterator[str]:  # several prompts / logprobs: one event, then [DONE]
         yield _sse(resp | {"usage": None})
         yield "data: [DONE]\n\n"
 
-    return StreamingResponse(once(), media_type="text/event-stream")
+    return StreamingResponse(once(), **SSE)
 
 
 # ---------------------------------------------------------------------------------------- embeddings
@@ -558,9 +652,7 @@ def embedding_response(state: ServerState, emb: Any, fmt: str, n_tokens: list[in
 
 
 async def embeddings(request: Request) -> dict:
-    state = _state(request)
-    body = await read_json(request, state)
-    texts, fmt, pooling, n_tokens = await run_in_threadpool(prepare_embeddings, state, body)
+    state, (texts, fmt, pooling, n_tokens) = await admit(request, prepare_embeddings)
     emb = await run_job(state, Job("embed", (texts, pooling), batch_key=("embed", pooling)))
     return await run_in_threadpool(embedding_response, state, emb, fmt, n_tokens)
 

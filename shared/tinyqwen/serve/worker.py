@@ -41,7 +41,7 @@ class QueueFull(Exception):
 @dataclass
 class Job:
     kind: str  # "chat" | "complete" | "embed" | "stream" | "call"
-    args: Any  # kind-specific payload (see `_call_model`)
+    args: Any  # kind-specific payload (see `_call_model`); "stream": a function returning deltas
     sampling: Sampling | None = None
     batch_key: tuple | None = None  # jobs with equal non-None keys may run as one batch
     future: Future = field(default_factory=Future)
@@ -158,12 +158,13 @@ class ModelWorker:
         raise RuntimeError(f"unknown job kind {job.kind!r}")  # pragma: no cover
 
     def _stream(self, job: Job) -> None:
-        messages, tools, cont = job.args
         it: Iterator[str] | None = None
+        if job.cancelled.is_set():  # its client went away while it waited in the queue
+            job.on_delta(STREAM_END)
+            job.future.set_result(None)
+            return
         try:
-            it = self.model.stream_chat(
-                messages, tools=tools, sampling=job.sampling, continue_final_message=cont
-            )
+            it = job.args()  # e.g. lambda: model.stream_chat(messages, sampling=...)
             for delta in it:
                 if job.cancelled.is_set():  # client went away: stop generating
                     break
