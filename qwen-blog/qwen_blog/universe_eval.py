@@ -189,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
     if args.data:
         from qwen_blog.data import iter_jsonl
 
+        if not Path(args.data).is_file():
+            raise FileNotFoundError(f"--data {args.data}: no such file")
         convs = [c for _, c in iter_jsonl(Path(args.data))]
     else:
         convs = universe_conversations("test", args.n, args.seed)

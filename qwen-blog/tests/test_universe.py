@@ -226,3 +226,17 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
                 add_generation_prompt=gen,
             )
             assert theirs == ours, c["task"]
+
+
+def test_bad_input_is_one_error_line(tmp_path, capsys):
+    from qwen_blog.cli import main
+
+    assert main(["universe", "--out", str(tmp_path / "u"), "--preset", "nosuch"]) == 2
+    assert capsys.readouterr().err.startswith("error: --preset 'nosuch'")
+    bad = tmp_path / "p.json"
+    bad.write_text('{"model": {}}')
+    assert main(["universe", "--out", str(tmp_path / "u"), "--preset", str(bad)]) == 2
+    assert "missing section(s) ['data', 'pretrain', 'sft']" in capsys.readouterr().err
+    args = ["universe-eval", "--model", str(tmp_path), "--data", str(tmp_path / "no.jsonl")]
+    assert main(args) == 2
+    assert "no.jsonl: no such file" in capsys.readouterr().err
