@@ -272,6 +272,63 @@ def kv_cache_growth(model_spec: str) -> plt.Figure:
     return fig
 
 
+MOE_TEXT = (
+    "Mixture-of-experts layers send every token to a few experts. 路由器给每个 token 打分，"
+    "只挑 top-k 个专家计算。The quick brown fox jumps over the lazy dog. 1 2 3 4 5 6 7 8 9 10. "
+    "def add(a, b):\n    return a + b\n"
+)
+
+
+def moe_model(model_spec: str):
+    """The MoE model to trace: ``model_spec`` when it is an MoE checkpoint, else a seeded random
+    Qwen3-MoE with the ``qwen3-moe-tiny`` preset's shape (and ``model_spec``'s tokenizer)."""
+    import tinyqwen
+    from qwen_blog.pretrain import PRESETS
+
+    llm = tinyqwen.connect(model_spec)
+    if llm.model.config.is_moe:
+        return llm.model, llm.tokenizer, llm.name
+    fields = {**PRESETS["qwen3-moe-tiny"]["model"], "vocab_size": llm.model.config.vocab_size}
+    torch.manual_seed(0)
+    model = tinyqwen.AutoModelForCausalLM.from_config(Qwen2Config.from_dict(fields)).eval()
+    model.init_weights(std=0.1)  # tiny-random's scale, so the router logits are not all ~0
+    return model, llm.tokenizer, "random qwen3-moe-tiny (untrained router)"
+
+
+def moe_router_load(model_spec: str) -> plt.Figure:
+    from tinyqwen.moe import load_balancing_loss
+    from tinyqwen.trace import capture
+
+    model, tokenizer, label = moe_model(model_spec)
+    cfg = model.config
+    ids = torch.tensor([tokenizer.encode(MOE_TEXT)])
+    with torch.inference_mode(), capture() as rec:
+        _, router_logits = model(ids, output_router_logits=True)
+    named = dict(rec)
+    layers = [i for i in range(cfg.num_hidden_layers) if cfg.is_moe_layer(i)]
+    E, k, n = cfg.num_experts, cfg.num_experts_per_tok, ids.shape[1]
+    load = np.stack([
+        np.bincount(named[f"layers.{i}.mlp.experts"].flatten().numpy(), minlength=E) for i in layers
+    ])  # [layers, E]: how many of the n tokens chose each expert  # fmt: skip
+    aux = load_balancing_loss(router_logits, E, k).item()
+    fig, axes = plt.subplots(1, 2, figsize=FIGSIZE)
+    im = axes[0].imshow(load, cmap="viridis", aspect="auto")
+    axes[0].set_xlabel("expert")
+    axes[0].set_ylabel("layer")
+    axes[0].set_yticks(range(len(layers)))
+    axes[0].set_yticklabels(layers)
+    axes[0].set_title(f"tokens routed to each expert ({n} tokens, top-{k} of {E})")
+    fig.colorbar(im, ax=axes[0])
+    axes[1].bar(range(E), load[0] / n, color="tab:blue")
+    axes[1].axhline(k / E, color="tab:red", ls="--", label=f"perfectly even: k/E = {k / E:.2f}")
+    axes[1].set_xlabel("expert")
+    axes[1].set_ylabel(f"share of tokens (layer {layers[0]})")
+    axes[1].legend()
+    axes[1].set_title(f"load-balancing aux loss {aux:.3f} (even router: {k})")
+    fig.suptitle(f"MoE router load on one forward pass — {label}")
+    return fig
+
+
 FIGURES: dict[str, Callable[[str], plt.Figure]] = {
     "causal_vs_padded_mask": causal_vs_padded_mask,
     "sliding_window_mask": sliding_window_mask,
@@ -281,6 +338,7 @@ FIGURES: dict[str, Callable[[str], plt.Figure]] = {
     "attention_heatmap": attention_heatmap,
     "rmsnorm_before_after": rmsnorm_before_after,
     "kv_cache_growth": kv_cache_growth,
+    "moe_router_load": moe_router_load,
 }
 
 

@@ -21,6 +21,9 @@ Names follow PEFT so adapters move both ways: the module ``model.layers.0.self_a
 ``base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight``; ``peft.PeftModel.from_pretrained``
 on a transformers Qwen2 loads what :func:`save_lora` writes, and :func:`load_lora` loads what peft saves.
 
+The PEFT config (``LoraConfig``, ``read_lora_config``) and key names come from
+``tinyqwen.adapters``, which also merges an adapter into a model for inference (eval, serve, chat).
+
 Limits: plain LoRA on ``nn.Linear`` only. PEFT features that change the maths (DoRA, LoRA bias,
 ``modules_to_save``, rank/alpha patterns, ``layers_to_transform``, fan_in_fan_out, trainable tokens) are
 rejected with an error naming the field rather than silently ignored. ``use_rslora`` is supported.
@@ -30,117 +33,22 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from tinyqwen.atomic import atomic_path, atomic_write_text
-
-ADAPTER_CONFIG = "adapter_config.json"
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-PEFT_PREFIX = (
-    "base_model.model."  # PEFT wraps the model twice: PeftModel.base_model (LoraModel).model
+from tinyqwen.adapters import (  # the PEFT layout is read in one place: tinyqwen.adapters
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    ALL_TARGETS,
+    PEFT_PREFIX,
+    LoraConfig,
+    peft_module_key,
+    read_lora_config,
 )
-ALL_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-@dataclass
-class LoraConfig:
-    """The subset of ``peft.LoraConfig`` this file implements (same field names)."""
-
-    r: int = 8
-    lora_alpha: float = 16
-    lora_dropout: float = 0.0
-    target_modules: tuple[str, ...] = ALL_TARGETS
-    use_rslora: bool = False
-    base_model_name_or_path: str | None = None
-    extra: dict = field(
-        default_factory=dict
-    )  # unknown-but-harmless PEFT fields, kept on round trip
-
-    def __post_init__(self) -> None:
-        if isinstance(self.target_modules, str):
-            self.target_modules = (self.target_modules,)
-        self.target_modules = tuple(self.target_modules)
-        if self.r <= 0:
-            raise ValueError(f"LoraConfig.r must be > 0, got {self.r}")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            raise ValueError(f"LoraConfig.lora_dropout must be in [0, 1), got {self.lora_dropout}")
-
-    @property
-    def scaling(self) -> float:
-        return self.lora_alpha / (math.sqrt(self.r) if self.use_rslora else self.r)
-
-    def to_peft_dict(self) -> dict:
-        d = dict(self.extra)
-        d.update(
-            peft_type="LORA",
-            task_type="CAUSAL_LM",
-            r=self.r,
-            lora_alpha=self.lora_alpha,
-            lora_dropout=self.lora_dropout,
-            target_modules=sorted(self.target_modules),
-            use_rslora=self.use_rslora,
-            bias="none",
-            fan_in_fan_out=False,
-            modules_to_save=None,
-            use_dora=False,
-            init_lora_weights=True,
-            rank_pattern={},
-            alpha_pattern={},
-            inference_mode=True,
-            base_model_name_or_path=self.base_model_name_or_path,
-        )
-        return d
-
-    @classmethod
-    def from_peft_dict(cls, d: dict, source: str = ADAPTER_CONFIG) -> LoraConfig:
-        if d.get("peft_type", "LORA") != "LORA":
-            raise ValueError(
-                f"{source}: peft_type={d.get('peft_type')!r}, only 'LORA' is supported"
-            )
-        # Fields that change the forward pass: refuse rather than compute something else.
-        unsupported = {
-            "use_dora": False,
-            "bias": "none",
-            "lora_bias": False,
-            "fan_in_fan_out": False,
-            "modules_to_save": None,
-            "rank_pattern": {},
-            "alpha_pattern": {},
-            "layers_to_transform": None,
-            "layer_replication": None,
-            "trainable_token_indices": None,
-            "target_parameters": None,
-            "exclude_modules": None,
-            "use_qalora": False,
-        }
-        for key, ok in unsupported.items():
-            value = d.get(key, ok)
-            if value in (None, {}, [], False) or value == ok:
-                continue
-            raise ValueError(f"{source}: field {key}={value!r} is not supported by qwen_blog.lora")
-        targets = d.get("target_modules")
-        if isinstance(targets, str):
-            # PEFT treats a string as a full-match regex; we only accept the common "a|b|c" form.
-            raise ValueError(
-                f"{source}: target_modules as a regex string ({targets!r}) is unsupported"
-            )
-        if not targets:
-            raise ValueError(f"{source}: target_modules is missing or empty")
-        known = {f for f in cls.__dataclass_fields__ if f != "extra"}
-        return cls(
-            r=int(d["r"]),
-            lora_alpha=float(d.get("lora_alpha", 8)),
-            lora_dropout=float(d.get("lora_dropout", 0.0)),
-            target_modules=tuple(targets),
-            use_rslora=bool(d.get("use_rslora", False)),
-            base_model_name_or_path=d.get("base_model_name_or_path"),
-            extra={k: v for k, v in d.items() if k not in known and k not in unsupported},
-        )
+from tinyqwen.atomic import atomic_path, atomic_write_text
 
 
 class LoRALinear(nn.Module):
@@ -244,7 +152,10 @@ def apply_lora(model: nn.Module, config: LoraConfig) -> list[str]:
         setattr(
             parent,
             child,
-            LoRALinear(base, config.r, config.lora_alpha, config.lora_dropout, config.use_rslora),
+            # in the model's mode: adapters added to an eval() model must not apply dropout
+            LoRALinear(
+                base, config.r, config.lora_alpha, config.lora_dropout, config.use_rslora
+            ).train(model.training),
         )
     model.lora_config = config  # remembered for save_lora
     return names
@@ -304,16 +215,6 @@ def save_lora(model: nn.Module, out_dir: str | Path, config: LoraConfig | None =
     return out
 
 
-def read_lora_config(adapter_dir: str | Path) -> LoraConfig:
-    """Parse ``adapter_dir/adapter_config.json`` (ours or PEFT's)."""
-    cfg_path = Path(adapter_dir) / ADAPTER_CONFIG
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{cfg_path} not found (expected a PEFT adapter directory)")
-    return LoraConfig.from_peft_dict(
-        json.loads(cfg_path.read_text(encoding="utf-8")), str(cfg_path)
-    )
-
-
 def load_lora(model: nn.Module, adapter_dir: str | Path) -> LoraConfig:
     """Attach the adapter in ``adapter_dir`` (ours or PEFT-made) to ``model`` and load its weights."""
     config = read_lora_config(adapter_dir)
@@ -343,11 +244,7 @@ def load_lora_weights(model: nn.Module, adapter_dir: str | Path) -> None:
     tensors = load_file(str(w_path))
     seen: set[str] = set()
     for key, value in tensors.items():
-        k = key[len(PEFT_PREFIX) :] if key.startswith(PEFT_PREFIX) else key
-        module_name, _, rest = k.rpartition(".lora_")
-        which = rest.split(".")[
-            0
-        ]  # rest is "A.weight" (or "A.default.weight" before PEFT strips names)
+        module_name, which = peft_module_key(key)
         if module_name not in layers or which not in ("A", "B"):
             raise KeyError(
                 f"{w_path}: tensor {key!r} does not match any adapted module of this model"
@@ -376,6 +273,10 @@ def count_trainable(model: nn.Module) -> tuple[int, int]:
 
 
 __all__ = [
+    "ADAPTER_CONFIG",
+    "ADAPTER_WEIGHTS",
+    "ALL_TARGETS",
+    "PEFT_PREFIX",
     "LoraConfig",
     "LoRALinear",
     "apply_lora",

@@ -72,6 +72,25 @@ PRESETS: dict[str, dict] = {
         },
     },
 }
+# Qwen3 at the tiny preset's scale: QK-norm, no qkv bias, head_dim 64 (> hidden / heads = 32)
+PRESETS["qwen3-tiny"] = {
+    "model": {**PRESETS["tiny"]["model"], "model_type": "qwen3", "head_dim": 64},
+    "train": PRESETS["tiny"]["train"],
+}
+# Qwen3-MoE at the same scale: 8 experts of width 96, top-2 renormalised (30B-A3B routes 8 of 128),
+# so each token runs 2 x 96 = 192 of 768 expert columns; the aux loss keeps the router balanced
+PRESETS["qwen3-moe-tiny"] = {
+    "model": {
+        **PRESETS["qwen3-tiny"]["model"],
+        "model_type": "qwen3_moe",
+        "num_experts": 8,
+        "num_experts_per_tok": 2,
+        "moe_intermediate_size": 96,
+        "norm_topk_prob": True,
+        "router_aux_loss_coef": 0.01,
+    },
+    "train": PRESETS["tiny"]["train"],
+}
 # a JSON config that names no training settings gets the tiny preset's
 TRAIN_DEFAULTS = dict(PRESETS["tiny"]["train"])
 
@@ -145,7 +164,11 @@ def load_tokenizer(spec: str):
 
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = p or argparse.ArgumentParser(prog="qwen_blog pretrain", description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="tiny", help="tiny | small | path/to/config.json")
+    p.add_argument(
+        "--config",
+        default="tiny",
+        help="tiny | small | qwen3-tiny | qwen3-moe-tiny | path/to/config.json",
+    )
     p.add_argument(
         "--data", default=None, help="corpus (.jsonl/.txt/dir) or a packed dir; default: built-in"
     )
@@ -287,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
     from qwen_blog.checkpointing import latest_checkpoint
     from qwen_blog.distributed import cleanup, init_distributed, wrap_model
     from qwen_blog.trainer import TrainArgs, train
-    from tinyqwen import Qwen2Config, Qwen2ForCausalLM
+    from tinyqwen import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     model_fields, defaults = load_preset(args.config)
     for k, v in defaults.items():
@@ -358,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
             tokenizer.save_pretrained(d)
 
         def load_weights(d: Path) -> None:
-            loaded = Qwen2ForCausalLM.from_pretrained(d, dtype=torch.float32)
+            loaded = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
             # copy in place: the optimizer already holds these parameter tensors
             model.load_state_dict(loaded.state_dict())
 

@@ -37,7 +37,7 @@ def load_for_sampling(ckpt: str | Path, base: str | Path | None = None, device: 
     import torch
 
     from qwen_blog import lora
-    from tinyqwen import Qwen2ForCausalLM, Tokenizer
+    from tinyqwen import AutoModelForCausalLM, Tokenizer
 
     d = resolve_checkpoint(ckpt)
     if (d / "adapter_config.json").is_file():
@@ -48,12 +48,12 @@ def load_for_sampling(ckpt: str | Path, base: str | Path | None = None, device: 
                 f"{d}: adapter needs its base model; pass --base DIR "
                 f"(adapter_config.json names {cfg.base_model_name_or_path!r})"
             )
-        model = Qwen2ForCausalLM.from_pretrained(base_dir, dtype=torch.float32, device=device)
+        model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32, device=device)
         lora.load_lora(model, d)
         lora.merge_and_unload(model)
         tok_dir = d if (d / "tokenizer.json").is_file() else base_dir
     else:
-        model = Qwen2ForCausalLM.from_pretrained(d, dtype=torch.float32, device=device)
+        model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32, device=device)
         tok_dir = d
     return model.eval(), Tokenizer.from_pretrained(tok_dir)
 

@@ -259,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     from qwen_blog.checkpointing import latest_checkpoint
     from qwen_blog.distributed import cleanup, init_distributed, wrap_model
     from qwen_blog.trainer import TrainArgs, train
-    from tinyqwen import Qwen2ForCausalLM, Tokenizer
+    from tinyqwen import AutoModelForCausalLM, Tokenizer
 
     info = init_distributed(args.device)
     try:
@@ -289,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
         if pad_id is None:
             pad_id = tokenizer.special_tokens.get("<|endoftext|>", 0)
 
-        model = Qwen2ForCausalLM.from_pretrained(
+        model = AutoModelForCausalLM.from_pretrained(
             base, dtype=torch.float32, device=info.device
         ).train()
         model.gradient_checkpointing = args.gradient_checkpointing
@@ -338,7 +338,7 @@ def run(args: argparse.Namespace) -> int:
             if args.lora:
                 lora.load_lora_weights(model, d)
             else:
-                loaded = Qwen2ForCausalLM.from_pretrained(d, dtype=torch.float32)
+                loaded = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
                 model.load_state_dict(loaded.state_dict())
 
         resume = None

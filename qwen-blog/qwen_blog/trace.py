@@ -1,8 +1,10 @@
 """``python -m qwen_blog trace``: follow one input through Qwen2, op by op.
 
 Runs a single forward pass under ``tinyqwen.trace.capture()`` and prints, for every intermediate
-tensor the model records (embedding, each norm, q/k/v before and after RoPE, attention scores, mask,
-probabilities, attention output, MLP gate/up/act/down, the residual stream, final norm, logits), its
+tensor the model records (embedding, each norm, q/k/v before and after RoPE -- after QK-norm for Qwen3 --,
+attention scores, mask, probabilities, attention output, MLP gate/up/act/down, or for an MoE layer
+the router probabilities, chosen experts and their weights, each run expert's gate/up/act/down and
+the block output, the residual stream, final norm, logits), its
 name, shape, dtype and mean / std / min / max — then the greedy next token and the top-5 candidates.
 
     $ python -m qwen_blog trace "你好，Qwen" --layers 0
@@ -111,9 +113,8 @@ def trace_forward(
     """
     _need_local(llm)
     tok = llm.tokenizer
-    if chat:
-        prompt = tinyqwen.render_chat([{"role": "user", "content": text}])
-        ids = tok.encode(prompt, allowed_special="all")
+    if chat:  # the checkpoint's own template (Qwen2.5, Qwen3, ChatML), as LLM.chat feeds it
+        ids = llm.encode_chat([{"role": "user", "content": text}])
     else:
         ids = tok.encode(text)
     if not ids:

@@ -20,8 +20,13 @@ function of the step (``qwen_blog.data.BlockSampler``), ``--resume`` replays the
 sequence. The loop below reads like nanoGPT's: build the optimizer, maybe restore, then
 ``train_step`` / evaluate / log / checkpoint until ``max_steps``.
 
+MoE models (Qwen2-MoE / Qwen3-MoE configs) also train their routers' load balance: each micro-batch
+adds ``router_aux_loss_coef * aux * n_tokens`` to its loss sum (``tinyqwen.moe.load_balancing_loss``,
+transformers' ``output_router_logits`` objective), and ``aux_loss`` is logged beside ``loss`` (which
+stays the plain cross-entropy, comparable with dense runs).
+
 Logs (rank 0): ``OUT/log.jsonl`` and ``OUT/log.csv`` (step, loss, val_loss, lr, grad_norm, tokens,
-elapsed_s) and ``OUT/loss.png``.
+elapsed_s, aux_loss) and ``OUT/loss.png``.
 
 Limits: bf16 autocast keeps fp32 master weights (no fp16 loss scaling); one optimizer (AdamW).
 """
@@ -48,7 +53,7 @@ from tinyqwen.atomic import atomic_path, atomic_write_text
 Batch = (
     dict  # {"input_ids": [B,T], "targets": [B,T] (-100 = ignore), "attention_mask": [B,T] | None}
 )
-LOG_FIELDS = ["step", "loss", "val_loss", "lr", "grad_norm", "tokens", "elapsed_s"]
+LOG_FIELDS = ["step", "loss", "val_loss", "lr", "grad_norm", "tokens", "elapsed_s", "aux_loss"]
 
 
 @dataclass
@@ -125,14 +130,25 @@ def autocast_context(precision: str, device: torch.device):
     raise ValueError(f"--precision must be auto, fp32 or bf16, got {precision!r}")
 
 
-def loss_sum(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int]:
-    """Summed next-token cross-entropy over target positions, and how many there are."""
-    logits = model(batch["input_ids"], attention_mask=batch.get("attention_mask"))  # [B, T, V] fp32
+def loss_sum(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int, torch.Tensor | None]:
+    """Summed next-token cross-entropy over target positions, how many there are, and (an MoE model
+    in training mode only) the router load-balancing loss of this micro-batch, else None."""
+    config = unwrap(model).config
+    moe = bool(getattr(config, "is_moe", False)) and model.training
+    mask = batch.get("attention_mask")
+    out = model(batch["input_ids"], attention_mask=mask, output_router_logits=moe)
+    logits, router_logits = out if moe else (out, None)  # [B, T, V] fp32
     targets = batch["targets"]  # [B, T]
     loss = F.cross_entropy(
         logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="sum"
     )
-    return loss, int((targets != -100).sum())
+    aux = None
+    if moe:
+        from tinyqwen.moe import load_balancing_loss
+
+        k = config.num_experts_per_tok
+        aux = load_balancing_loss(router_logits, config.num_experts, k, mask)
+    return loss, int((targets != -100).sum()), aux
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -217,7 +233,7 @@ def evaluate(model: nn.Module, batches: list[Batch], info: DistInfo, autocast) -
     total = torch.zeros(2, dtype=torch.float64, device=info.device)
     for b in batches:
         with autocast():
-            s, n = loss_sum(model, b)
+            s, n, _ = loss_sum(model, b)
         total += torch.tensor([s.item(), n], dtype=torch.float64, device=info.device)
     all_reduce_sum(total, info)
     model.train(was_training)
@@ -244,7 +260,8 @@ def train_step(
 ):
     """Optimizer step ``step`` over this rank's micro-batches (see the module docstring).
 
-    Returns (mean target-token loss over the global batch, grad norm, lr used, target tokens).
+    Returns (mean target-token loss over the global batch, grad norm, lr used, target tokens,
+    mean MoE aux loss or None).
     """
     counts = torch.tensor(
         [sum(int((b["targets"] != -100).sum()) for b in batches)], dtype=torch.float64
@@ -253,16 +270,22 @@ def train_step(
     if n_global == 0:
         raise ValueError(f"step {step}: the batch has no target tokens (all labels are -100)")
     denom = n_global / info.world_size  # DDP's gradient average divides by world_size again
-    acc = torch.zeros((), dtype=torch.float64, device=info.device)
+    acc = torch.zeros(3, dtype=torch.float64, device=info.device)  # CE sum, aux sum, aux count
     for i, b in enumerate(batches):
         last = i == len(batches) - 1
         sync = contextlib.nullcontext() if (last or not info.enabled) else model.no_sync()
         with sync:
             with autocast():
-                s, _ = loss_sum(model, b)
-            (s / denom).backward()
-        acc += s.detach().double()
-    loss = all_reduce_sum(acc, info).item() / n_global
+                s, n_b, aux = loss_sum(model, b)
+            objective = s
+            if aux is not None:  # MoE: keep the routers balanced (module docstring)
+                objective = s + unwrap(model).config.router_aux_loss_coef * aux * n_b
+                acc[1:] += torch.stack([aux.detach().double(), acc.new_ones(())])
+            (objective / denom).backward()
+        acc[0] += s.detach().double()
+    all_reduce_sum(acc, info)
+    loss = acc[0].item() / n_global
+    aux_loss = (acc[1] / acc[2]).item() if acc[2] > 0 else None
     if not math.isfinite(loss):
         raise FloatingPointError(
             f"step {step}: loss is {loss}; try a lower --lr or --precision fp32"
@@ -272,7 +295,7 @@ def train_step(
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return loss, grad_norm, lr, int(n_global)
+    return loss, grad_norm, lr, int(n_global), aux_loss
 
 
 def train(
@@ -324,7 +347,7 @@ def train(
     )
     while step < args.max_steps:
         batches = step_batches(step)
-        loss, grad_norm, lr, n = train_step(
+        loss, grad_norm, lr, n, aux_loss = train_step(
             model, batches, optimizer, scheduler, params, args, info, autocast, step
         )
         step += 1
@@ -337,7 +360,9 @@ def train(
             val_loss = evaluate(model, cached_val, info, autocast)
         if info.is_main:
             record = dict(step=step, loss=loss, val_loss=val_loss, lr=lr, grad_norm=grad_norm)
-            log.add(record | {"tokens": tokens, "elapsed_s": round(elapsed, 3)})
+            log.add(
+                record | {"tokens": tokens, "elapsed_s": round(elapsed, 3), "aux_loss": aux_loss}
+            )
             post = {"loss": f"{loss:.3f}", "lr": f"{lr:.2e}"}
             if val_loss is not None:
                 post["val"] = f"{val_loss:.3f}"

@@ -99,3 +99,19 @@ def test_trace_cli():
     assert out.returncode == 0, out.stderr
     assert "layers.0.self_attn.q_rope" in out.stdout and "top-5" in out.stdout
     assert "gibberish" in out.stderr  # tiny-random is labelled as random
+
+
+def test_trace_records_moe_routing():
+    from qwen_blog.figures import moe_model
+
+    model, tokenizer, _ = moe_model("tiny-random")  # a seeded random qwen3-moe-tiny
+    llm = LLM(model, tokenizer)
+    result = trace_forward(llm, "路由器只挑两个专家", layers=[0], chat=True)
+    rows = {r.name: r for r in result.rows}
+    n = len(result.tokens)
+    assert rows["layers.0.mlp.router_probs"].shape == (n, 8)
+    assert rows["layers.0.mlp.experts"].shape == (n, 2)
+    assert rows["layers.0.mlp.out"].shape == (n, model.config.hidden_size)
+    assert any(name.startswith("layers.0.mlp.experts.") for name in rows)  # the experts that ran
+    assert not any(name.startswith("layers.1.") for name in rows)
+    assert "layers.0.mlp.router_probs" in format_trace(result)

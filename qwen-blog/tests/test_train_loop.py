@@ -69,7 +69,7 @@ def test_run_writes_hf_checkpoints_logs_and_plot(run_a):
             assert (d / f).is_file(), d / f
     assert not list(run_a.glob(".*tmp*"))  # no leftovers from atomic writes
     header = (run_a / "log.csv").read_text().splitlines()[0]
-    assert header == "step,loss,val_loss,lr,grad_norm,tokens,elapsed_s"
+    assert header == "step,loss,val_loss,lr,grad_norm,tokens,elapsed_s,aux_loss"
     recs = [json.loads(x) for x in (run_a / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs] == list(range(1, 9))
     assert [r["step"] for r in recs if r["val_loss"] is not None] == [4, 8]

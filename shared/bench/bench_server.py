@@ -15,8 +15,8 @@ requests/s, p50 and p95 latency per request, and throughput relative to sequenti
 
 `--baseline DIR` then also runs the batching-on case against the server of another checkout's
 `shared/` folder (e.g. `git archive main | tar -x -C /tmp/main`), alternating the two servers for
-`--rounds` rounds, and prints both req/s and their ratio: on a busy machine only such a same-run
-ratio means anything.
+`--rounds` rounds, and prints both req/s and their ratio (on a busy machine only such a same-run
+ratio means anything) and the server process's CPU time per request (Linux; robust to load).
 
 tiny-random is a random model (its output is gibberish); it has the shape of a real one at toy size,
 so these numbers measure the serving path (HTTP, queue, batching), not model quality. On a real
@@ -50,6 +50,16 @@ def _free_port() -> int:
 
 
 HERE = Path(__file__).resolve().parents[1]  # this checkout's shared/
+SERVER_PIDS: dict[str, int] = {}  # base URL -> server process id
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -78,6 +88,7 @@ def server(max_batch_size: int, shared: Path = HERE):
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start within 120 s")
             time.sleep(0.2)
+        SERVER_PIDS[f"{url}/v1"] = proc.pid
         yield f"{url}/v1"
     finally:
         proc.terminate()
@@ -177,21 +188,29 @@ def main(argv: list[str] | None = None) -> None:
 def compare(baseline: Path, convs: list, sampling: dict, clients: int, rounds: int) -> None:
     """Batching on, `clients` clients: the baseline checkout's server vs this one, alternating."""
     rates: dict[str, list[float]] = {"baseline": [], "this tree": []}
+    cpu_ms: dict[str, list[float]] = {"baseline": [], "this tree": []}  # server CPU per request
     for _ in range(rounds):
         for label, shared in (("baseline", baseline), ("this tree", HERE)):
             with server(max_batch_size=clients, shared=shared) as url:
                 client = OpenAIChatModel(url, "tiny-random")
                 client.chat(convs[0], **sampling)
+                cpu0 = cpu_seconds(SERVER_PIDS[url])
                 wall, _ = run(lambda c, m=client: m.chat(c, **sampling), convs, clients)
+                cpu = cpu_seconds(SERVER_PIDS[url]) - cpu0
                 rates[label].append(len(convs) / wall)
-    print(f"\nA/B, {clients} clients, batching on, {rounds} alternating rounds (req/s):")
+                cpu_ms[label].append(cpu / len(convs) * 1e3)
+    print(f"\nA/B, {clients} clients, batching on, {rounds} alternating rounds")
     print(f"baseline = {baseline}\n")
-    print("| server | req/s per round | median |")
-    print("|---|---|---:|")
+    print("| server | req/s per round | median req/s | median server CPU ms / request |")
+    print("|---|---|---:|---:|")
     for label, r in rates.items():
-        print(f"| {label} | {', '.join(f'{x:.2f}' for x in r)} | {statistics.median(r):.2f} |")
+        rounds_text = ", ".join(f"{x:.2f}" for x in r)
+        cpu = statistics.median(cpu_ms[label])
+        print(f"| {label} | {rounds_text} | {statistics.median(r):.2f} | {cpu:.1f} |")
     ratio = statistics.median(rates["this tree"]) / statistics.median(rates["baseline"])
-    print(f"\nthis tree / baseline (medians): {ratio:.2f}x")
+    cpu_ratio = statistics.median(cpu_ms["baseline"]) / statistics.median(cpu_ms["this tree"])
+    print(f"\nthis tree / baseline: req/s {ratio:.2f}x (medians; wall clock, load-sensitive)")
+    print(f"baseline / this tree: server CPU per request {cpu_ratio:.2f}x (robust to load)")
 
 
 if __name__ == "__main__":

@@ -44,20 +44,25 @@ TINY_CONFIG: dict[str, Any] = dict(
 )
 
 
-def make_hf_checkpoint(
-    directory: str | Path, seed: int = 0, **config_overrides: Any
-) -> tuple[Path, torch.nn.Module]:
-    """Save a random ``transformers.Qwen2ForCausalLM`` (fp32, eval mode) to ``directory``.
+# model_type -> transformers class name prefix
+HF_FAMILIES = {"qwen2": "Qwen2", "qwen3": "Qwen3", "qwen2_moe": "Qwen2Moe", "qwen3_moe": "Qwen3Moe"}
 
-    ``config_overrides`` are ``transformers.Qwen2Config`` kwargs on top of ``TINY_CONFIG``.
-    Returns ``(directory, hf_model)``.
+
+def make_hf_checkpoint(
+    directory: str | Path, seed: int = 0, model_type: str = "qwen2", **config_overrides: Any
+) -> tuple[Path, torch.nn.Module]:
+    """Save a random transformers ``<Family>ForCausalLM`` (fp32, eval mode) to ``directory``.
+
+    ``model_type`` is one of ``HF_FAMILIES``; ``config_overrides`` are kwargs of that family's
+    transformers config on top of ``TINY_CONFIG``. Returns ``(directory, hf_model)``.
     """
     import transformers
 
     directory = Path(directory)
-    config = transformers.Qwen2Config(**{**TINY_CONFIG, **config_overrides})
+    prefix = HF_FAMILIES[model_type]
+    config = getattr(transformers, f"{prefix}Config")(**{**TINY_CONFIG, **config_overrides})
     torch.manual_seed(seed)
-    model = transformers.Qwen2ForCausalLM(config).eval()
+    model = getattr(transformers, f"{prefix}ForCausalLM")(config).eval()
     model.save_pretrained(directory)
     return directory, model
 

@@ -1,7 +1,9 @@
-"""tinyqwen's hand-written Qwen2 against transformers' Qwen2ForCausalLM on checkpoints transformers wrote.
+"""tinyqwen's hand-written model against transformers on checkpoints transformers wrote, for the four
+families: Qwen2, Qwen3 (QK-norm, explicit head_dim, no/with attention bias), Qwen3-MoE (mlp_only_layers,
+decoder_sparse_step, norm_topk_prob) and Qwen2-MoE (shared expert).
 
-Every config is saved by ``transformers.Qwen2ForCausalLM(config).save_pretrained`` and loaded with
-``tinyqwen.Qwen2ForCausalLM.from_pretrained``. Tolerances (fp32): logits vs transformers <= 1e-4;
+Every config is saved by ``transformers.<Family>ForCausalLM(config).save_pretrained`` and loaded with
+``tinyqwen.AutoModelForCausalLM.from_pretrained``. Tolerances (fp32): logits vs transformers <= 1e-4;
 our own paths against each other (eager/SDPA, cache/no-cache, batched/unbatched) <= 5e-5;
 bf16 vs transformers bf16 <= 0.02 (measured: 0.0) and identical greedy tokens.
 """
@@ -11,7 +13,9 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import make_hf_checkpoint
+from safetensors import safe_open
 
+from tinyqwen.auto import AutoModelForCausalLM
 from tinyqwen.config import Qwen2Config
 from tinyqwen.generation import generate
 from tinyqwen.kv_cache import KVCache
@@ -52,16 +56,63 @@ CONFIGS = {
         max_position_embeddings=24, rope_scaling={"type": "dynamic", "factor": 2.0}
     ),
     "linear": dict(rope_scaling={"type": "linear", "factor": 2.0}, num_key_value_heads=4),
+    # Qwen3: GQA, head_dim 32 != hidden/heads = 16 (attention is wider than the model), untied
+    "qwen3-gqa-untied-headdim": dict(
+        model_type="qwen3", num_hidden_layers=3, head_dim=32, tie_word_embeddings=False
+    ),
+    # Qwen3 MHA, tied, with attention_bias (q/k/v/o all biased) and a sliding window on layers >= 1
+    "qwen3-mha-tied-bias-sliding": dict(
+        model_type="qwen3",
+        num_hidden_layers=3,
+        num_key_value_heads=4,
+        head_dim=16,
+        attention_bias=True,
+        use_sliding_window=True,
+        sliding_window=8,
+        max_window_layers=1,
+    ),
+    # Qwen3-MoE: 8 experts, top-2 renormalised, layer 1 dense (mlp_only_layers), head_dim 32
+    "qwen3-moe-mlp-only": dict(
+        model_type="qwen3_moe",
+        num_hidden_layers=3,
+        head_dim=32,
+        num_experts=8,
+        num_experts_per_tok=2,
+        moe_intermediate_size=32,
+        norm_topk_prob=True,
+        mlp_only_layers=[1],
+        tie_word_embeddings=False,
+    ),
+    # Qwen3-MoE, MHA, every second layer sparse (decoder_sparse_step=2), top-3 not renormalised
+    "qwen3-moe-step2-mha": dict(
+        model_type="qwen3_moe",
+        num_key_value_heads=4,
+        num_experts=6,
+        num_experts_per_tok=3,
+        moe_intermediate_size=24,
+        decoder_sparse_step=2,
+    ),
+    # Qwen2-MoE: shared expert with its sigmoid gate, qkv bias, layer 0 dense
+    "qwen2-moe-shared-expert": dict(
+        model_type="qwen2_moe",
+        num_hidden_layers=3,
+        num_experts=6,
+        num_experts_per_tok=2,
+        moe_intermediate_size=24,
+        shared_expert_intermediate_size=96,
+        mlp_only_layers=[0],
+        tie_word_embeddings=False,
+    ),
 }
 
 
 @pytest.fixture(scope="module", params=list(CONFIGS))
 def pair(request, tmp_path_factory):
-    """(name, tinyqwen model, transformers model) for each config, fp32, built once per module."""
+    """(name, tinyqwen model, transformers model, path) for each config, fp32, built once per module."""
     name = request.param
     path, hf = make_hf_checkpoint(tmp_path_factory.mktemp(name), seed=1, **CONFIGS[name])
-    ours = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32)
-    return name, ours, hf
+    ours = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    return name, ours, hf, path
 
 
 def hf_logits(hf, ids, **kwargs) -> torch.Tensor:
@@ -87,24 +138,30 @@ def left_pad(prompts: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return ids, mask
 
 
-def test_state_dict_keys_equal_transformers(pair):
-    _, ours, hf = pair
-    assert list(ours.state_dict()) == list(hf.state_dict())
-    for k, v in ours.state_dict().items():
-        assert v.shape == hf.state_dict()[k].shape, k
+def test_state_dict_keys_equal_the_checkpoint(pair):
+    _, ours, hf, path = pair
+    with safe_open(str(path / "model.safetensors"), framework="pt") as f:
+        saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    if ours.config.tie_word_embeddings:
+        saved["lm_head.weight"] = saved["model.embed_tokens.weight"]
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == saved
+    if not ours.config.is_moe:  # transformers keeps MoE experts fused in memory, split on disk
+        assert list(ours.state_dict()) == list(hf.state_dict())
 
 
-def test_sliding_layers_follow_transformers_layer_types(pair):
-    _, ours, hf = pair
-    theirs = [
-        t == "sliding_attention" and hf.config.use_sliding_window for t in hf.config.layer_types
-    ]
-    assert [layer.is_sliding for layer in ours.model.layers] == theirs
+def test_layer_kinds_follow_transformers(pair):
+    _, ours, hf, _ = pair
+    cfg = hf.config
+    if getattr(cfg, "layer_types", None) is not None:
+        theirs = [t == "sliding_attention" and cfg.use_sliding_window for t in cfg.layer_types]
+        assert [layer.is_sliding for layer in ours.model.layers] == theirs
+    sparse = [type(layer.mlp).__name__.endswith("SparseMoeBlock") for layer in hf.model.layers]
+    assert [layer.is_moe for layer in ours.model.layers] == sparse
 
 
 @pytest.mark.parametrize("attn_impl", ["sdpa", "eager"])
 def test_logits_match_transformers(pair, attn_impl):
-    _, ours, hf = pair
+    _, ours, hf, _ = pair
     ids = torch.tensor([random_ids(SEQ, 0), random_ids(SEQ, 1)])
     with torch.no_grad():
         got = ours(ids, attn_impl=attn_impl)
@@ -114,7 +171,7 @@ def test_logits_match_transformers(pair, attn_impl):
 
 
 def test_greedy_32_tokens_match_transformers_generate(pair):
-    _, ours, hf = pair
+    _, ours, hf, _ = pair
     for prompt in (random_ids(5, 2), random_ids(11, 3)):
         tokens = generate(ours, [prompt], max_new_tokens=32)[0]
         hf(torch.zeros(1, 1, dtype=torch.long))  # reset dynamic RoPE state (see hf_logits)
@@ -131,7 +188,7 @@ def test_greedy_32_tokens_match_transformers_generate(pair):
 
 
 def test_cache_path_equals_full_forward(pair):
-    name, ours, _ = pair
+    name, ours, _, _ = pair
     # dynamic NTK re-derives RoPE from the current length, so keys cached before the trained length
     # was exceeded legitimately differ from a one-shot forward (same in transformers): stay within it
     n = 24 if name == "dynamic-ntk" else SEQ
@@ -147,7 +204,7 @@ def test_cache_path_equals_full_forward(pair):
 
 
 def test_left_padded_batch_equals_unbatched(pair):
-    name, ours, hf = pair
+    name, ours, hf, _ = pair
     lengths, new = (9, SEQ, 23), 12
     if name == "dynamic-ntk":
         # dynamic NTK rescales RoPE from the longest position *in the batch* (as transformers does), so
@@ -171,7 +228,7 @@ def test_left_padded_batch_equals_unbatched(pair):
 
 
 def test_eager_equals_sdpa_with_padding(pair):
-    _, ours, _ = pair
+    _, ours, _, _ = pair
     ids, mask = left_pad([random_ids(SEQ, 8), random_ids(13, 9)])
     with torch.no_grad():
         eager = ours(ids, attention_mask=mask, attn_impl="eager")

@@ -182,6 +182,34 @@ def test_sse_stream_parsing(scripted):
     assert scripted.seen[0]["json"]["stream"] is True
 
 
+def test_reasoning_content_and_enable_thinking(scripted):
+    from tinyqwen.chat_template_qwen3 import parse_reasoning
+
+    body = _chat_body("42")
+    body["choices"][0]["message"]["reasoning_content"] = "6 x 7"
+    scripted.add("/v1/chat/completions", 200, body)
+    m = OpenAIChatModel(scripted.url, "m")
+    reply = m.chat([{"role": "user", "content": "?"}], enable_thinking=True)
+    assert reply == {"role": "assistant", "content": "42", "reasoning_content": "6 x 7"}
+    assert scripted.seen[-1]["json"]["chat_template_kwargs"] == {"enable_thinking": True}
+    m.chat([{"role": "user", "content": "?"}])
+    assert "chat_template_kwargs" not in scripted.seen[-1]["json"]
+    # streamed reasoning deltas (vLLM's field names, old and new) come back as a <think> block
+    events = [
+        'data: {"choices": [{"index": 0, "delta": {"reasoning_content": "6 x"}}]}',
+        'data: {"choices": [{"index": 0, "delta": {"reasoning": " 7"}}]}',
+        'data: {"choices": [{"index": 0, "delta": {"content": "42"}}]}',
+        "data: [DONE]",
+    ]
+    body = "".join(e + "\n\n" for e in events).encode()
+    scripted.answers["/v1/chat/completions"] = []
+    scripted.add("/v1/chat/completions", 200, body, {"Content-Type": "text/event-stream"})
+    text = "".join(m.stream_chat([{"role": "user", "content": "?"}], enable_thinking=False))
+    assert text == "<think>\n6 x 7\n</think>\n\n42"
+    assert parse_reasoning(text) == ("6 x 7", "42")
+    assert scripted.seen[-1]["json"]["chat_template_kwargs"] == {"enable_thinking": False}
+
+
 def test_loglikelihood_from_legacy_logprobs(scripted):
     # prompt "The cat" + " sat": echoed tokens "The"," cat"," sat", then 1 generated token "."
     choice = {
@@ -227,6 +255,7 @@ import torch  # noqa: E402
 from conftest import make_hf_checkpoint  # noqa: E402
 
 import tinyqwen  # noqa: E402
+from tinyqwen.sampling import Sampling  # noqa: E402
 from tinyqwen.serve import serve_in_background  # noqa: E402
 from tinyqwen.tiny_random import load_tiny_random  # noqa: E402
 
@@ -316,6 +345,31 @@ def test_greedy_completions_and_stop_parity(served):
     for model in (llm, ours):
         assert "stream" in model.capabilities
         assert "".join(model.stream_complete(prompt, max_new_tokens=N_NEW, stop=[stop])) == cut
+
+
+def test_local_usage_and_finish_reason_are_token_exact(served):
+    """A local model generates from the ids the server counted, so usage and finish_reason come
+    from the generated ids (a random model's text re-tokenises to other counts)."""
+    llm, url = served
+    client = _openai(url)
+    for msgs in CONVERSATIONS:
+        ids = llm.encode_chat(msgs)
+        (full,) = llm.generate_ids([ids], Sampling(max_new_tokens=N_NEW))
+        stop = full.text[len(full.text) // 2 :][:2]  # a stop string in the middle of the output
+        (want,) = llm.generate_ids([ids], Sampling(max_new_tokens=N_NEW, stop=(stop,)))
+        assert want.finish_reason == "stop" and len(want.token_ids) < N_NEW
+        r = client.chat.completions.create(
+            model=llm.name, messages=msgs, max_tokens=N_NEW, temperature=0, stop=[stop]
+        )
+        assert r.choices[0].message.content == want.text
+        assert r.usage.completion_tokens == len(want.token_ids)
+        assert r.choices[0].finish_reason == "stop"
+    # token-id prompts are fed as given, not decoded and re-encoded
+    ids = llm.encode(PROMPTS[1])
+    (want,) = llm.generate_ids([ids], Sampling(max_new_tokens=N_NEW))
+    r = client.completions.create(model=llm.name, prompt=ids, max_tokens=N_NEW, temperature=0)
+    assert r.choices[0].text == want.text and r.choices[0].finish_reason == want.finish_reason
+    assert r.usage.completion_tokens == len(want.token_ids) and r.usage.prompt_tokens == len(ids)
 
 
 def test_loglikelihood_and_echo_logprobs_parity(served):

@@ -19,6 +19,7 @@ CORE = {
     "rope",
     "kv_cache",
     "model",
+    "moe",
     "checkpoint",
     "trace",
     "generation",

@@ -116,3 +116,23 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(tinyqwen.sampling)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_bad_sampling_fails_at_the_call_on_both_backends():
+    remote = OpenAIChatModel("http://127.0.0.1:9/v1", "m")  # never contacted
+    local = load_tiny_random()
+    msgs = [{"role": "user", "content": "hi"}]
+    for model in (local, remote):
+        with pytest.raises(TypeError, match="max_tokens"):
+            model.stream_chat(msgs, max_tokens=3)  # before any next(): nothing was sent
+        with pytest.raises(SamplingError, match="temperature"):
+            model.stream_complete("hi", temperature=float("inf"))
+        with pytest.raises(SamplingError, match="seed"):
+            model.chat_batch([msgs], seed=2**64)
+
+
+def test_context_warning_points_at_the_callers_line():
+    llm = load_tiny_random()
+    with pytest.warns(UserWarning, match="lowered") as caught:
+        llm.complete("hi", max_new_tokens=10_000)
+    assert caught[0].filename == __file__  # not a line inside tinyqwen

@@ -311,7 +311,9 @@ def test_main_warns_on_public_bind(monkeypatch, capsys):
     import tinyqwen.serve as server
 
     ran = {}
-    monkeypatch.setattr(tinyqwen, "connect", lambda spec: ScriptedChatModel(), raising=False)
+    monkeypatch.setattr(
+        tinyqwen, "connect", lambda spec, adapter=None: ScriptedChatModel(), raising=False
+    )
     monkeypatch.setattr("uvicorn.run", lambda app, host, port, log_level: ran.update(host=host))
     assert server.main(["--model", "x", "--host", "0.0.0.0", "--port", "9"]) == 0
     assert ran == {"host": "0.0.0.0"}

@@ -1,4 +1,4 @@
-"""tinyqwen — a hand-written Qwen2 you can read top to bottom.
+"""tinyqwen — a hand-written Qwen2 / Qwen3 (dense and MoE) you can read top to bottom.
 
 Model, byte-level BPE tokenizer, checkpoint loading, generation, the Qwen chat template, and one
 chat-model interface (a local model or an OpenAI-compatible endpoint) that tinyrag, tinyagent and
@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Qwen2Config": "tinyqwen.config",
     "Qwen2ForCausalLM": "tinyqwen.model",
+    "AutoModelForCausalLM": "tinyqwen.auto",
     "KVCache": "tinyqwen.kv_cache",
     "Tokenizer": "tinyqwen.tokenizer",
     "train_bpe": "tinyqwen.tokenizer.bpe_train",

@@ -19,6 +19,11 @@ format (see ``tinyqwen.chat_template``).
 fields as keywords (``temperature=0.7``); ``tinyqwen.sampling.resolve`` merges them, and an unknown
 keyword is a ``TypeError``. ``temperature=0`` (the default) is greedy decoding.
 
+**Thinking.** ``enable_thinking`` is Qwen3's template switch (``False``: answer directly; ``None``:
+the template's default). A thought the model wrote comes back as ``reasoning_content`` beside
+``content`` in ``chat`` replies; ``stream_chat`` yields the raw text, ``<think>...</think>`` included.
+Templates without thinking ignore it.
+
 **Capabilities** are declared, not probed: ``model.capabilities`` is a frozenset of these names.
 
 - ``"stream"``: ``stream_chat`` / ``stream_complete`` yield text while it is generated.
@@ -74,6 +79,7 @@ class ChatModel(Protocol):
         tools: list[dict] | None = None,
         sampling: Sampling | None = None,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **overrides: Any,
     ) -> dict:
         """One assistant turn: ``{"role": "assistant", "content": str, "tool_calls"?: [...]}``.
@@ -90,6 +96,7 @@ class ChatModel(Protocol):
         tools: list[dict] | None = None,
         sampling: Sampling | None = None,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **overrides: Any,
     ) -> list[dict]:
         """``chat`` over many conversations (batched locally, concurrent requests remotely)."""
@@ -102,6 +109,7 @@ class ChatModel(Protocol):
         tools: list[dict] | None = None,
         sampling: Sampling | None = None,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **overrides: Any,
     ) -> Iterator[str]:
         """Text deltas of one assistant turn; never splits a UTF-8 character. Joined, they equal the
@@ -123,6 +131,16 @@ class ChatModel(Protocol):
         """Tokens in ``text`` (exact with ``"tokenizer"``; remote backends approximate)."""
         ...
 
-    def embed(self, texts: list[str], pooling: str = "last") -> np.ndarray:
-        """``[N, H]`` float32, each row L2-normalised. ``pooling`` is ``"last"`` or ``"mean"``."""
+    def embed(
+        self,
+        texts: list[str],
+        pooling: str = "last",
+        *,
+        instruction: str | None = None,
+        dimensions: int | None = None,
+    ) -> np.ndarray:
+        """``[N, H]`` float32, each row L2-normalised. ``pooling`` is ``"last"`` or ``"mean"``.
+
+        Qwen3-Embedding (``tinyqwen.retrieval``): ``instruction`` writes each text as a query
+        (``"Instruct: ...\\nQuery:..."``); ``dimensions`` keeps the first components, re-normalised."""
         ...

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import TypeVar
 
@@ -172,12 +173,25 @@ def load_model(
     config = Qwen2Config.from_pretrained(config_file)
     dtype = resolve_dtype(dtype, device)
     locations = tensor_locations(directory)
+    # a base-model checkpoint (saved from Qwen3Model, as Qwen3-Embedding is) has no "model." prefix
+    # and no lm_head: its names are mapped onto ours, and lm_head shares the embedding
+    stored = {k: k for k in locations}  # our name -> name in the file
+    base_model = "embed_tokens.weight" in locations and "model.embed_tokens.weight" not in locations
+    if base_model:
+        stored = {f"model.{k}": k for k in locations}
+        locations = {f"model.{k}": v for k, v in locations.items()}
 
     with torch.device("meta"):  # shapes only: no memory, no random init
         model = model_class(config)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    tied = config.tie_word_embeddings
+    tied = config.tie_word_embeddings or (base_model and "model.lm_head.weight" not in locations)
     optional = {"lm_head.weight"} if tied else set()  # transformers omits the tied copy
+    if base_model and not config.tie_word_embeddings:
+        warnings.warn(
+            f"{directory}: a base model without lm_head (e.g. an embedding checkpoint); logits "
+            "use embed_tokens, which is right for embed() and meaningless for generation",
+            stacklevel=2,
+        )
 
     present = {k for k in locations if not k.endswith(IGNORED_SUFFIXES)}
     missing = sorted(expected.keys() - present - optional)
@@ -200,7 +214,7 @@ def load_model(
             if name not in present:
                 continue
             file = locations[name]
-            got = tuple(handles[file].get_slice(name).get_shape())
+            got = tuple(handles[file].get_slice(stored[name]).get_shape())
             if got != shape:
                 raise CheckpointError(
                     f"{file}: tensor {name} has shape {list(got)}, config.json implies {list(shape)}"
@@ -211,7 +225,7 @@ def load_model(
                 continue
             file = locations[name]
             try:
-                t = handles[file].get_tensor(name)
+                t = handles[file].get_tensor(stored[name])
             except SafetensorError as e:
                 raise CheckpointError(f"{file}: cannot read tensor {name} ({e})") from None
             state[name] = t.to(device=device, dtype=dtype)
@@ -228,11 +242,18 @@ def load_model(
     return model.eval()
 
 
+def _own_storage(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself, or a copy when it is a view into a larger buffer (MoE experts packed for
+    inference, ``tinyqwen.moe``): safetensors refuses tensors that share memory."""
+    whole = t.untyped_storage().nbytes() == t.numel() * t.element_size()
+    return t if whole or t.device.type == "meta" else t.clone()
+
+
 def save_model(model: torch.nn.Module, directory: str | os.PathLike) -> None:
     """Write ``config.json`` + ``model.safetensors`` into ``directory`` (each atomically)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: _own_storage(v.detach().contiguous()) for k, v in model.state_dict().items()}
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight", None)  # saved once, under embed_tokens, like transformers
     config = model.config.to_dict()

@@ -21,7 +21,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tinyqwen.chat_model import ChatModel
@@ -72,10 +72,10 @@ def _sampling(args: argparse.Namespace) -> Sampling:
     )
 
 
-def _connect(spec: str) -> ChatModel:
+def _connect(spec: str, adapter: str | None = None) -> ChatModel:
     from tinyqwen.connection import connect
 
-    model = connect(spec)
+    model = connect(spec, adapter=adapter)
     _notice_if_random(model)
     return model
 
@@ -108,6 +108,23 @@ def _tensor_stats(path: Path) -> tuple[int, dict[str, int], int]:
     return total, by_dtype, size
 
 
+def _moe_rows(config: Any) -> list[tuple[str, Any]]:
+    """The MoE lines of ``info``: experts, top-k, which layers are sparse, shared expert."""
+    if not config.is_moe:
+        return []
+    n = config.num_hidden_layers
+    sparse = sum(config.is_moe_layer(i) for i in range(n))
+    rows = [
+        ("experts (top-k of E) x dim", f"{config.num_experts_per_tok} of {config.num_experts} x "
+         f"{config.moe_intermediate_size}" + (", renormalised" if config.norm_topk_prob else "")),
+        ("sparse layers", f"{sparse}/{n}" + (f" (dense: {config.mlp_only_layers})"
+                                             if config.mlp_only_layers else "")),
+    ]  # fmt: skip
+    if config.model_type == "qwen2_moe":
+        rows.append(("shared expert", f"{config.shared_expert_intermediate_size}, sigmoid-gated"))
+    return rows
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from tinyqwen.config import Qwen2Config
     from tinyqwen.tokenizer import Tokenizer
@@ -135,14 +152,19 @@ def cmd_info(args: argparse.Namespace) -> int:
         sliding = f"window {config.sliding_window} on {n_sliding}/{config.num_hidden_layers} layers"
     eos = tokenizer.eos_token_id
     sample = "你好，世界！Hello, world!"
+    family = config.model_type
+    if config.qk_norm:
+        family += " (QK-norm" + (", attention bias)" if config.attention_bias else ", no qkv bias)")
     rows = [
         ("model", args.path),
+        ("model_type", family),
         ("layers", config.num_hidden_layers),
         ("hidden / intermediate", f"{config.hidden_size} / {config.intermediate_size}"),
         (
             "heads (q / kv) x dim",
             f"{config.num_attention_heads} / {config.num_key_value_heads} x {config.head_dim}",
         ),
+        *_moe_rows(config),
         ("vocab (embedding rows)", config.vocab_size),
         ("context", config.max_position_embeddings),
         ("rope", rope),
@@ -180,7 +202,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             return 2
         prompt = sys.stdin.read()
     sampling = _sampling(args)
-    model = _connect(args.model)
+    model = _connect(args.model, args.adapter)
     if args.chat:
         messages = [{"role": "system", "content": args.system}] if args.system else []
         messages.append({"role": "user", "content": prompt})
@@ -218,7 +240,10 @@ def _read_line(prompt: str) -> str | None:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     sampling = _sampling(args)
-    model = _connect(args.model)
+    model = _connect(args.model, args.adapter)
+    thinking = {}  # Qwen3 templates: on = think first, off = answer directly
+    if args.thinking != "auto":
+        thinking["enable_thinking"] = args.thinking == "on"
     base = [{"role": "system", "content": args.system}] if args.system else []
     history = list(base)
     print(f"chatting with {model.name}; /reset clears the history, /exit quits", file=sys.stderr)
@@ -234,7 +259,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         history.append({"role": "user", "content": line})
         parts = []
-        for delta in model.stream_chat(history, sampling=sampling):
+        for delta in model.stream_chat(history, sampling=sampling, **thinking):
             parts.append(delta)
             print(delta, end="", flush=True)
         print(flush=True)
@@ -252,15 +277,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except ImportError:
         print("error: verify needs transformers (pip install transformers)", file=sys.stderr)
         return 2
+    from tinyqwen.auto import AutoModelForCausalLM
     from tinyqwen.generation import generate
-    from tinyqwen.model import Qwen2ForCausalLM
     from tinyqwen.tokenizer import Tokenizer
 
     path = Path(args.path).expanduser()
     if not path.is_dir():
         print(f"error: {path} is not a directory", file=sys.stderr)
         return 2
-    ours = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    ours = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     ref = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
     tokenizer = Tokenizer.from_pretrained(path)
     eos = ref.generation_config.eos_token_id
@@ -318,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
         "'tinyqwen download --help' (model downloader)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    model_help = "checkpoint dir, 'tiny-random', or http(s)://host:port/v1[#name]"
+    model_help = "checkpoint dir, LoRA adapter dir, 'tiny-random', or http(s)://host:port/v1[#name]"
+    adapter_help = "PEFT LoRA adapter dir merged into --model (tinyqwen.adapters)"
 
     p = sub.add_parser("info", help="config summary, parameter count, dtype, tokenizer facts")
     p.add_argument("path", help="checkpoint directory (or 'tiny-random')")
@@ -327,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="continue a prompt (or answer it with --chat)")
     p.add_argument("prompt", nargs="?", help="prompt text; '-' or omitted reads stdin")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--adapter", default=None, help=adapter_help)
     p.add_argument("--chat", action="store_true", help="send the prompt as a chat user message")
     p.add_argument("--system", default=None, help="system prompt (with --chat)")
     p.add_argument("--stream", action="store_true", help="print text as it is generated")
@@ -335,7 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("chat", help="interactive streaming chat (/reset, /exit)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--adapter", default=None, help=adapter_help)
     p.add_argument("--system", default=None, help="system prompt")
+    p.add_argument(
+        "--thinking",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="Qwen3 thinking mode (enable_thinking); the <think> part is shown, and left out of "
+        "later prompts by the template (default: the template's default, i.e. on)",
+    )
     _add_sampling(p, 512)
     p.set_defaults(func=cmd_chat)
 

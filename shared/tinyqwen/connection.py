@@ -11,7 +11,11 @@ Three forms, tried in this order:
 - ``"http://…"`` / ``"https://…"``: an OpenAI-compatible endpoint (``tinyqwen.OpenAIChatModel``). The
   model name is the part after ``#``, else ``model_name``, else the first id ``/v1/models`` lists.
   ``api_key`` defaults to ``$OPENAI_API_KEY``.
-- a directory (``~`` is expanded): a Hugging Face Qwen2 checkpoint, loaded as ``tinyqwen.LLM``.
+- a directory (``~`` is expanded): a Hugging Face Qwen2 checkpoint, loaded as ``tinyqwen.LLM``;
+  a PEFT LoRA adapter directory (``adapter_config.json``, no ``config.json``) loads its base
+  (``base_model_name_or_path``) with the adapter merged (``tinyqwen.adapters``).
+
+``adapter=DIR`` merges a LoRA adapter into a local model (a checkpoint directory or tiny-random).
 
 Anything else raises ``ValueError`` naming the spec and the three forms. Imports happen only for
 the form used, so connecting to a URL does not import torch.
@@ -32,9 +36,16 @@ FORMS = (
 )
 
 
-def connect(spec: str, model_name: str | None = None, api_key: str | None = None) -> ChatModel:
+def connect(
+    spec: str,
+    model_name: str | None = None,
+    api_key: str | None = None,
+    adapter: str | Path | None = None,
+) -> ChatModel:
     """Return the ``ChatModel`` that ``spec`` names (see the module docstring)."""
     spec = str(spec).strip()
+    if adapter is not None or _is_adapter(spec):
+        return _connect_adapter(spec, adapter)
     if spec == "tiny-random":
         from tinyqwen.tiny_random import load_tiny_random
 
@@ -51,3 +62,41 @@ def connect(spec: str, model_name: str | None = None, api_key: str | None = None
         return LLM.from_pretrained(path)
     why = "it is a file, not a directory" if path.is_file() else "no such directory"
     raise ValueError(f"cannot use model spec {spec!r} ({why}); expected {FORMS}")
+
+
+def _is_adapter(spec: str) -> bool:
+    from tinyqwen.adapters import is_adapter_dir
+
+    return (
+        bool(spec) and Path(spec).expanduser().is_dir() and is_adapter_dir(Path(spec).expanduser())
+    )
+
+
+def _connect_adapter(spec: str, adapter: str | Path | None) -> ChatModel:
+    """A local base model with a LoRA adapter merged in (``tinyqwen.adapters``)."""
+    from tinyqwen.adapters import base_model_path, load_llm_with_adapter, merge_adapter
+
+    if adapter is None:  # the spec itself is the adapter directory
+        from tinyqwen.adapters import read_lora_config
+
+        adapter = Path(spec).expanduser()
+        if read_lora_config(adapter).base_model_name_or_path == "tiny-random":
+            return _connect_adapter("tiny-random", adapter)
+        return load_llm_with_adapter(base_model_path(adapter), adapter)
+    adapter = Path(adapter).expanduser()
+    if not adapter.is_dir():
+        raise ValueError(f"adapter {str(adapter)!r} is not a directory")
+    if spec.lower().startswith(("http://", "https://")):
+        raise ValueError("an adapter can only be merged into a local model, not an HTTP endpoint")
+    if spec == "tiny-random":
+        from tinyqwen.llm import LLM
+        from tinyqwen.tiny_random import build_tiny_random_model, load_tiny_random
+
+        tok = load_tiny_random().tokenizer  # a fresh model: the shared one must stay unmerged
+        llm = LLM(build_tiny_random_model(tok.vocab_size), tok, name=f"tiny-random+{adapter.name}")
+        merge_adapter(llm.model, adapter)
+        return llm
+    path = Path(spec).expanduser()
+    if not (path / "config.json").is_file():
+        raise ValueError(f"cannot merge an adapter into {spec!r}: not a checkpoint directory")
+    return load_llm_with_adapter(path, adapter)

@@ -59,12 +59,14 @@ from urllib.parse import quote
 import requests
 import urllib3
 
+from tinyqwen.errors import UserError
+
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 MS_DEFAULT_ENDPOINT = "https://www.modelscope.cn"
 _CHUNK = 1 << 20  # bytes per read / write
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     """Listing or downloading failed; the message says what and what to try."""
 
 

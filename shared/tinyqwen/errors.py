@@ -33,14 +33,10 @@ class UserError(Exception):
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
-    """The exception types a CLI reports as one line (imported lazily: requests is not free)."""
-    from tinyqwen.download import DownloadError
-    from tinyqwen.openai_client import OpenAIAPIError
-
+    """The exception types a CLI reports as one line. ``DownloadError`` and ``OpenAIAPIError`` are
+    ``UserError`` subclasses, so this module imports nothing of tinyqwen (no import circle)."""
     return (
         UserError,
-        DownloadError,
-        OpenAIAPIError,
         FileNotFoundError,
         NotADirectoryError,
         IsADirectoryError,

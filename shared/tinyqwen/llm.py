@@ -38,6 +38,7 @@ warning; ``max_new_tokens`` is lowered to fit the context, with a warning.
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
@@ -47,8 +48,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from tinyqwen import scoring
-from tinyqwen.chat_template import parse_tool_calls, render_chat_segments
+from tinyqwen import retrieval, scoring
+from tinyqwen.chat_formats import detect_chat_format, read_chat_template, render_segments
+from tinyqwen.chat_template import parse_tool_calls
+from tinyqwen.chat_template_qwen3 import parse_reasoning
 from tinyqwen.model import Qwen2ForCausalLM
 from tinyqwen.sampling import Sampling, resolve
 from tinyqwen.text_generation import (
@@ -61,15 +64,32 @@ from tinyqwen.text_generation import (
 from tinyqwen.tokenizer import Tokenizer
 
 
-def assistant_message(text: str) -> dict:
-    """``{"role": "assistant", "content", "tool_calls"?}`` from raw model output.
+def _outside_this_file() -> int:
+    """``stacklevel`` for a warning raised here that points at the user's call, however deep."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    return level
 
-    Tool calls are parsed whenever the output has ``<tool_call>`` blocks, tools given or not: the
-    model may call tools described in a system message."""
+
+def assistant_message(text: str, thinking: bool | None = None) -> dict:
+    """``{"role": "assistant", "content", "reasoning_content"?, "tool_calls"?}`` from raw output.
+
+    ``thinking`` (Qwen3 templates; None for others): ``True`` splits a leading
+    ``<think>...</think>`` off into ``reasoning_content`` (as vLLM and DeepSeek's API return it),
+    ``False`` means thinking was switched off, so all of the text is content. Tool calls are
+    parsed whenever the output has ``<tool_call>`` blocks, tools given or not: the model may call
+    tools described in a system message."""
+    reasoning = ""
+    if thinking is not None:
+        reasoning, text = parse_reasoning(text, thinking=thinking)
     content, calls = parse_tool_calls(text)
+    message: dict[str, Any] = {"role": "assistant", "content": content if calls else text}
+    if reasoning:
+        message["reasoning_content"] = reasoning
     if calls:
-        return {"role": "assistant", "content": content, "tool_calls": calls}
-    return {"role": "assistant", "content": text}
+        message["tool_calls"] = calls
+    return message
 
 
 class LLM:
@@ -77,7 +97,15 @@ class LLM:
 
     capabilities = frozenset({"stream", "loglikelihood", "embed", "tokenizer"})
 
-    def __init__(self, model: Qwen2ForCausalLM, tokenizer: Tokenizer, name: str = "local") -> None:
+    def __init__(
+        self,
+        model: Qwen2ForCausalLM,
+        tokenizer: Tokenizer,
+        name: str = "local",
+        chat_format: str = "qwen2.5",
+    ) -> None:
+        """``chat_format``: ``"qwen2.5"``, ``"qwen3"`` or ``"chatml"`` (``tinyqwen.chat_formats``);
+        ``from_pretrained`` reads it from the checkpoint's chat template."""
         if tokenizer.vocab_size > model.config.vocab_size:
             raise ValueError(
                 f"tokenizer has {tokenizer.vocab_size} tokens but the model's embedding has "
@@ -86,6 +114,10 @@ class LLM:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
+        self.chat_format = chat_format
+        # special tokens the checkpoint's tokenizer appends to every text (Qwen3-Embedding:
+        # "<|endoftext|>", whose hidden state is the embedding); from_pretrained reads them
+        self.embed_suffix = ""
         self.context_length: int = int(model.config.max_position_embeddings)
         self.batch_size = 16  # prompts per generation / texts per embed forward
         self.token_budget = 8192  # max padded tokens per loglikelihood forward
@@ -102,15 +134,22 @@ class LLM:
     def from_pretrained(
         cls, path: str | Path, dtype: torch.dtype | str | None = None, device: str | None = None
     ) -> LLM:
-        """Load a Hugging Face Qwen2 directory (config.json, safetensors, tokenizer files).
+        """Load a Hugging Face Qwen2 / Qwen3 (dense or MoE) directory (config.json, safetensors,
+        tokenizer files) through ``tinyqwen.AutoModelForCausalLM``; the chat template is the one
+        the checkpoint's tokenizer_config.json names (``tinyqwen.chat_formats``).
 
         ``device=None`` picks ``"cuda"`` when available, else ``"cpu"``; ``dtype=None`` lets
-        ``Qwen2ForCausalLM.from_pretrained`` choose (see there)."""
+        ``AutoModelForCausalLM.from_pretrained`` choose (see there)."""
+        from tinyqwen.auto import AutoModelForCausalLM
+
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = Qwen2ForCausalLM.from_pretrained(path, dtype=dtype, device=device)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, device=device)
         tokenizer = Tokenizer.from_pretrained(path)
-        return cls(model, tokenizer, name=str(path))
+        chat_format = detect_chat_format(read_chat_template(path))
+        llm = cls(model, tokenizer, name=str(path), chat_format=chat_format)
+        llm.embed_suffix = "".join(retrieval.appended_special_tokens(path))
+        return llm
 
     def __repr__(self) -> str:
         p = next(self.model.parameters())
@@ -135,8 +174,12 @@ class LLM:
         tools: list[dict] | None = None,
         add_generation_prompt: bool = True,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
     ) -> list[int]:
-        """Token ids of the rendered chat; only the template's own markers become special tokens."""
+        """Token ids of the rendered chat; only the template's own markers become special tokens.
+
+        ``enable_thinking`` (Qwen3 template only): ``False`` pre-fills an empty ``<think>`` block so
+        the model answers directly; ``None``/``True`` let it think first."""
         ids: list[int] = []
         plain: list[str] = []  # text waiting to be encoded; BPE must see it whole, not per segment
 
@@ -145,8 +188,13 @@ class LLM:
                 ids.extend(self.tokenizer.encode("".join(plain)))
                 plain.clear()
 
-        segments = render_chat_segments(
-            messages, tools, add_generation_prompt, continue_final_message
+        segments = render_segments(
+            self.chat_format,
+            messages,
+            tools,
+            add_generation_prompt,
+            continue_final_message,
+            enable_thinking,
         )
         for text, is_markup in segments:
             if not is_markup or self._special_re is None:
@@ -162,9 +210,19 @@ class LLM:
         return ids
 
     def _chat_ids(
-        self, messages: list[dict], tools: list[dict] | None, continue_final_message: bool
+        self,
+        messages: list[dict],
+        tools: list[dict] | None,
+        continue_final_message: bool,
+        enable_thinking: bool | None = None,
     ) -> list[int]:
-        return self.encode_chat(messages, tools, not continue_final_message, continue_final_message)
+        return self.encode_chat(
+            messages, tools, not continue_final_message, continue_final_message, enable_thinking
+        )
+
+    def _thinking(self, enable_thinking: bool | None) -> bool | None:
+        """``assistant_message``'s ``thinking``: None unless this is a Qwen3 (thinking) template."""
+        return None if self.chat_format != "qwen3" else enable_thinking is not False
 
     # ------------------------------------------------------------------ generation
 
@@ -181,7 +239,7 @@ class LLM:
             warnings.warn(
                 f"max_new_tokens={max_new_tokens} lowered to {room} to fit the context "
                 f"({len(prompt)} prompt tokens + {room} = {self.context_length})",
-                stacklevel=4,
+                stacklevel=_outside_this_file(),
             )
             return room
         return max_new_tokens
@@ -232,18 +290,22 @@ class LLM:
         tools: list[dict] | None = None,
         sampling: Sampling | None = None,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **overrides: Any,
     ) -> dict:
         """One assistant turn. ``<tool_call>`` blocks in the output become ``tool_calls``.
 
         ``continue_final_message=True``: the last message is an assistant message whose text the
         model continues (no new turn is opened); the reply holds only the continuation.
+        Qwen3 checkpoints: ``enable_thinking=False`` switches thinking off; a thought the model
+        wrote comes back as ``reasoning_content``, separate from ``content``.
         """
         return self.chat_batch(
             [messages],
             tools=tools,
             sampling=sampling,
             continue_final_message=continue_final_message,
+            enable_thinking=enable_thinking,
             **overrides,
         )[0]
 
@@ -254,13 +316,17 @@ class LLM:
         tools: list[dict] | None = None,
         sampling: Sampling | None = None,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **overrides: Any,
     ) -> list[dict]:
         """``chat`` for many conversations in one batched generation (same ``tools`` for all)."""
         sampling = resolve(sampling, **overrides)
-        prompts = [self._chat_ids(m, tools, continue_final_message) for m in conversations]
+        prompts = [
+            self._chat_ids(m, tools, continue_final_message, enable_thinking) for m in conversations
+        ]
         completions = self.generate_ids(prompts, sampling, "conversation")
-        return [assistant_message(c.text) for c in completions]
+        thinking = self._thinking(enable_thinking)
+        return [assistant_message(c.text, thinking) for c in completions]
 
     def stream_chat(
         self,
@@ -269,15 +335,18 @@ class LLM:
         tools: list[dict] | None = None,
         sampling: Sampling | None = None,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **overrides: Any,
     ) -> Iterator[str]:
-        """Text deltas of one assistant turn (raw text: ``<tool_call>`` blocks are included).
+        """Text deltas of one assistant turn (raw text: ``<tool_call>`` blocks and a Qwen3
+        ``<think>...</think>`` block are included).
 
-        ``"".join(stream_chat(...))`` equals ``chat(...)["content"]`` when there are no tool calls;
-        otherwise pass the joined text to ``parse_tool_calls``.
+        ``"".join(stream_chat(...))`` equals ``chat(...)["content"]`` when there are no tool calls
+        and no thought; otherwise ``assistant_message(joined, thinking)`` gives ``chat``'s reply
+        (``tinyqwen.chat_template_qwen3.ReasoningStream`` splits the deltas one by one).
         """
         sampling = resolve(sampling, **overrides)
-        prompt = self._chat_ids(messages, tools, continue_final_message)
+        prompt = self._chat_ids(messages, tools, continue_final_message, enable_thinking)
         return self._stream_ids(prompt, sampling, "conversation")
 
     # ------------------------------------------------------------------ scoring
@@ -292,6 +361,33 @@ class LLM:
             token_budget=self.token_budget,
         )
 
-    def embed(self, texts: list[str], pooling: str = "last") -> np.ndarray:
-        """``[N, H]`` float32 L2-normalised embeddings (``tinyqwen.scoring.embed``)."""
-        return scoring.embed(self.model, self.tokenizer, texts, pooling, batch_size=self.batch_size)
+    def embed(
+        self,
+        texts: list[str],
+        pooling: str = "last",
+        *,
+        instruction: str | None = None,
+        dimensions: int | None = None,
+    ) -> np.ndarray:
+        """``[N, H]`` float32 L2-normalised embeddings (``tinyqwen.scoring.embed``).
+
+        For Qwen3-Embedding (``tinyqwen.retrieval``): ``instruction`` turns each text into the
+        query form ``"Instruct: {instruction}\\nQuery:{text}"`` (embed documents without it), the
+        tokenizer's appended ``<|endoftext|>`` is added, and ``dimensions`` keeps the first
+        components, re-normalised."""
+        if isinstance(texts, str):
+            raise TypeError("embed takes a list of strings, got a single str")
+        if instruction is not None:
+            texts = [retrieval.embedding_query(instruction, t) for t in texts]
+        if self.embed_suffix:
+            texts = [t + self.embed_suffix for t in texts]
+        out = scoring.embed(self.model, self.tokenizer, texts, pooling, batch_size=self.batch_size)
+        return retrieval.truncate_embeddings(out, dimensions)
+
+    def rerank(
+        self, query: str, documents: list[str], instruction: str | None = None
+    ) -> list[float]:
+        """Qwen3-Reranker relevance in [0, 1] per document (``tinyqwen.retrieval.rerank``)."""
+        return retrieval.rerank(
+            self.model, self.tokenizer, query, documents, instruction, batch_size=self.batch_size
+        )

@@ -1,6 +1,7 @@
-"""The Qwen2 decoder, written out in one file (nanoGPT style), numerically matching transformers.
+"""The Qwen2 / Qwen3 decoder (dense and MoE), written out in one file (nanoGPT style), numerically
+matching transformers.
 
-Architecture (every Qwen2 / Qwen2.5 size):
+Architecture (every Qwen2 / Qwen2.5 / Qwen3 size):
 
     ids -> embed_tokens -> N x [ x = x + Attn(RMSNorm(x));  x = x + MLP(RMSNorm(x)) ] -> RMSNorm -> lm_head
 
@@ -10,7 +11,16 @@ Architecture (every Qwen2 / Qwen2.5 size):
   heads (Qwen2.5-0.5B: 14 query heads, 2 KV heads, head_dim 64). q/k/v projections have a bias, o_proj
   has none. Split-half RoPE on q and k (``tinyqwen.rope``). Causal mask, plus left-padding mask, plus a
   sliding window on the layers the config marks as sliding.
-* MLP: SwiGLU, ``down(silu(gate(x)) * up(x))``.
+* MLP: SwiGLU, ``down(silu(gate(x)) * up(x))``; in MoE models a router picks a few of many such MLPs
+  per token (``tinyqwen.moe``).
+
+Qwen3 changes only the attention, in three config-driven lines below (search ``qk_norm``):
+
+* no bias on q/k/v (``attention_bias``, default false);
+* ``q_norm`` / ``k_norm``: an RMSNorm over each head's ``head_dim`` features of q and k, *before* RoPE,
+  which keeps the attention logits bounded (the "QK-Norm" of the Qwen3 report);
+* ``head_dim`` is its own config field (Qwen3-0.6B: hidden 1024, 16 heads, head_dim 128, so the
+  attention width 2048 is larger than the hidden size).
 * lm_head shares its weight with embed_tokens when ``tie_word_embeddings`` (the small Qwen2.5 models).
 
 Module names are exactly transformers' (``model.layers.3.self_attn.q_proj``...), so ``state_dict()`` keys
@@ -49,6 +59,7 @@ from tinyqwen import trace
 from tinyqwen.checkpoint import load_model, save_model
 from tinyqwen.config import Qwen2Config
 from tinyqwen.kv_cache import KVCache
+from tinyqwen.moe import SparseMoeBlock
 from tinyqwen.rope import RotaryEmbedding, apply_rope
 
 AttnImpl = Literal["sdpa", "eager"]
@@ -68,13 +79,18 @@ class Qwen2RMSNorm(nn.Module):
 
 
 class Qwen2MLP(nn.Module):
-    def __init__(self, config: Qwen2Config, layer_idx: int = 0) -> None:
+    """SwiGLU MLP; ``intermediate_size`` overrides the config's (MoE experts are smaller MLPs)."""
+
+    def __init__(
+        self, config: Qwen2Config, layer_idx: int = 0, intermediate_size: int | None = None,
+        name: str | None = None,
+    ) -> None:  # fmt: skip
         super().__init__()
-        h, i = config.hidden_size, config.intermediate_size
+        h, i = config.hidden_size, intermediate_size or config.intermediate_size
         self.gate_proj = nn.Linear(h, i, bias=False)
         self.up_proj = nn.Linear(h, i, bias=False)
         self.down_proj = nn.Linear(i, h, bias=False)
-        self.name = f"layers.{layer_idx}.mlp"
+        self.name = name or f"layers.{layer_idx}.mlp"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_proj(x), self.up_proj(x)  # [B, T, I]
@@ -112,10 +128,15 @@ class Qwen2Attention(nn.Module):
         self.num_kv_heads = config.num_key_value_heads
         self.head_dim = d = config.head_dim
         h = config.hidden_size
-        self.q_proj = nn.Linear(h, self.num_heads * d, bias=True)
-        self.k_proj = nn.Linear(h, self.num_kv_heads * d, bias=True)
-        self.v_proj = nn.Linear(h, self.num_kv_heads * d, bias=True)
-        self.o_proj = nn.Linear(self.num_heads * d, h, bias=False)
+        bias = config.qkv_bias_enabled  # Qwen2: True; Qwen3: attention_bias (False)
+        self.q_proj = nn.Linear(h, self.num_heads * d, bias=bias)
+        self.k_proj = nn.Linear(h, self.num_kv_heads * d, bias=bias)
+        self.v_proj = nn.Linear(h, self.num_kv_heads * d, bias=bias)
+        self.o_proj = nn.Linear(self.num_heads * d, h, bias=config.o_bias_enabled)
+        self.qk_norm = config.qk_norm
+        if self.qk_norm:  # Qwen3: one RMSNorm over head_dim, shared by all heads
+            self.q_norm = Qwen2RMSNorm(d, config.rms_norm_eps)
+            self.k_norm = Qwen2RMSNorm(d, config.rms_norm_eps)
         self.name = f"layers.{layer_idx}.self_attn"
 
     def forward(
@@ -129,8 +150,11 @@ class Qwen2Attention(nn.Module):
     ) -> torch.Tensor:
         B, T, _ = x.shape
         H, Hkv, D = self.num_heads, self.num_kv_heads, self.head_dim
-        q = self.q_proj(x).view(B, T, H, D).transpose(1, 2)  # [B, H, T, D]
-        k = self.k_proj(x).view(B, T, Hkv, D).transpose(1, 2)  # [B, Hkv, T, D]
+        q = self.q_proj(x).view(B, T, H, D)  # [B, T, H, D]
+        k = self.k_proj(x).view(B, T, Hkv, D)  # [B, T, Hkv, D]
+        if self.qk_norm:  # Qwen3's QK-Norm: normalise each head's vector before RoPE
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)  # [B, H, T, D], [B, Hkv, T, D]
         v = self.v_proj(x).view(B, T, Hkv, D).transpose(1, 2)  # [B, Hkv, T, D]
         trace.record(self.name, q=q, k=k, v=v)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
@@ -171,7 +195,11 @@ class Qwen2DecoderLayer(nn.Module):
     def __init__(self, config: Qwen2Config, layer_idx: int) -> None:
         super().__init__()
         self.self_attn = Qwen2Attention(config, layer_idx)
-        self.mlp = Qwen2MLP(config, layer_idx)
+        self.is_moe = config.is_moe_layer(layer_idx)
+        if self.is_moe:
+            self.mlp = SparseMoeBlock(config, layer_idx, expert=Qwen2MLP)  # experts: Qwen2MLPs
+        else:
+            self.mlp = Qwen2MLP(config, layer_idx)
         self.input_layernorm = Qwen2RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.post_attention_layernorm = Qwen2RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.is_sliding = config.is_sliding_layer(layer_idx)
@@ -185,15 +213,21 @@ class Qwen2DecoderLayer(nn.Module):
         mask: torch.Tensor | None,
         cache: KVCache | None = None,
         attn_impl: AttnImpl = "sdpa",
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Returns ``(hidden [B, T, H], router_logits [B*T, num_experts] or None for a dense MLP)``."""
         h = self.input_layernorm(x)
         trace.record(self.name, input_layernorm=h)
         x = x + self.self_attn(h, cos, sin, mask, cache, attn_impl)
         h = self.post_attention_layernorm(x)
         trace.record(self.name, post_attention_layernorm=h)
-        x = x + self.mlp(h)
+        router_logits = None
+        if self.is_moe:
+            out, router_logits = self.mlp(h)
+        else:
+            out = self.mlp(h)
+        x = x + out
         trace.record(self.name, residual=x)
-        return x
+        return x, router_logits
 
 
 def build_attention_mask(
@@ -255,7 +289,9 @@ class Qwen2Model(nn.Module):
         position_ids: torch.Tensor | None = None,
         cache: KVCache | None = None,
         attn_impl: AttnImpl = "sdpa",
+        router_logits: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
+        """Hidden states; MoE layers append their router logits to ``router_logits`` when given."""
         if input_ids.dim() != 2:
             raise ValueError(f"input_ids must be [batch, seq], got shape {tuple(input_ids.shape)}")
         B, T = input_ids.shape
@@ -291,9 +327,13 @@ class Qwen2Model(nn.Module):
             mask = sliding_mask if layer.is_sliding else full_mask
             if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
                 # recompute this layer's activations in backward instead of storing them
-                x = checkpoint(layer, x, cos, sin, mask, cache, attn_impl, use_reentrant=False)
+                x, logits = checkpoint(
+                    layer, x, cos, sin, mask, cache, attn_impl, use_reentrant=False
+                )
             else:
-                x = layer(x, cos, sin, mask, cache, attn_impl)
+                x, logits = layer(x, cos, sin, mask, cache, attn_impl)
+            if router_logits is not None and logits is not None:
+                router_logits.append(logits)
         if cache is not None:
             cache.advance(T)
         x = self.norm(x)
@@ -302,7 +342,12 @@ class Qwen2Model(nn.Module):
 
 
 class Qwen2ForCausalLM(nn.Module):
-    """Qwen2 language model: ``forward(input_ids, ...) -> logits [B, T, vocab]`` (fp32)."""
+    """Qwen2 / Qwen3 / Qwen2-MoE / Qwen3-MoE language model: ``forward(input_ids, ...) -> logits``.
+
+    One class for the four families: ``config.model_type`` switches the few branches (QK-norm and
+    biases in attention, ``SparseMoeBlock`` instead of ``Qwen2MLP``). ``tinyqwen.AutoModelForCausalLM``
+    loads any of them from a checkpoint directory.
+    """
 
     def __init__(self, config: Qwen2Config) -> None:
         super().__init__()
@@ -314,7 +359,8 @@ class Qwen2ForCausalLM(nn.Module):
             self.lm_head.weight = self.model.embed_tokens.weight  # one tensor, two names
 
     def init_weights(self, std: float = 0.02) -> None:
-        """transformers' initialisation: N(0, std) for matrices, zeros for biases, ones for norms."""
+        """transformers' initialisation: N(0, std) for matrices (router included), zeros for biases,
+        ones for norms (their constructor already sets them)."""
         for m in self.modules():
             if isinstance(m, (nn.Linear, nn.Embedding)):
                 nn.init.normal_(m.weight, std=std)
@@ -345,17 +391,25 @@ class Qwen2ForCausalLM(nn.Module):
         cache: KVCache | None = None,
         attn_impl: AttnImpl = "sdpa",
         logits_to_keep: int = 0,
-    ) -> torch.Tensor:
+        output_router_logits: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """Logits ``[B, T, V]`` in fp32 (``[B, logits_to_keep, V]`` when ``logits_to_keep > 0``).
 
         ``attention_mask [B, past+T]``: 1 = real token, 0 = padding (left padding). Without
         ``position_ids``, positions are counted from each row's first real token.
+
+        ``output_router_logits=True`` (MoE models, for training) returns ``(logits, router_logits)``,
+        one ``[B*T, num_experts]`` tensor per sparse layer, as transformers' ``output_router_logits``;
+        feed them to ``tinyqwen.moe.load_balancing_loss``.
         """
-        x = self.model(input_ids, attention_mask, position_ids, cache, attn_impl)
+        collected: list[torch.Tensor] | None = [] if output_router_logits else None
+        x = self.model(input_ids, attention_mask, position_ids, cache, attn_impl, collected)
         if logits_to_keep > 0:
             x = x[:, -logits_to_keep:]  # generation only needs the last position's logits
         logits = self.lm_head(x).float()
         trace.record("", logits=logits)
+        if collected is not None:
+            return logits, tuple(collected)
         return logits
 
     @classmethod

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import requests
 
+from tinyqwen.errors import UserError
 from tinyqwen.sampling import Sampling, resolve
 
 # statuses worth retrying: rate limit, server overload / crash, gateway trouble
@@ -57,7 +58,7 @@ _DEFAULT_CONTEXT_LENGTH = 8192  # used when /v1/models does not say (OpenAI clou
 _PROBE_CONNECT_TIMEOUT = 3.0  # seconds: the first request fails fast when nothing listens
 
 
-class OpenAIAPIError(RuntimeError):
+class OpenAIAPIError(UserError, RuntimeError):
     """A non-retryable error answer (or retries exhausted) from an OpenAI-compatible server."""
 
     def __init__(self, status: int | None, message: str, type: str | None = None, code=None):
@@ -291,6 +292,7 @@ class OpenAIChatModel:
         tools: list[dict] | None,
         sampling: Sampling,
         continue_final_message: bool,
+        enable_thinking: bool | None = None,
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {"model": self.name, "messages": _wire_messages(messages)}
         if tools:
@@ -298,6 +300,9 @@ class OpenAIChatModel:
         if continue_final_message:
             # vLLM's (and tinyqwen serve's) extension of the chat API; other servers may ignore it
             payload |= {"continue_final_message": True, "add_generation_prompt": False}
+        if enable_thinking is not None:
+            # vLLM's (and tinyqwen serve's) way to pass template variables such as Qwen3's switch
+            payload["chat_template_kwargs"] = {"enable_thinking": bool(enable_thinking)}
         return payload | self._sampling_payload(sampling)
 
     def _events(self, path: str, payload: dict) -> Iterator[dict]:
@@ -340,7 +345,10 @@ class OpenAIChatModel:
     ) -> Iterator[str]:
         """Text deltas of `complete(prompt)` from the /v1/completions SSE stream."""
         payload = {"model": self.name, "prompt": prompt}
-        payload |= self._sampling_payload(resolve(sampling, **overrides))
+        payload |= self._sampling_payload(resolve(sampling, **overrides))  # bad sampling: now
+        return self._completion_deltas(payload)
+
+    def _completion_deltas(self, payload: dict) -> Iterator[str]:
         for event in self._events("/completions", payload):
             for choice in event.get("choices") or []:
                 if choice.get("text"):
@@ -353,18 +361,27 @@ class OpenAIChatModel:
         tools: list[dict] | None = None,
         sampling: Sampling | None = None,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **overrides: Any,
     ) -> dict:
-        """One assistant message: {"role": "assistant", "content": str, "tool_calls"?: [...]}.
+        """One assistant message: {"role": "assistant", "content": str, "reasoning_content"?: str,
+        "tool_calls"?: [...]}.
 
         ``continue_final_message=True`` asks the server to continue the last (assistant) message,
         vLLM's extension of the chat API, which ``tinyqwen serve`` implements too.
+        ``enable_thinking`` is sent as ``chat_template_kwargs`` (vLLM's field, Qwen3 templates);
+        a server's ``reasoning_content`` (or newer vLLM's ``reasoning``) is kept.
         """
         sampling = resolve(sampling, **overrides)
-        payload = self._chat_payload(messages, tools, sampling, continue_final_message)
+        payload = self._chat_payload(
+            messages, tools, sampling, continue_final_message, enable_thinking
+        )
         choice = self._post("/chat/completions", payload)["choices"][0]
         msg = choice.get("message") or {}
         out: dict[str, Any] = {"role": "assistant", "content": msg.get("content") or ""}
+        reasoning = msg.get("reasoning_content") or msg.get("reasoning")
+        if reasoning:
+            out["reasoning_content"] = reasoning
         if msg.get("tool_calls"):
             out["tool_calls"] = msg["tool_calls"]
         return out
@@ -376,6 +393,7 @@ class OpenAIChatModel:
         tools: list[dict] | None = None,
         sampling: Sampling | None = None,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **overrides: Any,
     ) -> list[dict]:
         """Concurrent `chat` calls (at most `max_concurrency` in flight); results in input order."""
@@ -385,7 +403,11 @@ class OpenAIChatModel:
 
         def one(conv: list[dict]) -> dict:
             return self.chat(
-                conv, tools=tools, sampling=sampling, continue_final_message=continue_final_message
+                conv,
+                tools=tools,
+                sampling=sampling,
+                continue_final_message=continue_final_message,
+                enable_thinking=enable_thinking,
             )
 
         workers = max(1, min(self.max_concurrency, len(conversations)))
@@ -399,24 +421,42 @@ class OpenAIChatModel:
         tools: list[dict] | None = None,
         sampling: Sampling | None = None,
         continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
         **overrides: Any,
     ) -> Iterator[str]:
-        """Text deltas from an SSE stream. Lines are whole, so a UTF-8 character is never split."""
-        sampling = resolve(sampling, **overrides)
-        payload = self._chat_payload(messages, tools, sampling, continue_final_message)
+        """Text deltas from an SSE stream. Lines are whole, so a UTF-8 character is never split.
+
+        As with a local ``LLM``, the joined deltas are the raw assistant text: streamed
+        ``reasoning_content`` comes back wrapped in ``<think>\\n...\\n</think>\\n\\n`` (so
+        ``parse_reasoning`` splits it again) and tool calls as ``<tool_call>`` blocks."""
+        sampling = resolve(sampling, **overrides)  # a bad argument fails here, not at next()
+        payload = self._chat_payload(
+            messages, tools, sampling, continue_final_message, enable_thinking
+        )
+        return self._chat_deltas(payload)
+
+    def _chat_deltas(self, payload: dict) -> Iterator[str]:
         calls: dict[int, dict] = {}  # streamed tool calls: index -> {"name", "arguments"}
         said_anything = False
+        thinking = False  # inside a streamed reasoning_content
         for event in self._events("/chat/completions", payload):
             for choice in event.get("choices") or []:
                 delta = choice.get("delta") or {}
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                if reasoning:
+                    yield reasoning if thinking else "<think>\n" + reasoning
+                    thinking = said_anything = True
                 if delta.get("content"):
                     said_anything = True
-                    yield delta["content"]
+                    yield ("\n</think>\n\n" if thinking else "") + delta["content"]
+                    thinking = False
                 for call in delta.get("tool_calls") or []:
                     slot = calls.setdefault(call.get("index", 0), {"name": "", "arguments": ""})
                     fn = call.get("function") or {}
                     slot["name"] += fn.get("name") or ""
                     slot["arguments"] += fn.get("arguments") or ""
+        if thinking:
+            yield "\n</think>\n\n"
         # the contract: joined deltas are the raw assistant text, <tool_call> blocks included
         for _, call in sorted(calls.items()):
             try:
@@ -497,13 +537,30 @@ class OpenAIChatModel:
         """Approximate (see module docstring): no tokenize endpoint in the OpenAI API."""
         return approx_token_count(text)
 
-    def embed(self, texts: list[str], pooling: str = "last") -> np.ndarray:
-        """[N, H] float32, L2-normalised rows, via /v1/embeddings."""
+    def embed(
+        self,
+        texts: list[str],
+        pooling: str = "last",
+        *,
+        instruction: str | None = None,
+        dimensions: int | None = None,
+    ) -> np.ndarray:
+        """[N, H] float32, L2-normalised rows, via /v1/embeddings.
+
+        ``instruction`` formats each text as a Qwen3-Embedding query before sending it;
+        ``dimensions`` is sent as OpenAI's ``dimensions`` field and also applied here (first
+        components, re-normalised), for servers that ignore it."""
+        from tinyqwen.retrieval import embedding_query, truncate_embeddings
+
         if isinstance(texts, str):
             raise TypeError("embed takes a list of strings, got a single str")
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
+        if instruction is not None:
+            texts = [embedding_query(instruction, t) for t in texts]
         payload: dict[str, Any] = {"model": self.name, "input": list(texts)}
+        if dimensions is not None:
+            payload["dimensions"] = dimensions
         if pooling != "last":
             payload["pooling"] = pooling
         try:
@@ -517,7 +574,7 @@ class OpenAIChatModel:
         rows = sorted(body["data"], key=lambda d: d["index"])
         emb = np.asarray([r["embedding"] for r in rows], dtype=np.float32)  # [N, H]
         norms = np.linalg.norm(emb, axis=1, keepdims=True)
-        return emb / np.maximum(norms, 1e-12)
+        return truncate_embeddings(emb / np.maximum(norms, 1e-12), dimensions)
 
     def __repr__(self) -> str:
         return f"OpenAIChatModel(base_url={self.base_url!r}, model={self.name!r})"

@@ -113,11 +113,82 @@ def qa_f1_zh_score(prediction, ground_truth, **kwargs):
     return f1_score([t for t in p if len(t) > 0], [t for t in g if len(t) > 0])
 
 
-DATASET2METRIC = {
+DATASET2METRIC = {  # LongBench eval.py, all 21 datasets
+    "narrativeqa": qa_f1_score,
+    "qasper": qa_f1_score,
+    "multifieldqa_en": qa_f1_score,
     "multifieldqa_zh": qa_f1_zh_score,
+    "hotpotqa": qa_f1_score,
+    "2wikimqa": qa_f1_score,
+    "musique": qa_f1_score,
+    "dureader": rouge_zh_score,
+    "gov_report": rouge_score,
+    "qmsum": rouge_score,
     "multi_news": rouge_score,
+    "vcsum": rouge_zh_score,
     "trec": classification_score,
+    "triviaqa": qa_f1_score,
+    "samsum": rouge_score,
+    "lsht": classification_score,
+    "passage_retrieval_en": retrieval_score,
+    "passage_count": count_score,
+    "passage_retrieval_zh": retrieval_zh_score,
+    "lcc": code_sim_score,
+    "repobench-p": code_sim_score,
 }
+
+
+def scorer_e(dataset, predictions, answers, lengths, all_classes):
+    """LongBench eval.py ``scorer_e`` (numpy mean per length bucket; empty bucket -> nan)."""
+    import numpy as np
+
+    scores = {"0-4k": [], "4-8k": [], "8k+": []}
+    for prediction, ground_truths, length in zip(predictions, answers, lengths):
+        score = 0.0
+        if dataset in ["trec", "triviaqa", "samsum", "lsht"]:
+            prediction = prediction.lstrip("\n").split("\n")[0]
+        for ground_truth in ground_truths:
+            score = max(
+                score, DATASET2METRIC[dataset](prediction, ground_truth, all_classes=all_classes)
+            )
+        if length < 4000:
+            scores["0-4k"].append(score)
+        elif length < 8000:
+            scores["4-8k"].append(score)
+        else:
+            scores["8k+"].append(score)
+    for key in scores.keys():
+        scores[key] = round(100 * np.mean(scores[key]), 2)
+    return scores
+
+
+def eval_folder(path, e=False):
+    """LongBench eval.py ``__main__`` on a prediction folder: {dataset: score} (not written)."""
+    import json
+    import os
+    import warnings
+
+    scores = {}
+    for filename in os.listdir(path):
+        if not filename.endswith("jsonl"):
+            continue
+        predictions, answers, lengths = [], [], []
+        dataset = filename.split(".")[0]
+        with open(os.path.join(path, filename), encoding="utf-8") as f:
+            for line in f:
+                data = json.loads(line)
+                predictions.append(data["pred"])
+                answers.append(data["answers"])
+                all_classes = data["all_classes"]
+                if "length" in data:
+                    lengths.append(data["length"])
+        if e:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy: mean of an empty bucket
+                scores[dataset] = scorer_e(dataset, predictions, answers, lengths, all_classes)
+        else:
+            scores[dataset] = scorer(dataset, predictions, answers, all_classes)
+    return scores
 
 
 def scorer(dataset, predictions, answers, all_classes):

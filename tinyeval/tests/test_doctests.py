@@ -28,6 +28,14 @@ MODULES = [
     "tinyeval.score",
     "tinyeval.report",
     "tinyeval.runner",
+    "tinyeval.template",
+    "tinyeval.lock",
+    "tinyeval.longbench",
+    "tinyeval.metrics.resolve",
+    "tinyeval.categories",
+    "tinyeval.subjects",
+    "tinyeval.export",
+    "tinyeval.judge",
 ]
 
 

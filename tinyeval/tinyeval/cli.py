@@ -1,13 +1,17 @@
-"""Command line: ``python -m tinyeval {run,score,report,tasks,demo}``.
+"""Command line: ``python -m tinyeval {run,score,report,judge,export,tasks,metrics,demo}``.
 
     python -m tinyeval run --model tiny-random --task demo_qa_zh --task demo_mc --out runs/tiny-random
-    python -m tinyeval score ~/.cache/tiny-universe/data/tinyeval/pred/internlm   # after: data fetch tinyeval
+    python -m tinyeval run --model BASE_DIR --adapter LORA_DIR --task ceval --out runs/sft
+    python -m tinyeval score ~/.cache/tiny-universe/data/tinyeval/pred/internlm   # after: data fetch tinyeval (--e: LongBench-E)
     python -m tinyeval report runs/tiny-random ~/.cache/tiny-universe/data/tinyeval/pred/internlm --out runs/report
+    python -m tinyeval judge runs/a [runs/b] --task demo_qa_zh --judge http://127.0.0.1:8000/v1
+    python -m tinyeval export ceval-submission runs/m --out submission.json
     python -m tinyeval demo                                               # offline, tiny-random
 
-``--model`` is anything ``tinyqwen.connect`` accepts: a checkpoint directory, ``tiny-random``, or
-``http://host:port/v1[#model]``. ``score`` never writes into the prediction folder unless given
-``--write`` (the seed's folders are reference data).
+``--model`` is anything ``tinyqwen.connect`` accepts: a checkpoint directory, a LoRA adapter
+directory, ``tiny-random``, or ``http://host:port/v1[#model]``. ``score`` never writes into the
+prediction folder unless given ``--write`` (the seed's folders are reference data). Every task
+config, metric and data file is checked before a model is loaded; any error is one line, exit 2.
 """
 
 from __future__ import annotations
@@ -16,20 +20,22 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from tinyeval.lock import run_lock
 from tinyeval.report import RANDOM_LABEL, write_report
 from tinyeval.runner import run_task
-from tinyeval.score import read_predictions, score_task_records
-from tinyeval.task import Task, list_tasks, load_task
+from tinyeval.score import score_file
+from tinyeval.task import Task, list_tasks, load_examples, load_task
 from tinyqwen.atomic import atomic_write_text
 
 DEMO_TASKS = ["demo_qa_zh", "demo_qa_en", "demo_mc", "demo_ppl"]
 
 
-def _connect(spec: str):
+def _connect(spec: str, adapter: str | None = None):
     import tinyqwen
 
-    model = tinyqwen.connect(spec)
+    model = tinyqwen.connect(spec, adapter=adapter)
     if model.name == "tiny-random":
         print(f"note: {RANDOM_LABEL}", file=sys.stderr)
     return model
@@ -42,10 +48,8 @@ def _safe(name: str) -> str:
     )
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    tasks = [load_task(name) for name in args.task]  # fail on a bad name before loading a model
-    model = _connect(args.model)
-    out = Path(args.out or Path("runs") / _safe(model.name))
+def _run_all(model, tasks: list[Task], out: Path, args: argparse.Namespace) -> None:
+    judge_model = _connect(args.judge) if args.judge else None
     for task in tasks:
         summary = run_task(
             model,
@@ -58,7 +62,32 @@ def cmd_run(args: argparse.Namespace) -> int:
             max_length=args.max_length,
             progress=not args.quiet,
         )
+        if judge_model is not None and task.judge:
+            from tinyeval.judge import run_judge
+
+            summary["judge"] = run_judge(
+                task, judge_model, [out], out / "judge", args.data_dir, args.batch_size
+            )
         print(json.dumps(summary, ensure_ascii=False))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # every config, metric and data file is checked before a model is loaded
+    tasks = [load_task(name) for name in args.task]
+    for task in tasks:
+        load_examples(task, args.data_dir, args.limit)
+        if args.judge and task.judge:
+            from tinyeval.judge import judge_config
+
+            judge_config(task, "pointwise")
+    if args.out:  # refuse a busy --out before spending minutes loading a model
+        out = Path(args.out)
+        with run_lock(out):
+            _run_all(_connect(args.model, args.adapter), tasks, out, args)
+    else:
+        model = _connect(args.model, args.adapter)
+        out = Path("runs") / _safe(model.name)
+        _run_all(model, tasks, out, args)
     print(f"predictions and result.json in {out}", file=sys.stderr)
     return 0
 
@@ -68,23 +97,27 @@ def cmd_score(args: argparse.Namespace) -> int:
     files = sorted(pred_dir.glob("*.jsonl"))
     if not files:
         raise FileNotFoundError(f"no *.jsonl prediction files in {pred_dir}")
+    custom = {t.name: t for t in (load_task(p) for p in args.task or [])}
     known = set(list_tasks())
-    result: dict[str, float] = {}
+    result: dict[str, Any] = {}
     for path in files:
-        if path.stem not in known and not args.metric:
+        if path.stem in custom:
+            task = custom[path.stem]
+        elif path.stem in known:
+            task = load_task(path.stem)
+        elif args.metric:
+            task = Task(
+                name="scored", type="generate", data={"path": str(path)}, metric=args.metric
+            )
+        else:
             print(
-                f"skip {path.name}: no task config named {path.stem!r} (pass --metric)",
+                f"skip {path.name}: no task config named {path.stem!r} (pass --task or --metric)",
                 file=sys.stderr,
             )
             continue
-        if path.stem in known:
-            task = load_task(path.stem)
-        else:
-            task = Task(
-                name=path.stem, type="generate", data={"path": str(path)}, metric=args.metric
-            )
-        res = score_task_records(task, read_predictions(path), str(path), metric=args.metric)
-        result[path.stem] = res["score"]
+        res = score_file(task, path, metric=args.metric, length_buckets=args.longbench_e)
+        buckets = args.longbench_e or task.length_buckets
+        result[path.stem] = res["metrics"] if buckets and "metrics" in res else res["score"]
         extra = f"  {res['metrics']}" if "metrics" in res else ""
         print(f"{path.stem}: {res['score']} (n={res['n']}){extra}")
     if args.write:
@@ -105,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_tasks(args: argparse.Namespace) -> int:
     for name in list_tasks():
         t = load_task(name)
-        print(f"{name:18s} {t.type:16s} {t.metric or '':14s} {t.description}")
+        print(f"{name:22s} {t.type:16s} {t.metric or '':14s} {t.description}")
     return 0
 
 
@@ -125,6 +158,57 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_judge(args: argparse.Namespace) -> int:
+    from tinyeval.judge import judge_config, run_judge
+
+    task = load_task(args.task)
+    judge_config(task, "pairwise" if len(args.pred_dirs) == 2 else "pointwise")  # before loading
+    out = args.out or (
+        Path(args.pred_dirs[0]) / "judge" if len(args.pred_dirs) == 1 else Path("runs/pairwise")
+    )
+    summary = run_judge(
+        task, _connect(args.judge), args.pred_dirs, out, args.data_dir, args.batch_size
+    )
+    print(json.dumps(summary, ensure_ascii=False))
+    print(
+        f"verdicts in {Path(out) / (task.name + '.jsonl')}, summary in judge.json", file=sys.stderr
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tinyeval.export import export_ceval_submission
+
+    info = export_ceval_submission(args.run_dir, args.out, args.data_dir)
+    if not info["checked"]:
+        print("warning: C-Eval test data not found: completeness not checked", file=sys.stderr)
+    if info["blank"]:
+        print(f'warning: {info["blank"]} questions have no letter (written as "")', file=sys.stderr)
+    print(f"wrote {args.out}: {info['subjects']} subjects, {info['questions']} questions")
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from tinyeval.metrics.resolve import builtin_names
+
+    print("\n".join(builtin_names()))
+    print("or 'file.py:function' / 'package.module.function' (see docs/metrics_zh.md)")
+    return 0
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tinyeval", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -136,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint dir | tiny-random | http(s)://host:port/v1[#name]",
     )
     r.add_argument(
+        "--adapter",
+        default=None,
+        help="PEFT LoRA adapter dir merged into --model (an adapter dir as --model works too)",
+    )
+    r.add_argument(
         "--task", action="append", required=True, help="task name or JSON path (repeatable)"
     )
     r.add_argument("--out", default=None, help="output folder (default runs/MODEL)")
@@ -144,18 +233,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="data root (default $TINYU_DATA_DIR or ~/.cache/tiny-universe/data)",
     )
-    r.add_argument("--limit", type=int, default=None, help="first N examples only")
-    r.add_argument("--batch-size", type=int, default=8)
+    r.add_argument("--limit", type=_int_at_least(0), default=None, help="first N examples only")
+    r.add_argument("--batch-size", type=_int_at_least(1), default=8)
     r.add_argument(
-        "--max-new-tokens", type=int, default=None, help="override the task's max_new_tokens"
+        "--max-new-tokens",
+        type=_int_at_least(1),
+        default=None,
+        help="override the task's max_new_tokens",
     )
     r.add_argument(
         "--max-length",
-        type=int,
+        type=_int_at_least(1),
         default=None,
         help="prompt token budget (default: context - new - reserve)",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--judge",
+        default=None,
+        help="judge model spec: also grade tasks that have a pointwise 'judge' config",
+    )
     r.set_defaults(fn=cmd_run)
 
     s = sub.add_parser("score", help="score an existing pred folder (seed/LongBench format)")
@@ -164,6 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--metric", default=None, help="metric for every file (default: the task config's)"
     )
     s.add_argument("--write", action="store_true", help="write PRED_DIR/result.json (atomic)")
+    s.add_argument(
+        "--task",
+        action="append",
+        help="task config JSON for files of that name (repeatable; default: built-in configs)",
+    )
+    s.add_argument(
+        "--longbench-e",
+        "--e",
+        action="store_true",
+        help="LongBench-E folder: scores per input length 0-4k / 4-8k / 8k+ (LongBench eval.py --e)",
+    )
     s.set_defaults(fn=cmd_score)
 
     rp = sub.add_parser("report", help="markdown table + PNG chart comparing pred folders")
@@ -176,10 +284,31 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tasks", help="list task configs")
     t.set_defaults(fn=cmd_tasks)
 
+    j = sub.add_parser(
+        "judge", help="LLM-as-judge: one pred folder (pointwise) or two (pairwise, both orders)"
+    )
+    j.add_argument("pred_dirs", nargs="+", help="PRED_DIR (pointwise) or A_DIR B_DIR (pairwise)")
+    j.add_argument("--task", required=True, help="task name or JSON path with a 'judge' config")
+    j.add_argument("--judge", required=True, help="judge model: dir | tiny-random | http(s)://…")
+    j.add_argument("--out", default=None, help="default PRED_DIR/judge or runs/pairwise")
+    j.add_argument("--data-dir", default=None)
+    j.add_argument("--batch-size", type=_int_at_least(1), default=8)
+    j.set_defaults(fn=cmd_judge)
+
+    ex = sub.add_parser("export", help="official submission files (C-Eval test set)")
+    ex.add_argument("format", choices=["ceval-submission"])
+    ex.add_argument("run_dir", help="run --out folder holding ceval_test.jsonl")
+    ex.add_argument("--out", default="ceval_submission.json")
+    ex.add_argument("--data-dir", default=None, help="data root, to check every question is there")
+    ex.set_defaults(fn=cmd_export)
+
+    mt = sub.add_parser("metrics", help="list built-in metric names")
+    mt.set_defaults(fn=cmd_metrics)
+
     d = sub.add_parser("demo", help="offline demo: built-in tasks on tiny-random, then a report")
     d.add_argument("--model", default="tiny-random")
     d.add_argument("--out", default="runs/demo")
-    d.add_argument("--batch-size", type=int, default=8)
+    d.add_argument("--batch-size", type=_int_at_least(1), default=8)
     d.set_defaults(fn=cmd_demo)
 
     from tinyeval.data import DATASETS

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from tinyeval import subjects
 from tinyeval.score import read_predictions, score_task_records
 from tinyeval.task import list_tasks, load_task
 from tinyqwen.atomic import atomic_write_text
@@ -84,6 +85,8 @@ def collect(
             if not records:
                 continue
             res = score_task_records(task, records, str(path))
+            if res["score"] is None:  # a split without answers (C-Eval test): nothing to show
+                continue
             if task.type == "perplexity":
                 lo, hi = _ppl_ci(records, n_boot, seed)
             else:
@@ -95,6 +98,8 @@ def collect(
                 "n": res["n"],
                 "type": task.type,
             }
+            if "by_subject" in res:  # C-Eval / CMMLU / MMLU: per-subject and per-category
+                rows[task.name]["by_subject"] = res["by_subject"]
         out[name] = rows
     return out
 
@@ -128,7 +133,14 @@ def render_markdown(results: dict[str, dict[str, dict]]) -> str:
     note = "Scores: 100·mean (LongBench rounding); brackets: bootstrap 95% interval over examples."
     if "tiny-random" in results:
         note += " **tiny-random has random weights: its numbers only show the pipeline works.**"
-    return "\n".join(lines) + "\n\n" + note + "\n"
+    sections = [
+        subjects.render(t, _label(m), results[m][t]["by_subject"])
+        for t in tasks
+        for m in models
+        if "by_subject" in results[m].get(t, {})
+    ]
+    extra = "\n## Per category and subject\n\n" + "\n".join(sections) if sections else ""
+    return "\n".join(lines) + "\n\n" + note + "\n" + extra
 
 
 def render_png(results: dict[str, dict[str, dict]], path: Path) -> None:

@@ -45,9 +45,15 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tinyeval.lock import run_lock
 from tinyeval.metrics.accuracy import pick_choice
 from tinyeval.metrics.choice import extract_choice
-from tinyeval.score import read_predictions, score_task_records
+from tinyeval.score import (
+    dedupe_by_idx,
+    read_prediction_lines,
+    read_predictions,
+    score_task_records,
+)
 from tinyeval.task import LETTERS, Task, load_examples
 from tinyqwen.atomic import atomic_write_text
 from tinyqwen.chat_model import LOGLIKELIHOOD, TOKENIZER, ChatModel
@@ -101,6 +107,11 @@ def _done_indices(pred_path: Path) -> set[int]:
     return {int(r["idx"]) for r in records if "idx" in r}
 
 
+def _mc_keys(ex: dict) -> dict:
+    """subject / question id of a multiple-choice example, for per-subject reports and exports."""
+    return {k: ex[k] for k in ("subject", "id") if k in ex}
+
+
 class _Runner:
     def __init__(
         self, model: ChatModel, task: Task, max_new_tokens: int, max_length: int | None
@@ -141,6 +152,7 @@ class _Runner:
                 "all_classes": ex.get("all_classes"),
                 "length": ex.get("length"),
                 **({"_id": ex["_id"]} if "_id" in ex else {}),
+                **{k: ex[k] for k in self.task.record_fields or () if k in ex},
             }
             for ex, out in zip(batch, outs)
         ]
@@ -167,28 +179,33 @@ class _Runner:
                 lls = [ll for ll, _ in results[k : k + n]]
                 k += n
                 conts = self._continuations(ex)
-                gold = LETTERS.index(ex["answers"][0])
+                gold = LETTERS.index(ex["answers"][0]) if ex["answers"] else None
                 best = pick_choice(lls)
-                best_norm = pick_choice(lls, [len(c) for c in conts])
+                # lm-eval's acc_norm: per character of the choice, without the delimiter
+                best_norm = pick_choice(
+                    lls, [len(c) - len(self.task.target_delimiter) for c in conts]
+                )
                 records.append(
                     {
                         "idx": ex["idx"],
+                        **_mc_keys(ex),
                         "pred": LETTERS[best],
                         "answers": ex["answers"],
                         "mode": "loglikelihood",
                         "logliks": lls,
-                        "acc": float(best == gold),
-                        "acc_norm": float(best_norm == gold),
+                        "acc": None if gold is None else float(best == gold),
+                        "acc_norm": None if gold is None else float(best_norm == gold),
                     }
                 )
             return records
         outs = self._generate([ex["prompt"] for ex in batch], self.max_new_tokens)
         for ex, out in zip(batch, outs):
             letter = extract_choice(out, len(ex["choices"]))
-            acc = float(letter == ex["answers"][0])
+            acc = float(letter == ex["answers"][0]) if ex["answers"] else None
             records.append(
                 {
                     "idx": ex["idx"],
+                    **_mc_keys(ex),
                     "pred": letter,
                     "raw": out,
                     "answers": ex["answers"],
@@ -225,12 +242,39 @@ def run_task(
     progress: bool = True,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Predict every not-yet-done example of ``task``, then score the file; returns the scores."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    """Predict every not-yet-done example of ``task``, then score the file; returns the scores.
+
+    Holds ``OUT/.tinyeval.lock`` throughout: a second run on the same folder fails at once.
+    """
+    for key, value, low in (
+        ("batch_size", batch_size, 1),
+        ("limit", limit, 0),
+        ("max_new_tokens", max_new_tokens, 1),
+        ("max_length", max_length, 1),
+    ):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < low
+        ):
+            raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     examples = load_examples(task, data_dir, limit)
+    with run_lock(out_dir):
+        return _run_locked(
+            model,
+            task,
+            out_dir,
+            examples,
+            batch_size,
+            max_new_tokens,
+            max_length,
+            progress,
+            on_batch,
+        )
+
+
+def _run_locked(
+    model, task, out_dir, examples, batch_size, max_new_tokens, max_length, progress, on_batch
+) -> dict[str, Any]:
     pred_path = out_dir / f"{task.name}.jsonl"
     done = _done_indices(pred_path)
     todo = [ex for ex in examples if ex["idx"] not in done]
@@ -260,18 +304,26 @@ def run_task(
             if on_batch is not None:
                 on_batch(n)
     bar.close()
+    summary: dict[str, Any] = {"task": task.name, "model": model.name, "score": None, "n": 0}
+    if not examples:  # --limit 0: nothing to score
+        return summary
     wanted = {ex["idx"] for ex in examples}
-    records = sorted(
-        (r for r in read_predictions(pred_path) if r.get("idx") in wanted), key=lambda r: r["idx"]
+    lines = sorted(
+        (
+            (n, r)
+            for n, r in dedupe_by_idx(read_prediction_lines(pred_path))
+            if r.get("idx") in wanted
+        ),
+        key=lambda nr: nr[1]["idx"],
     )
-    result = score_task_records(task, records, str(pred_path))
-    summary = {
-        "task": task.name,
-        "model": model.name,
-        "score": result["score"],
-        "n": result["n"],
-        **({"metrics": result["metrics"]} if "metrics" in result else {}),
-    }
-    update_json(out_dir / "result.json", task.name, result["score"])
+    result = score_task_records(
+        task, [r for _, r in lines], str(pred_path), lines=[n for n, _ in lines]
+    )
+    summary.update(score=result["score"], n=result["n"])
+    if "metrics" in result:
+        summary["metrics"] = result["metrics"]
+    # LongBench-E tasks: result.json holds the per-length scores, as LongBench's pred_e/ does
+    main = result["metrics"] if task.length_buckets else result["score"]
+    update_json(out_dir / "result.json", task.name, main)
     update_json(out_dir / "metrics.json", task.name, summary)
     return summary

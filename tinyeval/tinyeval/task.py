@@ -38,8 +38,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyeval.judge import check_judge_config
+from tinyeval.metrics.resolve import Metric, resolve_metric
+from tinyeval.template import check_template, safe_format
+
 TASK_TYPES = ("generate", "multiple_choice", "perplexity")
 LETTERS = "ABCDEFGHIJ"
+
+
+# A task name becomes a file name under --out: one plain path component, never "..", "/" or "C:".
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 @dataclass
@@ -54,32 +62,110 @@ class Task:
     first_line: bool = False
     stop: list[str] | None = None
     answer_field: str = "answers"
+    answer_type: str | None = None  # "list" (LongBench answers) | "string" (one gold string)
     fewshot: dict[str, Any] | None = None
     question_template: str | None = None
     target_delimiter: str = " "
     continuation: str = "letter"  # multiple choice: score " A" (letter) or " <choice text>" (text)
     description: str = ""
+    length_buckets: bool = False  # LongBench-E: also score 0-4k / 4-8k / 8k+ by "length"
+    record_fields: list[str] | None = None  # example fields copied into prediction records
+    judge: dict[str, Any] | list[dict[str, Any]] | None = None  # LLM-as-judge (see judge.py)
     extra: dict[str, Any] = field(default_factory=dict)
+    base_dir: str | None = None  # folder of the config file: where "file.py:fn" metrics are found
+
+    def __post_init__(self) -> None:
+        if self.answer_type is None:
+            self.answer_type = "list" if self.answer_field == "answers" else "string"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], source: str = "<dict>") -> Task:
-        known = set(cls.__dataclass_fields__) - {"extra"}
+    def from_dict(
+        cls, d: dict[str, Any], source: str = "<dict>", base_dir: str | None = None
+    ) -> Task:
+        """Validate every field (types, ranges, templates, the metric) and build the task."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{source}: a task config must be a JSON object")
+        known = set(cls.__dataclass_fields__) - {"extra", "base_dir"}
         for key in ("name", "type", "data"):
             if key not in d:
                 raise ValueError(f"{source}: task config is missing field {key!r}")
-        if d["type"] not in TASK_TYPES:
-            raise ValueError(
-                f"{source}: field 'type' is {d['type']!r}, expected one of {TASK_TYPES}"
-            )
-        if d["type"] == "generate" and not d.get("metric"):
-            raise ValueError(f"{source}: a 'generate' task needs field 'metric'")
-        if d.get("continuation", "letter") not in ("letter", "text"):
-            raise ValueError(f"{source}: field 'continuation' must be 'letter' or 'text'")
-        if "path" not in d["data"]:
-            raise ValueError(f"{source}: field 'data.path' is missing")
-        task = cls(**{k: v for k, v in d.items() if k in known})
+        _validate(d, source)
+        task = cls(**{k: v for k, v in d.items() if k in known}, base_dir=base_dir)
         task.extra = {k: v for k, v in d.items() if k not in known}
+        if task.metric is not None:
+            try:
+                task.resolved_metric()
+            except ValueError as e:
+                raise ValueError(f"{source}: field 'metric': {e}") from e
         return task
+
+    def resolved_metric(self, override: str | None = None) -> Metric:
+        """The metric function (``override`` replaces the config's, e.g. ``score --metric``)."""
+        spec = override or self.metric
+        if spec is None:
+            raise ValueError(f"task {self.name!r} has no metric")
+        return resolve_metric(spec, self.base_dir)
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def _validate(d: dict[str, Any], source: str) -> None:
+    def bad(key: str, why: str) -> ValueError:
+        return ValueError(f"{source}: field {key!r} {why}")
+
+    name = d["name"]
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise bad(
+            "name",
+            f"is {name!r}; a task name is a file name: letters, digits, '_', '-', '.', "
+            "starting with a letter or digit (no '/', no '..')",
+        )
+    if d["type"] not in TASK_TYPES:
+        raise bad("type", f"is {d['type']!r}, expected one of {TASK_TYPES}")
+    if d["type"] == "generate" and not d.get("metric"):
+        raise ValueError(f"{source}: a 'generate' task needs field 'metric'")
+    data_path = d["data"].get("path") if isinstance(d["data"], dict) else None
+    if not (isinstance(data_path, str) or _str_list(data_path) and data_path):
+        raise bad(
+            "data.path",
+            "is missing (data must be an object whose 'path' is a string or a list of "
+            "alternative paths)",
+        )
+    if d.get("record_fields") is not None and not _str_list(d["record_fields"]):
+        raise bad("record_fields", "must be a list of field names")
+    mnt = d.get("max_new_tokens", 64)
+    if isinstance(mnt, bool) or not isinstance(mnt, int) or mnt < 1:
+        raise bad("max_new_tokens", f"is {mnt!r}; it must be an integer >= 1")
+    for key in ("chat", "first_line", "length_buckets"):
+        if not isinstance(d.get(key, False), bool):
+            raise bad(key, f"is {d[key]!r}; it must be true or false")
+    stop = d.get("stop")
+    if stop is not None and not (isinstance(stop, list) and all(isinstance(x, str) for x in stop)):
+        raise bad("stop", f"is {stop!r}; it must be a list of strings")
+    if d.get("continuation", "letter") not in ("letter", "text"):
+        raise bad("continuation", "must be 'letter' or 'text'")
+    if d.get("answer_type", "list") not in ("list", "string"):
+        raise bad("answer_type", "must be 'list' or 'string'")
+    for key in ("prompt", "question_template", "answer_field", "target_delimiter", "metric"):
+        if d.get(key) is not None and not isinstance(d[key], str):
+            raise bad(key, f"must be a string, got {type(d[key]).__name__}")
+    for key in ("prompt", "question_template"):
+        if d.get(key) is not None:
+            check_template(d[key], f"{source}: {key}")
+    judge = d.get("judge")
+    for cfg in judge if isinstance(judge, list) else [judge] if judge is not None else []:
+        check_judge_config(cfg, source)
+    shots = d.get("fewshot")
+    if shots is not None:
+        if not isinstance(shots, dict) or not isinstance(shots.get("path"), str):
+            raise bad("fewshot", "must be an object with a string 'path'")
+        k = shots.get("k", 0)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise bad("fewshot.k", f"is {k!r}; it must be an integer >= 0")
+        if "template" in shots:
+            check_template(shots["template"], f"{source}: fewshot.template")
 
 
 def task_dir() -> Path:
@@ -103,7 +189,7 @@ def load_task(name_or_path: str) -> Task:
         d = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: invalid JSON: {e}") from e
-    return Task.from_dict(d, str(path))
+    return Task.from_dict(d, str(path), base_dir=str(path.resolve().parent))
 
 
 def default_data_dir() -> Path:
@@ -113,19 +199,24 @@ def default_data_dir() -> Path:
     return data_dir()
 
 
-def resolve_path(path: str, data_dir: str | Path | None) -> Path:
+def resolve_path(path: str, data_dir: str | Path | None, base_dir: str | None = None) -> Path:
+    """``builtin:NAME`` → the package's demo data; ``./NAME`` or ``../NAME`` → next to the task
+    config (``base_dir``); anything else → under the data directory."""
     if path.startswith("builtin:"):
         return Path(__file__).resolve().parent / "data" / path[len("builtin:") :]
+    if base_dir and path.startswith(("./", "../")):
+        return Path(base_dir) / path
     return Path(data_dir or default_data_dir()) / path
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path, with_lines: bool = False) -> list:
     rows = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    row = json.loads(line)
+                    rows.append((lineno, row) if with_lines else row)
                 except json.JSONDecodeError as e:
                     raise ValueError(f"{path}:{lineno}: invalid JSON line: {e}") from e
     return rows
@@ -147,26 +238,27 @@ def _read_concat_json(path: Path) -> list[dict]:
 
 
 def _files(task: Task, data_dir: str | Path | None) -> list[Path]:
-    pattern = str(resolve_path(task.data["path"], data_dir))
-    files = sorted(Path(p) for p in glob.glob(pattern))
-    if not files:
-        from tinyqwen.data_cache import missing_hint
+    """Files of the first ``data.path`` alternative that exists (a glob may match several)."""
+    paths = task.data["path"]
+    paths = [paths] if isinstance(paths, str) else paths
+    tried = []
+    for path in paths:
+        pattern = str(resolve_path(path, data_dir, task.base_dir))
+        files = sorted(Path(p) for p in glob.glob(pattern))
+        if files:
+            return files
+        tried.append(pattern)
+    from tinyqwen.data_cache import missing_hint
 
-        dataset = task.data["path"].split("/")[0]
-        raise FileNotFoundError(
-            f"task {task.name!r}: no data at {pattern} (field 'data.path'); "
-            + missing_hint("python -m tinyeval", dataset)
-        )
-    return files
+    raise FileNotFoundError(
+        f"task {task.name!r}: no data at {' or '.join(tried)} (field 'data.path'); "
+        + missing_hint("python -m tinyeval", paths[0].split("/")[0])
+    )
 
 
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def _csv_examples(task: Task, path: Path) -> list[dict]:
+def _csv_examples(task: Task, path: Path, labeled: bool = True) -> list[dict]:
+    """Multiple-choice rows of one subject's CSV; ``labeled=False`` (a test split whose answers
+    are not public, ``"data": {"labels": false}``) allows an empty or missing answer column."""
     fields = task.data.get("fields", {})
     q_col = fields.get("question", "question")
     choice_cols = fields.get("choices", ["A", "B", "C", "D"])
@@ -179,21 +271,24 @@ def _csv_examples(task: Task, path: Path) -> list[dict]:
     rows = []
     with open(path, encoding="utf-8", newline="") as f:
         for lineno, row in enumerate(csv.DictReader(f), 2):
-            missing = [c for c in [q_col, *choice_cols, a_col] if c not in row]
+            needed = [q_col, *choice_cols, *([a_col] if labeled else [])]
+            missing = [c for c in needed if c not in row]
             if missing:
                 raise ValueError(f"{path}:{lineno}: missing column(s) {missing}")
-            answer = row[a_col].strip()
+            answer = (row.get(a_col) or "").strip()
             if answer.isdigit():  # MMLU copy: 0-based index
-                answer = LETTERS[int(answer)]
-            if answer not in LETTERS[: len(choice_cols)]:
+                answer = LETTERS[int(answer)] if int(answer) < len(choice_cols) else answer
+            if (labeled or answer) and answer not in LETTERS[: len(choice_cols)]:
                 raise ValueError(f"{path}:{lineno}: answer {row[a_col]!r} is not a choice letter")
             rec = {
                 "question": row[q_col],
                 "choices": [row[c] for c in choice_cols],
-                "answers": [answer],
+                "answers": [answer] if answer else [],
                 "subject": subject,
                 "subject_name": subject.replace("_", " "),
             }
+            if row.get("id", "").strip():
+                rec["id"] = row["id"].strip()
             for i, c in enumerate(rec["choices"]):
                 rec[LETTERS[i]] = c
             rows.append(rec)
@@ -206,7 +301,9 @@ def _fewshot_block(task: Task, subject: str, data_dir: str | Path | None, cache:
         return ""
     if subject in cache:
         return cache[subject]
-    path = resolve_path(task.fewshot["path"].format(subject=subject), data_dir)
+    path = resolve_path(
+        safe_format(task.fewshot["path"], {"subject": subject}), data_dir, task.base_dir
+    )
     if not path.exists():
         raise FileNotFoundError(
             f"task {task.name!r}: few-shot file {path} not found (field 'fewshot.path')"
@@ -215,13 +312,19 @@ def _fewshot_block(task: Task, subject: str, data_dir: str | Path | None, cache:
     if path.suffix == ".csv":
         shots = _csv_examples(task, path)[:k]
         fmt = task.question_template or "{question}"
+
+        def target(s: dict) -> str:  # the answer as the model is scored on it: letter or text
+            letter = s["answers"][0]
+            return s["choices"][LETTERS.index(letter)] if task.continuation == "text" else letter
+
         block = "".join(
-            fmt.format(**s) + task.target_delimiter + s["answers"][0] + "\n\n" for s in shots
+            safe_format(fmt, s) + task.target_delimiter + target(s) + "\n\n" for s in shots
         )
     else:
         shots = _read_jsonl(path)[:k]
         shot_fmt = task.fewshot["template"]
-        block = "".join(shot_fmt.format(**s) + task.fewshot.get("delimiter", "\n\n") for s in shots)
+        delim = task.fewshot.get("delimiter", "\n\n")
+        block = "".join(safe_format(shot_fmt, s) + delim for s in shots)
     cache[subject] = block
     return block
 
@@ -230,17 +333,23 @@ def load_examples(
     task: Task, data_dir: str | Path | None = None, limit: int | None = None
 ) -> list[dict]:
     """Examples as dicts with ``idx``, ``prompt``, ``answers`` (list) and task-specific fields."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be an integer >= 0, got {limit!r}")
     fmt = task.data.get("format", "jsonl")
-    rows: list[dict] = []
+    rows: list[tuple[str, dict]] = []  # (where it came from, row)
     for path in _files(task, data_dir):
         if fmt == "csv":
-            rows.extend(_csv_examples(task, path))
+            labeled = task.data.get("labels", True)
+            found = [
+                (f"{path}:{i + 2}", r) for i, r in enumerate(_csv_examples(task, path, labeled))
+            ]
         elif fmt == "concat_json":
-            rows.extend(_read_concat_json(path))
+            found = [(f"{path} object {i + 1}", r) for i, r in enumerate(_read_concat_json(path))]
         elif fmt in ("jsonl", "longbench"):
-            rows.extend(_read_jsonl(path))
+            found = [(f"{path}:{n}", r) for n, r in _read_jsonl(path, with_lines=True)]
         else:
             raise ValueError(f"task {task.name!r}: unknown data.format {fmt!r}")
+        rows.extend(found)
         if limit is not None and len(rows) >= limit:
             break
     if limit is not None:
@@ -248,39 +357,59 @@ def load_examples(
     names: dict = {}
     # e.g. C-Eval subject_mapping.json: subject -> [en, zh, category]
     if task.data.get("subject_names"):
-        names_path = resolve_path(task.data["subject_names"], data_dir)
+        names_path = resolve_path(task.data["subject_names"], data_dir, task.base_dir)
         names = json.loads(names_path.read_text(encoding="utf-8"))
     shots_cache: dict[str, str] = {}
     examples = []
-    for idx, row in enumerate(rows):
+    for idx, (where, row) in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: an example must be a JSON object, got {type(row).__name__}")
         ex = dict(row)
         ex["idx"] = idx
         if task.type == "perplexity":
-            if "text" not in ex:
-                raise ValueError(f"task {task.name!r}: example {idx} has no 'text' field")
+            if not isinstance(ex.get("text"), str):
+                raise ValueError(f"{where}: example has no string 'text' field")
             examples.append(ex)
             continue
-        if task.answer_field not in ex:
-            raise ValueError(
-                f"task {task.name!r}: example {idx} has no answer field {task.answer_field!r}"
-            )
-        ex["answers"] = _as_list(ex[task.answer_field])
+        ex["answers"] = _answers_of(task, ex, where)
         if task.type == "multiple_choice" and "choices" not in ex:
             ex["choices"] = [ex[letter] for letter in LETTERS if letter in ex]
         if ex.get("subject") in names:
             ex["subject_name"] = names[ex["subject"]][task.data.get("subject_name_index", 0)]
+            if len(names[ex["subject"]]) > 2:
+                ex.setdefault("category", names[ex["subject"]][2])
         ex.setdefault("all_classes", None)
         ex.setdefault("length", None)
-        header = task.prompt.format(**ex) if task.type == "multiple_choice" else ""
         shots = _fewshot_block(task, ex.get("subject", ""), data_dir, shots_cache)
-        if task.type == "multiple_choice":
-            ex["prompt"] = header + shots + (task.question_template or "{question}").format(**ex)
-        else:
-            try:
-                ex["prompt"] = shots + task.prompt.format(**ex)
-            except KeyError as e:
-                raise ValueError(
-                    f"task {task.name!r}: prompt uses field {e} missing in example {idx}"
-                ) from e
+        try:
+            if task.type == "multiple_choice":
+                question = safe_format(task.question_template or "{question}", ex)
+                ex["prompt"] = safe_format(task.prompt, ex) + shots + question
+            else:
+                ex["prompt"] = shots + safe_format(task.prompt, ex)
+        except KeyError as e:
+            raise ValueError(
+                f"{where}: task {task.name!r}: the prompt uses field {e}, which this "
+                "example does not have"
+            ) from e
         examples.append(ex)
     return examples
+
+
+def _answers_of(task: Task, ex: dict, where: str) -> list:
+    """The gold answers as a list; LongBench ``answers`` must already be a list of strings."""
+    if task.data.get("labels", True) is False:  # a test split without public answers
+        return list(ex.get(task.answer_field) or [])
+    if task.answer_field not in ex:
+        raise ValueError(f"{where}: example has no answer field {task.answer_field!r}")
+    value = ex[task.answer_field]
+    if task.answer_type == "list":
+        if not isinstance(value, list) or not value:
+            raise ValueError(
+                f"{where}: field {task.answer_field!r} must be a non-empty list of gold answers, "
+                f"got {value!r:.60}"
+            )
+        return value
+    if isinstance(value, list):
+        return value
+    return [value]

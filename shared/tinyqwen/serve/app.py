@@ -26,13 +26,15 @@ Errors (`validation.py`): every error body is OpenAI's `{"error": {"message", "t
 /v1/completions means 16, as in OpenAI's API.
 
 Stated limits:
-- Chat and plain completions go through the `ChatModel` methods, which return text, not ids, so
-  `usage.completion_tokens` there is the returned text re-tokenised (capped at `max_tokens`, which the
-  true count can never exceed) and `finish_reason` is "length" when it reaches `max_tokens`. A real
-  model's output is nearly always the canonical encoding of its text, so this is exact in practice;
-  a random model's output (U+FFFD, odd merges) re-tokenises differently.
-- `logprobs` (only on /v1/completions) need a local model (`LLM`); that path is token-exact
-  (`tokens.generate_scored`), one prompt at a time (scoring requests are not batched).
+- A local model (the "tokenizer" capability: `LLM`) generates from the prompt ids counted while
+  validating (`generate_ids`), so `usage` and `finish_reason` are exact and token-id prompts are
+  used as given. Any other ChatModel goes through `chat` / `chat_batch` / `complete`, which return
+  text, not ids: `usage.completion_tokens` is then the returned text re-tokenised (capped at
+  `max_tokens`, which the true count can never exceed) and `finish_reason` is "length" when it
+  reaches `max_tokens`. Streaming goes through `stream_chat` / `stream_complete` for every model,
+  and is counted the second way.
+- `logprobs` (only on /v1/completions) need a local model; that path is token-exact
+  (`tokens.scored_completion`), one prompt at a time (scoring requests are not batched).
 - `stream: true` streams token by token (chat, and /v1/completions with one prompt and no
   `logprobs`); /v1/completions with several prompts or `logprobs` sends everything in one event.
   With `tools`, streamed text stops at the first `<tool_call>` and the calls come in a final delta.
@@ -69,12 +71,14 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(f"{MISSING_SERVE_DEPS} ({e})") from e
 
 from tinyqwen.chat_model import EMBED, STREAM, TOKENIZER
+from tinyqwen.chat_template_qwen3 import ReasoningStream
 from tinyqwen.sampling import Sampling
 from tinyqwen.serve.tokens import TokenCounter, scored_completion, slice_logprobs
 from tinyqwen.serve.validation import (
     DEFAULT_MAX_BODY_BYTES,
     APIError,
     check_bool,
+    check_chat_template_kwargs,
     check_continue_final,
     check_embedding_input,
     check_int,
@@ -308,7 +312,9 @@ class ChatRequest:
     messages: list[dict]
     tools: list[dict] | None
     continue_final: bool  # vLLM's continue_final_message
+    enable_thinking: bool | None  # chat_template_kwargs.enable_thinking (Qwen3 templates), if given
     sampling: Sampling
+    prompt_ids: list[int] | None  # with a local tokenizer: the exact ids the model is fed
     prompt_tokens: int
     stream: bool
     include_usage: bool
@@ -325,18 +331,29 @@ def prepare_chat(state: ServerState, body: dict) -> ChatRequest:
             param="logprobs",
         )
     continue_final = check_continue_final(body)
+    thinking = check_chat_template_kwargs(body).get("enable_thinking")
     stream, include_usage = check_stream(body)
     if stream:
         state.require(STREAM, "stream", "streaming")
     max_tokens = max_tokens_from(body, 1)
     sampling = sampling_from(body)
     try:
-        prompt_tokens = state.counter.chat_prompt(messages, tools, continue_final)
+        prompt_ids, prompt_tokens = state.counter.chat_prompt(
+            messages, tools, continue_final, thinking
+        )
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise APIError(f"cannot render messages: {e}", param="messages") from e
     sampling = fit_context(sampling, max_tokens, state.context_length, prompt_tokens, 1, "messages")
     return ChatRequest(
-        messages, tools, continue_final, sampling, prompt_tokens, stream, include_usage
+        messages,
+        tools,
+        continue_final,
+        thinking,
+        sampling,
+        prompt_ids,
+        prompt_tokens,
+        stream,
+        include_usage,
     )
 
 
@@ -346,18 +363,36 @@ def _finish_reason(state: ServerState, text: str, max_new: int) -> tuple[int, st
     return n, "length" if n >= max_new else "stop"
 
 
-def chat_response(state: ServerState, req: ChatRequest, msg: dict, rid: str, now: int) -> dict:
+def _thinking(state: ServerState, req: ChatRequest) -> bool | None:
+    """How to split a reply: None (no thinking template), else whether thinking was on (Qwen3)."""
+    if getattr(state.model, "chat_format", None) != "qwen3":
+        return None
+    return req.enable_thinking is not False
+
+
+def chat_response(
+    state: ServerState,
+    req: ChatRequest,
+    msg: dict,
+    rid: str,
+    now: int,
+    exact: tuple[int, str] | None = None,
+) -> dict:
+    """The chat.completion body; `exact`: (completion tokens, finish_reason) when known."""
     content = msg.get("content") or ""
     tool_calls = msg.get("tool_calls") or []
     out_msg: dict[str, Any] = {"role": "assistant", "content": content}
     completion_text = content
+    if msg.get("reasoning_content"):  # Qwen3 thinking, separated as vLLM and DeepSeek's API do
+        out_msg["reasoning_content"] = msg["reasoning_content"]
+        completion_text = msg["reasoning_content"] + completion_text
     if tool_calls:
         out_msg["content"] = content or None  # as OpenAI: null content beside tool calls
         out_msg["tool_calls"] = tool_calls
         completion_text += "".join(
             json.dumps(c["function"], ensure_ascii=False) for c in tool_calls
         )
-    n_out, finish = _finish_reason(state, completion_text, req.sampling.max_new_tokens)
+    n_out, finish = exact or _finish_reason(state, completion_text, req.sampling.max_new_tokens)
     return {
         "id": rid,
         "object": "chat.completion",
@@ -385,12 +420,22 @@ async def chat_completions(request: Request) -> Any:
                 tools=req.tools,
                 sampling=req.sampling,
                 continue_final_message=req.continue_final,
+                **({} if req.enable_thinking is None else {"enable_thinking": req.enable_thinking}),
             ),
         )
         return StreamingResponse(chat_events(state, req, stream, rid, now), **SSE)
 
-    key = _batch_key("chat", req.sampling, req.tools, req.continue_final)
-    job = Job("chat", (req.messages, req.tools, req.continue_final), req.sampling, key)
+    if req.prompt_ids is not None:  # a local model: generate from the ids counted above
+        from tinyqwen.llm import assistant_message  # (torch is loaded already, as the model is)
+
+        key = _batch_key("generate", req.sampling)
+        (completion,) = await run_job(state, Job("generate", [req.prompt_ids], req.sampling, key))
+        msg = assistant_message(completion.text, _thinking(state, req))  # as LLM.chat returns it
+        exact = (len(completion.token_ids), completion.finish_reason)
+        return await run_in_threadpool(chat_response, state, req, msg, rid, now, exact)
+    args = (req.messages, req.tools, req.continue_final, req.enable_thinking)
+    key = _batch_key("chat", req.sampling, req.tools, req.continue_final, req.enable_thinking)
+    job = Job("chat", args, req.sampling, key)
     msg = await run_job(state, job)
     return await run_in_threadpool(chat_response, state, req, msg, rid, now)
 
@@ -406,6 +451,13 @@ def _shown_upto(text: str, tools: list[dict] | None) -> int:
         if cut >= 0 and not "<tool_call>".startswith(text[cut:]):
             cut = -1
     return cut if cut >= 0 else len(text)
+
+
+async def _with_end(deltas: AsyncIterator[str]) -> AsyncIterator[str | None]:
+    """The deltas, then one ``None`` marking the end (so a splitter can flush what it holds)."""
+    async for delta in deltas:
+        yield delta
+    yield None
 
 
 async def chat_events(
@@ -426,11 +478,26 @@ async def chat_events(
             }
         )
 
-    text, sent = "", 0  # full raw text so far; how much of it went out as content
+    text, sent = "", 0  # the content text so far; how much of it went out as content
+    raw = ""  # everything the model wrote (reasoning included), for the token count
+    # Qwen3 templates: the <think> part goes out as delta.reasoning_content (as vLLM streams it)
+    thinking = getattr(state.model, "chat_format", None) == "qwen3"
+    splitter = ReasoningStream(req.enable_thinking is not False) if thinking else None
+
+    def split(delta: str | None) -> list[tuple[str, str]]:  # None: the end of the stream
+        if splitter is None:
+            return [] if delta is None else [("content", delta)]
+        return splitter.finish() if delta is None else splitter.push(delta)
+
     try:
         yield chunk({"role": "assistant", "content": ""})
-        async for item in stream.deltas():
-            text += item
+        async for item in _with_end(stream.deltas()):
+            raw += item or ""
+            for kind, piece in split(item):
+                if kind == "reasoning":
+                    yield chunk({"reasoning_content": piece})
+                else:
+                    text += piece
             safe = _shown_upto(text, req.tools)
             if safe > sent:
                 yield chunk({"content": text[sent:safe]})
@@ -450,7 +517,7 @@ async def chat_events(
             elif sent < len(text):
                 yield chunk({"content": text[sent:]})
         max_new = req.sampling.max_new_tokens
-        n_out, length_or_stop = await run_in_threadpool(_finish_reason, state, text, max_new)
+        n_out, length_or_stop = await run_in_threadpool(_finish_reason, state, raw, max_new)
         yield chunk({}, finish or length_or_stop)
         if req.include_usage:
             yield chunk({}, usage=_usage(req.prompt_tokens, n_out))
@@ -529,6 +596,10 @@ async def _run_completions(state: ServerState, req: CompletionRequest) -> list[t
     max_new = req.sampling.max_new_tokens
     if max_new == 0:
         return [("", 0, "length", None) for _ in req.texts]
+    if state.counter.exact:  # the prompts' ids (token-id prompts as given): exact counts
+        key = _batch_key("generate", req.sampling)
+        outs = await run_job(state, Job("generate", req.ids, req.sampling, key))
+        return [(c.text, len(c.token_ids), c.finish_reason, None) for c in outs]
     job = Job("complete", req.texts, req.sampling, _batch_key("complete", req.sampling))
     outs = await run_job(state, job)
     return [(out, *_finish_reason(state, out, max_new), None) for out in outs]
@@ -621,10 +692,13 @@ async def completions(request: Request) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- embeddings
-def prepare_embeddings(state: ServerState, body: dict) -> tuple[list[str], str, str, list[int]]:
-    """(texts, encoding_format, pooling, token counts); runs in a thread."""
+def prepare_embeddings(
+    state: ServerState, body: dict
+) -> tuple[list[str], str, str, list[int], int | None]:
+    """(texts, encoding_format, pooling, token counts, dimensions); runs in a thread."""
     state.require(EMBED, None, "embeddings")
     texts, fmt, pooling = check_embedding_input(body)
+    dimensions = check_int(body, "dimensions", 1)  # OpenAI's field: Matryoshka truncation
     n_tokens = [state.counter.text(t) for t in texts]
     too_long = [i for i, n in enumerate(n_tokens) if n > state.context_length]
     if too_long:
@@ -634,7 +708,7 @@ def prepare_embeddings(state: ServerState, body: dict) -> tuple[list[str], str, 
             param="input",
             code="context_length_exceeded",
         )
-    return texts, fmt, pooling, n_tokens
+    return texts, fmt, pooling, n_tokens, dimensions
 
 
 def embedding_response(state: ServerState, emb: Any, fmt: str, n_tokens: list[int]) -> dict:
@@ -652,8 +726,15 @@ def embedding_response(state: ServerState, emb: Any, fmt: str, n_tokens: list[in
 
 
 async def embeddings(request: Request) -> dict:
-    state, (texts, fmt, pooling, n_tokens) = await admit(request, prepare_embeddings)
+    state, (texts, fmt, pooling, n_tokens, dims) = await admit(request, prepare_embeddings)
     emb = await run_job(state, Job("embed", (texts, pooling), batch_key=("embed", pooling)))
+    if dims is not None:
+        from tinyqwen.retrieval import truncate_embeddings
+
+        try:
+            emb = truncate_embeddings(np.asarray(emb, dtype=np.float32), dims)
+        except ValueError as e:
+            raise APIError(str(e), param="dimensions") from e
     return await run_in_threadpool(embedding_response, state, emb, fmt, n_tokens)
 
 

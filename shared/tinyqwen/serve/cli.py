@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="tinyqwen serve", description="Serve a model over an OpenAI-compatible HTTP API."
     )
     parser.add_argument("--model", default="tiny-random", help="checkpoint dir | tiny-random | URL")
+    parser.add_argument("--adapter", default=None, help="PEFT LoRA adapter dir merged into --model")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--served-model-name", default=None, help="model id clients must send")
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             + ".",
             file=sys.stderr,
         )
-    model = tinyqwen.connect(args.model)
+    model = tinyqwen.connect(args.model, adapter=args.adapter)
     app = create_app(
         model,
         args.served_model_name,

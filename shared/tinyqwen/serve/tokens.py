@@ -1,14 +1,17 @@
 """Token counts and logprobs for `tinyqwen serve`: what the server needs beyond text in, text out.
 
     >>> counter = TokenCounter(llm)                                     # doctest: +SKIP
-    >>> counter.chat_prompt([{"role": "user", "content": "hi"}], None)  # doctest: +SKIP
+    >>> ids, n = counter.chat_prompt([{"role": "user", "content": "hi"}], None)  # doctest: +SKIP
+    >>> n                                                               # doctest: +SKIP
     20
     >>> text, n, finish, lp = scored_completion(llm, llm.encode("1 2 3"), Sampling(max_new_tokens=2), 1)  # doctest: +SKIP
     >>> lp["tokens"], lp["token_logprobs"][:2]                          # doctest: +SKIP
     (['1', ' ', '2', ' ', '3', ' ', '4'], [None, -5.1])
 
 A model that declares the `"tokenizer"` capability (`LLM`) gets exact counts (`encode`,
-`encode_chat`: the very ids it is fed) and token-exact `/v1/completions` logprobs:
+`encode_chat`: the very ids it is fed; the app then generates from those ids with `generate_ids`,
+so the prompt is tokenised once and `usage` / `finish_reason` are exact) and token-exact
+`/v1/completions` logprobs:
 `scored_completion` generates with the model's own `generate_ids` (the one text driver,
 `tinyqwen.text_generation`, which cuts stop strings and reports the ids behind the text) and scores
 prompt + generated ids in one forward pass (`tinyqwen.scoring.token_logprobs`). Any other ChatModel
@@ -44,20 +47,27 @@ class TokenCounter:
         return self.model.encode(text)
 
     def chat_prompt(
-        self, messages: list[dict], tools: list[dict] | None, continue_final_message: bool = False
-    ) -> int:
+        self,
+        messages: list[dict],
+        tools: list[dict] | None,
+        continue_final_message: bool = False,
+        enable_thinking: bool | None = None,
+    ) -> tuple[list[int] | None, int]:
+        """(the prompt's ids, their count): the exact ids the model will be fed with a local
+        tokenizer; else (None, `count_tokens` of the rendered template)."""
         add_generation_prompt = not continue_final_message
-        if self.exact:  # the exact ids the model will be fed
+        if self.exact:
+            extra = {} if enable_thinking is None else {"enable_thinking": enable_thinking}
             ids = self.model.encode_chat(
-                messages, tools, add_generation_prompt, continue_final_message
+                messages, tools, add_generation_prompt, continue_final_message, **extra
             )
-            return len(ids)
+            return ids, len(ids)
         from tinyqwen.chat_template import render_chat_segments
 
         segments = render_chat_segments(
             messages, tools, add_generation_prompt, continue_final_message
         )
-        return int(self.model.count_tokens("".join(t for t, _ in segments)))
+        return None, int(self.model.count_tokens("".join(t for t, _ in segments)))
 
 
 def _token_text(tok: Any, i: int) -> str:

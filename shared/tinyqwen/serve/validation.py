@@ -261,7 +261,14 @@ def check_messages(body: dict) -> list[dict]:
             raise APIError(
                 f"messages[{i}].role {_short(role)} is not supported", param=f"messages[{i}]"
             )
-        msg = {k: v for k, v in m.items() if k in ("role", "content", "tool_calls", "name")}
+        keep = ("role", "content", "tool_calls", "name")
+        msg = {k: v for k, v in m.items() if k in keep}
+        reasoning = m.get("reasoning_content")
+        if role == "assistant" and reasoning is not None:  # Qwen3's template keeps recent thoughts
+            if not isinstance(reasoning, str):
+                where = f"messages[{i}].reasoning_content"
+                raise APIError(f"{where} must be a string, got {_short(reasoning)}", param=where)
+            msg["reasoning_content"] = reasoning
         if role == "developer":  # OpenAI's newer name for the system role
             msg["role"] = "system"
         if "tool_call_id" in m:
@@ -316,6 +323,29 @@ def check_continue_final(body: dict) -> bool:
             param="continue_final_message",
         )
     return continue_final
+
+
+def check_chat_template_kwargs(body: dict) -> dict:
+    """vLLM's ``chat_template_kwargs``; the one variable our templates read is Qwen3's
+    ``enable_thinking`` (a boolean). Anything else is a 400 naming it, not silently ignored."""
+    kwargs = body.get("chat_template_kwargs")
+    if kwargs is None:
+        return {}
+    if not isinstance(kwargs, dict):
+        raise APIError(
+            f"'chat_template_kwargs' must be an object, got {_short(kwargs)}",
+            param="chat_template_kwargs",
+        )
+    unknown = sorted(set(kwargs) - {"enable_thinking"})
+    if unknown:
+        raise APIError(
+            f"chat_template_kwargs {unknown} not supported (only 'enable_thinking')",
+            param="chat_template_kwargs",
+        )
+    if "enable_thinking" in kwargs:
+        check_bool(kwargs, "enable_thinking")
+        return {"enable_thinking": kwargs["enable_thinking"]}
+    return {}
 
 
 # ---------------------------------------------------------------------------------------- others

@@ -1,7 +1,7 @@
 """The model worker of `tinyqwen serve`: one thread owns the model; requests queue and batch.
 
     >>> worker = ModelWorker(llm, max_batch_size=8, max_queue=64)      # doctest: +SKIP
-    >>> job = Job("chat", (messages, None, False), Sampling(max_new_tokens=8), batch_key=key)  # doctest: +SKIP
+    >>> job = Job("chat", (messages, None, False, None), Sampling(max_new_tokens=8), batch_key=key)  # doctest: +SKIP
     >>> worker.submit(job).result()                                     # doctest: +SKIP
     {'role': 'assistant', 'content': '...'}
 
@@ -40,7 +40,7 @@ class QueueFull(Exception):
 
 @dataclass
 class Job:
-    kind: str  # "chat" | "complete" | "embed" | "stream" | "call"
+    kind: str  # "chat" | "complete" | "generate" | "embed" | "stream" | "call"
     args: Any  # kind-specific payload (see `_call_model`); "stream": a function returning deltas
     sampling: Sampling | None = None
     batch_key: tuple | None = None  # jobs with equal non-None keys may run as one batch
@@ -140,14 +140,21 @@ class ModelWorker:
     def _call_model(self, batch: list[Job]) -> list[Any]:
         """One model call for the whole batch (its jobs share kind and sampling); a result per job."""
         job, model = batch[0], self.model
-        if job.kind == "chat":  # args: (messages, tools, continue_final_message)
-            _, tools, cont = job.args  # the same for the whole batch (part of the batch key)
+        if job.kind == "chat":  # args: (messages, tools, continue_final_message, enable_thinking)
+            _, tools, cont, thinking = job.args  # the same for the whole batch (the batch key)
             kw = dict(tools=tools, sampling=job.sampling, continue_final_message=cont)
+            if thinking is not None:  # only when asked: a model without the option never sees it
+                kw["enable_thinking"] = thinking
             if len(batch) == 1:
                 return [model.chat(job.args[0], **kw)]
             return model.chat_batch([j.args[0] for j in batch], **kw)
-        if job.kind == "complete":  # args: prompts (a request may have several)
-            it = iter(model.complete([p for j in batch for p in j.args], sampling=job.sampling))
+        if job.kind in ("complete", "generate"):  # args: prompts (a request may have several)
+            prompts = [p for j in batch for p in j.args]
+            if job.kind == "complete":  # text prompts -> texts
+                outs = model.complete(prompts, sampling=job.sampling)
+            else:  # token-id prompts -> Completions ("tokenizer" capability)
+                outs = model.generate_ids(prompts, job.sampling)
+            it = iter(outs)
             return [[next(it) for _ in j.args] for j in batch]
         if job.kind == "embed":  # args: (texts, pooling)
             emb = model.embed([t for j in batch for t in j.args[0]], pooling=job.args[1])  # [N, H]
