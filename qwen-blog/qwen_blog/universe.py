@@ -46,7 +46,7 @@ PRESETS: dict[str, dict] = {
         "sft": {"max_len": 800, "micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1,
                 "max_steps": 3, "eval_every": 3, "save_every": 3},
     },
-    "full": {  # DRAFT -- see docs/universe.md for what has been measured with it
+    "full": {  # DRAFT, never run end to end yet -- docs/universe.md says what was measured instead
         "model": {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,
                   "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": True,
                   "max_position_embeddings": 1024},
