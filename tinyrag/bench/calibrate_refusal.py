@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rerank_model:
         import tinyqwen
 
-        reranker = tinyqwen.connect(args.rerank_model)
+        from tinyrag.rerank import Reranker, rerank_format_for
+
+        fmt = rerank_format_for(args.rerank_model)  # qwen3-reranker for a Qwen3-Reranker spec
+        reranker = Reranker(tinyqwen.connect(args.rerank_model), fmt)
     rows, _ = labelled_rows(args.data, args.k, args.seed, reranker, args.limit)
     dev = [r for r in rows if r["split"] == "dev"]
     test = [r for r in rows if r["split"] == "test"]
