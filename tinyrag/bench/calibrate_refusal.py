@@ -112,7 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     reranker = None
     if args.rerank_model:
         import tinyqwen
-
         from tinyrag.rerank import Reranker, rerank_format_for
 
         fmt = rerank_format_for(args.rerank_model)  # qwen3-reranker for a Qwen3-Reranker spec
