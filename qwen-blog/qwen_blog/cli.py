@@ -1,8 +1,9 @@
-"""Command line: ``python -m qwen_blog {pretrain,sft,sample,trace,figures} ...``.
+"""Command line: ``python -m qwen_blog {pretrain,sft,universe,universe-eval,sample,trace,figures} ...``.
 
     python -m qwen_blog pretrain --config tiny --max-steps 30 --out runs/demo
     python -m qwen_blog sft --base runs/demo --lora --out runs/demo-lora
     python -m qwen_blog sample --ckpt runs/demo "小明有"
+    python -m qwen_blog universe --out runs/universe   # the tool-using model; universe-eval scores it
     python -m qwen_blog trace "你好，Qwen"            # the walkthrough's op-by-op tensor trace
     python -m qwen_blog figures --out docs/figures   # regenerate the walkthrough's figures
 
@@ -23,6 +24,14 @@ COMMANDS = {
     "sft": (
         "qwen_blog.sft",
         "instruction-tune (full or LoRA) with the loss on assistant replies only",
+    ),
+    "universe": (
+        "qwen_blog.universe",
+        "pretrain + SFT the tiny-universe model (tool calls, cited answers) end to end",
+    ),
+    "universe-eval": (
+        "qwen_blog.universe_eval",
+        "held-out metrics of a universe model: tool-call format, agent success, cited QA, refusals",
     ),
     "sample": ("qwen_blog.sample", "generate text from a trained checkpoint or adapter"),
     "trace": ("qwen_blog.trace", "print every intermediate tensor of one forward pass"),

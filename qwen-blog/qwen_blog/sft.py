@@ -36,11 +36,13 @@ IGNORE = -100
 
 
 def conversation_pieces(
-    messages: list[dict], tools: list[dict] | None = None
+    messages: list[dict], tools: list[dict] | None = None, untrained: dict | None = None
 ) -> list[tuple[str, bool, bool]]:
     """Split the rendered conversation into ``(text, is_markup, trained)`` pieces.
 
-    ``trained`` marks assistant replies plus their ``<|im_end|>``. Reply boundaries are found by
+    ``trained`` marks assistant replies plus their ``<|im_end|>``, except the character spans
+    ``untrained = {"2": [[start, end], ...]}`` of message 2's content (e.g. the tool observations
+    inside a ReAct scratchpad, which the tool writes at run time, not the model). Reply boundaries are found by
     rendering each prefix: ``render(messages[:i], add_generation_prompt=True)`` ends with
     ``<|im_start|>assistant\\n`` and ``render(messages[:i+1], add_generation_prompt=False)`` ends with
     ``<|im_end|>\\n``; the reply is what lies between (without the final newline).
@@ -61,7 +63,21 @@ def conversation_pieces(
             )
         if not upto.endswith("<|im_end|>\n"):
             raise ValueError(f"messages[{i}]: rendered assistant turn does not end with <|im_end|>")
-        spans.append((len(prefix), len(upto) - 1))
+        start, end = len(prefix), len(upto) - 1
+        holes = sorted((untrained or {}).get(str(i), []))
+        if holes:
+            content = m.get("content") or ""
+            if m.get("tool_calls") or full[start : start + len(content)] != content:
+                raise ValueError(f"messages[{i}]: untrained spans need a plain-content reply")
+        base, pos = start, start
+        for a, b in holes:
+            if not 0 <= a <= b <= len(m["content"]) or base + a < pos:
+                raise ValueError(f"messages[{i}]: untrained span [{a}, {b}] outside the content")
+            if base + a > pos:
+                spans.append((pos, base + a))
+            pos = base + b
+        if end > pos:
+            spans.append((pos, end))
     if not spans:
         raise ValueError("conversation has no assistant message to train on")
 
@@ -82,7 +98,11 @@ def conversation_pieces(
 
 
 def build_example(
-    tokenizer, messages: list[dict], tools: list[dict] | None = None, max_len: int | None = None
+    tokenizer,
+    messages: list[dict],
+    tools: list[dict] | None = None,
+    max_len: int | None = None,
+    untrained: dict | None = None,
 ) -> tuple[list[int], list[int]]:
     """Token ids and aligned labels (-100 outside assistant replies) for one conversation.
 
@@ -110,7 +130,7 @@ def build_example(
             emit(tokenizer.encode("".join(buffer)), buffer_trained)  # plain text: no specials
             buffer.clear()
 
-    for text, is_markup, trained in conversation_pieces(messages, tools):
+    for text, is_markup, trained in conversation_pieces(messages, tools, untrained):
         if trained != buffer_trained:
             flush()
             buffer_trained = trained
@@ -153,7 +173,9 @@ def tokenize_conversations(
     examples, dropped = [], 0
     for c in convs:
         try:
-            ids, labels = build_example(tokenizer, c["messages"], c.get("tools"), max_len)
+            ids, labels = build_example(
+                tokenizer, c["messages"], c.get("tools"), max_len, c.get("untrained")
+            )
         except (ValueError, KeyError) as e:
             raise ValueError(f"{c.get('where', '<conversation>')}: {e}") from None
         if sum(1 for x in labels[1:] if x != IGNORE) == 0:  # position 0 is never a target

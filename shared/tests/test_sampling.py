@@ -85,7 +85,7 @@ def test_both_backends_have_identical_signatures():
         assert inspect.signature(ours) == inspect.signature(remote), method
         proto = inspect.signature(getattr(ChatModel, method))
         assert list(proto.parameters) == list(inspect.signature(ours).parameters), method
-    assert LLM.capabilities == {"stream", "loglikelihood", "embed", "tokenizer"}
+    assert LLM.capabilities == {"stream", "loglikelihood", "embed", "rerank", "tokenizer"}
     assert OpenAIChatModel.capabilities == {"stream", "loglikelihood", "embed"}
     assert isinstance(load_tiny_random(), ChatModel)
 

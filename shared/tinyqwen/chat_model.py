@@ -30,6 +30,8 @@ Templates without thinking ignore it.
 - ``"loglikelihood"``: ``loglikelihood`` is offered (a remote server may still answer
   ``NotImplementedError``, e.g. the OpenAI cloud, which has no prompt logprobs).
 - ``"embed"``: ``embed`` is offered (same caveat for remote servers).
+- ``"rerank"``: ``rerank(query, documents)`` gives Qwen3-Reranker relevance P(yes) per document
+  (``tinyqwen.retrieval``); meaningful only when the checkpoint is a Qwen3-Reranker.
 - ``"tokenizer"``: the model runs in this process with its exact tokenizer: ``model.tokenizer``
   (a ``tinyqwen.Tokenizer``), ``model.model`` (the ``Qwen2ForCausalLM``), ``encode(text)`` and
   ``encode_chat(messages, tools, add_generation_prompt, continue_final_message)`` give the very ids
@@ -52,6 +54,7 @@ if TYPE_CHECKING:  # numpy and the Sampling type are only needed for the annotat
 STREAM = "stream"
 LOGLIKELIHOOD = "loglikelihood"
 EMBED = "embed"
+RERANK = "rerank"
 TOKENIZER = "tokenizer"
 
 

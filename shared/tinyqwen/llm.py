@@ -95,7 +95,7 @@ def assistant_message(text: str, thinking: bool | None = None) -> dict:
 class LLM:
     """Model + tokenizer + chat template: the local implementation of ``tinyqwen.ChatModel``."""
 
-    capabilities = frozenset({"stream", "loglikelihood", "embed", "tokenizer"})
+    capabilities = frozenset({"stream", "loglikelihood", "embed", "rerank", "tokenizer"})
 
     def __init__(
         self,

@@ -112,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     reranker = None
     if args.rerank_model:
         import tinyqwen
+        from tinyrag.rerank import Reranker, rerank_format_for
 
-        reranker = tinyqwen.connect(args.rerank_model)
+        fmt = rerank_format_for(args.rerank_model)  # qwen3-reranker for a Qwen3-Reranker spec
+        reranker = Reranker(tinyqwen.connect(args.rerank_model), fmt)
     rows, _ = labelled_rows(args.data, args.k, args.seed, reranker, args.limit)
     dev = [r for r in rows if r["split"] == "dev"]
     test = [r for r in rows if r["split"] == "test"]

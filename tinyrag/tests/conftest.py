@@ -60,7 +60,13 @@ class ScriptedModel:
     def count_tokens(self, text: str) -> int:
         return len(text) // 2
 
-    def embed(self, texts: list[str], pooling: str = "last") -> np.ndarray:
+    def embed(
+        self, texts: list[str], pooling: str = "last", *, instruction: str | None = None
+    ) -> np.ndarray:
+        if instruction is not None:  # the ChatModel contract: Qwen3-Embedding query format
+            from tinyqwen.retrieval import embedding_query
+
+            texts = [embedding_query(instruction, t) for t in texts]
         self.calls.append(("embed", list(texts)))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):

@@ -12,7 +12,8 @@ idf-weighted coverage of the question's content words) is compared with ``min_su
 Below it the answer is the explicit refusal "The documents do not say." / "文档中没有提到。" and no
 model is called.
 
-Reranking: ``rerank_model`` (a model with ``loglikelihood``) re-sorts the top ``rerank_top``
+Reranking: ``rerank_model`` (a ``tinyrag.rerank.Reranker`` -- Qwen3-Reranker scoring or yes/no
+log-likelihood -- or a chat model with ``loglikelihood``) re-sorts the top ``rerank_top``
 retrieved passages by its yes/no judgement (``tinyrag.rerank``) before the gate and the prompt; its
 P(yes) >= 0.5 for the best passage also passes the gate (a semantic signal: a paraphrase with no
 shared content word is answered when the reranker judges the passage relevant).

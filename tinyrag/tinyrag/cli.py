@@ -157,20 +157,23 @@ def _print_answer(a: Any, streamed: bool, as_json: bool) -> None:
 
 
 def _reranker(args: argparse.Namespace, model: Any) -> Any:
-    """The reranking model: ``--rerank-model``, else the chat model when ``--rerank`` is given.
+    """The reranker: ``--rerank-model``, else the chat model when ``--rerank`` is given, judging in
+    ``--rerank-format`` (auto: qwen3-reranker for a spec naming Qwen3-Reranker, else yes-no).
     Reranking is on by default when a reranker is configured; ``--no-rerank`` turns it off."""
     if args.rerank is False:
         return None
-    from tinyqwen.chat_model import LOGLIKELIHOOD
+    from tinyrag.rerank import Reranker, rerank_format_for
 
-    reranker = _connect(args.rerank_model) if args.rerank_model else None
-    if reranker is None and args.rerank:
+    fmt = getattr(args, "rerank_format", "auto")
+    judge = _connect(args.rerank_model) if args.rerank_model else None
+    if judge is None and args.rerank:
         if model is None:
             raise ValueError("--rerank needs a model to judge passages (--rerank-model or --model)")
-        reranker = model
-    if reranker is not None and LOGLIKELIHOOD not in reranker.capabilities:
-        raise ValueError(f"{reranker.name} cannot rerank: it offers no log-likelihoods")
-    return reranker
+        judge = model
+    if judge is None:
+        return None
+    spec = args.rerank_model or args.model or ""
+    return Reranker(judge, rerank_format_for(spec) if fmt == "auto" else fmt)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -298,6 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--k1", type=float, default=1.2)
         sp.add_argument("--b", type=float, default=0.75)
 
+    def rerank_opts(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--rerank-model", help="tinyqwen spec of the reranking model")
+        sp.add_argument(
+            "--rerank-format", choices=["auto", "yes-no", "qwen3-reranker"], default="auto",
+            help="qwen3-reranker: tinyqwen's Qwen3-Reranker scoring (LLM.rerank); yes-no: any "
+            "chat model's yes/no log-likelihood; auto: qwen3-reranker when the spec names "
+            "Qwen3-Reranker",
+        )  # fmt: skip
+        sp.add_argument("--rerank-top", type=int, default=10, help="passages to rerank")
+
     def query_opts(sp: argparse.ArgumentParser, k: int) -> None:
         sp.add_argument("--index", required=True, help="index folder")
         sp.add_argument("--k", type=int, default=k)
@@ -364,11 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--max-new-tokens", type=int, default=512)
         sp.add_argument(
             "--rerank", action=argparse.BooleanOptionalAction, default=None,
-            help="rerank the top passages by a model's yes/no log-likelihood (default: on when "
+            help="rerank the top passages by a model's yes/no judgement (default: on when "
             "--rerank-model is given; --rerank alone uses --model)",
         )  # fmt: skip
-        sp.add_argument("--rerank-model", help="tinyqwen spec of the reranking model")
-        sp.add_argument("--rerank-top", type=int, default=10, help="passages to rerank")
+        rerank_opts(sp)
         if name == "chat":
             sp.add_argument(
                 "--verbose", action="store_true", help="show the standalone query and support"
@@ -403,8 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rerank", action=argparse.BooleanOptionalAction, default=None,
         help="rerank with --rerank-model (or --model) before scoring",
     )  # fmt: skip
-    sp.add_argument("--rerank-model", help="tinyqwen spec of the reranking model")
-    sp.add_argument("--rerank-top", type=int, default=10, help="passages to rerank")
+    rerank_opts(sp)
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_eval)
 

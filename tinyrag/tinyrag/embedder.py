@@ -10,8 +10,10 @@ documents are embedded as they are, and the sentence vector is the last token's 
     Query: Qwen2 用的是什么位置编码？             Query:Qwen2 用的是什么位置编码？
 
 ``query_format_for(spec)`` picks qwen3-embedding for a spec naming Qwen3-Embedding, else gte-qwen2.
-(Qwen3-Embedding's tokenizer also appends ``<|endoftext|>`` to every text; tinyqwen's ``LLM.embed``
-does that from the checkpoint's ``tokenizer.json``.)
+Qwen3-Embedding queries are formatted by tinyqwen, the one source of its recipe: they are sent as
+``model.embed(queries, instruction=...)`` (``tinyqwen.retrieval.embedding_query``; ``LLM.embed``
+also appends the ``<|endoftext|>`` the checkpoint's tokenizer adds). gte-Qwen2's format (the space)
+is written here, since tinyqwen has no gte recipe.
 
     >>> emb = Embedder(tinyqwen.connect("tiny-random"))       # doctest: +SKIP
     >>> emb.embed_documents(["RoPE ..."]).shape               # doctest: +SKIP
@@ -31,13 +33,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyqwen.chat_model import EMBED, ChatModel
+from tinyqwen.retrieval import embedding_query
 from tinyrag.vector_store import normalize
 
 DEFAULT_INSTRUCTION = "Given a question, retrieve passages that answer it"
-QUERY_FORMATS = {
-    "gte-qwen2": "Instruct: {instruction}\nQuery: {query}",
-    "qwen3-embedding": "Instruct: {instruction}\nQuery:{query}",
-}
+QUERY_FORMATS = ("gte-qwen2", "qwen3-embedding")
+GTE_QWEN2_QUERY = "Instruct: {instruction}\nQuery: {query}"  # gte-Qwen2 model card
 
 
 def query_format_for(spec: str) -> str:
@@ -72,15 +73,21 @@ class Embedder:
         return str(self.model.name)
 
     def query_text(self, query: str) -> str:
+        """The text a query is embedded as (what the model sees)."""
         if self.instruction is None:
             return query
-        return QUERY_FORMATS[self.query_format].format(instruction=self.instruction, query=query)
+        if self.query_format == "qwen3-embedding":
+            return embedding_query(self.instruction, query)
+        return GTE_QWEN2_QUERY.format(instruction=self.instruction, query=query)
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], instruction: str | None = None) -> np.ndarray:
+        """``instruction``: passed to ``model.embed``, which formats each text as a
+        Qwen3-Embedding query (tinyqwen's recipe)."""
+        extra = {} if instruction is None else {"instruction": instruction}
         parts = []
         for i in range(0, len(texts), self.batch_size):
             batch = list(texts[i : i + self.batch_size])
-            v = np.asarray(self.model.embed(batch, pooling=self.pooling), dtype=np.float32)
+            v = np.asarray(self.model.embed(batch, pooling=self.pooling, **extra), dtype=np.float32)
             if v.ndim != 2 or v.shape[0] != len(batch):
                 raise ValueError(
                     f"{self.name}.embed returned shape {v.shape} for {len(batch)} texts; "
@@ -95,4 +102,6 @@ class Embedder:
         return self._embed(texts)
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        if self.query_format == "qwen3-embedding" and self.instruction is not None:
+            return self._embed(list(queries), instruction=self.instruction)
         return self._embed([self.query_text(q) for q in queries])

@@ -35,8 +35,9 @@ means the same in BM25, dense and hybrid mode and after reranking.
 
 With a reranker (``answer_question(..., rerank_model=...)``), its judgement is a second, semantic
 signal: a question is also answered when the reranker gives the best passage P(yes) >= 0.5
-(``log p(yes) - log p(no) >= 0``, the model's own decision -- not calibrated here: no checkpoint
-is available to this project's tests; run the bench with one to measure it).
+(``log p(yes) - log p(no) >= 0``, the model's own decision; with a Qwen3-Reranker this P(yes) is
+tinyqwen's ``LLM.rerank``, see ``tinyrag.rerank``) -- not calibrated here: no checkpoint is
+available to this project's tests; run the bench with one to measure it).
 
 Limits: lexical. A paraphrase that shares no content word with any passage is still refused;
 calibrated on Chinese Wikipedia questions (CMRC), not on technical docs or English.

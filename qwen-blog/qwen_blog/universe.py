@@ -1,0 +1,194 @@
+"""``python -m qwen_blog universe``: pretrain + SFT a small Qwen2 that calls tools and answers from documents.
+
+    python -m qwen_blog universe --out runs/universe                   # the full recipe (see PRESETS)
+    python -m qwen_blog universe --out runs/u-smoke --preset smoke     # seconds: the pipeline, not a model
+    python -m qwen_blog universe --out runs/universe --resume          # continue an interrupted run
+    python -m qwen_blog universe-eval --model runs/universe/model      # held-out metrics
+
+Stages, each resumable through :mod:`qwen_blog.trainer` (``OUT/<stage>/step-N`` checkpoints):
+
+1. ``OUT/data/``: the instruction corpus (:mod:`qwen_blog.universe_corpus`; ``train.jsonl`` and the
+   held-out ``test.jsonl``) and the pretraining text -- the toy world of :mod:`qwen_blog.corpus`, copy
+   drills (numbers and names repeated later in the text) and the *rendered* training conversations, so
+   pretraining already sees the long tool/RAG prompts it will be fine-tuned on.
+2. ``OUT/pretrain/``: next-token pretraining from scratch (``qwen_blog pretrain``).
+3. ``OUT/sft/``: full fine-tuning with the loss on assistant replies only (``qwen_blog sft``; the
+   observations inside a ReAct scratchpad are not trained either).
+4. ``OUT/model/``: the final checkpoint in Hugging Face layout -- ``config.json``,
+   ``model.safetensors``, ``tokenizer.json``, ``tokenizer_config.json`` with the Qwen2.5 chat template,
+   ``generation_config.json`` -- loadable by tinyqwen and ``transformers.AutoModelForCausalLM``.
+
+Limits: the preset is the recipe; change it by editing ``PRESETS`` (or a JSON file given to
+``--preset``) -- the stages take no other flags. The ``full`` preset is a draft until the recipe
+exploration in ``docs/universe.md`` finds settings that meet the issue's metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ASSETS = Path(__file__).with_name("assets")
+CHAT_TEMPLATE = ASSETS / "qwen2.5_chat_template.jinja"
+
+# A preset = model shape + data sizes + the two stages' training settings.
+PRESETS: dict[str, dict] = {
+    "smoke": {  # the pipeline end to end in seconds (tests); the model learns nothing useful
+        "model": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                  "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": True,
+                  "max_position_embeddings": 1024},
+        "data": {"n_train": 40, "n_test": 14, "n_pretrain_docs": 200, "n_copy_docs": 50},
+        "pretrain": {"seq_len": 64, "micro_batch_size": 4, "grad_accum": 1, "lr": 3e-3,
+                     "warmup_steps": 1, "max_steps": 3, "eval_every": 3, "save_every": 3},
+        "sft": {"max_len": 800, "micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1,
+                "max_steps": 3, "eval_every": 3, "save_every": 3},
+    },
+    "full": {  # DRAFT, never run end to end yet -- docs/universe.md says what was measured instead
+        "model": {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,
+                  "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": True,
+                  "max_position_embeddings": 1024},
+        "data": {"n_train": 8000, "n_test": 300, "n_pretrain_docs": 3000, "n_copy_docs": 3000},
+        "pretrain": {"seq_len": 512, "micro_batch_size": 8, "grad_accum": 1, "lr": 2e-3,
+                     "warmup_steps": 30, "max_steps": 600, "eval_every": 100, "save_every": 100},
+        "sft": {"max_len": 800, "micro_batch_size": 8, "lr": 1e-3, "warmup_steps": 20,
+                "max_steps": 1200, "eval_every": 200, "save_every": 100},
+    },
+}  # fmt: skip
+
+
+def load_preset(spec: str) -> dict:
+    """A preset by name, or a JSON file with the same four sections."""
+    if spec in PRESETS:
+        return json.loads(json.dumps(PRESETS[spec]))  # a deep copy
+    p = Path(spec)
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"--preset {spec!r}: not a preset ({', '.join(PRESETS)}) nor a file"
+        )
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{p}: not valid JSON ({e})") from None
+    missing = {"model", "data", "pretrain", "sft"} - set(d if isinstance(d, dict) else {})
+    if missing:
+        raise ValueError(f"{p}: missing section(s) {sorted(missing)}")
+    return d
+
+
+def write_data(out: Path, preset: dict, seed: int) -> dict[str, Path]:
+    """The instruction corpus and the pretraining text under ``out/data`` (kept if already there)."""
+    from qwen_blog import corpus, universe_corpus
+    from qwen_blog.sft import conversation_pieces
+    from tinyqwen.atomic import atomic_write_text
+
+    d = out / "data"
+    paths = {"train": d / "train.jsonl", "test": d / "test.jsonl", "pretrain": d / "pretrain.jsonl"}
+    if all(p.is_file() for p in paths.values()):
+        return paths
+    cfg = preset["data"]
+    universe_corpus.write_universe_corpus(d, cfg["n_train"], cfg["n_test"], seed)
+    docs = corpus.pretrain_documents(cfg["n_pretrain_docs"], seed)
+    docs += universe_corpus.copy_documents(cfg["n_copy_docs"], seed)
+    for line in paths["train"].read_text(encoding="utf-8").splitlines():
+        c = json.loads(line)  # the conversation as the model will see it, markup included as text
+        docs.append("".join(t for t, _, _ in conversation_pieces(c["messages"], c.get("tools"))))
+    text = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in docs)
+    atomic_write_text(paths["pretrain"], text)
+    return paths
+
+
+def _stage_args(build_parser, argv: list[str], settings: dict) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    for k, v in settings.items():
+        setattr(args, k, v)
+    return args
+
+
+def _finished(stage_dir: Path, max_steps: int) -> bool:
+    from qwen_blog.checkpointing import latest_checkpoint
+
+    last = latest_checkpoint(stage_dir)
+    return last is not None and last.name == f"step-{max_steps:06d}"
+
+
+def export_model(src: Path, dst: Path) -> Path:
+    """Copy checkpoint ``src`` to ``dst`` (HF layout) and add the chat template + generation config."""
+    from tinyqwen.atomic import atomic_write_text
+
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "vocab.json", "merges.txt"):
+        shutil.copy2(src / name, tmp / name)
+    tok_cfg = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
+    tok_cfg["chat_template"] = CHAT_TEMPLATE.read_text(encoding="utf-8")
+    atomic_write_text(
+        tmp / "tokenizer_config.json", json.dumps(tok_cfg, indent=2, ensure_ascii=False)
+    )
+    cfg = json.loads((src / "config.json").read_text(encoding="utf-8"))
+    gen = {"bos_token_id": cfg.get("bos_token_id"), "eos_token_id": cfg.get("eos_token_id"),
+           "do_sample": False, "max_new_tokens": 256}  # fmt: skip
+    atomic_write_text(tmp / "generation_config.json", json.dumps(gen, indent=2) + "\n")
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
+    return dst
+
+
+def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = p or argparse.ArgumentParser(prog="qwen_blog universe", description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--preset", default="full", help=f"{' | '.join(PRESETS)} | path/to/preset.json")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the stages from their latest checkpoints"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="start over in an --out that has checkpoints"
+    )
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from qwen_blog import pretrain, sft
+    from qwen_blog.checkpointing import latest_checkpoint
+    from tinyqwen.atomic import atomic_write_text
+
+    preset = load_preset(args.preset)
+    out = Path(args.out)
+    if args.overwrite:
+        for stage in ("pretrain", "sft", "model", "data"):
+            shutil.rmtree(out / stage, ignore_errors=True)
+    paths = write_data(out, preset, args.seed)
+    common = ["--device", args.device, "--seed", str(args.seed)] + (
+        ["--no-progress"] if args.no_progress else []
+    )
+
+    # stage 2: pretrain; the model shape travels as a pretrain JSON config
+    config = out / "data" / "model_config.json"
+    atomic_write_text(config, json.dumps({"model": preset["model"], "train": preset["pretrain"]}))
+    pre_dir = out / "pretrain"
+    if not _finished(pre_dir, preset["pretrain"]["max_steps"]):
+        resume = ["--resume"] if latest_checkpoint(pre_dir) is not None and args.resume else []
+        argv = ["--config", str(config), "--data", str(paths["pretrain"]), "--out", str(pre_dir),
+                "--tokenizer", "tiny-random", *resume, *common]  # fmt: skip
+        pretrain.run(pretrain.build_parser().parse_args(argv))
+    # stage 3: SFT on the training split, assistant-only loss
+    sft_dir = out / "sft"
+    if not _finished(sft_dir, preset["sft"]["max_steps"]):
+        resume = ["--resume"] if latest_checkpoint(sft_dir) is not None and args.resume else []
+        argv = ["--base", str(pre_dir), "--data", str(paths["train"]), "--out", str(sft_dir),
+                *resume, *common]  # fmt: skip
+        sft.run(_stage_args(sft.build_parser, argv, preset["sft"]))
+    model_dir = export_model(latest_checkpoint(sft_dir), out / "model")
+    print(f"model: {model_dir} (held-out split: {paths['test']}); evaluate with "
+          f"python -m qwen_blog universe-eval --model {model_dir}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))

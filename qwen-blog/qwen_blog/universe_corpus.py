@@ -1,0 +1,477 @@
+"""The ``tiny-universe`` instruction corpus: tool calls, grounded answers with ``[n]``, refusals, chat.
+
+Every conversation is generated from a seed, in Chinese and English, in the *exact* prompt formats the
+mini-projects send at run time, so a model trained on it works with them unchanged:
+
+* ``calc_qwen`` / ``clock_qwen``: tinyagent's ``qwen`` protocol -- OpenAI messages plus tool schemas,
+  rendered by tinyqwen's Qwen2.5 template (``<tools>`` in the system prompt, ``<tool_call>`` blocks in
+  the reply, ``<tool_response>`` for the result);
+* ``calc_react`` / ``clock_react``: tinyagent's ``react`` protocol -- its system prompt and one open
+  assistant scratchpad ``Thought: ... Action: ... Action Input: {...}\\nObservation: ...\\nThought: ...
+  Final Answer: ...``; the observation text is marked untrained (``"untrained"``: character spans of
+  the assistant message), because at run time the tool writes it, not the model;
+* ``rag`` / ``refuse``: tinyrag's answer prompt (its system message, numbered ``[n] (location)`` sources,
+  ``问题：``/``Question:``); the reply cites the right source as ``[n]`` or is tinyrag's refusal
+  sentence when no source holds the answer;
+* ``chat``: short plain conversation (greetings, what the model can do).
+
+Train/test split by *template and entity*: each task's question templates are split (the last
+template of every list is held out), and so are its entities -- operand pairs for arithmetic (by a
+hash of the pair), cities for the clock, the fictional towns/people of the documents. The test split
+therefore asks questions worded in ways the model never saw, about things it never saw.
+
+    >>> convs = universe_conversations("train", n=7, seed=0)
+    >>> sorted({c["task"] for c in convs}) == sorted(TASKS)
+    True
+    >>> c = universe_conversations("test", n=1, seed=0, tasks=["calc_qwen"])[0]
+    >>> c["messages"][1]["tool_calls"][0]["function"]["name"], c["answer"] == c["messages"][2]["content"]
+    ('calculator', True)
+
+Limits: a toy world -- integers up to 3 digits, four unit conversions, three-sentence documents. The
+constants below copy tinyagent's tool schemas and ReAct prompt and tinyrag's answer prompt; the tests
+check them against those packages (when installed), so a change there is caught here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tinyqwen.atomic import atomic_write_text
+
+TASKS = ["calc_qwen", "calc_react", "clock_qwen", "clock_react", "rag", "refuse", "chat"]
+WEIGHTS = {"calc_qwen": 3, "calc_react": 2, "clock_qwen": 1, "clock_react": 1, "rag": 3,
+           "refuse": 1, "chat": 1}  # fmt: skip
+
+# --- tinyagent's tool schemas (tinyagent/tools/calculator.py, clock.py; checked in tests) ----------
+CALCULATOR_SCHEMA = {"type": "function", "function": {
+    "name": "calculator", "description": "Evaluate an arithmetic expression and return the number.",
+    "parameters": {"type": "object", "properties": {"expression": {"type": "string", "description":
+        'the expression, e.g. "2 * (3 + 4) ** 2" or "sqrt(2) / 3". Supports + - * / // % **, '
+        "parentheses, sqrt, log, exp, sin, cos, tan, floor, ceil, abs, round, min, max, pi and e."}},
+        "required": ["expression"]}}}  # fmt: skip
+CLOCK_SCHEMA = {"type": "function", "function": {
+    "name": "current_time", "description": "Get the current date, time and weekday.",
+    "parameters": {"type": "object", "properties": {"timezone_name": {"type": "string",
+        "description": 'an IANA time zone such as "Asia/Shanghai" or "America/New_York".',
+        "default": "UTC"}}}}}  # fmt: skip
+TOOL_SETS = [[CALCULATOR_SCHEMA, CLOCK_SCHEMA], [CALCULATOR_SCHEMA], [CLOCK_SCHEMA]]
+
+# --- tinyagent's ReAct system prompt (tinyagent/react.py react_system_prompt; checked in tests) --------
+REACT_FORMAT = """Use the following format:
+
+Question: the input question you must answer
+Thought: you should always think about what to do
+Action: the action to take, should be one of [{names}]
+Action Input: the input to the action, as a JSON object
+Observation: the result of the action
+... (this Thought/Action/Action Input/Observation can be repeated zero or more times)
+Thought: I now know the final answer
+Final Answer: the final answer to the original input question"""
+
+
+def react_system(schemas: list[dict]) -> str:
+    lines = [
+        "Answer the following questions as best you can. You have access to the following tools:",
+        "",
+    ]
+    for s in schemas:
+        f = s["function"]
+        params = json.dumps(f["parameters"], ensure_ascii=False)
+        lines.append(f"{f['name']}: {f['description']} Parameters: {params}")
+    names = ", ".join(s["function"]["name"] for s in schemas)
+    return "\n".join([*lines, "", REACT_FORMAT.format(names=names), "", "Begin!"])
+
+
+# --- tinyrag's answer prompt (tinyrag/answer.py build_messages; checked in tests) ---------------------
+RAG_SYSTEM = {
+    "zh": (
+        "你是一个严谨的问答助手。只根据下面编号的资料回答问题，每个论断后用 [n] 标注所依据的资料编号"
+        "（可以有多个，如 [1][3]）。如果资料中没有答案，只回答：文档中没有提到。"
+    ),
+    "en": (
+        "You are a careful assistant. Answer only from the numbered sources below and cite the "
+        "source of every claim as [n] (several are fine, e.g. [1][3]). If the sources do not "
+        "contain the answer, reply only: The documents do not say."
+    ),
+}
+REFUSAL = {"zh": "文档中没有提到。", "en": "The documents do not say."}
+
+
+def rag_messages(question: str, sources: list[tuple[str, str]], lang: str) -> list[dict]:
+    """tinyrag's prompt for ``sources`` = [(location, text), ...] numbered from 1."""
+    blocks = [f"[{i}] ({loc})\n{text.strip()}" for i, (loc, text) in enumerate(sources, 1)]
+    label = ("资料" if lang == "zh" else "Sources") + ":\n\n" + "\n\n".join(blocks)
+    q = ("问题：" if lang == "zh" else "Question: ") + question.strip()
+    return [
+        {"role": "system", "content": RAG_SYSTEM[lang]},
+        {"role": "user", "content": f"{label}\n\n{q}"},
+    ]
+
+
+# --- templates: the LAST entry of every list is the held-out (test) template --------------------------
+OPS = {"+": ("加", "plus"), "-": ("减", "minus"), "*": ("乘以", "times")}
+CALC_ZH = ["{a}{op}{b}等于多少？", "请帮我算一下 {a} {sym} {b}。", "计算：{a}{op}{b}", "{a} {sym} {b} 是多少？",
+           "帮我算算{a}{op}{b}的结果。"]  # fmt: skip
+CALC_EN = ["What is {a} {op} {b}?", "Compute {a} {sym} {b}.", "Please calculate {a} {op} {b}.",
+           "How much is {a} {sym} {b}?", "Can you work out {a} {op} {b} for me?"]  # fmt: skip
+# unit conversions: (zh from, zh to, en from, en to, factor)
+UNITS = [("千米", "米", "kilometers", "meters", 1000), ("小时", "分钟", "hours", "minutes", 60),
+         ("千克", "克", "kilograms", "grams", 1000), ("米", "厘米", "meters", "centimeters", 100),
+         ("分钟", "秒", "minutes", "seconds", 60)]  # fmt: skip
+UNIT_ZH = ["{a}{u1}是多少{u2}？", "{a}{u1}等于几{u2}？", "把{a}{u1}换算成{u2}。"]
+UNIT_EN = ["How many {u2} are {a} {u1}?", "Convert {a} {u1} to {u2}.", "{a} {u1} is how many {u2}?"]
+CALC_ANSWER = {
+    "zh": "{expr} = {value}，答案是 {value}。",
+    "en": "{expr} = {value}, so the answer is {value}.",
+}
+UNIT_ANSWER = {"zh": "{a}{u1}等于 {value}{u2}。", "en": "{a} {u1} is {value} {u2}."}
+
+CLOCK_ZH = [
+    "现在几点了？",
+    "今天是几号？",
+    "今天星期几？",
+    "请告诉我现在的时间。",
+    "现在是什么日期和时间？",
+]
+CLOCK_EN = ["What time is it now?", "What is today's date?", "What day of the week is it today?",
+            "Tell me the current time.", "Which date and time is it right now?"]  # fmt: skip
+CLOCK_CITY_ZH = [
+    "{city}现在几点？",
+    "{city}今天是几号？",
+    "{city}现在是星期几？",
+    "请查一下{city}的当前时间。",
+]
+CLOCK_CITY_EN = ["What time is it in {city}?", "What is the date in {city} today?",
+                 "What weekday is it in {city}?", "Look up the current time in {city}."]  # fmt: skip
+# (zh name, en name, IANA zone) -- the last three are held out (test entities)
+CITIES = [("上海", "Shanghai", "Asia/Shanghai"), ("东京", "Tokyo", "Asia/Tokyo"),
+          ("伦敦", "London", "Europe/London"), ("纽约", "New York", "America/New_York"),
+          ("柏林", "Berlin", "Europe/Berlin"), ("莫斯科", "Moscow", "Europe/Moscow"),
+          ("迪拜", "Dubai", "Asia/Dubai"), ("新加坡", "Singapore", "Asia/Singapore"),
+          ("首尔", "Seoul", "Asia/Seoul"), ("巴黎", "Paris", "Europe/Paris"),
+          ("悉尼", "Sydney", "Australia/Sydney"), ("芝加哥", "Chicago", "America/Chicago"),
+          ("曼谷", "Bangkok", "Asia/Bangkok"), ("开罗", "Cairo", "Africa/Cairo"),
+          ("罗马", "Rome", "Europe/Rome")]  # fmt: skip
+N_TEST_CITIES = 3
+
+# documents about fictional places: (zh attribute, en attribute, zh question, en question, values)
+TOWNS_ZH = ["青石镇", "白沙村", "云溪镇", "松林村", "明月镇", "落霞村", "金川镇", "碧水村", "石门镇",
+            "桃源村", "柳岸镇", "望山村", "红枫镇", "清泉村", "长河镇", "竹溪村"]  # fmt: skip
+TOWNS_EN = ["Stonebrook", "Whitesand", "Cloudcreek", "Pinewood", "Moonvale", "Redhill", "Goldriver",
+            "Bluewater", "Gatestone", "Peachfield", "Willowbank", "Hillview", "Mapleton",
+            "Clearspring", "Longriver", "Bamboodale"]  # fmt: skip
+N_TEST_TOWNS = 4
+ATTRS = [
+    ("人口", "population", "{t}有多少人口？", "What is the population of {t}?",
+     "{t}的人口是{v}。", "{t} has a population of {v}.", lambda r: str(r.randint(800, 98000))),
+    ("建立年份", "founding year", "{t}是哪一年建立的？", "In which year was {t} founded?",
+     "{t}建于{v}年。", "{t} was founded in {v}.", lambda r: str(r.randint(1200, 1990))),
+    ("特产", "local product", "{t}的特产是什么？", "What is the local product of {t}?",
+     "{t}的特产是{v}。", "The local product of {t} is {v}.", None),
+    ("海拔", "altitude", "{t}的海拔是多少米？", "How high above sea level is {t}, in meters?",
+     "{t}的海拔是{v}米。", "{t} lies {v} meters above sea level.", lambda r: str(r.randint(5, 4800))),
+]  # fmt: skip
+PRODUCTS = [("茶叶", "tea"), ("蜂蜜", "honey"), ("瓷器", "porcelain"), ("竹篮", "bamboo baskets"),
+            ("葡萄", "grapes"), ("丝绸", "silk"), ("米酒", "rice wine"), ("木雕", "wood carvings")]  # fmt: skip
+RAG_Q_ALT_ZH = "请问{t}的{attr}是什么？"  # the held-out (test) question wording
+RAG_Q_ALT_EN = "Tell me the {attr} of {t}."
+RAG_ANSWER = {"zh": "{t}的{attr}是{v} [{n}]。", "en": "The {attr} of {t} is {v} [{n}]."}
+DIRS = ["notes", "wiki", "docs", "archive"]
+
+CHAT = [
+    ("你好", "你好！我可以帮你算数、查时间，或者根据资料回答问题。"),
+    ("Hello!", "Hello! I can do arithmetic, tell the time, or answer questions from documents."),
+    ("你是谁？", "我是 tiny-universe，一个在 CPU 上从零训练的小模型。"),
+    ("Who are you?", "I am tiny-universe, a small model trained from scratch on a CPU."),
+    ("谢谢你！", "不客气！"),
+    ("Thank you!", "You're welcome!"),
+    ("你能做什么？", "我会调用计算器和时钟工具，也会根据给定的资料回答问题并标注来源。"),
+    ("What can you do?", "I can call a calculator and a clock, and answer from given sources with citations."),
+    ("再见", "再见，祝你今天愉快！"),
+    ("Goodbye", "Goodbye, have a nice day!"),
+]  # fmt: skip
+N_TEST_CHAT = 2  # the last two pairs
+
+
+def _split_list(items: list, split: str, n_test: int = 1) -> list:
+    return items[:-n_test] if split == "train" else items[-n_test:]
+
+
+def _is_test_pair(a: int, b: int) -> bool:
+    """Operand pairs are split by a hash: ~1 in 5 pairs belongs to the test split."""
+    return hashlib.sha256(f"{a},{b}".encode()).digest()[0] % 5 == 0
+
+
+def _operands(rng: random.Random, split: str, op: str) -> tuple[int, int]:
+    while True:
+        digits = rng.choice([1, 2, 2, 3, 3])
+        a = rng.randint(2, 10**digits - 1)
+        b = rng.randint(2, 99 if op == "*" else 10 ** rng.choice([1, 2, 3]) - 1)
+        if op == "-" and b > a:
+            a, b = b, a
+        if _is_test_pair(a, b) == (split == "test"):
+            return a, b
+
+
+def _format_number(x: int | float) -> str:
+    """tinyagent's calculator output: integers exactly, floats to 12 significant digits."""
+    return str(x) if isinstance(x, int) else f"{x:.12g}"
+
+
+def _calc_item(rng: random.Random, split: str, lang: str) -> dict:
+    """question, expression, value, final answer for one arithmetic or unit question."""
+    if rng.random() < 0.25:
+        zf, zt, ef, et, factor = rng.choice(UNITS)
+        a = rng.randint(2, 99)
+        while _is_test_pair(a, factor) != (split == "test"):
+            a = rng.randint(2, 99)
+        u1, u2 = (zf, zt) if lang == "zh" else (ef, et)
+        tpl = rng.choice(_split_list(UNIT_ZH if lang == "zh" else UNIT_EN, split))
+        expr, value = f"{a} * {factor}", str(a * factor)
+        return {"question": tpl.format(a=a, u1=u1, u2=u2), "expression": expr, "value": value,
+                "answer": UNIT_ANSWER[lang].format(a=a, u1=u1, u2=u2, value=value)}  # fmt: skip
+    op = rng.choice(list(OPS))
+    a, b = _operands(rng, split, op)
+    word = OPS[op][0 if lang == "zh" else 1]
+    tpl = rng.choice(_split_list(CALC_ZH if lang == "zh" else CALC_EN, split))
+    expr = f"{a} {op} {b}"
+    value = _format_number(eval(expr))  # our own two-integer expression, never user text
+    return {"question": tpl.format(a=a, b=b, op=word, sym=op), "expression": expr, "value": value,
+            "answer": CALC_ANSWER[lang].format(expr=expr, value=value)}  # fmt: skip
+
+
+def _clock_item(rng: random.Random, split: str, lang: str) -> dict:
+    """question, timezone argument, a fake clock reading (tinyagent's now_text format), answer."""
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    moment = start + timedelta(seconds=rng.randrange(3 * 365 * 86400))
+    kind = rng.randrange(3)  # 0 time, 1 date, 2 weekday
+    if rng.random() < 0.6:
+        zh, en, zone = rng.choice(_split_list(CITIES, split, N_TEST_CITIES))
+        tpls = CLOCK_CITY_ZH if lang == "zh" else CLOCK_CITY_EN
+        tpl = _split_list(tpls, split)[kind % len(_split_list(tpls, split))]
+        question, args = tpl.format(city=zh if lang == "zh" else en), {"timezone_name": zone}
+    else:
+        zone = "UTC"
+        tpl = _split_list(CLOCK_ZH if lang == "zh" else CLOCK_EN, split)
+        question, args = rng.choice(tpl), {}
+        kind = {0: 0, 1: 1, 2: 2, 3: 0, 4: 1}[
+            (CLOCK_ZH if lang == "zh" else CLOCK_EN).index(question)
+        ]
+    local = moment.astimezone(timezone.utc if zone == "UTC" else ZoneInfo(zone))
+    offset = local.strftime("%z")
+    # tinyagent.tools.clock.now_text's format
+    observation = (
+        f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{offset[:3]}:{offset[3:]}), {local:%A}"
+    )
+    weekdays_zh = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
+    if lang == "zh":
+        answer = [f"现在是 {local:%H:%M}。", f"今天是 {local:%Y-%m-%d}。",
+                  f"今天是{weekdays_zh[local.weekday()]}（{local:%A}）。"][kind]  # fmt: skip
+    else:
+        answer = [f"It is {local:%H:%M} now.", f"Today is {local:%Y-%m-%d}.",
+                  f"Today is {local:%A}."][kind]  # fmt: skip
+    key = [f"{local:%H:%M}", f"{local:%Y-%m-%d}", f"{local:%A}"][kind]
+    return {"question": question, "arguments": args, "observation": observation, "answer": answer,
+            "value": key}  # fmt: skip
+
+
+def _tool_conversation(item: dict, name: str, schemas: list[dict], protocol: str) -> dict:
+    """One tool round trip in the ``qwen`` or ``react`` protocol of tinyagent."""
+    args = item["arguments"]
+    if protocol == "qwen":
+        call = {"id": "call_0", "type": "function",
+                "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}}  # fmt: skip
+        messages = [
+            {"role": "user", "content": item["question"]},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {
+                "role": "tool",
+                "name": name,
+                "tool_call_id": "call_0",
+                "content": item["observation"],
+            },
+            {"role": "assistant", "content": item["answer"]},
+        ]
+        return {"messages": messages, "tools": schemas}
+    thought = f"I should use the {name} tool."
+    step = f" {thought}\nAction: {name}\nAction Input: {json.dumps(args, ensure_ascii=False)}\nObservation:"
+    untrained = f" {item['observation']}\nThought:"
+    final = f" I now know the final answer\nFinal Answer: {item['answer']}"
+    content = "Thought:" + step + untrained + final
+    start = len("Thought:" + step)
+    messages = [
+        {"role": "system", "content": react_system(schemas)},
+        {"role": "user", "content": f"Question: {item['question']}"},
+        {"role": "assistant", "content": content},
+    ]
+    # "Thought:" is the prompt's own scratchpad start; the observation is written by the tool
+    return {
+        "messages": messages,
+        "untrained": {"2": [[0, len("Thought:")], [start, start + len(untrained)]]},
+    }
+
+
+def _town_facts(rng: random.Random, town: str, lang: str) -> dict[int, str]:
+    """attribute index -> value for ``town`` (a fixed random subset of the four attributes)."""
+    frng = random.Random(f"{town}:{rng.random()}")
+    facts = {}
+    for i, attr in enumerate(ATTRS):
+        if frng.random() < 0.75:
+            gen = attr[6]
+            facts[i] = gen(frng) if gen else frng.choice(PRODUCTS)[0 if lang == "zh" else 1]
+    if not facts:
+        facts[0] = ATTRS[0][6](frng)
+    return facts
+
+
+def _document(town: str, facts: dict[int, str], lang: str) -> str:
+    sep = "" if lang == "zh" else " "
+    return sep.join(
+        ATTRS[i][4 if lang == "zh" else 5].format(t=town, v=v) for i, v in facts.items()
+    )
+
+
+def _rag_item(rng: random.Random, split: str, lang: str, refuse: bool) -> dict:
+    towns = _split_list(TOWNS_ZH if lang == "zh" else TOWNS_EN, split, N_TEST_TOWNS)
+    picked = rng.sample(towns, min(3, len(towns)) if split == "train" else rng.choice([2, 3]))
+    picked = picked[: rng.choice([2, 3])] if len(picked) > 2 else picked
+    facts = [_town_facts(rng, t, lang) for t in picked]
+    target = rng.randrange(len(picked))
+    town = picked[target]
+    if refuse:
+        missing = [i for i in range(len(ATTRS)) if i not in facts[target]]
+        if not missing:  # drop one attribute so the question has no answer
+            drop = rng.choice(sorted(facts[target]))
+            del facts[target][drop]
+            missing = [drop]
+        attr_i = rng.choice(missing)
+    else:
+        attr_i = rng.choice(sorted(facts[target]))
+    attr = ATTRS[attr_i]
+    held_out = split == "test"  # the test split asks only in the held-out wording
+    if lang == "zh":
+        q = RAG_Q_ALT_ZH.format(t=town, attr=attr[0]) if held_out else attr[2].format(t=town)
+    else:
+        q = RAG_Q_ALT_EN.format(t=town, attr=attr[1]) if held_out else attr[3].format(t=town)
+    sources = []
+    for t, f in zip(picked, facts):
+        text = _document(t, f, lang)
+        path = f"{rng.choice(DIRS)}/{t.lower() if lang == 'en' else 'town_' + str(TOWNS_ZH.index(t))}.md"
+        sources.append((f"{path}, chars 0-{len(text)}", text))
+    n = target + 1
+    if refuse:
+        answer, value = REFUSAL[lang], None
+    else:
+        value = facts[target][attr_i]
+        answer = RAG_ANSWER[lang].format(
+            t=town, attr=attr[0] if lang == "zh" else attr[1], v=value, n=n
+        )
+    messages = rag_messages(q, sources, lang) + [{"role": "assistant", "content": answer}]
+    return {
+        "messages": messages,
+        "answer": answer,
+        "value": value,
+        "citation": None if refuse else n,
+    }
+
+
+def _one(task: str, rng: random.Random, split: str) -> dict:
+    lang = rng.choice(["zh", "en"])
+    if task in ("calc_qwen", "calc_react"):
+        item = _calc_item(rng, split, lang)
+        item["arguments"] = {"expression": item["expression"]}
+        item["observation"] = item["value"]
+        schemas = rng.choice([s for s in TOOL_SETS if CALCULATOR_SCHEMA in s])
+        conv = _tool_conversation(item, "calculator", schemas, task.split("_")[1])
+        conv.update(
+            expression=item["expression"],
+            value=item["value"],
+            question=item["question"],
+            observation=item["observation"],
+            answer=item["answer"],
+        )
+    elif task in ("clock_qwen", "clock_react"):
+        item = _clock_item(rng, split, lang)
+        schemas = rng.choice([s for s in TOOL_SETS if CLOCK_SCHEMA in s])
+        conv = _tool_conversation(item, "current_time", schemas, task.split("_")[1])
+        conv.update(
+            arguments=item["arguments"],
+            value=item["value"],
+            question=item["question"],
+            observation=item["observation"],
+            answer=item["answer"],
+        )
+    elif task in ("rag", "refuse"):
+        conv = _rag_item(rng, split, lang, refuse=task == "refuse")
+    else:
+        pairs = _split_list(CHAT, split, N_TEST_CHAT)
+        q, a = rng.choice(pairs)
+        conv = {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        lang = "en" if q.isascii() else "zh"
+    conv["messages"][-1].setdefault("content", "")
+    conv.update(task=task, lang=lang, split=split)
+    conv.setdefault("answer", conv["messages"][-1]["content"])
+    return conv
+
+
+def universe_conversations(
+    split: str = "train", n: int = 6000, seed: int = 0, tasks: list[str] | None = None
+) -> list[dict]:
+    """``n`` conversations of ``split`` ("train" or "test"), tasks mixed by ``WEIGHTS``.
+
+    Each is ``{"messages", "tools"?, "untrained"?, "task", "lang", "split", "answer", ...}``; the extra
+    keys (``expression``, ``value``, ``citation``) are what the evaluation checks.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    tasks = list(tasks or TASKS)
+    bad = set(tasks) - set(TASKS)
+    if bad:
+        raise ValueError(f"unknown task(s) {sorted(bad)}; known: {', '.join(TASKS)}")
+    rng = random.Random(f"{seed}:{split}")
+    # every task at least once, then by weight
+    order = tasks + rng.choices(
+        tasks, weights=[WEIGHTS[t] for t in tasks], k=max(0, n - len(tasks))
+    )
+    return [_one(t, rng, split) for t in order[:n]]
+
+
+def copy_documents(n_docs: int, seed: int = 0) -> list[str]:
+    """Pretraining documents that make the model *copy* numbers and names from earlier text: the
+    skill tool calls and grounded answers need (``小明有 347 个 -> 347``, ``Stonebrook ... Stonebrook``)."""
+    rng = random.Random(f"copy:{seed}")
+    docs = []
+    for _ in range(n_docs):
+        kind = rng.randrange(4)
+        nums = [str(rng.randint(2, 999)) for _ in range(rng.randint(2, 4))]
+        if kind == 0:
+            docs.append(f"数字：{' '.join(nums)}。再写一遍：{' '.join(nums)}。")
+        elif kind == 1:
+            a, b = nums[0], nums[1]
+            docs.append(
+                f"Question: what is {a} plus {b}?\nexpression: {a} + {b}\nanswer: {int(a) + int(b)}"
+            )
+        elif kind == 2:
+            t = rng.choice(TOWNS_ZH + TOWNS_EN)
+            docs.append(f"{t} {nums[0]}; {t} {nums[0]}; {t} {nums[0]}.")
+        else:
+            a, b = nums[0], nums[1]
+            docs.append(f"{a}乘以{b}写成算式是 {a} * {b}，结果是 {int(a) * int(b)}。")
+    return docs
+
+
+def write_universe_corpus(out_dir: str | Path, n_train: int, n_test: int, seed: int = 0) -> dict:
+    """Write ``train.jsonl`` and ``test.jsonl`` (atomically) into ``out_dir``; returns their paths."""
+    out = Path(out_dir)
+    paths = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        convs = universe_conversations(split, n, seed)
+        p = out / f"{split}.jsonl"
+        atomic_write_text(p, "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in convs))
+        paths[split] = p
+    return paths

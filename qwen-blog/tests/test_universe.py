@@ -1,0 +1,242 @@
+"""tiny-universe: the generated corpus (formats = what tinyagent/tinyrag send, split by template AND
+entity), the ReAct loss mask, and a smoke ``universe`` run whose checkpoint loads and is evaluated."""
+
+import json
+import re
+
+import pytest
+
+from qwen_blog import universe_corpus as uc
+from qwen_blog.sft import IGNORE, build_example
+
+TOOL_TASKS = ("calc_qwen", "calc_react", "clock_qwen", "clock_react")
+
+
+def _convs(split, n=400):
+    return uc.universe_conversations(split, n, seed=0)
+
+
+def _question(c):
+    if c.get("question"):
+        return c["question"]
+    return re.split(r"\n\n(?:问题：|Question: )", c["messages"][-2]["content"])[-1]
+
+
+def _skeleton(q: str) -> str:
+    """The question with its entities blanked: what is left is the template."""
+    names = uc.TOWNS_ZH + uc.TOWNS_EN + [n for c in uc.CITIES for n in c[:2]]
+    names += [w for u in uc.UNITS for w in u[:4]] + [w for ws in uc.OPS.values() for w in ws]
+    for name in sorted(names, key=len, reverse=True):
+        q = q.replace(name, "@")
+    return re.sub(r"\d+", "#", re.sub(r" [-+*] ", " ~ ", q))
+
+
+def test_corpus_is_seeded_and_covers_every_task_in_both_languages():
+    a, b = _convs("train", 60), _convs("train", 60)
+    assert a == b
+    assert uc.universe_conversations("train", 60, seed=1) != a
+    tasks = {(c["task"], c["lang"]) for c in _convs("train")}
+    assert {t for t, _ in tasks} == set(uc.TASKS)
+    assert {lang for _, lang in tasks} == {"zh", "en"}
+    with pytest.raises(ValueError, match="split"):
+        uc.universe_conversations("dev", 3)
+
+
+@pytest.mark.parametrize("family", [("calc_qwen", "calc_react"), ("clock_qwen", "clock_react"),
+                                    ("rag", "refuse")])  # fmt: skip
+def test_test_split_shares_no_template_with_train(family):
+    train = {_skeleton(_question(c)) for c in _convs("train", 1500) if c["task"] in family}
+    test = {_skeleton(_question(c)) for c in _convs("test", 400) if c["task"] in family}
+    assert train and test
+    assert not train & test, train & test
+
+
+def test_test_split_shares_no_entity_with_train():
+    train, test = _convs("train", 1500), _convs("test", 400)
+
+    def operands(convs):
+        return {tuple(map(int, re.findall(r"\d+", c["expression"]))) for c in convs
+                if c["task"].startswith("calc")}  # fmt: skip
+
+    def zones(convs):
+        return {c["arguments"].get("timezone_name") for c in convs
+                if c["task"].startswith("clock") and c["arguments"]}  # fmt: skip
+
+    def towns(convs):
+        return {t for c in convs if c["task"] in ("rag", "refuse")
+                for t in uc.TOWNS_ZH + uc.TOWNS_EN if t in c["messages"][1]["content"]}  # fmt: skip
+
+    for fn in (operands, zones, towns):
+        a, b = fn(train), fn(test)
+        assert a and b and not a & b, fn.__name__
+
+
+def test_answers_are_consistent_with_the_tool_results_and_sources():
+    for c in _convs("test"):
+        if c["task"].startswith("calc"):
+            assert str(eval(c["expression"])) == c["value"]  # noqa: S307 -- our own expressions
+            assert c["value"] in c["answer"]
+        elif c["task"] == "rag":
+            n = c["citation"]
+            src = c["messages"][1]["content"].split(f"[{n}] (")[1].split("\n\n")[0]
+            assert c["value"] in src and f"[{n}]" in c["answer"]
+        elif c["task"] == "refuse":
+            assert c["answer"] == uc.REFUSAL[c["lang"]]
+
+
+def test_prompts_equal_what_tinyagent_sends():
+    pytest.importorskip("tinyagent")
+    from tinyagent.qwen_tools import QwenProtocol
+    from tinyagent.react import ReActProtocol, parse_react
+    from tinyagent.tools.calculator import calculator
+    from tinyagent.tools.clock import current_time
+
+    assert uc.CALCULATOR_SCHEMA == calculator.schema
+    assert uc.CLOCK_SCHEMA == current_time.schema
+    by_name = {"calculator": calculator, "current_time": current_time}
+    seen = set()
+    for c in _convs("train", 200):
+        if c["task"].endswith("_qwen"):
+            tools = [by_name[s["function"]["name"]] for s in c["tools"]]
+            proto = QwenProtocol(tools)
+            proto.start(c["question"])
+            assert proto.messages == c["messages"][:1] and proto.schemas == c["tools"]
+        elif c["task"].endswith("_react"):
+            system = c["messages"][0]["content"]
+            tools = [t for n, t in by_name.items() if f"\n{n}: " in system]
+            proto = ReActProtocol(tools)
+            proto.start(c["question"])
+            content = c["messages"][2]["content"]
+            # replay the model's first turn through the real parser and record the observation
+            step = content[len("Thought:") : content.index("\nObservation:")]
+            turn = parse_react(step, proto.tools)
+            proto.record(turn, [c["observation"]])
+            assert proto.messages == c["messages"][:2]
+            assert content.startswith(proto.scratchpad)
+            assert parse_react(content[len(proto.scratchpad) :]).final_answer == c["answer"]
+        seen.add(c["task"])
+    assert {"calc_qwen", "calc_react", "clock_qwen", "clock_react"} <= seen
+
+
+def test_react_scratchpad_replays_exactly():
+    pytest.importorskip("tinyagent")
+    from tinyagent.react import ReActProtocol, parse_react
+    from tinyagent.tools.calculator import calculator
+    from tinyagent.tools.clock import current_time
+
+    c = next(c for c in _convs("test") if c["task"] == "calc_react")
+    system = c["messages"][0]["content"]
+    tools = [t for t in (calculator, current_time) if f"\n{t.name}: " in system]
+    proto = ReActProtocol(tools)
+    proto.start(c["question"])
+    content = c["messages"][2]["content"]
+    turn = parse_react(content[len("Thought:") : content.index("\nObservation:")], proto.tools)
+    assert turn.calls[0].arguments == {"expression": c["expression"]}
+    proto.record(turn, [calculator(c["expression"])])
+    assert content.startswith(
+        proto.scratchpad
+    )  # the prompt at step 2 is a prefix of the training text
+    final = parse_react(content[len(proto.scratchpad) :], proto.tools)
+    assert final.final_answer == c["answer"]
+
+
+def test_prompt_equals_what_tinyrag_sends():
+    pytest.importorskip("tinyrag")
+    from tinyrag.answer import build_messages
+    from tinyrag.retriever import Hit
+
+    for c in _convs("test", 100):
+        if c["task"] not in ("rag", "refuse"):
+            continue
+        user = c["messages"][1]["content"]
+        blocks = re.findall(r"\[\d+\] \((\S+), chars (\d+)-(\d+)\)\n([^\n]+)", user)
+        hits = [Hit(i, 1.0, {"text": t, "source": s, "start": int(a), "end": int(b)})
+                for i, (s, a, b, t) in enumerate(blocks)]  # fmt: skip
+        assert build_messages(_question(c), hits) == c["messages"][:2]
+
+
+def test_react_observation_is_not_trained():
+    from qwen_blog.pretrain import load_tokenizer
+
+    tok = load_tokenizer("tiny-random")
+    c = next(c for c in _convs("train") if c["task"] == "calc_react")
+    ids, labels = build_example(tok, c["messages"], None, None, c["untrained"])
+    trained = tok.decode([t for t, y in zip(ids, labels) if y != IGNORE])
+    assert '"expression": ' in trained and "Final Answer: " in trained
+    # the scratchpad's "Thought:" openers and the observation are written by the agent loop
+    assert c["value"] + "\n" not in trained and "Thought:" not in trained
+    assert trained.endswith("<|im_end|>")
+    # without the mask the observation would be a target
+    ids2, labels2 = build_example(tok, c["messages"])
+    assert f"Observation: {c['value']}" in tok.decode(
+        [t for t, y in zip(ids2, labels2) if y != IGNORE]
+    )
+
+
+def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
+    pytest.importorskip("tinyagent")
+    import torch
+
+    from qwen_blog.cli import main
+    from tinyqwen import LLM, render_chat
+
+    out = tmp_path / "u"
+    assert main(["universe", "--out", str(out), "--preset", "smoke", "--no-progress"]) == 0
+    model_dir = out / "model"
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+            "generation_config.json"} <= names  # fmt: skip
+    assert "chat_template" in json.loads((model_dir / "tokenizer_config.json").read_text())
+    llm = LLM.from_pretrained(model_dir, dtype=torch.float32, device="cpu")
+    assert llm.context_length >= 1024  # the ReAct prompts are ~750 tokens
+    # a second run finds every stage finished and only re-exports
+    assert main(["universe", "--out", str(out), "--preset", "smoke", "--no-progress"]) == 0
+
+    report = tmp_path / "report.json"
+    assert main(["universe-eval", "--model", str(model_dir), "--n", "7", "--max-new-tokens", "8",
+                 "--no-progress", "--report", str(report), "--device", "cpu"]) == 0  # fmt: skip
+    r = json.loads(report.read_text())
+    assert r["counts"] == {t: 1 for t in uc.TASKS}
+    for key in ("format_valid", "agent_success", "qa_exact", "refusal_acc"):
+        assert 0.0 <= r["metrics"][key] <= 1.0
+
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("jinja2")
+    hf = transformers.AutoModelForCausalLM.from_pretrained(model_dir)
+    ids = torch.tensor([llm.encode("12 + 30 = 42")])
+    with torch.no_grad():
+        ref = hf(ids).logits
+        mine = llm.model(ids)
+        mine = mine.logits if hasattr(mine, "logits") else mine
+    torch.testing.assert_close(mine, ref, atol=1e-4, rtol=1e-4)
+    hf_tok = transformers.AutoTokenizer.from_pretrained(model_dir)
+    for c in _convs("test", 14):
+        msgs = [dict(m) for m in c["messages"]]
+        for m in msgs:  # transformers' template takes arguments as an object
+            for tc in m.get("tool_calls") or []:
+                tc["function"]["arguments"] = json.loads(tc["function"]["arguments"])
+        for gen in (False, True):
+            ours = render_chat(
+                msgs[:-1] if gen else msgs, c.get("tools"), add_generation_prompt=gen
+            )
+            theirs = hf_tok.apply_chat_template(
+                msgs[:-1] if gen else msgs,
+                tools=c.get("tools"),
+                tokenize=False,
+                add_generation_prompt=gen,
+            )
+            assert theirs == ours, c["task"]
+
+
+def test_bad_input_is_one_error_line(tmp_path, capsys):
+    from qwen_blog.cli import main
+
+    assert main(["universe", "--out", str(tmp_path / "u"), "--preset", "nosuch"]) == 2
+    assert capsys.readouterr().err.startswith("error: --preset 'nosuch'")
+    bad = tmp_path / "p.json"
+    bad.write_text('{"model": {}}')
+    assert main(["universe", "--out", str(tmp_path / "u"), "--preset", str(bad)]) == 2
+    assert "missing section(s) ['data', 'pretrain', 'sft']" in capsys.readouterr().err
+    args = ["universe-eval", "--model", str(tmp_path), "--data", str(tmp_path / "no.jsonl")]
+    assert main(args) == 2
+    assert "no.jsonl: no such file" in capsys.readouterr().err
