@@ -1,6 +1,7 @@
 """tiny-universe: the generated corpus (formats = what tinyagent/tinyrag send, split by template AND
 entity), the ReAct loss mask, and a smoke ``universe`` run whose checkpoint loads and is evaluated."""
 
+import importlib.util
 import json
 import re
 
@@ -239,4 +240,8 @@ def test_bad_input_is_one_error_line(tmp_path, capsys):
     assert "missing section(s) ['data', 'pretrain', 'sft']" in capsys.readouterr().err
     args = ["universe-eval", "--model", str(tmp_path), "--data", str(tmp_path / "no.jsonl")]
     assert main(args) == 2
-    assert "no.jsonl: no such file" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    if importlib.util.find_spec("tinyagent") is None:  # qwen-blog copied out alone
+        assert err.startswith("error: universe-eval runs tinyagent's agent loop")
+    else:
+        assert "no.jsonl: no such file" in err
