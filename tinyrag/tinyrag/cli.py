@@ -257,19 +257,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def demo_files(root: Path | None = None) -> tuple[Path, list[Path], bool]:
-    """(root, markdown files, is_fallback): README files + qwen-blog/docs, else tinyrag's README."""
+    """(root, markdown files, is_fallback): READMEs + qwen-blog/docs, else tinyrag's own README.
+
+    The demo question is about Qwen2's attention, which qwen-blog/docs answers; a folder copied
+    out without qwen-blog falls back to a question tinyrag's README answers."""
     pkg = Path(__file__).resolve().parent
     root = root or pkg.parents[1]  # tinyrag/tinyrag/cli.py -> the repo root
-    files = [root / "README.md"] + sorted(root.glob("*/README.md"))
-    files += (
-        sorted((root / "qwen-blog" / "docs").rglob("*.md"))
-        if (root / "qwen-blog" / "docs").is_dir()
-        else []
-    )
-    files = [f for f in files if f.is_file() and ".venv" not in f.parts]
-    if not [f for f in files if f.parent != pkg.parent]:  # nothing beyond tinyrag's own README
+    docs = root / "qwen-blog" / "docs"
+    if not docs.is_dir():
         return pkg.parent, [pkg.parent / "README.md"], True
-    return root, files, False
+    files = [root / "README.md"] + sorted(root.glob("*/README.md")) + sorted(docs.rglob("*.md"))
+    return root, [f for f in files if f.is_file() and ".venv" not in f.parts], False
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
