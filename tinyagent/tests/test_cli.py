@@ -14,6 +14,7 @@ from tinyagent.cli import build_tools, demo_live, main
 from tinyagent.scripted import ScriptedChatModel
 from tinyagent.tools import sandbox
 from tinyagent.tools.sandbox import probe
+from tinyqwen.tiny_universe import ASSET_DIR
 
 
 def test_render_prints_the_exact_first_prompt(capsys):
@@ -66,6 +67,10 @@ def test_demo_live_checks_the_call_and_the_number(capsys):
     assert "check: called the calculator: yes; final answer contains 2240 (= 64 * 35): no" in out
 
 
+@pytest.mark.skipif(
+    not (ASSET_DIR / "model.safetensors").is_file(),
+    reason=f"no tiny-universe weights in {ASSET_DIR}",
+)
 def test_demo_and_run_use_the_real_loop_on_tiny_universe(capsys):
     """Structure only: tiny-universe's answers are checked with the trained weights elsewhere."""
     assert main(["demo"]) == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ScriptedModel
 
+from tinyqwen.tiny_universe import ASSET_DIR
 from tinyrag.answer import REFUSAL, build_messages
 from tinyrag.demo import TOWNS_DIR, TOWNS_K, TOWNS_QUESTIONS, towns_demo
 from tinyrag.index import Index
@@ -84,6 +85,10 @@ def test_towns_demo_prints_the_cited_source_and_who_refused(
     assert len(model.calls) == 1
 
 
+@pytest.mark.skipif(
+    not (ASSET_DIR / "model.safetensors").is_file(),
+    reason=f"no tiny-universe weights in {ASSET_DIR}",
+)
 def test_demo_command_on_tiny_universe() -> None:
     """End to end on the shipped model (structure only: the content is checked with the trained
     weights in qwen-blog's universe tests)."""
