@@ -15,7 +15,7 @@ Two document sets:
   reply).
 
     $ python -m tinyrag demo --model tiny-universe
-    indexed 8 documents under examples/towns ...
+    indexed 8 documents about fictional towns under .../tinyrag/examples/towns: 8 files: 8 new, ...
     === 1/2 answerable: the documents say this ===
     Q: 红枫镇有多少人口？
     红枫镇的人口是31243 [1]。
