@@ -26,9 +26,12 @@ exploration in ``docs/universe.md`` finds settings that meet the issue's metrics
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 ASSETS = Path(__file__).with_name("assets")
@@ -54,9 +57,9 @@ PRESETS: dict[str, dict] = {
         "data": {"n_train": 12000, "n_test": 300, "n_pretrain_docs": 2000, "n_copy_docs": 6000,
                  "vocab_size": 4096},
         "pretrain": {"seq_len": 512, "micro_batch_size": 8, "grad_accum": 1, "lr": 2e-3,
-                     "warmup_steps": 50, "max_steps": 1300, "eval_every": 250, "save_every": 100},
+                     "warmup_steps": 50, "max_steps": 800, "eval_every": 200, "save_every": 100},
         "sft": {"max_len": 640, "micro_batch_size": 16, "lr": 1e-3, "warmup_steps": 20,
-                "max_steps": 600, "eval_every": 200, "save_every": 100, "val_fraction": 0.02},
+                "max_steps": 500, "eval_every": 250, "save_every": 100, "val_fraction": 0.02},
     },
 }  # fmt: skip
 
@@ -97,6 +100,7 @@ def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -
     convs = read_conversations(paths["train"])
     docs = corpus.pretrain_documents(cfg["n_pretrain_docs"], seed)
     docs += universe_corpus.copy_documents(cfg["n_copy_docs"], seed)
+    docs += universe_corpus.drill_documents(convs)
     # the tokenizer learns from the training side only (never test.jsonl); rendered conversations
     # are in its corpus so the fixed prompt text gets long tokens, special tokens are cut out first
     rendered = ["".join(t for t, _, _ in conversation_pieces(c["messages"], c.get("tools")))
@@ -178,6 +182,74 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     return p
 
 
+def evaluate_export(model_dir: Path, show_progress: bool = True) -> dict | None:
+    """Held-out metrics of the exported (fp16) files, loaded in fp32, into ``model_dir/metrics.json``;
+    skipped with a note when tinyagent (whose agent loop is measured) is not installed."""
+    import importlib.util
+
+    import torch
+
+    from qwen_blog import universe_eval
+    from qwen_blog.data import iter_jsonl
+    from tinyqwen import LLM
+    from tinyqwen.atomic import atomic_write_text
+
+    if importlib.util.find_spec("tinyagent") is None:
+        print("note: tinyagent is not installed; skipping the held-out evaluation "
+              "(pip install -e tinyagent, then run universe-eval)", file=sys.stderr)  # fmt: skip
+        return None
+    llm = LLM.from_pretrained(model_dir, dtype=torch.float32, device="cpu")
+    convs = [c for _, c in iter_jsonl(model_dir / "heldout.jsonl")]
+    result = universe_eval.evaluate(llm, convs, show_progress=show_progress)
+    atomic_write_text(
+        model_dir / "metrics.json", json.dumps(result, ensure_ascii=False, indent=1) + "\n"
+    )
+    for k, v in result["metrics"].items():
+        print(f"{k:28s} {'n/a' if v is None else f'{100 * v:.1f} %'}", file=sys.stderr)
+    return result
+
+
+@contextlib.contextmanager
+def _timed(out: Path, stage: str):
+    """Add this stage's wall time to ``out/timings.json`` (summed over resumed runs)."""
+    from tinyqwen.atomic import atomic_write_text
+
+    t0 = time.perf_counter()
+    yield
+    p = out / "timings.json"
+    t = json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+    t[stage] = round(t.get(stage, 0.0) + time.perf_counter() - t0, 1)
+    atomic_write_text(p, json.dumps(t, indent=1) + "\n")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_recipe(out: Path, model_dir: Path, preset: dict, args: argparse.Namespace) -> dict:
+    """``model_dir/recipe.json``: how this checkpoint was made -- the preset, the seed, the data's
+    sha256 and the wall time of each stage -- so a rerun can be compared with it."""
+    import platform
+
+    import torch
+
+    from tinyqwen.atomic import atomic_write_text
+
+    timings = json.loads((out / "timings.json").read_text(encoding="utf-8"))
+    recipe = {
+        "command": f"python -m qwen_blog universe --out OUT --preset {args.preset} --seed {args.seed}",
+        "preset": preset,
+        "seed": args.seed,
+        "data_sha256": {n: _sha256(out / "data" / n) for n in ("train.jsonl", "test.jsonl")},
+        "stage_seconds": timings,
+        "total_minutes": round(sum(timings.values()) / 60, 1),
+        "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "cpu": platform.processor() or platform.machine(), "device": args.device},
+    }  # fmt: skip
+    atomic_write_text(model_dir / "recipe.json", json.dumps(recipe, indent=1) + "\n")
+    return recipe
+
+
 def run(args: argparse.Namespace) -> int:
     from qwen_blog import pretrain, sft
     from qwen_blog.checkpointing import latest_checkpoint
@@ -188,7 +260,10 @@ def run(args: argparse.Namespace) -> int:
     if args.overwrite:
         for stage in ("pretrain", "sft", "model", "data"):
             shutil.rmtree(out / stage, ignore_errors=True)
-    paths = write_data(out, preset, args.seed, show_progress=not args.no_progress)
+        (out / "timings.json").unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    with _timed(out, "data"):
+        paths = write_data(out, preset, args.seed, show_progress=not args.no_progress)
     common = ["--device", args.device, "--seed", str(args.seed)] + (
         ["--no-progress"] if args.no_progress else []
     )
@@ -201,15 +276,22 @@ def run(args: argparse.Namespace) -> int:
         resume = ["--resume"] if latest_checkpoint(pre_dir) is not None and args.resume else []
         argv = ["--config", str(config), "--data", str(paths["packed"]), "--out", str(pre_dir),
                 "--tokenizer", str(paths["tokenizer"]), *resume, *common]  # fmt: skip
-        pretrain.run(pretrain.build_parser().parse_args(argv))
+        with _timed(out, "pretrain"):
+            pretrain.run(pretrain.build_parser().parse_args(argv))
     # stage 3: SFT on the training split, assistant-only loss
     sft_dir = out / "sft"
     if not _finished(sft_dir, preset["sft"]["max_steps"]):
         resume = ["--resume"] if latest_checkpoint(sft_dir) is not None and args.resume else []
         argv = ["--base", str(pre_dir), "--data", str(paths["train"]), "--out", str(sft_dir),
                 *resume, *common]  # fmt: skip
-        sft.run(_stage_args(sft.build_parser, argv, preset["sft"]))
+        with _timed(out, "sft"):
+            sft.run(_stage_args(sft.build_parser, argv, preset["sft"]))
     model_dir = export_model(latest_checkpoint(sft_dir), out / "model")
+    shutil.copy2(paths["test"], model_dir / "heldout.jsonl")
+    with _timed(out, "eval"):
+        evaluate_export(model_dir, show_progress=not args.no_progress)
+    recipe = write_recipe(out, model_dir, preset, args)
+    print(f"total {recipe['total_minutes']} min ({recipe['stage_seconds']})", file=sys.stderr)
     print(f"model: {model_dir} (held-out split: {paths['test']}); evaluate with "
           f"python -m qwen_blog universe-eval --model {model_dir}", file=sys.stderr)  # fmt: skip
     return 0

@@ -479,6 +479,29 @@ def copy_documents(n_docs: int, seed: int = 0) -> list[str]:
     return docs
 
 
+def drill_documents(convs: list[dict]) -> list[str]:
+    """Each training conversation again as a short plain-text drill, without the long system prompt:
+    ``question -> expression -> value``, ``question -> time zone``, ``sources -> question -> answer``.
+
+    Why: copying a number or a name from the question into the call is learned in a few hundred
+    steps when the two are close and little else is in view, but far more slowly behind the ~300
+    tokens of tool schemas (docs/universe.md, E2/E3); the skill learned here transfers to the full
+    prompts the conversations themselves use. Built from the training split only.
+    """
+    docs = []
+    for c in convs:
+        task = c["task"]
+        if task.startswith("calc"):
+            docs.append(f"{c['question']}\n{c['expression']}\n{c['value']}\n{c['answer']}")
+        elif task.startswith("clock"):
+            zone = c["arguments"].get("timezone_name", "UTC")
+            docs.append(f"{c['question']}\n{zone}\n{c['observation']}\n{c['answer']}")
+        elif task in ("rag", "refuse"):
+            user = c["messages"][1]["content"]
+            docs.append(f"{user}\n{c['answer']}")
+    return docs
+
+
 def write_universe_corpus(out_dir: str | Path, n_train: int, n_test: int, seed: int = 0) -> dict:
     """Write ``train.jsonl`` and ``test.jsonl`` (atomically) into ``out_dir``; returns their paths."""
     out = Path(out_dir)

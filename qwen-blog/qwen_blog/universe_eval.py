@@ -161,7 +161,7 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p = p or argparse.ArgumentParser(
         prog="qwen_blog universe-eval", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--model", required=True, help="checkpoint dir (e.g. runs/universe/model)")
+    p.add_argument("--model", required=True, help="checkpoint dir (e.g. runs/universe/model) or tiny-universe")
     p.add_argument(
         "--data", default=None, help="test.jsonl; default: regenerate the held-out split"
     )
@@ -194,7 +194,15 @@ def run(args: argparse.Namespace) -> int:
         convs = [c for _, c in iter_jsonl(Path(args.data))]
     else:
         convs = universe_conversations("test", args.n, args.seed)
-    llm = LLM.from_pretrained(resolve_checkpoint(args.model), device=args.device)
+    import torch
+
+    if args.model == "tiny-universe":  # the shipped model, exactly as tinyqwen.connect loads it
+        from tinyqwen.tiny_universe import load_tiny_universe
+
+        llm = load_tiny_universe()
+    else:  # fp32: the dtype the shipped model is measured and loaded in (bf16 would change greedy picks)
+        path = resolve_checkpoint(args.model)
+        llm = LLM.from_pretrained(path, dtype=torch.float32, device=args.device)
     result = evaluate(llm, convs, args.max_new_tokens, show_progress=not args.no_progress)
     for k, v in result["metrics"].items():
         print(f"{k:28s} {'n/a' if v is None else f'{100 * v:.1f} %'}")
