@@ -88,14 +88,14 @@ def _write_json(path: Path, obj: dict) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def _batched(xs: list[str], n: int) -> Iterator[list[str]]:
+def _batched(xs: list, n: int) -> Iterator[list]:
     for i in range(0, len(xs), n):
         yield xs[i : i + n]
 
 
 def pack_corpus(
     tokenizer,
-    documents: Iterable[str],
+    documents: Iterable[str | list[int]],
     out_dir: str | Path,
     *,
     val_fraction: float = 0.05,
@@ -104,6 +104,9 @@ def pack_corpus(
     show_progress: bool = True,
 ) -> dict:
     """Tokenize, shuffle documents (seeded), append EOS to each, split, write ``train.bin``/``val.bin``.
+
+    A document is text (encoded here, special-token text staying plain text) or a list of token ids
+    already encoded by the caller (a chat conversation whose template markup holds special tokens).
 
     Writes ``meta.json`` last, so a directory with a ``meta.json`` is always complete. Returns the meta.
     """
@@ -122,10 +125,10 @@ def pack_corpus(
     random.Random(seed).shuffle(docs)
     ids: list[int] = []
     for chunk in tqdm(list(_batched(docs, 256)), desc="tokenize", disable=not show_progress):
-        for toks in tokenizer.encode_batch(
-            chunk
-        ):  # special-token text in documents stays plain text
-            ids.extend(toks)
+        texts = [d for d in chunk if isinstance(d, str)]
+        encoded = iter(tokenizer.encode_batch(texts))  # special-token text stays plain text
+        for d in chunk:
+            ids.extend(next(encoded) if isinstance(d, str) else d)
             ids.append(eos)
     dtype = token_dtype(tokenizer.vocab_size)
     arr = np.asarray(ids, dtype=np.int64)

@@ -40,21 +40,23 @@ PRESETS: dict[str, dict] = {
         "model": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                   "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": True,
                   "max_position_embeddings": 1024},
-        "data": {"n_train": 40, "n_test": 14, "n_pretrain_docs": 200, "n_copy_docs": 50},
+        "data": {"n_train": 40, "n_test": 14, "n_pretrain_docs": 200, "n_copy_docs": 50,
+                 "vocab_size": 1024},
         "pretrain": {"seq_len": 64, "micro_batch_size": 4, "grad_accum": 1, "lr": 3e-3,
                      "warmup_steps": 1, "max_steps": 3, "eval_every": 3, "save_every": 3},
         "sft": {"max_len": 800, "micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1,
                 "max_steps": 3, "eval_every": 3, "save_every": 3},
     },
-    "full": {  # DRAFT, never run end to end yet -- docs/universe.md says what was measured instead
+    "full": {  # ~45 min on a 2-core CPU; docs/universe.md has the measurements behind each number
         "model": {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,
                   "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": True,
                   "max_position_embeddings": 1024},
-        "data": {"n_train": 8000, "n_test": 300, "n_pretrain_docs": 3000, "n_copy_docs": 3000},
+        "data": {"n_train": 12000, "n_test": 300, "n_pretrain_docs": 2000, "n_copy_docs": 6000,
+                 "vocab_size": 4096},
         "pretrain": {"seq_len": 512, "micro_batch_size": 8, "grad_accum": 1, "lr": 2e-3,
-                     "warmup_steps": 30, "max_steps": 600, "eval_every": 100, "save_every": 100},
-        "sft": {"max_len": 800, "micro_batch_size": 8, "lr": 1e-3, "warmup_steps": 20,
-                "max_steps": 1200, "eval_every": 200, "save_every": 100},
+                     "warmup_steps": 50, "max_steps": 1300, "eval_every": 250, "save_every": 100},
+        "sft": {"max_len": 640, "micro_batch_size": 16, "lr": 1e-3, "warmup_steps": 20,
+                "max_steps": 600, "eval_every": 200, "save_every": 100, "val_fraction": 0.02},
     },
 }  # fmt: skip
 
@@ -78,25 +80,35 @@ def load_preset(spec: str) -> dict:
     return d
 
 
-def write_data(out: Path, preset: dict, seed: int) -> dict[str, Path]:
-    """The instruction corpus and the pretraining text under ``out/data`` (kept if already there)."""
-    from qwen_blog import corpus, universe_corpus
-    from qwen_blog.sft import conversation_pieces
-    from tinyqwen.atomic import atomic_write_text
+def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -> dict[str, Path]:
+    """The instruction corpus, a tokenizer trained on the training side, and the packed pretraining
+    tokens under ``out/data`` (kept if already complete)."""
+    from qwen_blog import corpus, data, universe_corpus
+    from qwen_blog.pretrain import train_tokenizer
+    from qwen_blog.sft import build_example, conversation_pieces, read_conversations
 
     d = out / "data"
-    paths = {"train": d / "train.jsonl", "test": d / "test.jsonl", "pretrain": d / "pretrain.jsonl"}
-    if all(p.is_file() for p in paths.values()):
+    paths = {"train": d / "train.jsonl", "test": d / "test.jsonl", "tokenizer": d / "tokenizer",
+             "packed": d / "packed"}  # fmt: skip
+    if (paths["packed"] / data.META).is_file() and paths["test"].is_file():
         return paths
     cfg = preset["data"]
     universe_corpus.write_universe_corpus(d, cfg["n_train"], cfg["n_test"], seed)
+    convs = read_conversations(paths["train"])
     docs = corpus.pretrain_documents(cfg["n_pretrain_docs"], seed)
     docs += universe_corpus.copy_documents(cfg["n_copy_docs"], seed)
-    for line in paths["train"].read_text(encoding="utf-8").splitlines():
-        c = json.loads(line)  # the conversation as the model will see it, markup included as text
-        docs.append("".join(t for t, _, _ in conversation_pieces(c["messages"], c.get("tools"))))
-    text = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in docs)
-    atomic_write_text(paths["pretrain"], text)
+    # the tokenizer learns from the training side only (never test.jsonl); rendered conversations
+    # are in its corpus so the fixed prompt text gets long tokens, special tokens are cut out first
+    rendered = ["".join(t for t, _, _ in conversation_pieces(c["messages"], c.get("tools")))
+                for c in convs]  # fmt: skip
+    tok = train_tokenizer(docs + rendered, cfg["vocab_size"], paths["tokenizer"])
+    # conversations enter pretraining as token ids with real special tokens (the chat markup), so
+    # pretraining already models the exact sequences SFT and inference use, on every token
+    conv_ids = [build_example(tok, c["messages"], c.get("tools"), None, c.get("untrained"))[0]
+                for c in convs]  # fmt: skip
+    data.pack_corpus(tok, docs + conv_ids, paths["packed"], seed=seed,
+                     source=f"{d} (toy world + copy drills + train conversations)",
+                     show_progress=show_progress)  # fmt: skip
     return paths
 
 
@@ -115,21 +127,34 @@ def _finished(stage_dir: Path, max_steps: int) -> bool:
 
 
 def export_model(src: Path, dst: Path) -> Path:
-    """Copy checkpoint ``src`` to ``dst`` (HF layout) and add the chat template + generation config."""
+    """Write checkpoint ``src`` to ``dst`` (HF layout) with fp16 weights (what ships: half the bytes;
+    the held-out metrics are measured on this file), the chat template and a generation config."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
     from tinyqwen.atomic import atomic_write_text
 
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "vocab.json", "merges.txt"):
+    for name in ("tokenizer.json", "vocab.json", "merges.txt"):
         shutil.copy2(src / name, tmp / name)
+    weights = {k: v.to(torch.float16) if v.is_floating_point() else v
+               for k, v in load_file(src / "model.safetensors").items()}  # fmt: skip
+    save_file(weights, tmp / "model.safetensors", metadata={"format": "pt"})
+    cfg = json.loads((src / "config.json").read_text(encoding="utf-8"))
+    cfg["torch_dtype"] = "float16"
+    atomic_write_text(tmp / "config.json", json.dumps(cfg, indent=2) + "\n")
     tok_cfg = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
     tok_cfg["chat_template"] = CHAT_TEMPLATE.read_text(encoding="utf-8")
     atomic_write_text(
         tmp / "tokenizer_config.json", json.dumps(tok_cfg, indent=2, ensure_ascii=False)
     )
-    cfg = json.loads((src / "config.json").read_text(encoding="utf-8"))
-    gen = {"bos_token_id": cfg.get("bos_token_id"), "eos_token_id": cfg.get("eos_token_id"),
+    from tinyqwen import Tokenizer
+
+    im_end = Tokenizer.from_pretrained(src).special_tokens["<|im_end|>"]
+    # as Qwen2.5-Instruct: a chat reply ends at <|im_end|>, a document at <|endoftext|>
+    gen = {"bos_token_id": cfg.get("bos_token_id"), "eos_token_id": [im_end, cfg.get("eos_token_id")],
            "do_sample": False, "max_new_tokens": 256}  # fmt: skip
     atomic_write_text(tmp / "generation_config.json", json.dumps(gen, indent=2) + "\n")
     shutil.rmtree(dst, ignore_errors=True)
@@ -163,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     if args.overwrite:
         for stage in ("pretrain", "sft", "model", "data"):
             shutil.rmtree(out / stage, ignore_errors=True)
-    paths = write_data(out, preset, args.seed)
+    paths = write_data(out, preset, args.seed, show_progress=not args.no_progress)
     common = ["--device", args.device, "--seed", str(args.seed)] + (
         ["--no-progress"] if args.no_progress else []
     )
@@ -174,8 +199,8 @@ def run(args: argparse.Namespace) -> int:
     pre_dir = out / "pretrain"
     if not _finished(pre_dir, preset["pretrain"]["max_steps"]):
         resume = ["--resume"] if latest_checkpoint(pre_dir) is not None and args.resume else []
-        argv = ["--config", str(config), "--data", str(paths["pretrain"]), "--out", str(pre_dir),
-                "--tokenizer", "tiny-random", *resume, *common]  # fmt: skip
+        argv = ["--config", str(config), "--data", str(paths["packed"]), "--out", str(pre_dir),
+                "--tokenizer", str(paths["tokenizer"]), *resume, *common]  # fmt: skip
         pretrain.run(pretrain.build_parser().parse_args(argv))
     # stage 3: SFT on the training split, assistant-only loss
     sft_dir = out / "sft"

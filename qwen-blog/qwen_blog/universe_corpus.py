@@ -116,38 +116,46 @@ def rag_messages(question: str, sources: list[tuple[str, str]], lang: str) -> li
 # --- templates: the LAST entry of every list is the held-out (test) template --------------------------
 OPS = {"+": ("加", "plus"), "-": ("减", "minus"), "*": ("乘以", "times")}
 CALC_ZH = ["{a}{op}{b}等于多少？", "请帮我算一下 {a} {sym} {b}。", "计算：{a}{op}{b}", "{a} {sym} {b} 是多少？",
-           "帮我算算{a}{op}{b}的结果。"]  # fmt: skip
+           "{a}{op}{b}得几？", "算一算 {a}{op}{b}。", "问一下，{a} {sym} {b} 的结果是？", "{a}{op}{b}是多少呀？",
+           "请计算 {a} {sym} {b} 的值。", "帮我算算{a}{op}{b}的结果。"]  # fmt: skip
 CALC_EN = ["What is {a} {op} {b}?", "Compute {a} {sym} {b}.", "Please calculate {a} {op} {b}.",
-           "How much is {a} {sym} {b}?", "Can you work out {a} {op} {b} for me?"]  # fmt: skip
+           "How much is {a} {sym} {b}?", "What do you get for {a} {op} {b}?", "Calculate {a} {sym} {b} please.",
+           "I need {a} {op} {b}.", "Find the value of {a} {sym} {b}.", "What's {a} {op} {b}?",
+           "Can you work out {a} {op} {b} for me?"]  # fmt: skip
 # unit conversions: (zh from, zh to, en from, en to, factor)
 UNITS = [("千米", "米", "kilometers", "meters", 1000), ("小时", "分钟", "hours", "minutes", 60),
          ("千克", "克", "kilograms", "grams", 1000), ("米", "厘米", "meters", "centimeters", 100),
          ("分钟", "秒", "minutes", "seconds", 60)]  # fmt: skip
-UNIT_ZH = ["{a}{u1}是多少{u2}？", "{a}{u1}等于几{u2}？", "把{a}{u1}换算成{u2}。"]
-UNIT_EN = ["How many {u2} are {a} {u1}?", "Convert {a} {u1} to {u2}.", "{a} {u1} is how many {u2}?"]
+UNIT_ZH = ["{a}{u1}是多少{u2}？", "{a}{u1}等于几{u2}？", "{a}{u1}合多少{u2}？", "请把{a}{u1}换算成{u2}。",
+           "{a}{u1}有多少{u2}？", "把{a}{u1}换算成{u2}。"]  # fmt: skip
+UNIT_EN = ["How many {u2} are {a} {u1}?", "Convert {a} {u1} to {u2}.", "How many {u2} is {a} {u1}?",
+           "Please convert {a} {u1} into {u2}.", "What is {a} {u1} in {u2}?",
+           "{a} {u1} is how many {u2}?"]  # fmt: skip
 CALC_ANSWER = {
     "zh": "{expr} = {value}，答案是 {value}。",
     "en": "{expr} = {value}, so the answer is {value}.",
 }
 UNIT_ANSWER = {"zh": "{a}{u1}等于 {value}{u2}。", "en": "{a} {u1} is {value} {u2}."}
 
-CLOCK_ZH = [
-    "现在几点了？",
-    "今天是几号？",
-    "今天星期几？",
-    "请告诉我现在的时间。",
-    "现在是什么日期和时间？",
-]
-CLOCK_EN = ["What time is it now?", "What is today's date?", "What day of the week is it today?",
-            "Tell me the current time.", "Which date and time is it right now?"]  # fmt: skip
-CLOCK_CITY_ZH = [
-    "{city}现在几点？",
-    "{city}今天是几号？",
-    "{city}现在是星期几？",
-    "请查一下{city}的当前时间。",
-]
-CLOCK_CITY_EN = ["What time is it in {city}?", "What is the date in {city} today?",
-                 "What weekday is it in {city}?", "Look up the current time in {city}."]  # fmt: skip
+# clock questions by what they ask for: 0 time, 1 date, 2 weekday (last of each list held out)
+CLOCK_ZH = [["现在几点了？", "请告诉我现在的时间。", "现在是几点几分？", "现在什么时间了？"],
+            ["今天是几号？", "今天的日期是什么？", "今天是几月几号？", "今天几号了？"],
+            ["今天星期几？", "今天是星期几呀？", "今天是周几？", "今天星期几了？"]]  # fmt: skip
+CLOCK_EN = [["What time is it now?", "Tell me the current time.", "What is the time right now?",
+             "Do you have the time?"],
+            ["What is today's date?", "What date is it today?", "Tell me today's date.",
+             "Which date is it today?"],
+            ["What day of the week is it today?", "Which weekday is it today?",
+             "What day is it today?", "Which day of the week is it?"]]  # fmt: skip
+CLOCK_CITY_ZH = [["{city}现在几点？", "请查一下{city}的当前时间。", "{city}那边现在几点了？"],
+                 ["{city}今天是几号？", "{city}今天的日期是什么？", "{city}那边今天几号？"],
+                 ["{city}现在是星期几？", "{city}今天是周几？", "{city}那边今天星期几？"]]  # fmt: skip
+CLOCK_CITY_EN = [["What time is it in {city}?", "Look up the current time in {city}.",
+                  "What's the time in {city} right now?"],
+                 ["What is the date in {city} today?", "Which date is it in {city}?",
+                  "Tell me today's date in {city}."],
+                 ["What weekday is it in {city}?", "Which day of the week is it in {city}?",
+                  "What day is it in {city} today?"]]  # fmt: skip
 # (zh name, en name, IANA zone) -- the last three are held out (test entities)
 CITIES = [("上海", "Shanghai", "Asia/Shanghai"), ("东京", "Tokyo", "Asia/Tokyo"),
           ("伦敦", "London", "Europe/London"), ("纽约", "New York", "America/New_York"),
@@ -178,8 +186,11 @@ ATTRS = [
 ]  # fmt: skip
 PRODUCTS = [("茶叶", "tea"), ("蜂蜜", "honey"), ("瓷器", "porcelain"), ("竹篮", "bamboo baskets"),
             ("葡萄", "grapes"), ("丝绸", "silk"), ("米酒", "rice wine"), ("木雕", "wood carvings")]  # fmt: skip
-RAG_Q_ALT_ZH = "请问{t}的{attr}是什么？"  # the held-out (test) question wording
-RAG_Q_ALT_EN = "Tell me the {attr} of {t}."
+# more ways to ask for an attribute (train); the LAST form is the held-out (test) wording
+RAG_Q_ZH = ["{t}的{attr}是多少？", "关于{t}，它的{attr}是什么？", "你知道{t}的{attr}吗？", "{t}的{attr}？",
+            "请问{t}的{attr}是什么？"]  # fmt: skip
+RAG_Q_EN = ["What is the {attr} of {t}?", "Do you know the {attr} of {t}?", "{t}: what is its {attr}?",
+            "What's {t}'s {attr}?", "Tell me the {attr} of {t}."]  # fmt: skip
 RAG_ANSWER = {"zh": "{t}的{attr}是{v} [{n}]。", "en": "The {attr} of {t} is {v} [{n}]."}
 DIRS = ["notes", "wiki", "docs", "archive"]
 
@@ -252,16 +263,12 @@ def _clock_item(rng: random.Random, split: str, lang: str) -> dict:
     kind = rng.randrange(3)  # 0 time, 1 date, 2 weekday
     if rng.random() < 0.6:
         zh, en, zone = rng.choice(_split_list(CITIES, split, N_TEST_CITIES))
-        tpls = CLOCK_CITY_ZH if lang == "zh" else CLOCK_CITY_EN
-        tpl = _split_list(tpls, split)[kind % len(_split_list(tpls, split))]
-        question, args = tpl.format(city=zh if lang == "zh" else en), {"timezone_name": zone}
+        tpls = (CLOCK_CITY_ZH if lang == "zh" else CLOCK_CITY_EN)[kind]
+        question = rng.choice(_split_list(tpls, split)).format(city=zh if lang == "zh" else en)
+        args = {"timezone_name": zone}
     else:
-        zone = "UTC"
-        tpl = _split_list(CLOCK_ZH if lang == "zh" else CLOCK_EN, split)
-        question, args = rng.choice(tpl), {}
-        kind = {0: 0, 1: 1, 2: 2, 3: 0, 4: 1}[
-            (CLOCK_ZH if lang == "zh" else CLOCK_EN).index(question)
-        ]
+        zone, args = "UTC", {}
+        question = rng.choice(_split_list((CLOCK_ZH if lang == "zh" else CLOCK_EN)[kind], split))
     local = moment.astimezone(timezone.utc if zone == "UTC" else ZoneInfo(zone))
     offset = local.strftime("%z")
     # tinyagent.tools.clock.now_text's format
@@ -353,11 +360,13 @@ def _rag_item(rng: random.Random, split: str, lang: str, refuse: bool) -> dict:
     else:
         attr_i = rng.choice(sorted(facts[target]))
     attr = ATTRS[attr_i]
-    held_out = split == "test"  # the test split asks only in the held-out wording
-    if lang == "zh":
-        q = RAG_Q_ALT_ZH.format(t=town, attr=attr[0]) if held_out else attr[2].format(t=town)
+    # train: the attribute's own question (ATTRS) or a generic form; test: only the held-out form
+    name = attr[0] if lang == "zh" else attr[1]
+    forms = _split_list(RAG_Q_ZH if lang == "zh" else RAG_Q_EN, split)
+    if split == "train" and rng.random() < 0.4:
+        q = attr[2 if lang == "zh" else 3].format(t=town)
     else:
-        q = RAG_Q_ALT_EN.format(t=town, attr=attr[1]) if held_out else attr[3].format(t=town)
+        q = rng.choice(forms).format(t=town, attr=name)
     sources = []
     for t, f in zip(picked, facts):
         text = _document(t, f, lang)
@@ -443,11 +452,13 @@ def universe_conversations(
 
 def copy_documents(n_docs: int, seed: int = 0) -> list[str]:
     """Pretraining documents that make the model *copy* numbers and names from earlier text: the
-    skill tool calls and grounded answers need (``小明有 347 个 -> 347``, ``Stonebrook ... Stonebrook``)."""
+    skill tool calls and grounded answers need (``小明有 347 个 -> 347``, ``Stonebrook ... Stonebrook``),
+    plus the one piece of world knowledge the clock needs: which IANA zone each city is in (``悉尼的时区是
+    Australia/Sydney``), for held-out cities too -- knowledge comes from pretraining, the skill from SFT."""
     rng = random.Random(f"copy:{seed}")
     docs = []
     for _ in range(n_docs):
-        kind = rng.randrange(4)
+        kind = rng.randrange(5)
         nums = [str(rng.randint(2, 999)) for _ in range(rng.randint(2, 4))]
         if kind == 0:
             docs.append(f"数字：{' '.join(nums)}。再写一遍：{' '.join(nums)}。")
@@ -459,9 +470,12 @@ def copy_documents(n_docs: int, seed: int = 0) -> list[str]:
         elif kind == 2:
             t = rng.choice(TOWNS_ZH + TOWNS_EN)
             docs.append(f"{t} {nums[0]}; {t} {nums[0]}; {t} {nums[0]}.")
-        else:
+        elif kind == 3:
             a, b = nums[0], nums[1]
             docs.append(f"{a}乘以{b}写成算式是 {a} * {b}，结果是 {int(a) * int(b)}。")
+        else:  # world knowledge the clock tool needs: every city's IANA zone (test cities too)
+            zh, en, zone = rng.choice(CITIES)
+            docs.append(f"{zh}的时区是 {zone}。" if rng.random() < 0.5 else f"{en} is in the time zone {zone}.")
     return docs
 
 

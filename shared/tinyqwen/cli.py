@@ -138,6 +138,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         dtypes, size = {str(llm.model.dtype).removeprefix("torch."): n_params}, None
     else:
         path = Path(args.path).expanduser()
+        if args.path == "tiny-universe":
+            from tinyqwen.tiny_universe import ASSET_DIR as path
         if not path.is_dir():
             print(f"error: {path} is not a directory", file=sys.stderr)
             return 2
@@ -365,11 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
         "'tinyqwen download --help' (model downloader)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    model_help = "checkpoint dir, LoRA adapter dir, 'tiny-random', or http(s)://host:port/v1[#name]"
+    model_help = (
+        "checkpoint dir, LoRA adapter dir, 'tiny-random', 'tiny-universe', "
+        "or http(s)://host:port/v1[#name]"
+    )
     adapter_help = "PEFT LoRA adapter dir merged into --model (tinyqwen.adapters)"
 
     p = sub.add_parser("info", help="config summary, parameter count, dtype, tokenizer facts")
-    p.add_argument("path", help="checkpoint directory (or 'tiny-random')")
+    p.add_argument("path", help="checkpoint directory (or 'tiny-random', 'tiny-universe')")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("generate", help="continue a prompt (or answer it with --chat)")

@@ -5,9 +5,12 @@
     >>> llm = tinyqwen.connect("~/models/Qwen2.5-0.5B-Instruct")        # doctest: +SKIP
     >>> llm = tinyqwen.connect("http://127.0.0.1:8000/v1#qwen2.5-7b")   # doctest: +SKIP
 
-Three forms, tried in this order:
+Four forms, tried in this order:
 
 - ``"tiny-random"``: the built-in random toy model (``tinyqwen.tiny_random``); output is gibberish.
+- ``"tiny-universe"``: the built-in ~4M-parameter model trained by ``python -m qwen_blog universe``
+  (``tinyqwen.tiny_universe``): it calls the calculator and the clock and answers from sources, in a
+  toy world.
 - ``"http://…"`` / ``"https://…"``: an OpenAI-compatible endpoint (``tinyqwen.OpenAIChatModel``). The
   model name is the part after ``#``, else ``model_name``, else the first id ``/v1/models`` lists.
   ``api_key`` defaults to ``$OPENAI_API_KEY``.
@@ -15,7 +18,8 @@ Three forms, tried in this order:
   a PEFT LoRA adapter directory (``adapter_config.json``, no ``config.json``) loads its base
   (``base_model_name_or_path``) with the adapter merged (``tinyqwen.adapters``).
 
-``adapter=DIR`` merges a LoRA adapter into a local model (a checkpoint directory or tiny-random).
+``adapter=DIR`` merges a LoRA adapter into a local model (a checkpoint directory, tiny-random or
+tiny-universe).
 
 Anything else raises ``ValueError`` naming the spec and the three forms. Imports happen only for
 the form used, so connecting to a URL does not import torch.
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
 
 FORMS = (
     "a checkpoint directory (config.json + *.safetensors + tokenizer files), "
-    "'tiny-random', or an OpenAI-compatible URL like http://127.0.0.1:8000/v1 "
+    "'tiny-random', 'tiny-universe', or an OpenAI-compatible URL like http://127.0.0.1:8000/v1 "
     "(optionally ending in '#model-name')"
 )
 
@@ -56,6 +60,10 @@ def connect(
         from tinyqwen.tiny_random import load_tiny_random
 
         return load_tiny_random(quantize)
+    if spec == "tiny-universe":
+        from tinyqwen.tiny_universe import load_tiny_universe
+
+        return load_tiny_universe(quantize)
     if spec.lower().startswith(("http://", "https://")):
         if quantize:
             raise ValueError(f"quantize={quantize!r} applies to local models, not to {spec!r}")
@@ -104,6 +112,10 @@ def _connect_adapter(spec: str, adapter: str | Path | None) -> ChatModel:
         llm = LLM(build_tiny_random_model(tok.vocab_size), tok, name=f"tiny-random+{adapter.name}")
         merge_adapter(llm.model, adapter)
         return llm
+    if spec == "tiny-universe":
+        from tinyqwen.tiny_universe import ASSET_DIR
+
+        spec = str(ASSET_DIR)
     path = Path(spec).expanduser()
     if not (path / "config.json").is_file():
         raise ValueError(f"cannot merge an adapter into {spec!r}: not a checkpoint directory")

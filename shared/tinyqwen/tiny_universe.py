@@ -1,0 +1,50 @@
+"""``tiny-universe``: the small Qwen2 trained on a CPU by ``python -m qwen_blog universe``, shipped here.
+
+    >>> from tinyqwen.tiny_universe import load_tiny_universe
+    >>> llm = load_tiny_universe()                                        # doctest: +SKIP
+    >>> llm.chat([{"role": "user", "content": "你好"}]).text              # doctest: +SKIP
+    '你好！我可以帮你算数、查时间，或者根据资料回答问题。'
+
+Unlike ``tiny-random`` it does its job, in a toy world: it calls tinyagent's ``calculator`` and
+``current_time`` tools (Qwen2.5 ``<tool_call>`` and ReAct formats), answers from tinyrag's numbered
+sources with an ``[n]`` citation, refuses with tinyrag's sentence when the sources do not say, and
+makes small talk. ``assets/tiny-universe/README.md`` has the recipe, the held-out metrics and the
+command that reproduces it; the files are an ordinary Hugging Face checkpoint (fp16 safetensors,
+``tokenizer.json``, the Qwen2.5 chat template), so ``transformers`` loads them too.
+
+Limits: ~4M parameters trained for under an hour on generated data. Outside the corpus's templates
+(arithmetic on integers, five unit conversions, the clock, three-sentence documents about towns) it
+fails -- ``assets/tiny-universe/README.md`` lists measured failure cases.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+NAME = "tiny-universe"
+ASSET_DIR = Path(__file__).resolve().parent / "assets" / NAME
+
+
+def load_tiny_universe(quantize: str | None = None):
+    """The shared ``tiny-universe`` ``LLM`` (loaded once per process, fp32 on CPU: the dtype its
+    metrics were measured in; int8 weights with ``quantize="int8"``)."""
+    if quantize not in (None, "int8"):
+        raise ValueError(f"unknown quantize={quantize!r}; expected None or 'int8'")
+    return _load(quantize)
+
+
+@functools.lru_cache(maxsize=2)
+def _load(quantize: str | None):
+    import torch
+
+    from tinyqwen.llm import LLM
+
+    if not (ASSET_DIR / "model.safetensors").is_file():
+        raise FileNotFoundError(
+            f"tiny-universe weights missing: {ASSET_DIR / 'model.safetensors'} "
+            "(the tinyqwen package was installed without its assets)"
+        )
+    llm = LLM.from_pretrained(ASSET_DIR, dtype=torch.float32, device="cpu", quantize=quantize)
+    llm.name = NAME
+    return llm
