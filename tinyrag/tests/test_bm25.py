@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import DATA
 
-from tinyrag.bm25 import BM25
+from tinyrag.bm25 import BM25, save_npz
 
 rank_bm25 = pytest.importorskip("rank_bm25")
 
@@ -161,3 +161,60 @@ def test_streamed_add_docs_equals_one_list() -> None:
         assert bm.vocab == ref.vocab
         for name in ("indptr", "doc_ids", "tfs", "doc_len", "impacts"):
             np.testing.assert_array_equal(getattr(bm, name), getattr(ref, name))
+
+
+def test_save_npz_writes_what_np_savez_writes(tmp_path) -> None:
+    """The block-wise writer gives arrays np.load reads back exactly (dtype, shape, values)."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "i32": rng.integers(0, 1 << 30, 100_001).astype(np.int32),
+        "i64": rng.integers(0, 1 << 40, 7),
+        "f64": rng.random(3),
+        "empty": np.zeros(0, dtype=np.int32),
+    }
+    save_npz(tmp_path / "ours.npz", arrays, block=4096)  # several blocks per array
+    np.savez(tmp_path / "ref.npz", **arrays)
+    with np.load(tmp_path / "ours.npz") as ours, np.load(tmp_path / "ref.npz") as ref:
+        assert sorted(ours.files) == sorted(ref.files)
+        for name in ref.files:
+            assert ours[name].dtype == ref[name].dtype
+            np.testing.assert_array_equal(ours[name], ref[name])
+
+
+def test_large_batches_keep_wide_doc_ids_and_tfs() -> None:
+    """A batch of more than 65,536 documents, and a tf above 65,535, are not truncated."""
+    # empty documents keep a batch under its token budget: 70,003 documents in one batch
+    corpus = [["a"] * 70_000, ["b"]] + [[]] * 70_000 + [["c", "a"], ["a"]]
+    bm = BM25()
+    bm.add_docs(corpus, batch=100_000)
+    ref = BM25()
+    ref.add_docs(corpus, batch=3)
+    for name in ("indptr", "doc_ids", "tfs", "doc_len", "impacts"):
+        np.testing.assert_array_equal(getattr(bm, name), getattr(ref, name))
+    a = bm.vocab["a"]
+    assert bm.tfs[bm.indptr[a]] == 70_000 and bm.doc_ids[bm.indptr[a + 1] - 1] == 70_003
+
+
+def test_postings_equal_a_plain_python_build() -> None:
+    """The counting-sort build gives exactly the postings a dict-of-Counters build gives: terms in
+    first-seen order, each term's docs ascending with their tf -- across batches and across two
+    add_docs calls (old postings merged with new ones)."""
+    from collections import Counter
+
+    corpus = synthetic_corpus(5, 200) + [[]] + [["solo"]]
+    bm = BM25()
+    bm.add_docs(iter(corpus[:90]), batch=7)
+    bm.add_docs(iter(corpus[90:]), batch=13)
+    vocab: dict[str, int] = {}
+    postings: dict[str, list[tuple[int, int]]] = {}
+    for d, doc in enumerate(corpus):
+        for t in doc:
+            vocab.setdefault(t, len(vocab))
+        for t, tf in sorted(Counter(doc).items(), key=lambda x: vocab[x[0]]):
+            postings.setdefault(t, []).append((d, tf))
+    assert bm.vocab == vocab
+    for t, tid in vocab.items():
+        s, e = bm.indptr[tid], bm.indptr[tid + 1]
+        assert list(zip(bm.doc_ids[s:e].tolist(), bm.tfs[s:e].tolist())) == postings[t]
+    assert bm.doc_ids.dtype == bm.tfs.dtype == np.int32
+    assert bm.doc_len.tolist() == [len(doc) for doc in corpus]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,75 @@ def test_default_threshold_is_the_calibrated_constant() -> None:
 
     default = inspect.signature(answer_question).parameters["min_support"].default
     assert default == MIN_SUPPORT and 0.0 < MIN_SUPPORT < 1.0
+
+
+def test_a_question_word_jieba_cut_differently_in_the_index_is_matched_by_its_string() -> None:
+    """In context jieba's HMM glues 时+省 into 时省 ("训练时省显存"), so the question's 省 is no
+    index term at all: it used to weigh the most (an unseen term gets the highest idf) and never
+    match. Such a term now counts as found when the passage contains it as a string."""
+    idx = Index.from_texts({"ckpt": "训练时省显存：梯度检查点。", "rope": "旋转位置编码。"})
+    assert "时省" in idx.bm25.vocab and "省" not in idx.bm25.vocab
+    assert support_score(idx, "为什么省显存？", hits_of(idx, "ckpt")) == 1.0
+    # a word that is an index term is still matched as a term, not as a substring
+    assert support_score(idx, "位置", hits_of(idx, "rope")) == 1.0
+    assert support_score(idx, "编码", hits_of(idx, "ckpt")) < MIN_SUPPORT
+
+
+# Copies of the qwen-blog/docs paragraphs the README's example questions are about (the real files
+# are used when this folder sits in the monorepo; a folder copied out alone has only these).
+EXCERPT = {
+    "06-attention.md": """# 06 · 注意力：Q/K/V、GQA、掩码、滑动窗口
+
+## GQA：14 个 query 头共享 2 组 K/V
+
+多头注意力（MHA）里每个 query 头都有自己的 K、V。Qwen2 用分组查询注意力（GQA）：14 个 query 头分成 2 组，
+组内 7 个头读同一组 K/V。参数和计算几乎没少，但 **KV cache 小了 7 倍**——长上下文推理时，这才是内存大头。
+
+## FlashAttention 在哪里
+
+FlashAttention 不改变数学，只改变计算顺序：把 K/V 切成小块，在片上 SRAM 里边算 `q kᵀ` 边做“在线 softmax”，
+分数矩阵从不落到显存，内存从 O(T²) 降到 O(T)，速度也因少读写而变快。
+""",
+    "08-decoder-layer.md": """# 08 · 解码层：pre-norm 残差
+
+## 训练时省显存：梯度检查点
+
+`model.gradient_checkpointing = True` 时，`Qwen2Model.forward` 用 `torch.utils.checkpoint` 包住每一层：前向不保存层内激活，
+反向时重算一遍。以约 30% 的额外计算换取小得多的激活内存。
+""",
+    "10-generation.md": """# 10 · 生成：KV cache、prefill 与 decode、采样
+
+KV cache 的大小：0.5B 模型每个 token 存 `2 × 24 层 × 2 头 × 64 = 6144` 个数，bf16 下 12 KB；32K 上下文约 384 MB。
+如果没有 GQA（14 个 KV 头），会是 7 倍。
+""",
+    "05-rope.md": """# 05 · RoPE：用旋转编码相对位置
+
+把每个头的向量（D=64）看成 32 对二维坐标。位置为 `m` 的 token，第 `i` 对坐标旋转角度 `m·θᵢ`。
+""",
+}
+BLOG = Path(__file__).resolve().parents[2] / "qwen-blog" / "docs"
+
+
+@pytest.mark.parametrize("corpus", ["excerpt", "qwen-blog/docs"])
+def test_readme_example_questions_pass_the_gate_without_a_reranker(corpus, tmp_path) -> None:
+    from tinyrag.answer import answer_question
+    from tinyrag.conversation import fallback_rewrite
+
+    if corpus == "excerpt":
+        for name, text in EXCERPT.items():
+            (tmp_path / name).write_text(text, encoding="utf-8")
+        root = tmp_path
+    elif (BLOG / "06-attention.md").is_file():
+        root = BLOG
+    else:
+        pytest.skip(f"{BLOG} not present (tinyrag copied out of the monorepo)")
+    idx, _ = Index.build(root, None)
+    for q in ("GQA 为什么省显存？", "KV cache 有多大？"):
+        a = answer_question(idx, q)  # extractive: no model, no reranker
+        assert not a.refused and a.support >= MIN_SUPPORT and a.citations, (q, a.support)
+    a = answer_question(idx, "GQA 为什么省显存？")
+    assert "06-attention.md" in [h.source for h in a.cited_sources()]  # the GQA paragraph
+    history = [{"role": "user", "content": "GQA 为什么省显存？"}]
+    query = fallback_rewrite("它省了多少？", history)  # chat without a model
+    assert not answer_question(idx, "它省了多少？", query=query).refused
+    assert answer_question(idx, "汉朝的首都在哪里？").refused  # the docs do not say

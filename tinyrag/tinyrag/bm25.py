@@ -23,13 +23,16 @@ Two idf variants:
     >>> bm.search(["c"], k=2)
     (array([1]), array([1.18236951]))
 
-Limits: the whole index lives in memory (float64 impacts: ~12 bytes per posting). Updates rebuild
-idf and length norms for all postings (cheap, vectorised) -- see ``remove_docs`` / ``add_docs``.
+Limits: the whole index lives in memory (16 bytes per posting: int32 doc id and tf, float64
+impact). Updates rebuild idf and length norms for all postings (cheap, vectorised) -- see
+``remove_docs`` / ``add_docs``.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -37,7 +40,7 @@ import numpy as np
 
 from tinyqwen.atomic import atomic_path, atomic_write_text
 
-_BLOCK = 1 << 18  # postings per block when computing impacts
+_BLOCK = 1 << 14  # postings per block when computing impacts (~0.8 MB of temporaries)
 
 
 class BM25:
@@ -84,47 +87,56 @@ class BM25:
         """Append documents (ids continue from ``n_docs``) and refresh idf and impacts.
 
         ``corpus`` may be a generator: documents are consumed ``batch`` at a time (at most ~16k
-        tokens) and only their (term, doc, tf) postings are kept, so peak memory is the postings,
-        not the token lists.
+        tokens) and each batch is reduced at once to its postings, sorted by (term, doc): runs of
+        one term (term id, run length) and per posting a local doc id (uint16) and tf -- so the
+        token lists are never all in memory. The batches are then scattered straight into the
+        final (term, doc)-sorted arrays (a counting sort: no argsort, no [nnz] int64
+        temporaries). Peak: ~6 bytes per new posting (+ 8 per term run) + the final index.
         """
         vocab = self.vocab
         n = self.n_docs
-        parts_t, parts_d, parts_tf, parts_len = [], [], [], []
+        local_type = np.uint16 if batch <= 1 << 16 else np.int32
+        parts = []  # per batch: (first doc id, term of each run [R], run lengths [R], docs, tfs)
+        parts_len = []
         for docs in _batches(corpus, batch):
             lens = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))  # [B]
             # setdefault(tok, len(vocab)): a new token gets the next id, a known one keeps its id
             ids = (vocab.setdefault(tok, len(vocab)) for doc in docs for tok in doc)
             t = np.fromiter(ids, dtype=np.int64, count=int(lens.sum()))  # [batch tokens]
             d = np.repeat(np.arange(len(docs), dtype=np.int64), lens)  # local doc ids
-            # (term, doc) pairs -> unique with counts == term frequencies
+            # (term, doc) pairs -> unique with counts == term frequencies, sorted by (term, doc)
             key, tf = np.unique(t * len(docs) + d, return_counts=True)
+            del t, d
             bt, bd = np.divmod(key, len(docs))
-            parts_t.append(bt.astype(np.int32))
-            parts_d.append((bd + n).astype(np.int32))
-            parts_tf.append(tf.astype(np.int32))
+            starts = np.flatnonzero(np.diff(bt, prepend=-1))  # first posting of each term run
+            run_len = np.diff(starts, append=len(bt)).astype(np.int32)  # [R]
+            terms = bt[starts].astype(np.int32)
+            parts.append((n, terms, run_len, bd.astype(local_type), tf.astype(np.int32)))
             parts_len.append(lens)
             n += len(docs)
-        if not parts_len:
+        if not parts:
             return
-        # merge with the old postings one array at a time (peak: the postings + one [nnz] array)
-        old_t = np.repeat(np.arange(len(self.indptr) - 1, dtype=np.int32), np.diff(self.indptr))
-        all_t = np.concatenate([old_t, *parts_t])
-        del old_t, parts_t
-        all_d = np.concatenate([self.doc_ids, *parts_d])
-        del parts_d
-        all_tf = np.concatenate([self.tfs, *parts_tf])
-        del parts_tf
-        self.doc_ids = self.tfs = self.impacts = np.zeros(0)  # the copies above replace them
-        # within one term, doc ids already ascend along the concatenation (old docs, then each
-        # batch in order, each batch sorted by (term, doc)): a stable sort by term is enough
-        order = np.argsort(all_t, kind="stable")
-        counts = np.bincount(all_t, minlength=len(vocab))  # [V]; sorting does not change it
-        del all_t
-        all_d = all_d[order]
-        all_tf = all_tf[order]
-        del order
+        # postings per term, old + new, then each term's write cursor in the final arrays
+        old_counts = np.diff(self.indptr)  # [V_old]
+        counts = np.zeros(len(vocab), dtype=np.int64)  # [V]
+        counts[: len(old_counts)] = old_counts
+        for _, terms, run_len, _, _ in parts:
+            counts[terms] += run_len  # a term has at most one run per batch
+        doc_ids = np.empty(int(counts.sum()), dtype=np.int32)  # [nnz]
+        tfs = np.empty(len(doc_ids), dtype=np.int32)  # [nnz]
+        cursor = np.zeros(len(vocab), dtype=np.int64)  # [V]
+        np.cumsum(counts[:-1], out=cursor[1:])
+        # old postings first, then the batches in order: within a term, doc ids ascend
+        _scatter(cursor, np.arange(len(old_counts)), old_counts, self.doc_ids, self.tfs,
+                 doc_ids, tfs)  # fmt: skip
+        self.doc_ids = self.tfs = self.impacts = np.zeros(0)  # replaced by the new arrays
+        parts.reverse()
+        while parts:  # drop each batch's postings as soon as they are placed
+            first, terms, run_len, local, tf = parts.pop()
+            _scatter(cursor, terms, run_len, local, tf, doc_ids, tfs, doc_offset=first)
         self.doc_len = np.concatenate([self.doc_len, *parts_len])
-        self._set_postings(counts, all_d, all_tf)
+        release_freed_memory()  # the batches' postings: heap pages the impacts cannot reuse
+        self._set_postings(counts, doc_ids, tfs)
 
     def remove_docs(self, remove: np.ndarray) -> None:
         """Drop documents where the bool mask ``remove`` [N] is True; later ids shift down."""
@@ -249,10 +261,9 @@ class BM25:
     def save(self, directory: Path) -> None:
         """Write ``bm25.npz`` + ``vocab.json`` into ``directory``, each file atomically."""
         directory = Path(directory)
-        with atomic_path(directory / "bm25.npz") as tmp, open(tmp, "wb") as f:
-            np.savez(
-                f, indptr=self.indptr, doc_ids=self.doc_ids, tfs=self.tfs, doc_len=self.doc_len
-            )
+        arrays = {"indptr": self.indptr, "doc_ids": self.doc_ids, "tfs": self.tfs}
+        with atomic_path(directory / "bm25.npz") as tmp:
+            save_npz(tmp, {**arrays, "doc_len": self.doc_len})  # np.savez's format, no copies
         atomic_write_text(
             directory / "vocab.json", json.dumps(list(self.vocab), ensure_ascii=False)
         )
@@ -274,6 +285,43 @@ class BM25:
         return bm
 
 
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc's ``malloc_trim``; a no-op elsewhere).
+
+    Thousands of small per-batch arrays end up spread over the heap; once freed, glibc keeps
+    their pages (it only trims the top of the heap), so the next large array -- the impacts --
+    would add to the peak instead of reusing them. Dask's workers do the same after large frees.
+    """
+    global _trim
+    if _trim is None:
+        try:
+            _trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl, Windows)
+            _trim = False
+    if _trim:
+        _trim(0)
+
+
+_trim = None
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray], block: int = 1 << 20) -> None:
+    """``np.savez(path, **arrays)`` without its copy of each array: data goes out ``block`` bytes
+    at a time (``np.savez`` writes an array into a zip member through one ``tobytes()`` copy of
+    up to 16 MB). Same file: a stored (uncompressed) zip of ``.npy`` members; ``np.load`` reads it.
+    """
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as z:
+        for name, a in arrays.items():
+            a = np.ascontiguousarray(a)
+            with z.open(f"{name}.npy", "w", force_zip64=True) as fp:
+                np.lib.format.write_array_header_1_0(
+                    fp, np.lib.format.header_data_from_array_1_0(a)
+                )
+                step = max(block // max(a.itemsize, 1), 1)
+                for s in range(0, len(a), step):
+                    fp.write(a[s : s + step].tobytes())
+
+
 def _batches(
     items: Iterable[Sequence[str]], size: int, max_tokens: int = 1 << 14
 ) -> Iterator[list[Sequence[str]]]:
@@ -288,6 +336,29 @@ def _batches(
             batch, n = [], 0
     if batch:
         yield batch
+
+
+def _scatter(
+    cursor: np.ndarray,
+    terms: np.ndarray,
+    run_len: np.ndarray,
+    docs: np.ndarray,
+    tfs: np.ndarray,
+    out_docs: np.ndarray,
+    out_tfs: np.ndarray,
+    doc_offset: int = 0,
+) -> None:
+    """Write postings grouped in runs of one term (``terms`` [R], ``run_len`` [R], ``docs`` and
+    ``tfs`` [P] with P = sum(run_len)) at each term's ``cursor`` [V] in ``out_*``; advance it."""
+    if len(docs) == 0:
+        return
+    run_start = np.cumsum(run_len, dtype=np.int64) - run_len  # [R] run starts within the batch
+    # posting i of run r goes to cursor[terms[r]] + (i - run_start[r])
+    pos = np.repeat(cursor[terms] - run_start, run_len)  # [P]
+    pos += np.arange(len(docs), dtype=np.int64)
+    out_docs[pos] = docs + np.int32(doc_offset) if doc_offset else docs
+    out_tfs[pos] = tfs
+    cursor[terms] += run_len
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

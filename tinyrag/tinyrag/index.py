@@ -158,11 +158,10 @@ class Index:
         path = Path(path)
         m = cls.read_manifest(path)
         data = path / m["data"]
-        chunks = [
-            json.loads(line)
-            for line in (data / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
-            if line
-        ]
+        # one line at a time (never the whole file as one string); only "\n" ends a line:
+        # str.splitlines would also split at U+2028, which json.dumps leaves raw in a chunk's text
+        with open(data / "chunks.jsonl", encoding="utf-8") as f:
+            chunks = [json.loads(line) for line in f if line.strip()]
         bm25 = BM25.load(data, **{**m["bm25"], **bm25_params})
         if bm25.n_docs != len(chunks):
             raise ValueError(f"{data}: bm25.npz has {bm25.n_docs} docs, chunks.jsonl {len(chunks)}")
