@@ -272,7 +272,9 @@ def run(args: argparse.Namespace) -> int:
     config = out / "data" / "model_config.json"
     atomic_write_text(config, json.dumps({"model": preset["model"], "train": preset["pretrain"]}))
     pre_dir = out / "pretrain"
+    trained = False
     if not _finished(pre_dir, preset["pretrain"]["max_steps"]):
+        trained = True
         resume = ["--resume"] if latest_checkpoint(pre_dir) is not None and args.resume else []
         argv = ["--config", str(config), "--data", str(paths["packed"]), "--out", str(pre_dir),
                 "--tokenizer", str(paths["tokenizer"]), *resume, *common]  # fmt: skip
@@ -281,12 +283,17 @@ def run(args: argparse.Namespace) -> int:
     # stage 3: SFT on the training split, assistant-only loss
     sft_dir = out / "sft"
     if not _finished(sft_dir, preset["sft"]["max_steps"]):
+        trained = True
         resume = ["--resume"] if latest_checkpoint(sft_dir) is not None and args.resume else []
         argv = ["--base", str(pre_dir), "--data", str(paths["train"]), "--out", str(sft_dir),
                 *resume, *common]  # fmt: skip
         with _timed(out, "sft"):
             sft.run(_stage_args(sft.build_parser, argv, preset["sft"]))
-    model_dir = export_model(latest_checkpoint(sft_dir), out / "model")
+    model_dir = out / "model"
+    if not trained and (model_dir / "recipe.json").is_file():
+        print(f"every stage is finished; model: {model_dir}", file=sys.stderr)
+        return 0
+    model_dir = export_model(latest_checkpoint(sft_dir), model_dir)
     shutil.copy2(paths["test"], model_dir / "heldout.jsonl")
     with _timed(out, "eval"):
         evaluate_export(model_dir, show_progress=not args.no_progress)

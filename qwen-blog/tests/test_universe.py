@@ -190,8 +190,16 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
     assert "chat_template" in json.loads((model_dir / "tokenizer_config.json").read_text())
     llm = LLM.from_pretrained(model_dir, dtype=torch.float32, device="cpu")
     assert llm.context_length >= 1024  # the ReAct prompts are ~750 tokens
-    # a second run finds every stage finished and only re-exports
+    recipe = json.loads((model_dir / "recipe.json").read_text())
+    assert recipe["preset"]["model"]["hidden_size"] == 32 and set(recipe["stage_seconds"]) == {
+        "data", "pretrain", "sft", "eval"}  # fmt: skip
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert sum(metrics["counts"].values()) == 14  # the whole held-out split, written beside it
+    assert (model_dir / "heldout.jsonl").read_text() == (out / "data" / "test.jsonl").read_text()
+    # a second run finds every stage finished and leaves the model alone
+    before = (model_dir / "model.safetensors").stat().st_mtime_ns
     assert main(["universe", "--out", str(out), "--preset", "smoke", "--no-progress"]) == 0
+    assert (model_dir / "model.safetensors").stat().st_mtime_ns == before
 
     report = tmp_path / "report.json"
     assert main(["universe-eval", "--model", str(model_dir), "--n", "7", "--max-new-tokens", "8",
@@ -245,3 +253,55 @@ def test_bad_input_is_one_error_line(tmp_path, capsys):
         assert err.startswith("error: universe-eval runs tinyagent's agent loop")
     else:
         assert "no.jsonl: no such file" in err
+
+
+def test_drill_documents_are_short_and_from_the_training_split_only():
+    train = _convs("train", 300)
+    drills = uc.drill_documents(train)
+    assert len(drills) == sum(c["task"] != "chat" for c in train)
+    calc = next(c for c in train if c["task"].startswith("calc"))
+    assert f"{calc['question']}\n{calc['expression']}\n{calc['value']}\n{calc['answer']}" in drills
+    test_towns = uc.TOWNS_ZH[-uc.N_TEST_TOWNS :] + uc.TOWNS_EN[-uc.N_TEST_TOWNS :]
+    assert not any(t in d for d in drills for t in test_towns)
+
+
+def _shipped():
+    from tinyqwen.tiny_universe import ASSET_DIR
+
+    if not (ASSET_DIR / "recipe.json").is_file():
+        pytest.skip(f"no shipped tiny-universe at {ASSET_DIR}")
+    return ASSET_DIR
+
+
+def test_shipped_tiny_universe_is_this_recipe(tmp_path):
+    """The weights in tinyqwen were made by ``universe`` with today's ``full`` preset and today's
+    data generator: same preset, and the regenerated corpus has the recorded sha256."""
+    from qwen_blog.universe import PRESETS, _sha256
+
+    recipe = json.loads((_shipped() / "recipe.json").read_text())
+    assert recipe["preset"] == PRESETS["full"] and recipe["seed"] == 0
+    data = recipe["preset"]["data"]
+    uc.write_universe_corpus(tmp_path, data["n_train"], data["n_test"], recipe["seed"])
+    for name in ("train.jsonl", "test.jsonl"):
+        assert _sha256(tmp_path / name) == recipe["data_sha256"][name], name
+    assert recipe["total_minutes"] <= 60
+
+
+def test_shipped_metrics_reproduce_item_by_item():
+    """Re-run the held-out evaluation on the shipped files (first 21 items, greedy, fp32): every
+    answer is the one recorded in metrics.json, so the published numbers are this model's."""
+    pytest.importorskip("tinyagent")
+    import tinyqwen
+    from qwen_blog import universe_eval
+
+    asset = _shipped()
+    recorded = json.loads((asset / "metrics.json").read_text())
+    convs = [json.loads(x) for x in (asset / "heldout.jsonl").read_text().splitlines()]
+    # the clock tool reads the real clock, so its answers change from run to run: skip the clock
+    keep = [i for i, c in enumerate(convs) if not c["task"].startswith("clock")][:21]
+    llm = tinyqwen.connect("tiny-universe")
+    result = universe_eval.evaluate(llm, [convs[i] for i in keep], show_progress=False)
+    for got, i in zip(result["items"], keep):
+        want = recorded["items"][i]
+        for key in ("answer", "format_valid", "success", "exact", "refused"):
+            assert got.get(key) == want.get(key), (key, got["question"])
