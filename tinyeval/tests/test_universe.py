@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyeval.cli import main
+from tinyeval.cli import _universe_examples, main
 from tinyeval.metrics.universe import (
     citations,
     contains_value,
@@ -278,6 +278,12 @@ def test_mixed_replies_exact_numbers(small_task, tmp_path) -> None:
     md = (tmp_path / "rep" / "report.md").read_text(encoding="utf-8")
     assert "| universe | 44.44 [" in md and "| calc_qwen | 2 | 50.00 | 100.00 |" in md
     assert "| format_valid | 60.00 | ≥ 98 |" in md
+    # the demo's one-example-per-subtask view of the same file
+    shown = _universe_examples(tmp_path / "mixed" / "universe.jsonl").splitlines()
+    assert len(shown) == 7 and shown[1].split()[:2] == ["✗", "calc_qwen"]
+    assert shown[1].endswith('calculator({"expression": "906 + 687"})')
+    assert "✓ clock_qwen   What day is it in Bangkok? -> current_time(" in shown[3]
+    assert shown[5].split()[:2] == ["✓", "rag"] and "honey [2]" in shown[5]
 
 
 def test_bad_heldout_line_names_file_and_line(tmp_path) -> None:

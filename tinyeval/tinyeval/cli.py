@@ -166,6 +166,25 @@ def _drop_other_models(out: Path, tasks: list[Task], model_name: str) -> None:
             pred.unlink()
 
 
+def _universe_examples(path: Path) -> str:
+    """One prediction per subtask of a ``universe`` run: question -> reply, marked right/wrong."""
+    from tinyeval.metrics.universe import first_tool_call, universe_checks
+    from tinyeval.score import read_predictions
+
+    lines, seen = [f"examples from {path} (✓ scored right, ✗ wrong):"], set()
+    for rec in read_predictions(path):
+        if rec.get("subtask") in seen:
+            continue
+        seen.add(rec.get("subtask"))
+        call = first_tool_call(rec["pred"], rec) if rec.get("protocol") else None
+        reply = f"{call[0]}({json.dumps(call[1], ensure_ascii=False)})" if call else rec["pred"]
+        mark = "✓" if universe_checks(rec["pred"], rec)["correct"] else "✗"
+        question = " ".join(str(rec.get("question", "")).split())
+        shown = " ".join(reply.split())[:90] or "(blank)"
+        lines.append(f"  {mark} {rec['subtask']:<12} {question[:60]} -> {shown}")
+    return "\n".join(lines) + "\n"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     tasks = [load_task(name) for name in args.task or DEMO_TASKS]
     for task in tasks:  # a missing heldout.jsonl or bad config fails before the model loads
@@ -178,6 +197,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             model, task, out, limit=args.limit, batch_size=args.batch_size, progress=not args.quiet
         )
         print(json.dumps(summary, ensure_ascii=False))
+    if any(t.name == "universe" for t in tasks):
+        print(_universe_examples(out / "universe.jsonl"))
     rep = write_report([out], out / "report", n_boot=1000, seed=0)
     print(rep["markdown"])
     print(f"demo done: predictions in {out}, report in {out / 'report'}", file=sys.stderr)
@@ -351,7 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
     )
     d.add_argument("--out", default="runs/demo")
-    d.add_argument("--batch-size", type=_int_at_least(1), default=8)
+    # 32: a ~4M model on CPU generates ~1.4x faster than at 16 and ~2x than at 8 (bench numbers
+    # in README); memory is no concern at this size
+    d.add_argument("--batch-size", type=_int_at_least(1), default=32)
     d.set_defaults(fn=cmd_demo)
 
     from tinyeval.data import DATASETS

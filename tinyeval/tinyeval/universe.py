@@ -51,6 +51,7 @@ SCRATCHPAD = "Thought:"  # tinyagent's ReAct scratchpad starts the assistant tur
 REACT_STOP = ["\nObservation", "Observation:"]  # tinyagent's ReAct stop words
 SKIPPED = ("chat",)
 
+_QUESTION = re.compile(r"(?:Question: |问题：)")
 _ONE_OF = re.compile(r"should be one of \[([^\]]*)\]")
 _REACT_TOOL = re.compile(r"^(\w+): .*? Parameters: (\{.*\})$", re.M)
 
@@ -127,9 +128,11 @@ def universe_example(row: dict, where: str) -> dict[str, Any]:
     if first is None:
         raise ValueError(f"{where}: 'messages' has no assistant turn to score against")
     prompt, gold = messages[:first], messages[first]
+    last_user = next((m for m in reversed(prompt) if m.get("role") == "user"), {})
     ex: dict[str, Any] = {
         "subtask": subtask,
         "lang": row.get("lang"),
+        "question": row.get("question") or _QUESTION.split(last_user.get("content") or "")[-1],
         "answers": [row.get("answer") or gold.get("content") or ""],
     }
     if subtask in TOOL_SUBTASKS:
