@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
 from tinyagent import Agent
-from tinyagent.cli import build_tools, main
+from tinyagent.cli import build_tools, demo_live, main
+from tinyagent.scripted import ScriptedChatModel
 from tinyagent.tools import sandbox
 from tinyagent.tools.sandbox import probe
+from tinyqwen.tiny_universe import ASSET_DIR
 
 
 def test_render_prints_the_exact_first_prompt(capsys):
@@ -42,10 +45,44 @@ def test_render_prints_the_exact_first_prompt(capsys):
     not probe().ok, reason=f"no kernel sandbox for the python tool: {probe().reason}"
 )
 def test_demo_runs_without_a_model(capsys):
-    assert main(["demo"]) == 0
+    assert main(["demo", "--scripted-only"]) == 0
     out = capsys.readouterr().out
     assert "  <- 289\n" in out and "  <- 1060\n" in out
     assert out.rstrip().endswith("[answer] 花园面积是 289 平方米；1 到 100 的质数之和是 1060。")
+
+
+def test_demo_live_checks_the_call_and_the_number(capsys):
+    """The real-loop part's check line, on scripted replies: right in qwen, wrong number in react."""
+    script = [
+        '<tool_call>\n{"name": "calculator", "arguments": {"expression": "23 * 47"}}\n</tool_call>',
+        "23 * 47 = 1081，答案是 1081。",
+        'Thought: I should use the calculator tool.\nAction: calculator\nAction Input: {"expression": '
+        '"64 * 35"}\nObservation:',
+        " I now know the final answer\nFinal Answer: 64 * 35 = 22400, so the answer is 22400.",
+    ]
+    demo_live(ScriptedChatModel(script), "scripted")
+    out = capsys.readouterr().out
+    assert "  -> calculator(" in out and "  <- 1081\n" in out and "  <- 2240\n" in out
+    assert "check: called the calculator: yes; final answer contains 1081 (= 23 * 47): yes" in out
+    assert "check: called the calculator: yes; final answer contains 2240 (= 64 * 35): no" in out
+
+
+@pytest.mark.skipif(
+    not (ASSET_DIR / "model.safetensors").is_file(),
+    reason=f"no tiny-universe weights in {ASSET_DIR}",
+)
+def test_demo_and_run_use_the_real_loop_on_tiny_universe(capsys):
+    """Structure only: tiny-universe's answers are checked with the trained weights elsewhere."""
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("=== the real loop: tiny-universe, ") == 2
+    assert "Q: 23乘以47等于多少？\n[step 1]" in out
+    assert len(re.findall(r"^check: called the calculator: (yes|no); final answer", out, re.M)) == 2
+    code = main(["23乘以47等于多少？", "--model", "tiny-universe", "--tools", "calculator,clock",
+                 "--max-steps", "3", "--max-new-tokens", "32"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code in (0, 1) and "[step 1]" in out
+    assert ("[answer] " in out) == (code == 0) and ("[stopped] " in out) == (code == 1)
 
 
 def test_eval_ground_truth_self_test(capsys, acebench_dir):

@@ -5,7 +5,7 @@
     python -m tinyagent render --tools calculator,python --protocol qwen  # the exact prompt
     python -m tinyagent eval --model SPEC --categories normal_single_turn_single_function --limit 20
     python -m tinyagent eval --ground-truth                              # checker self-test
-    python -m tinyagent demo                                             # scripted run, no model needed
+    python -m tinyagent demo                        # scripted run (no model), then the real loop on tiny-universe
     python -m tinyagent sandbox                                          # what isolates the python tool
 
     python -m tinyagent sop tinyagent/sops/refund.json "订单 A1001 要退货" --model SPEC --state s.json
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -350,13 +351,30 @@ def cmd_eval(argv: list[str]) -> int:
     return 0
 
 
+# the real-loop part of the demo: (question, the expression it asks for, protocol). The operand
+# pairs are in tiny-universe's held-out split (qwen_blog.universe_corpus: never in its training data).
+DEMO_LIVE = [
+    ("23乘以47等于多少？", "23 * 47", "qwen"),
+    ("What is 64 times 35?", "64 * 35", "react"),
+]
+
+
 def cmd_demo(argv: list[str]) -> int:
-    """A scripted (model-free) run: the prompt a model would see, then a 3-step agent run."""
+    """A scripted (model-free) run: the prompt a model would see, then a 3-step agent run; then the
+    real loop on a real model (default ``tiny-universe``, shipped in tinyqwen) with a check line."""
     from tinyagent.scripted import ScriptedChatModel
 
-    if argv:
-        print("usage: python -m tinyagent demo", file=sys.stderr)
-        return 2
+    p = argparse.ArgumentParser(
+        prog="python -m tinyagent demo",
+        description="The exact prompt, a scripted tool-using run (no model), then the real loop.",
+    )
+    p.add_argument(
+        "--model", default="tiny-universe",
+        help="model of the real-loop part (default: tiny-universe, the small model shipped in "
+        "tinyqwen that calls the calculator and the clock)",
+    )  # fmt: skip
+    p.add_argument("--scripted-only", action="store_true", help="skip the real-loop part")
+    args = p.parse_args(argv)
     tools = build_tools("calculator,python")
     question = "一个边长 17 米的正方形花园，面积是多少平方米？再算出 1 到 100 的质数之和。"
     print("=== the prompt the model sees (qwen protocol) ===")
@@ -370,7 +388,34 @@ def cmd_demo(argv: list[str]) -> int:
     ]
     print("=== a scripted run (ScriptedChatModel replays fixed model outputs; no weights) ===")
     result = Agent(ScriptedChatModel(script), tools, "qwen", on_step=print_step).run(question)
+    if not args.scripted_only:
+        demo_live(_connect(args.model), args.model)
     return 0 if result.answer else 1
+
+
+def demo_live(model, name: str) -> None:
+    """The real loop on ``model`` for each ``DEMO_LIVE`` question, then one check line: did it call
+    the calculator, and does its final answer contain the right number? (Printed, not enforced: the
+    demo shows what the model does.)"""
+    from tinyagent.tools.calculator import calculator
+
+    tools = build_tools("calculator,clock")
+    for question, expression, protocol in DEMO_LIVE:
+        print(f"=== the real loop: {name}, {protocol} protocol, tools calculator + clock ===")
+        print(f"Q: {question}")
+        agent = Agent(
+            model, tools, protocol, max_steps=3, on_step=print_step,
+            sampling=Sampling(max_new_tokens=128),
+        )  # fmt: skip
+        result = agent.run(question)
+        called = any(c.name == "calculator" for s in result.steps for c in s.calls)
+        want = calculator(expression)
+        # the number itself, not a longer one containing it (1081 in 10810)
+        right = re.search(rf"(?<![\d.]){re.escape(want)}(?!\.?\d)", result.answer or "") is not None
+        print(
+            f"check: called the calculator: {'yes' if called else 'no'}; final answer contains "
+            f"{want} (= {expression}): {'yes' if right else 'no'}\n"
+        )
 
 
 def cmd_sandbox(argv: list[str]) -> int:
@@ -493,7 +538,7 @@ def _main(argv: list[str]) -> int:
             "usage: python -m tinyagent [SUBCOMMAND] ...\n\nsubcommands (each has --help):\n"
             "  run       run the agent on a question, or chat (the default when none is given)\n"
             "  render    print the exact first prompt\n"
-            "  demo      a scripted run, no model needed\n"
+            "  demo      a scripted run (no model), then the real loop on tiny-universe\n"
             "  sop       run / resume an SOP agent (a declared procedure of steps)\n"
             "  eval      score tool calls on ACEBench (strict checker)\n"
             "  bfcl      run + score BFCL v4 with BFCL's own rules and file layout\n"

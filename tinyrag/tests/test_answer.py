@@ -86,9 +86,14 @@ def test_weak_support_refuses_without_calling_the_model(index: Index) -> None:
     model = quoting_model()
     a = answer_question(index, "量子计算机的纠错码如何工作？", model)
     assert a.refused and a.text == REFUSAL["zh"] and a.support < 0.5
-    assert model.calls == []
+    assert a.refused_by == "gate" and model.calls == []
     en = answer_question(index, "Who won the 1998 football world cup?")
     assert en.refused and en.text == "The documents do not say."
+    # the gate off: the model is asked, and its own refusal is recorded as the model's
+    q = "Qwen2 的量子纠错码如何工作？"
+    assert answer_question(index, q, model).refused_by == "gate" and model.calls == []
+    said = answer_question(index, q, ScriptedModel(lambda m: REFUSAL["zh"]), min_support=0.0)
+    assert said.refused and said.refused_by == "model" and said.sources
 
 
 def test_one_line_joins_soft_wraps() -> None:

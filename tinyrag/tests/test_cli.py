@@ -99,7 +99,7 @@ def test_eval_answer_em_f1_with_a_model(tmp_path: Path) -> None:
 
 def test_demo_fallback_uses_tinyrags_readme(tmp_path: Path) -> None:
     from tinyrag import Index, answer_question
-    from tinyrag.cli import DEMO_QUESTION_FALLBACK, demo_files
+    from tinyrag.demo import DEMO_QUESTION_FALLBACK, demo_files
 
     (tmp_path / "tinyrag").mkdir()  # a repo root with no docs besides tinyrag's
     root, files, fallback = demo_files(tmp_path)

@@ -99,9 +99,26 @@ class Answer:
     support: float = 0.0
     model: str | None = None
     rerank_yes: float | None = None  # the reranker's P(yes) for the best passage, when reranked
+    # who refused: "gate" (no hits, or support below min_support: no model was asked) or "model"
+    refused_by: str | None = None
 
     def cited_sources(self) -> list[Hit]:
         return [self.sources[n - 1] for n in self.citations]
+
+    def sources_text(self) -> str:
+        """What a terminal shows under the answer: a gate refusal's note, out-of-range citations,
+        then the numbered sources with the cited ones starred (`` *[1] a.md, chars 0-34``)."""
+        lines = []
+        if self.refused_by == "gate":
+            lines.append(f"(retrieval support {self.support:.2f} below threshold)")
+        if self.invalid_citations:
+            lines.append(
+                f"(warning: the answer cites sources that do not exist: {self.invalid_citations})"
+            )
+        lines.append("\nSources:")
+        for n, h in enumerate(self.sources, 1):
+            lines.append(f" {'*' if n in self.citations else ' '}[{n}] {h.location()}")
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +126,7 @@ class Answer:
             "answer": self.text,
             "extractive": self.extractive,
             "refused": self.refused,
+            "refused_by": self.refused_by,
             "support": self.support,
             "rerank_yes": self.rerank_yes,
             "model": self.model,
@@ -230,8 +248,9 @@ def answer_question(
         if on_delta:
             on_delta(text)
         return Answer(
-            question, text, hits, refused=True, support=support, model=name, rerank_yes=judged
-        )
+            question, text, hits, refused=True, support=support, model=name, rerank_yes=judged,
+            refused_by="gate",
+        )  # fmt: skip
     if model is None:
         text, quotes, cites = extractive_answer(index, question, hits)
         if on_delta:
@@ -258,5 +277,5 @@ def answer_question(
     refused = REFUSAL[lang] in text or REFUSAL["en"] in text
     return Answer(
         question, text, hits, valid, invalid, support=support, model=name, refused=refused,
-        rerank_yes=judged,
+        rerank_yes=judged, refused_by="model" if refused else None,
     )  # fmt: skip

@@ -8,6 +8,7 @@
     python -m tinyrag eval --dataset cranfield --stem   # after: python -m tinyrag data fetch cranfield
     python -m tinyrag eval --corpus docs.trec --queries topics.txt --qrels qrels.txt
     python -m tinyrag demo                                    # the project's own docs
+    python -m tinyrag demo --model tiny-universe              # towns: a cited answer + a refusal
 
 ``--model SPEC`` is any ``tinyqwen.connect`` spec (checkpoint dir, ``tiny-random``, or an
 OpenAI-compatible URL). ``ask``/``chat`` without ``--model`` answer extractively (labelled; no
@@ -20,17 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from tinyrag.analyzers import Analyzer
 from tinyrag.chunking import Chunker
 from tinyrag.support import MIN_SUPPORT
-
-DEMO_QUESTION = "Qwen2 为什么使用分组查询注意力（GQA）？"
-# asked when only tinyrag's own README is available (tinyrag copied out of the monorepo)
-DEMO_QUESTION_FALLBACK = "Qwen2 的句向量是怎么得到的？"
 
 
 def _connect(spec: str | None, quantize: str | None = None) -> Any:
@@ -142,18 +137,8 @@ def _print_answer(a: Any, streamed: bool, as_json: bool) -> None:
     if as_json:
         print(json.dumps(a.to_dict(), ensure_ascii=False, indent=1))
         return
-    if not streamed:
-        print(a.text)
-    else:
-        print()
-    if a.refused:
-        print(f"(retrieval support {a.support:.2f} below threshold)")
-    if a.invalid_citations:
-        print(f"(warning: the answer cites sources that do not exist: {a.invalid_citations})")
-    print("\nSources:")
-    for n, h in enumerate(a.sources, 1):
-        mark = "*" if n in a.citations else " "
-        print(f" {mark}[{n}] {h.location()}")
+    print("" if streamed else a.text)
+    print(a.sources_text())
 
 
 def _reranker(args: argparse.Namespace, model: Any) -> Any:
@@ -256,34 +241,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_files(root: Path | None = None) -> tuple[Path, list[Path], bool]:
-    """(root, markdown files, is_fallback): READMEs + qwen-blog/docs, else tinyrag's own README.
-
-    The demo question is about Qwen2's attention, which qwen-blog/docs answers; a folder copied
-    out without qwen-blog falls back to a question tinyrag's README answers."""
-    pkg = Path(__file__).resolve().parent
-    root = root or pkg.parents[1]  # tinyrag/tinyrag/cli.py -> the repo root
-    docs = root / "qwen-blog" / "docs"
-    if not docs.is_dir():
-        return pkg.parent, [pkg.parent / "README.md"], True
-    files = [root / "README.md"] + sorted(root.glob("*/README.md")) + sorted(docs.rglob("*.md"))
-    return root, [f for f in files if f.is_file() and ".venv" not in f.parts], False
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tinyrag.answer import answer_question
-    from tinyrag.index import Index
+    from tinyrag.demo import run_demo
 
-    root, files, fallback = demo_files()
-    question = args.question or (DEMO_QUESTION_FALLBACK if fallback else DEMO_QUESTION)
-    with tempfile.TemporaryDirectory(prefix="tinyrag-demo-") as tmp:
-        path = args.index or Path(tmp) / "index"
-        index, report = Index.build(root, path, files=files)
-        print(f"indexed {len(files)} markdown files under {root}: {report.summary()}")
-        model = _connect(args.model, args.quantize)
-        print(f"\nQ: {question}\n")
-        a = answer_question(index, question, model, k=5)
-        _print_answer(a, False, False)
+    docs = args.docs
+    if docs == "auto":
+        docs = "towns" if args.model == "tiny-universe" else "project"
+    run_demo(_connect(args.model, args.quantize), docs, args.question, args.index)
     return 0
 
 
@@ -417,9 +381,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_eval)
 
-    sp = sub.add_parser("demo", help="index the project's docs and answer a question about Qwen2")
-    sp.add_argument("--question", help=f"default: {DEMO_QUESTION}")
-    sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
+    sp = sub.add_parser(
+        "demo", help="index shipped documents and answer questions with citations (see --docs)"
+    )
+    sp.add_argument(
+        "--docs", choices=["auto", "project", "towns"], default="auto",
+        help="project: the repo's docs, a question about Qwen2; towns: examples/towns, one "
+        "answerable and one unanswerable question (auto: towns for --model tiny-universe)",
+    )  # fmt: skip
+    sp.add_argument("--question", help="ask this instead of the demo's question(s)")
+    sp.add_argument(
+        "--model", help="tinyqwen spec, e.g. tiny-universe; omitted -> extractive answer"
+    )
     sp.add_argument(
         "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
     )
