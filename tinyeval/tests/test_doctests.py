@@ -36,6 +36,8 @@ MODULES = [
     "tinyeval.subjects",
     "tinyeval.export",
     "tinyeval.judge",
+    "tinyeval.metrics.universe",
+    "tinyeval.universe",
 ]
 
 

@@ -112,7 +112,9 @@ def test_middle_truncation_with_real_tokenizer(tiny_random) -> None:
 def test_demo_cli_end_to_end(tiny_random, tmp_path) -> None:
     out = tmp_path / "demo"
     res = subprocess.run(
-        [sys.executable, "-m", "tinyeval", "demo", "--out", str(out)],
+        # tiny-random stays usable for the structural demo (the default model is tiny-universe)
+        [sys.executable, "-m", "tinyeval", "demo", "--model", "tiny-random", "--limit", "8"]
+        + ["--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -124,5 +126,6 @@ def test_demo_cli_end_to_end(tiny_random, tmp_path) -> None:
     assert "random weights" in md and "demo_qa_zh" in md and "demo_ppl" in md
     assert (out / "report" / "report.png").stat().st_size > 1000
     result = json.loads((out / "result.json").read_text())
-    assert set(result) == {"demo_qa_zh", "demo_qa_en", "demo_mc", "demo_ppl"}
+    assert set(result) == {"universe", "demo_qa_zh", "demo_qa_en", "demo_mc", "demo_ppl"}
+    assert result["universe"] == 0.0  # random weights never produce a valid tool call / citation
     assert result["demo_ppl"] > 1.0  # random weights: perplexity far above 1

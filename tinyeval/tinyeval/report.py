@@ -11,6 +11,9 @@ every ``TASK.jsonl`` in it whose name is a known task is re-scored per example, 
     >>> rows[0] <= 75.0 <= rows[1]
     True
 
+A task scored with the ``universe`` metric also gets its headline rates (tool-call validity, call
+correctness, grounded QA, refusals) and a per-subtask table under "Per subtask".
+
 Output: ``OUT/report.md``, ``OUT/report.json``, ``OUT/report.png`` (perplexity tasks are in the
 table but not in the chart: another scale). A model called ``tiny-random`` is labelled as random
 weights everywhere.
@@ -100,6 +103,8 @@ def collect(
             }
             if "by_subject" in res:  # C-Eval / CMMLU / MMLU: per-subject and per-category
                 rows[task.name]["by_subject"] = res["by_subject"]
+            if "by_subtask" in res.get("metrics", {}):  # tiny-universe: per-subtask table
+                rows[task.name]["subtasks"] = res["metrics"]
         out[name] = rows
     return out
 
@@ -140,7 +145,40 @@ def render_markdown(results: dict[str, dict[str, dict]]) -> str:
         if "by_subject" in results[m].get(t, {})
     ]
     extra = "\n## Per category and subject\n\n" + "\n".join(sections) if sections else ""
+    parts = [
+        render_subtasks(t, _label(m), results[m][t]["subtasks"])
+        for t in tasks
+        for m in models
+        if "subtasks" in results[m].get(t, {})
+    ]
+    extra += "\n## Per subtask\n\n" + "\n".join(parts) if parts else ""
     return "\n".join(lines) + "\n\n" + note + "\n" + extra
+
+
+# tiny-universe's headline rates: (key, what it is, issue 20's target)
+HEADLINES = [
+    ("format_valid", "tool calls: first reply is a well-formed call of an offered tool", "≥ 98"),
+    ("call_correct", "calculator calls: the expression evaluates to the right number", ""),
+    ("clock_call_correct", "clock calls: current_time with the right time zone", ""),
+    ("qa_exact", "grounded QA: gold value and exactly the right [n] citation", "≥ 80"),
+    ("refusal_acc", "unanswerable questions: the refusal sentence", "≥ 80"),
+    ("false_refusal", "answerable questions refused (lower is better)", ""),
+]
+
+
+def render_subtasks(task: str, model: str, summary: dict) -> str:
+    """Markdown: headline rates and the per-subtask table of a ``universe``-scored task."""
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.2f}"
+
+    out = [f"### {task} — {model}", "", "| rate | % | target | what |", "|---|---|---|---|"]
+    out += [f"| {k} | {pct(summary.get(k))} | {t} | {what} |" for k, what, t in HEADLINES]
+    out += ["", "| subtask | n | score | format_valid |", "|---|---|---|---|"]
+    for sub, row in summary["by_subtask"].items():
+        valid = pct(row["format_valid"]) if "format_valid" in row else ""
+        out.append(f"| {sub} | {row['n']} | {pct(row['score'])} | {valid} |")
+    return "\n".join(out) + "\n"
 
 
 def render_png(results: dict[str, dict[str, dict]], path: Path) -> None:

@@ -20,6 +20,10 @@ What it does, per task type:
   (``metrics.choice``); the record says which ``mode`` was used.
 * ``perplexity``: ``loglikelihood(("", text))`` (the backend puts its eos token in front), token
   count from ``count_tokens``.
+* ``conversation``: the example's ``conversation`` (chat messages) goes to ``chat_batch`` with its
+  ``tools``; a final assistant message is continued (``continue_final_message=True``, a ReAct
+  scratchpad); the example's ``stop`` strings are added to the task's; greedy. The record keeps the
+  reply's text as ``pred`` and its parsed ``tool_calls``. Conversations are never truncated.
 
 Examples go to the model in batches of ``batch_size`` (one batched forward for a local model, that
 many concurrent requests for an endpoint). Batches are cut at fixed example indices
@@ -157,6 +161,42 @@ class _Runner:
             for ex, out in zip(batch, outs)
         ]
 
+    def converse(self, batch: list[dict]) -> list[dict]:
+        # chat_batch takes one tools list / continuation flag / stop list per call: group by them
+        groups: dict[tuple, list[int]] = {}
+        for i, ex in enumerate(batch):
+            cont = ex["conversation"][-1].get("role") == "assistant"
+            key = (json.dumps(ex.get("tools"), sort_keys=True), cont, tuple(ex.get("stop") or ()))
+            groups.setdefault(key, []).append(i)
+        replies: list[dict] = [{}] * len(batch)
+        for (tools, cont, stop), members in groups.items():
+            sampling = Sampling(
+                max_new_tokens=self.max_new_tokens,
+                temperature=0.0,
+                stop=[*(self.task.stop or ()), *stop],
+            )
+            with warnings.catch_warnings():
+                # a malformed <tool_call> stays in the reply text and is scored as invalid
+                warnings.filterwarnings("ignore", message=".*tool_call")
+                out = self.model.chat_batch(
+                    [batch[i]["conversation"] for i in members],
+                    tools=json.loads(tools),
+                    sampling=sampling,
+                    continue_final_message=cont,
+                )
+            for i, reply in zip(members, out):
+                replies[i] = reply
+        return [
+            {
+                "idx": ex["idx"],
+                "pred": reply.get("content") or "",
+                **({"tool_calls": reply["tool_calls"]} if reply.get("tool_calls") else {}),
+                "answers": ex["answers"],
+                **{k: ex[k] for k in self.task.record_fields or () if k in ex},
+            }
+            for ex, reply in zip(batch, replies)
+        ]
+
     def _continuations(self, ex: dict) -> list[str]:
         delim = self.task.target_delimiter
         if self.task.continuation == "text":
@@ -283,6 +323,7 @@ def _run_locked(
         "generate": runner.generate,
         "multiple_choice": runner.choose,
         "perplexity": runner.perplexity,
+        "conversation": runner.converse,
     }[task.type]
     batches: dict[int, list[dict]] = {}
     for ex in todo:  # fixed boundaries: a resumed run sends the same batches

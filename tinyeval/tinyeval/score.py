@@ -16,7 +16,8 @@ For generated text the loop is LongBench ``eval.py``'s ``scorer``:
     100.0
 
 Multiple-choice files (written by ``run``) carry ``acc``/``acc_norm`` per record; GSM8K reports
-strict-match (main) and flexible-extract; perplexity files carry ``loglik`` and ``n_tokens``.
+strict-match (main) and flexible-extract; the ``universe`` metric adds tiny-universe's headline
+rates and a per-subtask table (``metrics/universe.py``); perplexity files carry ``loglik`` and ``n_tokens``.
 
 Limits: LongBench reads ``all_classes`` from the *last* record of a file and uses it for every
 record; we use each record's own ``all_classes`` (identical in all LongBench files).
@@ -34,6 +35,7 @@ from tinyeval.longbench import length_bucket_scores
 from tinyeval.metrics.gsm8k import gsm8k_scores
 from tinyeval.metrics.perplexity import perplexity
 from tinyeval.metrics.resolve import Metric, resolve_metric
+from tinyeval.metrics.universe import universe_checks, universe_summary
 from tinyeval.subjects import by_category, by_subject
 from tinyeval.task import Task
 
@@ -149,6 +151,8 @@ def score_records(
     golds = [_answers(rec, _where(where, i, lines), as_list) for i, rec in enumerate(records)]
     if m.name == "gsm8k":
         return _score_gsm8k(preds, golds)
+    if m.name == "universe":
+        return _score_universe(preds, records, where, lines)
     if first_line:
         preds = [p.lstrip("\n").split("\n")[0] for p in preds]
     if m.corpus:
@@ -188,6 +192,25 @@ def _score_gsm8k(preds: Sequence[str], golds: Sequence[list]) -> dict[str, Any]:
             "strict-match": round(100 * sum(strict) / n, 2),
             "flexible-extract": round(100 * sum(flexible) / n, 2),
         },
+    }
+
+
+def _score_universe(
+    preds: Sequence[str], records: Sequence[dict], where: str, lines: Sequence[int] | None
+) -> dict[str, Any]:
+    """tiny-universe: correct per example, plus the headline rates and the per-subtask table."""
+    checks = []
+    for i, (pred, rec) in enumerate(zip(preds, records)):
+        try:
+            checks.append({"subtask": rec.get("subtask"), **universe_checks(pred, rec)})
+        except ValueError as e:
+            raise ValueError(f"{_where(where, i, lines)}: {e}") from e
+    per_example = [float(c["correct"]) for c in checks]
+    return {
+        "score": round(100 * sum(per_example) / len(checks), 2),
+        "per_example": per_example,
+        "n": len(checks),
+        "metrics": universe_summary(checks),
     }
 
 

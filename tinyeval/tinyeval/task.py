@@ -9,12 +9,15 @@ generate, which metric scores it. Example (``tasks/multifieldqa_zh.json``)::
      "max_new_tokens": 64, "metric": "qa_f1_zh", "chat": true}
 
 ``type`` is ``generate`` (free text, scored by ``metric``), ``multiple_choice`` (log-likelihood of
-each choice, or a generated letter when the backend has no log-likelihood) or ``perplexity``.
+each choice, or a generated letter when the backend has no log-likelihood), ``perplexity``, or
+``conversation`` (each example is a list of chat messages, maybe with ``tools`` and an open assistant
+turn to continue; the reply -- text and parsed tool calls -- is scored by ``metric``).
 
 Data paths are relative to the data directory (``--data-dir``, else ``$TINYU_DATA_DIR``, else
 ``~/.cache/tiny-universe/data``, filled by ``python -m tinyeval data fetch NAME``; the first path
 component is the dataset's name) — data never lives in the code — except ``builtin:`` paths, which
-name the tiny demo files shipped in ``tinyeval/data/``.
+name the tiny demo files shipped in ``tinyeval/data/``, and ``tiny-universe:`` paths, which name
+files shipped beside the ``tiny-universe`` model (``tinyqwen.tiny_universe.ASSET_DIR``).
 
     >>> t = load_task("demo_qa_en")
     >>> t.metric, t.type
@@ -25,7 +28,9 @@ name the tiny demo files shipped in ``tinyeval/data/``.
 Formats: ``longbench`` (jsonl: context/input/answers/all_classes/length), ``jsonl`` (any fields,
 ``answer_field`` names the gold), ``concat_json`` (pretty-printed JSON objects one after another,
 the seed's GAOKAO_math.jsonl), ``csv`` (multiple choice; ``fields`` maps columns; a glob path, one
-subject per file, ``subject_pattern`` pulls the subject out of the file name).
+subject per file, ``subject_pattern`` pulls the subject out of the file name), ``tiny_universe``
+(tiny-universe's ``heldout.jsonl``, turned into conversations by ``tinyeval/universe.py``;
+``data.subtasks`` picks some of them).
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ from typing import Any
 from tinyeval.judge import check_judge_config
 from tinyeval.metrics.resolve import Metric, resolve_metric
 from tinyeval.template import check_template, safe_format
+from tinyeval.universe import PATH_PREFIX as UNIVERSE_PREFIX
+from tinyeval.universe import asset_path, universe_rows
 
-TASK_TYPES = ("generate", "multiple_choice", "perplexity")
+TASK_TYPES = ("generate", "multiple_choice", "perplexity", "conversation")
 LETTERS = "ABCDEFGHIJ"
 
 
@@ -124,8 +131,8 @@ def _validate(d: dict[str, Any], source: str) -> None:
         )
     if d["type"] not in TASK_TYPES:
         raise bad("type", f"is {d['type']!r}, expected one of {TASK_TYPES}")
-    if d["type"] == "generate" and not d.get("metric"):
-        raise ValueError(f"{source}: a 'generate' task needs field 'metric'")
+    if d["type"] in ("generate", "conversation") and not d.get("metric"):
+        raise ValueError(f"{source}: a {d['type']!r} task needs field 'metric'")
     data_path = d["data"].get("path") if isinstance(d["data"], dict) else None
     if not (isinstance(data_path, str) or _str_list(data_path) and data_path):
         raise bad(
@@ -200,10 +207,13 @@ def default_data_dir() -> Path:
 
 
 def resolve_path(path: str, data_dir: str | Path | None, base_dir: str | None = None) -> Path:
-    """``builtin:NAME`` → the package's demo data; ``./NAME`` or ``../NAME`` → next to the task
-    config (``base_dir``); anything else → under the data directory."""
+    """``builtin:NAME`` → the package's demo data; ``tiny-universe:NAME`` → the tiny-universe
+    asset folder; ``./NAME`` or ``../NAME`` → next to the task config (``base_dir``); anything
+    else → under the data directory."""
     if path.startswith("builtin:"):
         return Path(__file__).resolve().parent / "data" / path[len("builtin:") :]
+    if path.startswith(UNIVERSE_PREFIX):
+        return asset_path(path[len(UNIVERSE_PREFIX) :])
     if base_dir and path.startswith(("./", "../")):
         return Path(base_dir) / path
     return Path(data_dir or default_data_dir()) / path
@@ -248,6 +258,12 @@ def _files(task: Task, data_dir: str | Path | None) -> list[Path]:
         if files:
             return files
         tried.append(pattern)
+    if paths[0].startswith(UNIVERSE_PREFIX):
+        raise FileNotFoundError(
+            f"task {task.name!r}: no data at {' or '.join(tried)} (field 'data.path'): tiny-universe's "
+            "held-out split ships with tinyqwen's tiny-universe assets; reinstall tinyqwen "
+            "(pip install -e shared) or train one: python -m qwen_blog universe"
+        )
     from tinyqwen.data_cache import missing_hint
 
     raise FileNotFoundError(
@@ -345,6 +361,8 @@ def load_examples(
             ]
         elif fmt == "concat_json":
             found = [(f"{path} object {i + 1}", r) for i, r in enumerate(_read_concat_json(path))]
+        elif fmt == "tiny_universe":
+            found = universe_rows(path, task.data.get("subtasks"))
         elif fmt in ("jsonl", "longbench"):
             found = [(f"{path}:{n}", r) for n, r in _read_jsonl(path, with_lines=True)]
         else:
@@ -372,6 +390,10 @@ def load_examples(
             examples.append(ex)
             continue
         ex["answers"] = _answers_of(task, ex, where)
+        if task.type == "conversation":
+            _check_conversation(ex, where)
+            examples.append(ex)
+            continue
         if task.type == "multiple_choice" and "choices" not in ex:
             ex["choices"] = [ex[letter] for letter in LETTERS if letter in ex]
         if ex.get("subject") in names:
@@ -394,6 +416,18 @@ def load_examples(
             ) from e
         examples.append(ex)
     return examples
+
+
+def _check_conversation(ex: dict, where: str) -> None:
+    """A ``conversation`` example: messages to send (the last may be an open assistant turn to
+    continue), optional ``tools`` (OpenAI format) and extra ``stop`` strings."""
+    conv = ex.get("conversation")
+    if not isinstance(conv, list) or not conv or not all(isinstance(m, dict) for m in conv):
+        raise ValueError(f"{where}: field 'conversation' must be a non-empty list of messages")
+    if ex.get("tools") is not None and not isinstance(ex["tools"], list):
+        raise ValueError(f"{where}: field 'tools' must be a list of tool schemas")
+    if ex.get("stop") is not None and not _str_list(ex["stop"]):
+        raise ValueError(f"{where}: field 'stop' must be a list of strings")
 
 
 def _answers_of(task: Task, ex: dict, where: str) -> list:

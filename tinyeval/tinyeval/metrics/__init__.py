@@ -27,6 +27,7 @@ from tinyeval.metrics.qa_f1 import qa_f1_score, qa_f1_zh_score
 from tinyeval.metrics.retrieval import retrieval_score, retrieval_zh_score
 from tinyeval.metrics.rouge import rouge_score, rouge_zh_score
 from tinyeval.metrics.squad import squad_exact_match, squad_f1
+from tinyeval.metrics.universe import universe_score
 
 
 def _gaokao_last_letter(prediction: str, ground_truth: str, **kwargs: object) -> float:
@@ -107,6 +108,7 @@ METRICS: dict[str, Callable[..., float]] = {
     "cmrc": _cmrc_f1,
     "sentence_bleu": _sentence_bleu,
     "sentence_bleu_zh": _sentence_bleu_zh,
+    "universe": universe_score,  # needs the record (example=...): tool calls, citations, refusals
 }
 
 CORPUS_METRICS: dict[str, Callable[[list[str], list[list[str]]], float]] = {
