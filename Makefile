@@ -3,7 +3,7 @@
 #   make test    ruff check + ruff format --check, then each folder's pytest (sets up first when needed)
 #   make test-no-shared-data   the tests that read ../shared/data, again with it hidden (they must skip
 #                or use generated data: a user's clone has no ../shared); .ci/run runs both
-#   make demo    the main job of every folder on the embedded default (offline, tiny-random model)
+#   make demo    the main job of every folder on the embedded default (offline, tiny-universe model)
 #   make bench   every folder's bench/*.py (slow; not part of make test)
 # Users with a GPU keep their own torch build:  make setup TORCH="torch"  (or install torch first).
 
@@ -59,18 +59,19 @@ test-no-shared-data: setup
 
 # The main job of each folder on the embedded default (tiny-random: seeded random weights, gibberish text).
 demo: setup
-	@echo "===== tinyqwen: generate (tiny-random = random weights: the text is gibberish by design)"
-	$(PY) -m tinyqwen generate --model tiny-random --max-new-tokens 24 "你好，Qwen"
+	@echo "===== tinyqwen: tiny-universe (a ~4M-parameter Qwen2 trained here on a CPU, shipped in tinyqwen) says hello"
+	$(PY) -m tinyqwen generate --model tiny-universe --max-new-tokens 40 "你好"
+	@echo "===== tinyqwen serve --model tiny-universe, called through the official openai client (chat + a tool round trip)"
+	cd shared && ../$(PY) examples/openai_client_demo.py
 	@echo "===== qwen-blog: trace one forward pass, then pretrain a 1M-parameter Qwen2 for 150 steps (~1 min) and sample"
 	cd qwen-blog && ../$(PY) -m qwen_blog trace "你好，Qwen" --layers 0
 	cd qwen-blog && ../$(PY) -m qwen_blog pretrain --config tiny --max-steps 150 --out ../runs/qwen-blog-demo --overwrite --no-progress
 	cd qwen-blog && ../$(PY) -m qwen_blog sample --ckpt ../runs/qwen-blog-demo "小明有3个苹果" --temperature 0.7 --seed 0 --max-new-tokens 60
-	@echo "===== tinyrag: index the project's docs and answer a question about Qwen2 with citations"
-	cd tinyrag && ../$(PY) -m tinyrag demo
-	@echo "===== tinyagent: the exact prompt + a scripted tool-using run, then the real loop on tiny-random"
+	@echo "===== tinyrag: tiny-universe answers from documents about towns it never saw, with a [n] citation, and refuses what they do not say"
+	cd tinyrag && ../$(PY) -m tinyrag demo --model tiny-universe
+	@echo "===== tinyagent: the exact prompt + a scripted tool-using run, then the real loop on tiny-universe (calculator; qwen + react)"
 	cd tinyagent && ../$(PY) -m tinyagent demo
-	cd tinyagent && ../$(PY) -m tinyagent "17 的平方是多少？" --model tiny-random --tools calculator --max-steps 2 --max-new-tokens 32
-	@echo "===== tinyeval: an offline evaluation run on tiny-random, ending with a report"
+	@echo "===== tinyeval: tiny-universe on its held-out split (tool calls, cited answers, refusals) + built-in tasks, ending with a report"
 	cd tinyeval && ../$(PY) -m tinyeval demo --out ../runs/tinyeval-demo
 
 bench: setup

@@ -139,14 +139,18 @@ def load_preset(spec: str) -> tuple[dict, dict]:
     return dict(model), {**TRAIN_DEFAULTS, **train}
 
 
-def train_tokenizer(documents: list[str], vocab_size: int, out_dir: Path):
+def train_tokenizer(
+    documents: list[str], vocab_size: int, out_dir: Path, pattern: str | None = None
+):
     """Train a byte-level BPE on ``documents`` with tinyqwen's trainer, with the same special tokens
-    (same order) as the ``tiny-random`` tokenizer, so the chat template and tool-call tokens work."""
+    (same order) as the ``tiny-random`` tokenizer, so the chat template and tool-call tokens work.
+    ``pattern`` replaces Qwen2's pre-tokenizer regex (it is saved in tokenizer.json)."""
     from tinyqwen import train_bpe
+    from tinyqwen.tokenizer.bpe import QWEN2_PATTERN
 
     specials = sorted(load_tokenizer("tiny-random").special_tokens.items(), key=lambda kv: kv[1])
     tok = train_bpe(documents, vocab_size, [t for t, _ in specials], eos_token="<|im_end|>",
-                    pad_token="<|endoftext|>")  # fmt: skip
+                    pad_token="<|endoftext|>", pattern=pattern or QWEN2_PATTERN)  # fmt: skip
     tok.save_pretrained(out_dir)
     return tok
 

@@ -8,19 +8,24 @@
 Stages, each resumable through :mod:`qwen_blog.trainer` (``OUT/<stage>/step-N`` checkpoints):
 
 1. ``OUT/data/``: the instruction corpus (:mod:`qwen_blog.universe_corpus`; ``train.jsonl`` and the
-   held-out ``test.jsonl``) and the pretraining text -- the toy world of :mod:`qwen_blog.corpus`, copy
-   drills (numbers and names repeated later in the text) and the *rendered* training conversations, so
-   pretraining already sees the long tool/RAG prompts it will be fine-tuned on.
-2. ``OUT/pretrain/``: next-token pretraining from scratch (``qwen_blog pretrain``).
+   held-out ``test.jsonl``); a byte-level BPE trained on the training side only, with numbers cut into
+   pieces of up to 3 digits (:func:`number_pattern`); and the packed pretraining tokens: the toy world
+   of :mod:`qwen_blog.corpus`, copy drills, each training conversation as a short drill (twice) and as
+   the exact token ids chat inference sees (real special tokens in the markup).
+2. ``OUT/pretrain/``: next-token pretraining from scratch on all of it (``qwen_blog pretrain``).
 3. ``OUT/sft/``: full fine-tuning with the loss on assistant replies only (``qwen_blog sft``; the
    observations inside a ReAct scratchpad are not trained either).
-4. ``OUT/model/``: the final checkpoint in Hugging Face layout -- ``config.json``,
+4. ``OUT/model/``: the final checkpoint in Hugging Face layout with fp16 weights -- ``config.json``,
    ``model.safetensors``, ``tokenizer.json``, ``tokenizer_config.json`` with the Qwen2.5 chat template,
-   ``generation_config.json`` -- loadable by tinyqwen and ``transformers.AutoModelForCausalLM``.
+   ``generation_config.json`` -- loadable by tinyqwen and ``transformers.AutoModelForCausalLM``; plus
+   ``heldout.jsonl`` (the test split), ``metrics.json`` (its evaluation through tinyagent's real loop,
+   when tinyagent is installed) and ``recipe.json`` (preset, seed, data sha256, minutes per stage).
+   This folder is what ships as ``tiny-universe`` in ``tinyqwen/assets/``.
 
 Limits: the preset is the recipe; change it by editing ``PRESETS`` (or a JSON file given to
-``--preset``) -- the stages take no other flags. The ``full`` preset is a draft until the recipe
-exploration in ``docs/universe.md`` finds settings that meet the issue's metrics.
+``--preset``) -- the stages take no other flags. Runs are deterministic on one machine and thread
+count; another CPU or torch build gives slightly different weights (metrics within a few points:
+docs/14-universe.md).
 """
 
 from __future__ import annotations
@@ -44,22 +49,22 @@ PRESETS: dict[str, dict] = {
                   "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": True,
                   "max_position_embeddings": 1024},
         "data": {"n_train": 40, "n_test": 14, "n_pretrain_docs": 200, "n_copy_docs": 50,
-                 "vocab_size": 1024},
+                 "vocab_size": 1024, "digits_per_token": 3},
         "pretrain": {"seq_len": 64, "micro_batch_size": 4, "grad_accum": 1, "lr": 3e-3,
                      "warmup_steps": 1, "max_steps": 3, "eval_every": 3, "save_every": 3},
         "sft": {"max_len": 800, "micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1,
                 "max_steps": 3, "eval_every": 3, "save_every": 3},
     },
-    "full": {  # ~45 min on a 2-core CPU; docs/universe.md has the measurements behind each number
+    "full": {  # ~50 min on a 2-core CPU; docs/14-universe.md has the measurements behind each number
         "model": {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,
                   "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": True,
-                  "max_position_embeddings": 1024},
+                  "max_position_embeddings": 1024, "rope_theta": 10000.0},
         "data": {"n_train": 12000, "n_test": 300, "n_pretrain_docs": 2000, "n_copy_docs": 6000,
-                 "vocab_size": 4096},
+                 "vocab_size": 6144, "digits_per_token": 3},
         "pretrain": {"seq_len": 512, "micro_batch_size": 8, "grad_accum": 1, "lr": 2e-3,
-                     "warmup_steps": 50, "max_steps": 800, "eval_every": 200, "save_every": 100},
+                     "warmup_steps": 50, "max_steps": 1400, "eval_every": 200, "save_every": 100},
         "sft": {"max_len": 640, "micro_batch_size": 16, "lr": 1e-3, "warmup_steps": 20,
-                "max_steps": 500, "eval_every": 250, "save_every": 100, "val_fraction": 0.02},
+                "max_steps": 600, "eval_every": 200, "save_every": 100, "val_fraction": 0.02},
     },
 }  # fmt: skip
 
@@ -83,6 +88,22 @@ def load_preset(spec: str) -> dict:
     return d
 
 
+def number_pattern(digits_per_token: int) -> str:
+    """Qwen2's pre-tokenizer regex with numbers cut into pieces of up to ``digits_per_token`` digits.
+
+    Qwen2 splits every digit (``347`` -> ``3 4 7``), so copying a number is a chain of induction
+    steps, and a small model drops or repeats digits (``34`` -> ``334``: E5 in docs/14-universe.md). With
+    3 (cl100k's and Llama 3's rule) ``347`` is one token and copying it is one attention lookup.
+    """
+    from tinyqwen.tokenizer.bpe import QWEN2_PATTERN
+
+    if not 1 <= digits_per_token <= 3:
+        raise ValueError(f"data.digits_per_token must be 1, 2 or 3, got {digits_per_token}")
+    if digits_per_token == 1:
+        return QWEN2_PATTERN
+    return QWEN2_PATTERN.replace(r"|\p{N}|", rf"|\p{{N}}{{1,{digits_per_token}}}|", 1)
+
+
 def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -> dict[str, Path]:
     """The instruction corpus, a tokenizer trained on the training side, and the packed pretraining
     tokens under ``out/data`` (kept if already complete)."""
@@ -100,12 +121,13 @@ def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -
     convs = read_conversations(paths["train"])
     docs = corpus.pretrain_documents(cfg["n_pretrain_docs"], seed)
     docs += universe_corpus.copy_documents(cfg["n_copy_docs"], seed)
-    docs += universe_corpus.drill_documents(convs)
+    docs += universe_corpus.drill_documents(convs) * 2  # twice: copying is the bottleneck (E5)
     # the tokenizer learns from the training side only (never test.jsonl); rendered conversations
     # are in its corpus so the fixed prompt text gets long tokens, special tokens are cut out first
     rendered = ["".join(t for t, _, _ in conversation_pieces(c["messages"], c.get("tools")))
                 for c in convs]  # fmt: skip
-    tok = train_tokenizer(docs + rendered, cfg["vocab_size"], paths["tokenizer"])
+    tok = train_tokenizer(docs + rendered, cfg["vocab_size"], paths["tokenizer"],
+                          number_pattern(cfg.get("digits_per_token", 1)))  # fmt: skip
     # conversations enter pretraining as token ids with real special tokens (the chat markup), so
     # pretraining already models the exact sequences SFT and inference use, on every token
     conv_ids = [build_example(tok, c["messages"], c.get("tools"), None, c.get("untrained"))[0]
@@ -236,6 +258,11 @@ def write_recipe(out: Path, model_dir: Path, preset: dict, args: argparse.Namesp
     from tinyqwen.atomic import atomic_write_text
 
     timings = json.loads((out / "timings.json").read_text(encoding="utf-8"))
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):  # Linux names the CPU model here; platform does not
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        cpu = next((x.split(":", 1)[1].strip() for x in info.splitlines()
+                    if x.startswith("model name")), cpu)  # fmt: skip
     recipe = {
         "command": f"python -m qwen_blog universe --out OUT --preset {args.preset} --seed {args.seed}",
         "preset": preset,
@@ -244,10 +271,57 @@ def write_recipe(out: Path, model_dir: Path, preset: dict, args: argparse.Namesp
         "stage_seconds": timings,
         "total_minutes": round(sum(timings.values()) / 60, 1),
         "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "cpu": platform.processor() or platform.machine(), "device": args.device},
+                    "cpu": cpu, "device": args.device},
     }  # fmt: skip
     atomic_write_text(model_dir / "recipe.json", json.dumps(recipe, indent=1) + "\n")
     return recipe
+
+
+TARGETS = {"format_valid": 0.98, "agent_success": 0.90, "qa_exact": 0.80, "refusal_acc": 0.80}
+
+
+def write_model_card(model_dir: Path) -> Path:
+    """``model_dir/README.md`` from ``recipe.json`` and ``metrics.json``: what the model is, how it
+    was made, its held-out metrics against issue 20's targets, and a few of its failures verbatim."""
+    from tinyqwen.atomic import atomic_write_text
+
+    recipe = json.loads((model_dir / "recipe.json").read_text(encoding="utf-8"))
+    mp = model_dir / "metrics.json"
+    result = json.loads(mp.read_text(encoding="utf-8")) if mp.is_file() else None
+    cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    m = recipe["preset"]["model"]
+    lines = [
+        "# tiny-universe",
+        "",
+        "由 `python -m qwen_blog universe` 在 CPU 上从零训练的小 Qwen2（讲解：qwen-blog/docs/14-universe.md）。"
+        "它只懂一个玩具世界：整数四则运算与五种单位换算（调用计算器）、时钟、三句话的虚构小镇资料"
+        "（按 `[n]` 引用回答或拒答）、几句寒暄。A small Qwen2 trained from scratch on a CPU by "
+        "`python -m qwen_blog universe`; it knows a toy world only.",
+        "",
+        f"- shape: {m['num_hidden_layers']} layers, hidden {m['hidden_size']}, "
+        f"{m['num_attention_heads']}/{m['num_key_value_heads']} heads, vocab {cfg['vocab_size']}, "
+        f"fp16 weights",
+        f"- made by: `{recipe['command']}` in {recipe['total_minutes']} min "
+        f"({', '.join(f'{k} {v:.0f} s' for k, v in recipe['stage_seconds'].items())}; "
+        f"torch {recipe['machine']['torch']}, {recipe['machine']['threads']} threads, "
+        f"{recipe['machine']['cpu']})",
+        f"- data sha256: train {recipe['data_sha256']['train.jsonl'][:12]}…, "
+        f"test {recipe['data_sha256']['test.jsonl'][:12]}…",
+        "",
+    ]
+    if result:
+        n = sum(result["counts"].values())
+        lines += [f"## Held-out metrics ({n} conversations: unseen templates and entities; greedy, fp32)",
+                  "", "| metric | value | issue 20 target |", "|---|---:|---:|"]  # fmt: skip
+        for k, v in result["metrics"].items():
+            target = f"≥ {TARGETS[k]:.0%}" if k in TARGETS else ""
+            lines.append(f"| `{k}` | {'n/a' if v is None else f'{100 * v:.1f} %'} | {target} |")
+        fails = [it for it in result["items"]
+                 if it.get("success") is False or it.get("exact") is False][:8]  # fmt: skip
+        lines += ["", "## Failures, verbatim (first 8)", ""]
+        lines += [f"- `{it['task']}` {it['question']!r} → {it['answer']!r}" for it in fails]
+    atomic_write_text(model_dir / "README.md", "\n".join(lines) + "\n")
+    return model_dir / "README.md"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -298,6 +372,7 @@ def run(args: argparse.Namespace) -> int:
     with _timed(out, "eval"):
         evaluate_export(model_dir, show_progress=not args.no_progress)
     recipe = write_recipe(out, model_dir, preset, args)
+    write_model_card(model_dir)
     print(f"total {recipe['total_minutes']} min ({recipe['stage_seconds']})", file=sys.stderr)
     print(f"model: {model_dir} (held-out split: {paths['test']}); evaluate with "
           f"python -m qwen_blog universe-eval --model {model_dir}", file=sys.stderr)  # fmt: skip

@@ -475,7 +475,11 @@ def copy_documents(n_docs: int, seed: int = 0) -> list[str]:
             docs.append(f"{a}乘以{b}写成算式是 {a} * {b}，结果是 {int(a) * int(b)}。")
         else:  # world knowledge the clock tool needs: every city's IANA zone (test cities too)
             zh, en, zone = rng.choice(CITIES)
-            docs.append(f"{zh}的时区是 {zone}。" if rng.random() < 0.5 else f"{en} is in the time zone {zone}.")
+            docs.append(
+                f"{zh}的时区是 {zone}。"
+                if rng.random() < 0.5
+                else f"{en} is in the time zone {zone}."
+            )
     return docs
 
 
@@ -485,7 +489,7 @@ def drill_documents(convs: list[dict]) -> list[str]:
 
     Why: copying a number or a name from the question into the call is learned in a few hundred
     steps when the two are close and little else is in view, but far more slowly behind the ~300
-    tokens of tool schemas (docs/universe.md, E2/E3); the skill learned here transfers to the full
+    tokens of tool schemas (docs/14-universe.md, E2/E3); the skill learned here transfers to the full
     prompts the conversations themselves use. Built from the training split only.
     """
     docs = []

@@ -95,9 +95,9 @@ def _rag_item(llm, conv: dict, max_new_tokens: int) -> dict:
     refused = REFUSAL["zh"] in text or REFUSAL["en"] in text
     out = {"answer": text, "refused": refused}
     if conv["task"] == "rag":
-        out["exact"] = (
-            not refused and conv["value"] in text and sorted(set(cites)) == [conv["citation"]]
-        )
+        value = re.escape(conv["value"])  # a whole number/word: 992 does not match inside 1992
+        found = re.search(rf"(?<![0-9A-Za-z.]){value}(?![0-9A-Za-z])", text) is not None
+        out["exact"] = not refused and found and sorted(set(cites)) == [conv["citation"]]
     return out
 
 
@@ -161,7 +161,9 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p = p or argparse.ArgumentParser(
         prog="qwen_blog universe-eval", description=__doc__.split("\n")[0]
     )
-    p.add_argument("--model", required=True, help="checkpoint dir (e.g. runs/universe/model) or tiny-universe")
+    p.add_argument(
+        "--model", required=True, help="checkpoint dir (e.g. runs/universe/model) or tiny-universe"
+    )
     p.add_argument(
         "--data", default=None, help="test.jsonl; default: regenerate the held-out split"
     )

@@ -211,7 +211,7 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
 
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("jinja2")
-    hf = transformers.AutoModelForCausalLM.from_pretrained(model_dir)
+    hf = transformers.AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
     ids = torch.tensor([llm.encode("12 + 30 = 42")])
     with torch.no_grad():
         ref = hf(ids).logits
@@ -219,6 +219,10 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
         mine = mine.logits if hasattr(mine, "logits") else mine
     torch.testing.assert_close(mine, ref, atol=1e-4, rtol=1e-4)
     hf_tok = transformers.AutoTokenizer.from_pretrained(model_dir)
+    # the universe tokenizer cuts numbers into <= 3 digits; HF reads that regex from tokenizer.json
+    text = "把53小时换算成分钟：53 * 60 = 3180。What is 347 * 89? 30883"
+    assert hf_tok(text, add_special_tokens=False)["input_ids"] == llm.tokenizer.encode(text)
+    assert len(llm.tokenizer.encode("347")) < 3
     for c in _convs("test", 14):
         msgs = [dict(m) for m in c["messages"]]
         for m in msgs:  # transformers' template takes arguments as an object

@@ -24,12 +24,24 @@ import sys
 import time
 import urllib.request
 
-CALCULATOR = {"type": "function", "function": {
-    "name": "calculator", "description": "Evaluate an arithmetic expression and return the number.",
-    "parameters": {"type": "object", "properties": {"expression": {"type": "string", "description":
-        'the expression, e.g. "2 * (3 + 4) ** 2" or "sqrt(2) / 3". Supports + - * / // % **, '
-        "parentheses, sqrt, log, exp, sin, cos, tan, floor, ceil, abs, round, min, max, pi and e."}},
-        "required": ["expression"]}}}  # fmt: skip  (tinyagent's calculator schema, word for word)
+CALCULATOR = {
+    "type": "function",
+    "function": {
+        "name": "calculator",
+        "description": "Evaluate an arithmetic expression and return the number.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "expression": {
+                    "type": "string",
+                    "description": 'the expression, e.g. "2 * (3 + 4) ** 2" or "sqrt(2) / 3". Supports + - * / // % **, '
+                    "parentheses, sqrt, log, exp, sin, cos, tan, floor, ceil, abs, round, min, max, pi and e.",
+                }
+            },
+            "required": ["expression"],
+        },
+    },
+}  # fmt: skip  (tinyagent's calculator schema, word for word)
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
 

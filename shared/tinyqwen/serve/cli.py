@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tinyqwen serve", description="Serve a model over an OpenAI-compatible HTTP API."
     )
-    parser.add_argument("--model", default="tiny-random", help="checkpoint dir | tiny-random | tiny-universe | URL")
+    parser.add_argument(
+        "--model", default="tiny-random", help="checkpoint dir | tiny-random | tiny-universe | URL"
+    )
     parser.add_argument("--adapter", default=None, help="PEFT LoRA adapter dir merged into --model")
     parser.add_argument("--quantize", choices=["int8"], help="load a local model with int8 weights")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
