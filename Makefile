@@ -60,7 +60,7 @@ test-no-shared-data: setup
 # The main job of each folder on the embedded default (tiny-random: seeded random weights, gibberish text).
 demo: setup
 	@echo "===== tinyqwen: tiny-universe (a ~4M-parameter Qwen2 trained here on a CPU, shipped in tinyqwen) says hello"
-	$(PY) -m tinyqwen generate --model tiny-universe --max-new-tokens 40 "你好"
+	$(PY) -m tinyqwen generate --model tiny-universe --chat --max-new-tokens 40 "你好"
 	@echo "===== tinyqwen serve --model tiny-universe, called through the official openai client (chat + a tool round trip)"
 	cd shared && ../$(PY) examples/openai_client_demo.py
 	@echo "===== qwen-blog: trace one forward pass, then pretrain a 1M-parameter Qwen2 for 150 steps (~1 min) and sample"

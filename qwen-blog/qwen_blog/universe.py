@@ -63,8 +63,8 @@ PRESETS: dict[str, dict] = {
                  "vocab_size": 6144, "digits_per_token": 3},
         "pretrain": {"seq_len": 512, "micro_batch_size": 8, "grad_accum": 1, "lr": 2e-3,
                      "warmup_steps": 50, "max_steps": 1400, "eval_every": 200, "save_every": 100},
-        "sft": {"max_len": 640, "micro_batch_size": 16, "lr": 1e-3, "warmup_steps": 20,
-                "max_steps": 600, "eval_every": 200, "save_every": 100, "val_fraction": 0.02},
+        "sft": {"max_len": 640, "micro_batch_size": 16, "lr": 1e-4, "warmup_steps": 20,
+                "max_steps": 200, "eval_every": 100, "save_every": 100, "val_fraction": 0.02},
     },
 }  # fmt: skip
 

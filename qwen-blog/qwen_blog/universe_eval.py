@@ -13,18 +13,20 @@ mini-projects run it:
 
 Metrics (the issue's targets in brackets):
 
-=================== ==============================================================================
-``format_valid``    first agent step is a parsable call of an offered tool (>= 98 %)
-``call_correct``    calculator: the called expression evaluates to the right number
-``agent_success``   the final answer contains the right number / date / time / weekday (>= 90 %);
-                    for the clock the truth is read from the observation the real tool returned
-``qa_exact``        the answer contains the gold value and cites exactly the right source (>= 80 %)
-``refusal_acc``     unanswerable questions answered with tinyrag's refusal sentence (>= 80 %)
-``false_refusal``   answerable questions refused (lower is better)
-=================== ==============================================================================
+======================== ==========================================================================
+``format_valid``         first agent step is a parsable call of an offered tool (>= 98 %)
+``call_correct``         calculator: the called expression evaluates to the right number
+``clock_call_correct``   clock: the called time zone is the question's city's (UTC when none is named)
+``agent_success``        the final answer contains the right number / date / time / weekday (>= 90 %);
+                         for the clock the truth is read from the observation the real tool returned
+``qa_exact``             the answer contains the gold value and cites exactly the right source (>= 80 %)
+``refusal_acc``          unanswerable questions answered with tinyrag's refusal sentence (>= 80 %)
+``false_refusal``        answerable questions refused (lower is better)
+======================== ==========================================================================
 
-Limits: needs tinyagent installed (the agent loop is the thing measured); the clock check compares
-with the observation, so it measures reading the tool's output, not knowing the date.
+Limits: needs tinyagent installed (the agent loop is the thing measured); the clock's
+``agent_success`` compares with the observation, so it measures reading the tool's output -- whether
+the model asked for the right city is ``clock_call_correct``.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ def _agent_item(llm, conv: dict, max_new_tokens: int) -> dict:
         except ValueError:
             out["call_correct"] = False
         out["success"] = re.search(rf"(?<![\d.]){re.escape(truth)}(?![\d.])", answer) is not None
-    else:
+    else:  # the clock: the right zone is part of the call (UTC when the question names no city)
+        zone = first.calls[0].arguments.get("timezone_name", "UTC") if valid else None
+        out["call_correct"] = zone == conv["arguments"].get("timezone_name", "UTC")
         obs = next((c.observation for s in result.steps for c in s.calls if c.ok), None)
         pattern = next(p for k, p in _KIND if k.match(conv["value"]))
         m = pattern.search(obs) if obs else None
@@ -139,6 +143,9 @@ def metrics(items: list[dict]) -> dict:
     return {
         "format_valid": _rate([it["format_valid"] for it in tool]),
         "call_correct": _rate([it["call_correct"] for it in by["calc_qwen"] + by["calc_react"]]),
+        "clock_call_correct": _rate(
+            [it["call_correct"] for it in by["clock_qwen"] + by["clock_react"]]
+        ),
         "agent_success": _rate([it["success"] for it in tool]),
         "qa_exact": _rate([it["exact"] for it in by["rag"]]),
         "refusal_acc": _rate([it["refused"] for it in by["refuse"]]),

