@@ -73,7 +73,9 @@ def test_calculator_calls_reproduce_the_recorded_ones():
             expr = str(json.loads(calls[0]["function"]["arguments"]).get("expression", ""))
             ok = expr.replace(" ", "") == c["expression"].replace(" ", "")
         right.append(ok)
-        assert ok == rec[i]["call_correct"] or not ok and rec[i]["call_correct"] is None, c["question"]
+        assert ok == rec[i]["call_correct"] or not ok and rec[i]["call_correct"] is None, c[
+            "question"
+        ]
     assert sum(right) >= 2, right
 
 
