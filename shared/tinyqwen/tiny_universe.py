@@ -5,14 +5,15 @@
     >>> llm.chat([{"role": "user", "content": "你好"}]).text              # doctest: +SKIP
     '你好！我可以帮你算数、查时间，或者根据资料回答问题。'
 
-Unlike ``tiny-random`` it does its job, in a toy world: it calls tinyagent's ``calculator`` and
-``current_time`` tools (Qwen2.5 ``<tool_call>`` and ReAct formats), answers from tinyrag's numbered
-sources with an ``[n]`` citation, refuses with tinyrag's sentence when the sources do not say, and
-makes small talk. ``assets/tiny-universe/README.md`` has the recipe, the held-out metrics and the
+Unlike ``tiny-random`` it was trained for a job, in a toy world: calling tinyagent's ``calculator``
+and ``current_time`` tools (Qwen2.5 ``<tool_call>`` and ReAct formats), answering from tinyrag's
+numbered sources with an ``[n]`` citation, refusing with tinyrag's sentence when the sources do not
+say, and small talk. It does the first about half the time on held-out questions and the grounded
+answers rarely (see the model card). ``assets/tiny-universe/README.md`` has the recipe, the held-out metrics and the
 command that reproduces it; the files are an ordinary Hugging Face checkpoint (fp16 safetensors,
 ``tokenizer.json``, the Qwen2.5 chat template), so ``transformers`` loads them too.
 
-Limits: ~4M parameters trained for under an hour on generated data. Outside the corpus's templates
+Limits: ~4.4M parameters trained for 30 minutes on generated data. Outside the corpus's templates
 (arithmetic on integers, five unit conversions, the clock, three-sentence documents about towns) it
 fails -- ``assets/tiny-universe/README.md`` lists measured failure cases.
 """
