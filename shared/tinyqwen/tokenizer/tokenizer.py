@@ -483,6 +483,10 @@ class Tokenizer:
             vocab, merges, added, self.pattern, self.nfc, self._ignore_merges
         )
         config = hf_tokenizer_config(added, self.eos_token, self.pad_token)
+        if self.pattern != QWEN2_PATTERN:
+            # transformers' Qwen2Tokenizer rebuilds Qwen2's own pre-tokenizer regex and would split
+            # differently; the generic class reads the one in tokenizer.json as is
+            config["tokenizer_class"] = "PreTrainedTokenizerFast"
         atomic_write_text(
             directory / "tokenizer.json", json.dumps(tokenizer_json, ensure_ascii=False)
         )
