@@ -9,8 +9,8 @@ Four forms, tried in this order:
 
 - ``"tiny-random"``: the built-in random toy model (``tinyqwen.tiny_random``); output is gibberish.
 - ``"tiny-universe"``: the built-in ~4M-parameter model trained by ``python -m qwen_blog universe``
-  (``tinyqwen.tiny_universe``): it calls the calculator and the clock and answers from sources, in a
-  toy world.
+  (``tinyqwen.tiny_universe``), trained to call the calculator and the clock and to answer from
+  sources, in a toy world (its model card has the held-out metrics).
 - ``"http://…"`` / ``"https://…"``: an OpenAI-compatible endpoint (``tinyqwen.OpenAIChatModel``). The
   model name is the part after ``#``, else ``model_name``, else the first id ``/v1/models`` lists.
   ``api_key`` defaults to ``$OPENAI_API_KEY``.
@@ -96,8 +96,9 @@ def _connect_adapter(spec: str, adapter: str | Path | None) -> ChatModel:
         from tinyqwen.adapters import read_lora_config
 
         adapter = Path(spec).expanduser()
-        if read_lora_config(adapter).base_model_name_or_path == "tiny-random":
-            return _connect_adapter("tiny-random", adapter)
+        base = read_lora_config(adapter).base_model_name_or_path
+        if base in ("tiny-random", "tiny-universe"):  # built-in specs, not directories
+            return _connect_adapter(base, adapter)
         return load_llm_with_adapter(base_model_path(adapter), adapter)
     adapter = Path(adapter).expanduser()
     if not adapter.is_dir():
