@@ -50,7 +50,7 @@ PRESETS: dict[str, dict] = {
                   "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": True,
                   "max_position_embeddings": 1024},
         "data": {"n_train": 40, "n_test": 14, "n_pretrain_docs": 200, "n_copy_docs": 50,
-                 "vocab_size": 1024, "digits_per_token": 3},
+                 "vocab_size": 1024, "digits_per_token": 3, "han_per_token": True},
         "pretrain": {"seq_len": 64, "micro_batch_size": 4, "grad_accum": 1, "lr": 3e-3,
                      "warmup_steps": 1, "max_steps": 3, "eval_every": 3, "save_every": 3},
         "sft": {"max_len": 800, "micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1,
@@ -60,10 +60,11 @@ PRESETS: dict[str, dict] = {
         "model": {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,
                   "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": True,
                   "max_position_embeddings": 1024, "rope_theta": 10000.0},
-        "data": {"n_train": 12000, "n_test": 300, "n_pretrain_docs": 2000, "n_copy_docs": 6000,
-                 "vocab_size": 6144, "digits_per_token": 3},
+        "data": {"n_train": 12000, "n_test": 300, "n_pretrain_docs": 2000, "n_copy_docs": 12000,
+                 "vocab_size": 6144, "digits_per_token": 3,
+                 "han_per_token": True},
         "pretrain": {"seq_len": 512, "micro_batch_size": 8, "grad_accum": 1, "lr": 2e-3,
-                     "warmup_steps": 50, "max_steps": 1400, "eval_every": 200, "save_every": 100},
+                     "warmup_steps": 50, "max_steps": 2200, "eval_every": 200, "save_every": 100},
         "sft": {"max_len": 640, "micro_batch_size": 16, "lr": 1e-4, "warmup_steps": 20,
                 "max_steps": 200, "eval_every": 100, "save_every": 100, "val_fraction": 0.02},
     },
@@ -105,6 +106,24 @@ def number_pattern(digits_per_token: int) -> str:
     return QWEN2_PATTERN.replace(r"|\p{N}|", rf"|\p{{N}}{{1,{digits_per_token}}}|", 1)
 
 
+def token_pattern(digits_per_token: int, han_per_token: bool = False) -> str:
+    """:func:`number_pattern`, and with ``han_per_token`` every Chinese character its own pre-token.
+
+    Byte-level BPE merges inside a run of Chinese characters (``青石镇的人口是`` can become one
+    token), so a name the tokenizer never saw -- a held-out town -- comes out as pieces unlike any
+    training name's, and copying it from a source is a skill the model never practised. One token
+    per character (as BERT's Chinese models do) makes every name the same kind of sequence; it costs
+    longer Chinese text (about one token per character).
+    """
+    pattern = number_pattern(digits_per_token)
+    if not han_per_token:
+        return pattern
+    # letters other than Han stay in runs; each Han character is a piece of its own
+    letters = r"[^\r\n\p{L}\p{N}]?\p{L}+"
+    assert letters in pattern
+    return pattern.replace(letters, r"[^\r\n\p{L}\p{N}]?[^\P{L}\p{Han}]+|\p{Han}", 1)
+
+
 def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -> dict[str, Path]:
     """The instruction corpus, a tokenizer trained on the training side, and the packed pretraining
     tokens under ``out/data`` (kept if already complete)."""
@@ -127,8 +146,8 @@ def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -
     # are in its corpus so the fixed prompt text gets long tokens, special tokens are cut out first
     rendered = ["".join(t for t, _, _ in conversation_pieces(c["messages"], c.get("tools")))
                 for c in convs]  # fmt: skip
-    tok = train_tokenizer(docs + rendered, cfg["vocab_size"], paths["tokenizer"],
-                          number_pattern(cfg.get("digits_per_token", 1)))  # fmt: skip
+    pattern = token_pattern(cfg.get("digits_per_token", 1), cfg.get("han_per_token", False))
+    tok = train_tokenizer(docs + rendered, cfg["vocab_size"], paths["tokenizer"], pattern)
     # conversations enter pretraining as token ids with real special tokens (the chat markup), so
     # pretraining already models the exact sequences SFT and inference use, on every token
     conv_ids = [build_example(tok, c["messages"], c.get("tools"), None, c.get("untrained"))[0]
@@ -295,7 +314,7 @@ def write_model_card(model_dir: Path) -> Path:
         "# tiny-universe",
         "",
         "由 `python -m qwen_blog universe` 在 CPU 上从零训练的小 Qwen2（讲解：qwen-blog/docs/14-universe.md）。"
-        "它只懂一个玩具世界：整数四则运算与五种单位换算（调用计算器）、时钟、三句话的虚构小镇资料"
+        "它只懂一个玩具世界：整数四则运算与五种单位换算（调用计算器）、时钟、一到四句话的虚构小镇资料"
         "（按 `[n]` 引用回答或拒答）、几句寒暄。A small Qwen2 trained from scratch on a CPU by "
         "`python -m qwen_blog universe`; it knows a toy world only.",
         "",
@@ -311,7 +330,8 @@ def write_model_card(model_dir: Path) -> Path:
         "- transformers: `AutoModelForCausalLM` loads it as is; for the tokenizer use "
         "`PreTrainedTokenizerFast(tokenizer_file=.../tokenizer.json)` -- transformers 5's "
         "`AutoTokenizer` builds `Qwen2Tokenizer` for model_type qwen2, which hard-codes Qwen2's "
-        "one-digit regex, while this tokenizer cuts numbers into up to 3 digits",
+        "one-digit regex, while this tokenizer cuts numbers into up to 3 digits and Chinese into "
+        "single characters",
         "",
     ]
     if result:

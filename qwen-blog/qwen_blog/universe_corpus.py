@@ -27,7 +27,8 @@ therefore asks questions worded in ways the model never saw, about things it nev
     >>> c["messages"][1]["tool_calls"][0]["function"]["name"], c["answer"] == c["messages"][2]["content"]
     ('calculator', True)
 
-Limits: a toy world -- integers up to 3 digits, four unit conversions, three-sentence documents. The
+Limits: a toy world -- two integers of up to 3 digits, five unit conversions, documents of one to four
+sentences about generated towns, 48 cities. The
 constants below copy tinyagent's tool schemas and ReAct prompt and tinyrag's answer prompt; the tests
 check them against those packages (when installed), so a change there is caught here.
 """
@@ -37,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,8 +46,8 @@ from zoneinfo import ZoneInfo
 from tinyqwen.atomic import atomic_write_text
 
 TASKS = ["calc_qwen", "calc_react", "clock_qwen", "clock_react", "rag", "refuse", "chat"]
-WEIGHTS = {"calc_qwen": 3, "calc_react": 2, "clock_qwen": 1, "clock_react": 1, "rag": 3,
-           "refuse": 1, "chat": 1}  # fmt: skip
+WEIGHTS = {"calc_qwen": 3, "calc_react": 2, "clock_qwen": 2, "clock_react": 2, "rag": 3,
+           "refuse": 2, "chat": 1}  # fmt: skip
 
 # --- tinyagent's tool schemas (tinyagent/tools/calculator.py, clock.py; checked in tests) ----------
 CALCULATOR_SCHEMA = {"type": "function", "function": {
@@ -136,6 +138,52 @@ CALC_ANSWER = {
     "en": "{expr} = {value}, so the answer is {value}.",
 }
 UNIT_ANSWER = {"zh": "{a}{u1}等于 {value}{u2}。", "en": "{a} {u1} is {value} {u2}."}
+# training only: more arithmetic wordings, composed (verb + expression + ending), so the model finds
+# the operands wherever they sit in a question, not after one of ten fixed openings (held-out
+# templates are never produced: the test checks it)
+CALC_VERB_ZH = ["", "求", "请算", "算一下", "告诉我", "计算一下", "麻烦算算", "我想知道"]
+CALC_END_ZH = ["", "等于几？", "的值。", "是几？", "得多少？", "的答案是什么？"]
+CALC_VERB_EN = ["", "Solve", "Evaluate", "Tell me", "Give me", "Determine", "Figure out"]
+CALC_END_EN = ["", "?", ", please.", " quickly.", " for my homework.", " -- what is it?"]
+# training only: openings and endings around any question (tool or document question alike)
+LEAD_ZH = [
+    "你好，",
+    "请问，",
+    "麻烦问一下：",
+    "有个问题：",
+    "嗨！",
+    "劳驾，",
+    "考考你：",
+    "我想问问，",
+]
+TAIL_ZH = ["谢谢。", "谢谢！", "麻烦了。", "请直接回答。", "急用。"]
+LEAD_EN = ["Hi! ", "Hello, ", "Quick question: ", "Hey, ", "Excuse me, ", "OK, so ", "One more: "]
+TAIL_EN = [" Thanks!", " Thank you.", " Please be brief.", " I need it now."]
+
+
+def _dress(rng: random.Random, question: str, split: str, lang: str) -> str:
+    """A training question, half the time with an opening and/or an ending around it."""
+    if split != "train" or rng.random() < 0.5:
+        return question
+    lead, tail = (LEAD_ZH, TAIL_ZH) if lang == "zh" else (LEAD_EN, TAIL_EN)
+    r = rng.random()
+    if r < 0.4:
+        return rng.choice(lead) + question
+    if r < 0.8:
+        return question + rng.choice(tail)
+    return rng.choice(lead) + question + rng.choice(tail)
+
+
+def _composed_calc(rng: random.Random, lang: str, a: int, b: int, op: str) -> str:
+    """A training-only arithmetic question built from a verb, the expression and an ending."""
+    word = OPS[op][0 if lang == "zh" else 1]
+    if lang == "zh":
+        expr = rng.choice([f"{a}{word}{b}", f"{a} {op} {b}", f"{a}{op}{b}"])
+        return rng.choice(CALC_VERB_ZH) + expr + rng.choice(CALC_END_ZH)
+    expr = rng.choice([f"{a} {word} {b}", f"{a} {op} {b}", f"{a}{op}{b}"])
+    verb = rng.choice(CALC_VERB_EN)
+    return (f"{verb} {expr}" if verb else expr) + rng.choice(CALC_END_EN)
+
 
 # clock questions by what they ask for: 0 time, 1 date, 2 weekday (last of each list held out)
 CLOCK_ZH = [["现在几点了？", "请告诉我现在的时间。", "现在是几点几分？", "现在什么时间了？"],
@@ -156,7 +204,10 @@ CLOCK_CITY_EN = [["What time is it in {city}?", "Look up the current time in {ci
                   "Tell me today's date in {city}."],
                  ["What weekday is it in {city}?", "Which day of the week is it in {city}?",
                   "What day is it in {city} today?"]]  # fmt: skip
-# (zh name, en name, IANA zone) -- the last three are held out (test entities)
+# (zh name, en name, IANA zone). Held out (test entities): the last three of the first fifteen and
+# about one in five of the rest (by a hash of the name, ``_is_test_name``). Many zones are named after
+# a city, many are not (北京 -> Asia/Shanghai): the zone is world knowledge, learned in pretraining
+# from ``copy_documents``'s table, which lists every city, held-out ones too.
 CITIES = [("上海", "Shanghai", "Asia/Shanghai"), ("东京", "Tokyo", "Asia/Tokyo"),
           ("伦敦", "London", "Europe/London"), ("纽约", "New York", "America/New_York"),
           ("柏林", "Berlin", "Europe/Berlin"), ("莫斯科", "Moscow", "Europe/Moscow"),
@@ -164,16 +215,109 @@ CITIES = [("上海", "Shanghai", "Asia/Shanghai"), ("东京", "Tokyo", "Asia/Tok
           ("首尔", "Seoul", "Asia/Seoul"), ("巴黎", "Paris", "Europe/Paris"),
           ("悉尼", "Sydney", "Australia/Sydney"), ("芝加哥", "Chicago", "America/Chicago"),
           ("曼谷", "Bangkok", "Asia/Bangkok"), ("开罗", "Cairo", "Africa/Cairo"),
-          ("罗马", "Rome", "Europe/Rome")]  # fmt: skip
-N_TEST_CITIES = 3
+          ("罗马", "Rome", "Europe/Rome"),
+          ("北京", "Beijing", "Asia/Shanghai"), ("香港", "Hong Kong", "Asia/Hong_Kong"),
+          ("台北", "Taipei", "Asia/Taipei"), ("大阪", "Osaka", "Asia/Tokyo"),
+          ("雅加达", "Jakarta", "Asia/Jakarta"), ("马尼拉", "Manila", "Asia/Manila"),
+          ("吉隆坡", "Kuala Lumpur", "Asia/Kuala_Lumpur"), ("孟买", "Mumbai", "Asia/Kolkata"),
+          ("卡拉奇", "Karachi", "Asia/Karachi"), ("德黑兰", "Tehran", "Asia/Tehran"),
+          ("伊斯坦布尔", "Istanbul", "Europe/Istanbul"), ("内罗毕", "Nairobi", "Africa/Nairobi"),
+          ("拉各斯", "Lagos", "Africa/Lagos"), ("约翰内斯堡", "Johannesburg", "Africa/Johannesburg"),
+          ("马德里", "Madrid", "Europe/Madrid"), ("阿姆斯特丹", "Amsterdam", "Europe/Amsterdam"),
+          ("维也纳", "Vienna", "Europe/Vienna"), ("斯德哥尔摩", "Stockholm", "Europe/Stockholm"),
+          ("雅典", "Athens", "Europe/Athens"), ("里斯本", "Lisbon", "Europe/Lisbon"),
+          ("都柏林", "Dublin", "Europe/Dublin"), ("华沙", "Warsaw", "Europe/Warsaw"),
+          ("洛杉矶", "Los Angeles", "America/Los_Angeles"), ("丹佛", "Denver", "America/Denver"),
+          ("多伦多", "Toronto", "America/Toronto"), ("温哥华", "Vancouver", "America/Vancouver"),
+          ("墨西哥城", "Mexico City", "America/Mexico_City"), ("圣保罗", "Sao Paulo", "America/Sao_Paulo"),
+          ("利马", "Lima", "America/Lima"), ("墨尔本", "Melbourne", "Australia/Melbourne"),
+          ("珀斯", "Perth", "Australia/Perth"), ("奥克兰", "Auckland", "Pacific/Auckland"),
+          ("檀香山", "Honolulu", "Pacific/Honolulu")]  # fmt: skip
+N_LEGACY_CITIES = 15  # the first list (rounds before this one); its last three are held out
+
+
+def _is_test_name(name: str) -> bool:
+    """About one in five generated names belongs to the test split (a hash, so stable)."""
+    return hashlib.sha256(name.encode()).digest()[0] % 5 == 0
+
+
+TEST_CITIES = [c for i, c in enumerate(CITIES) if (12 <= i < N_LEGACY_CITIES)
+               or (i >= N_LEGACY_CITIES and _is_test_name(c[1]))]  # fmt: skip
 
 # documents about fictional places: (zh attribute, en attribute, zh question, en question, values)
-TOWNS_ZH = ["青石镇", "白沙村", "云溪镇", "松林村", "明月镇", "落霞村", "金川镇", "碧水村", "石门镇",
-            "桃源村", "柳岸镇", "望山村", "红枫镇", "清泉村", "长河镇", "竹溪村"]  # fmt: skip
-TOWNS_EN = ["Stonebrook", "Whitesand", "Cloudcreek", "Pinewood", "Moonvale", "Redhill", "Goldriver",
-            "Bluewater", "Gatestone", "Peachfield", "Willowbank", "Hillview", "Mapleton",
-            "Clearspring", "Longriver", "Bamboodale"]  # fmt: skip
-N_TEST_TOWNS = 4
+# The first sixteen towns per language (earlier rounds; the last four are held out -- tinyrag's
+# examples/towns use them) and then every name the two-part generator makes: hundreds of towns, so
+# the model must *copy* a name from the sources instead of picking one of a dozen it knows. English
+# names are two words ("Maple Ridge") and Chinese is cut one character per token (see
+# ``universe.token_pattern``): a held-out name is then made of the very tokens training names are
+# made of. (One-word names were not: byte-level BPE merges across the parts -- "Maple"+"ridge" ->
+# "M" "ap" "l" "er" ... -- so an unseen combination tokenized unlike any training name.)
+LEGACY_TOWNS_ZH = ["青石镇", "白沙村", "云溪镇", "松林村", "明月镇", "落霞村", "金川镇", "碧水村", "石门镇",
+                   "桃源村", "柳岸镇", "望山村", "红枫镇", "清泉村", "长河镇", "竹溪村"]  # fmt: skip
+LEGACY_TOWNS_EN = ["Stone Brook", "White Sand", "Cloud Creek", "Pine Wood", "Moon Vale", "Red Hill",
+                   "Gold River", "Blue Water", "Gate Stone", "Peach Field", "Willow Bank", "Hill View",
+                   "Maple Town", "Clear Spring", "Long River", "Bamboo Dale"]  # fmt: skip
+N_TEST_TOWNS = 4  # of each legacy list
+# name parts: zh = first + second + 镇/村, en = first + " " + second
+TOWN_PARTS_ZH = ("青白云松明落金碧石桃柳望红清长竹黄东西南北安平兴龙凤新丰福永",
+                 "石沙溪林月霞川水门源岸山枫泉河湖坪塘桥岭田园港口坡湾谷", "镇村")  # fmt: skip
+TOWN_PARTS_EN = (["Stone", "White", "Cloud", "Pine", "Moon", "Red", "Gold", "Blue", "Gate", "Peach",
+                  "Willow", "Hill", "Maple", "Clear", "Long", "Bamboo", "Ash", "Oak", "Fox", "Iron",
+                  "Silver", "Rose", "Elm", "Birch", "Deer", "Green", "North", "South", "East", "West",
+                  "Frost", "Amber", "Cedar", "Raven", "Wolf", "Eagle"],
+                 ["Brook", "Sand", "Creek", "Wood", "Vale", "Hill", "River", "Water", "Stone", "Field",
+                  "Bank", "View", "Town", "Spring", "Dale", "Ford", "Port", "Bay", "Lake", "Ridge",
+                  "Haven", "Gate", "Well", "Moor", "Cross", "Falls", "Grove"])  # fmt: skip
+
+
+def _generated_towns(lang: str) -> list[str]:
+    if lang == "zh":
+        first, second, kinds = TOWN_PARTS_ZH
+        names = [a + b + k for a in first for b in second for k in kinds if a != b]
+    else:
+        names = [f"{a} {b}" for a in TOWN_PARTS_EN[0] for b in TOWN_PARTS_EN[1] if a != b]
+    legacy = LEGACY_TOWNS_ZH if lang == "zh" else LEGACY_TOWNS_EN
+    return legacy + [n for n in names if n not in legacy]
+
+
+TOWNS_ZH, TOWNS_EN = _generated_towns("zh"), _generated_towns("en")
+TEST_TOWNS = frozenset(
+    [t for ts in (TOWNS_ZH, TOWNS_EN) for t in ts[len(LEGACY_TOWNS_ZH) :] if _is_test_name(t)]
+    + LEGACY_TOWNS_ZH[-N_TEST_TOWNS:]
+    + LEGACY_TOWNS_EN[-N_TEST_TOWNS:]
+)
+# finds every town name in a text (tests use it to check the split)
+TOWN_RE = re.compile(
+    r"\b(?:"
+    + "|".join(TOWN_PARTS_EN[0])
+    + ") (?:"
+    + "|".join(TOWN_PARTS_EN[1])
+    + r")\b"
+    + "|["
+    + TOWN_PARTS_ZH[0]
+    + "]["
+    + TOWN_PARTS_ZH[1]
+    + "]["
+    + TOWN_PARTS_ZH[2]
+    + "]"
+)
+
+
+def towns(lang: str, split: str) -> list[str]:
+    """The towns of ``split`` in ``lang``."""
+    names = TOWNS_ZH if lang == "zh" else TOWNS_EN
+    return [t for t in names if (t in TEST_TOWNS) == (split == "test")]
+
+
+def town_path(town: str, lang: str) -> str:
+    """The file name a town's document has in the sources (``long-river.md``, ``town_14.md``)."""
+    return (
+        f"{town.lower().replace(' ', '-')}.md"
+        if lang == "en"
+        else f"town_{TOWNS_ZH.index(town)}.md"
+    )
+
+
 ATTRS = [
     ("人口", "population", "{t}有多少人口？", "What is the population of {t}?",
      "{t}的人口是{v}。", "{t} has a population of {v}.", lambda r: str(r.randint(800, 98000))),
@@ -244,7 +388,8 @@ def _calc_item(rng: random.Random, split: str, lang: str) -> dict:
         u1, u2 = (zf, zt) if lang == "zh" else (ef, et)
         tpl = rng.choice(_split_list(UNIT_ZH if lang == "zh" else UNIT_EN, split))
         expr, value = f"{a} * {factor}", str(a * factor)
-        return {"question": tpl.format(a=a, u1=u1, u2=u2), "expression": expr, "value": value,
+        question = _dress(rng, tpl.format(a=a, u1=u1, u2=u2), split, lang)
+        return {"question": question, "expression": expr, "value": value,
                 "answer": UNIT_ANSWER[lang].format(a=a, u1=u1, u2=u2, value=value)}  # fmt: skip
     op = rng.choice(list(OPS))
     a, b = _operands(rng, split, op)
@@ -252,8 +397,25 @@ def _calc_item(rng: random.Random, split: str, lang: str) -> dict:
     tpl = rng.choice(_split_list(CALC_ZH if lang == "zh" else CALC_EN, split))
     expr = f"{a} {op} {b}"
     value = _format_number(eval(expr))  # our own two-integer expression, never user text
-    return {"question": tpl.format(a=a, b=b, op=word, sym=op), "expression": expr, "value": value,
+    if split == "train" and rng.random() < 0.4:
+        question = _composed_calc(rng, lang, a, b, op)
+    else:
+        question = tpl.format(a=a, b=b, op=word, sym=op)
+    return {"question": _dress(rng, question, split, lang), "expression": expr, "value": value,
             "answer": CALC_ANSWER[lang].format(expr=expr, value=value)}  # fmt: skip
+
+
+WEEKDAYS_ZH = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
+
+
+def _clock_reading(moment: datetime, zone: str) -> tuple[datetime, str]:
+    """(local time, the clock tool's text) -- tinyagent.tools.clock.now_text's format."""
+    local = moment.astimezone(timezone.utc if zone == "UTC" else ZoneInfo(zone))
+    offset = local.strftime("%z")
+    return (
+        local,
+        f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{offset[:3]}:{offset[3:]}), {local:%A}",
+    )
 
 
 def _clock_item(rng: random.Random, split: str, lang: str) -> dict:
@@ -262,23 +424,18 @@ def _clock_item(rng: random.Random, split: str, lang: str) -> dict:
     moment = start + timedelta(seconds=rng.randrange(3 * 365 * 86400))
     kind = rng.randrange(3)  # 0 time, 1 date, 2 weekday
     if rng.random() < 0.6:
-        zh, en, zone = rng.choice(_split_list(CITIES, split, N_TEST_CITIES))
+        zh, en, zone = rng.choice([c for c in CITIES if (c in TEST_CITIES) == (split == "test")])
         tpls = (CLOCK_CITY_ZH if lang == "zh" else CLOCK_CITY_EN)[kind]
         question = rng.choice(_split_list(tpls, split)).format(city=zh if lang == "zh" else en)
         args = {"timezone_name": zone}
     else:
         zone, args = "UTC", {}
         question = rng.choice(_split_list((CLOCK_ZH if lang == "zh" else CLOCK_EN)[kind], split))
-    local = moment.astimezone(timezone.utc if zone == "UTC" else ZoneInfo(zone))
-    offset = local.strftime("%z")
-    # tinyagent.tools.clock.now_text's format
-    observation = (
-        f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{offset[:3]}:{offset[3:]}), {local:%A}"
-    )
-    weekdays_zh = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
+    question = _dress(rng, question, split, lang)
+    local, observation = _clock_reading(moment, zone)
     if lang == "zh":
         answer = [f"现在是 {local:%H:%M}。", f"今天是 {local:%Y-%m-%d}。",
-                  f"今天是{weekdays_zh[local.weekday()]}（{local:%A}）。"][kind]  # fmt: skip
+                  f"今天是{WEEKDAYS_ZH[local.weekday()]}（{local:%A}）。"][kind]  # fmt: skip
     else:
         answer = [f"It is {local:%H:%M} now.", f"Today is {local:%Y-%m-%d}.",
                   f"Today is {local:%A}."][kind]  # fmt: skip
@@ -327,30 +484,42 @@ def _town_facts(rng: random.Random, town: str, lang: str) -> dict[int, str]:
     """attribute index -> value for ``town`` (a fixed random subset of the four attributes)."""
     frng = random.Random(f"{town}:{rng.random()}")
     facts = {}
-    for i, attr in enumerate(ATTRS):
+    for i in range(len(ATTRS)):
         if frng.random() < 0.75:
-            gen = attr[6]
-            facts[i] = gen(frng) if gen else frng.choice(PRODUCTS)[0 if lang == "zh" else 1]
+            facts[i] = _attr_value(frng, i, lang)
     if not facts:
-        facts[0] = ATTRS[0][6](frng)
+        facts[0] = _attr_value(frng, 0, lang)
     return facts
+
+
+def _attr_value(rng: random.Random, i: int, lang: str) -> str:
+    gen = ATTRS[i][6]
+    return gen(rng) if gen else rng.choice(PRODUCTS)[0 if lang == "zh" else 1]
 
 
 def _document(town: str, facts: dict[int, str], lang: str) -> str:
     sep = "" if lang == "zh" else " "
     return sep.join(
-        ATTRS[i][4 if lang == "zh" else 5].format(t=town, v=v) for i, v in facts.items()
+        ATTRS[i][4 if lang == "zh" else 5].format(t=town, v=v) for i, v in sorted(facts.items())
     )
 
 
 def _rag_item(rng: random.Random, split: str, lang: str, refuse: bool) -> dict:
-    towns = _split_list(TOWNS_ZH if lang == "zh" else TOWNS_EN, split, N_TEST_TOWNS)
-    picked = rng.sample(towns, min(3, len(towns)) if split == "train" else rng.choice([2, 3]))
-    picked = picked[: rng.choice([2, 3])] if len(picked) > 2 else picked
+    picked = rng.sample(towns(lang, split), rng.choice([2, 3]))
     facts = [_town_facts(rng, t, lang) for t in picked]
     target = rng.randrange(len(picked))
     town = picked[target]
-    if refuse:
+    others = [f for i, f in enumerate(facts) if i != target]
+    if rng.random() < 0.7:
+        # the hard case, most of the time: another source states the asked attribute for ANOTHER
+        # town, so the answer (or the refusal) depends on matching the town, not the attribute
+        attr_i = rng.randrange(len(ATTRS))
+        rng.choice(others).setdefault(attr_i, _attr_value(rng, attr_i, lang))
+        if refuse:
+            facts[target].pop(attr_i, None)
+        else:
+            facts[target].setdefault(attr_i, _attr_value(rng, attr_i, lang))
+    elif refuse:
         missing = [i for i in range(len(ATTRS)) if i not in facts[target]]
         if not missing:  # drop one attribute so the question has no answer
             drop = rng.choice(sorted(facts[target]))
@@ -359,6 +528,8 @@ def _rag_item(rng: random.Random, split: str, lang: str, refuse: bool) -> dict:
         attr_i = rng.choice(missing)
     else:
         attr_i = rng.choice(sorted(facts[target]))
+    if not facts[target]:  # a document says something about its town
+        facts[target][(attr_i + 1) % len(ATTRS)] = _attr_value(rng, (attr_i + 1) % len(ATTRS), lang)
     attr = ATTRS[attr_i]
     # train: the attribute's own question (ATTRS) or a generic form; test: only the held-out form
     name = attr[0] if lang == "zh" else attr[1]
@@ -367,10 +538,11 @@ def _rag_item(rng: random.Random, split: str, lang: str, refuse: bool) -> dict:
         q = attr[2 if lang == "zh" else 3].format(t=town)
     else:
         q = rng.choice(forms).format(t=town, attr=name)
+    q = _dress(rng, q, split, lang)
     sources = []
     for t, f in zip(picked, facts):
         text = _document(t, f, lang)
-        path = f"{rng.choice(DIRS)}/{t.lower() if lang == 'en' else 'town_' + str(TOWNS_ZH.index(t))}.md"
+        path = f"{rng.choice(DIRS)}/{town_path(t, lang)}"
         sources.append((f"{path}, chars 0-{len(text)}", text))
     n = target + 1
     if refuse:
@@ -456,9 +628,14 @@ def copy_documents(n_docs: int, seed: int = 0) -> list[str]:
     plus the one piece of world knowledge the clock needs: which IANA zone each city is in (``悉尼的时区是
     Australia/Sydney``), for held-out cities too -- knowledge comes from pretraining, the skill from SFT."""
     rng = random.Random(f"copy:{seed}")
+    names = towns("zh", "train") + towns("en", "train")
     docs = []
     for _ in range(n_docs):
-        kind = rng.randrange(5)
+        # kinds 5-6 (two shares each): look a value up by its key, read a clock (see _recall_drill)
+        kind = rng.choice([0, 1, 2, 3, 4, 5, 5, 6, 6])
+        if kind >= 5:
+            docs.append(_recall_drill(rng, names) if kind == 5 else _clock_drill(rng))
+            continue
         nums = [str(rng.randint(2, 999)) for _ in range(rng.randint(2, 4))]
         if kind == 0:
             docs.append(f"数字：{' '.join(nums)}。再写一遍：{' '.join(nums)}。")
@@ -468,7 +645,7 @@ def copy_documents(n_docs: int, seed: int = 0) -> list[str]:
                 f"Question: what is {a} plus {b}?\nexpression: {a} + {b}\nanswer: {int(a) + int(b)}"
             )
         elif kind == 2:
-            t = rng.choice(TOWNS_ZH + TOWNS_EN)
+            t = rng.choice(names)
             docs.append(f"{t} {nums[0]}; {t} {nums[0]}; {t} {nums[0]}.")
         elif kind == 3:
             a, b = nums[0], nums[1]
@@ -481,6 +658,37 @@ def copy_documents(n_docs: int, seed: int = 0) -> list[str]:
                 else f"{en} is in the time zone {zone}."
             )
     return docs
+
+
+def _recall_drill(rng: random.Random, names: list[str]) -> str:
+    """``Oakview 2353. Redmoor 13126. Ashford 1802.\nRedmoor: 13126``: find a key, copy its value.
+
+    Grounded answers are this lookup (town -> its document -> the value), and values of 4-5 digits
+    are two number tokens (``131`` ``26``): the second token must come from the same place as the
+    first, which the model gets wrong without practice (``13126`` -> ``13151``)."""
+    keys = rng.sample(names, rng.randint(2, 5))
+    vals = [str(rng.randint(2, 10 ** rng.randint(2, 5) - 1)) for _ in keys]
+    i = rng.randrange(len(keys))
+    if rng.random() < 0.5:
+        return "，".join(f"{k} {v}" for k, v in zip(keys, vals)) + f"。\n{keys[i]}：{vals[i]}"
+    return ". ".join(f"{k} {v}" for k, v in zip(keys, vals)) + f".\n{keys[i]}: {vals[i]}"
+
+
+def _clock_drill(rng: random.Random) -> str:
+    """A clock reading and what it says: time, date, weekday (in Chinese too), in a random order."""
+    moment = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(
+        seconds=rng.randrange(3 * 365 * 86400)
+    )
+    zone = rng.choice(["UTC"] + [c[2] for c in CITIES])
+    local, reading = _clock_reading(moment, zone)
+    fields = [f"{local:%H:%M}", f"{local:%Y-%m-%d}", f"{local:%A}"]
+    if rng.random() < 0.5:
+        labels = ["时间", "日期", "星期"]
+        fields[2] = f"{WEEKDAYS_ZH[local.weekday()]}（{local:%A}）"
+    else:
+        labels = ["time", "date", "weekday"]
+    order = rng.sample(range(3), rng.randint(1, 3))
+    return reading + "\n" + "; ".join(f"{labels[j]}: {fields[j]}" for j in order)
 
 
 def drill_documents(convs: list[dict]) -> list[str]:

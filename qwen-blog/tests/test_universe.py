@@ -25,7 +25,8 @@ def _question(c):
 
 def _skeleton(q: str) -> str:
     """The question with its entities blanked: what is left is the template."""
-    names = uc.TOWNS_ZH + uc.TOWNS_EN + [n for c in uc.CITIES for n in c[:2]]
+    q = uc.TOWN_RE.sub("@", q)
+    names = [n for c in uc.CITIES for n in c[:2]]
     names += [w for u in uc.UNITS for w in u[:4]] + [w for ws in uc.OPS.values() for w in ws]
     for name in sorted(names, key=len, reverse=True):
         q = q.replace(name, "@")
@@ -59,15 +60,18 @@ def test_test_split_shares_no_entity_with_train():
         return {tuple(map(int, re.findall(r"\d+", c["expression"]))) for c in convs
                 if c["task"].startswith("calc")}  # fmt: skip
 
-    def zones(convs):
-        return {c["arguments"].get("timezone_name") for c in convs
-                if c["task"].startswith("clock") and c["arguments"]}  # fmt: skip
+    names = sorted((n for c in uc.CITIES for n in c[:2]), key=len, reverse=True)
+    city_re = re.compile("|".join(map(re.escape, names)))  # longest first: 都柏林 is not 柏林
+
+    def cities(convs):
+        return {m.group(0) for c in convs if c["task"].startswith("clock") and c["arguments"]
+                for m in city_re.finditer(c["question"])}  # fmt: skip
 
     def towns(convs):
-        return {t for c in convs if c["task"] in ("rag", "refuse")
-                for t in uc.TOWNS_ZH + uc.TOWNS_EN if t in c["messages"][1]["content"]}  # fmt: skip
+        return {m.group(0) for c in convs if c["task"] in ("rag", "refuse")
+                for m in uc.TOWN_RE.finditer(c["messages"][1]["content"])}  # fmt: skip
 
-    for fn in (operands, zones, towns):
+    for fn in (operands, cities, towns):
         a, b = fn(train), fn(test)
         assert a and b and not a & b, fn.__name__
 
@@ -226,6 +230,9 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
     fast = transformers.PreTrainedTokenizerFast(tokenizer_file=str(model_dir / "tokenizer.json"))
     assert fast(text, add_special_tokens=False)["input_ids"] == llm.tokenizer.encode(text)
     assert len(llm.tokenizer.encode("347")) < 3  # one token per digit would give 3
+    han = re.compile("[\u4e00-\u9fff]")
+    pieces = [llm.tokenizer.decode([i]) for i in llm.tokenizer.encode("把53小时换算成分钟，青石镇")]
+    assert all(len(han.findall(p)) <= 1 for p in pieces), pieces  # han_per_token: no merges
     for c in _convs("test", 14):
         msgs = [dict(m) for m in c["messages"]]
         for m in msgs:  # transformers' template takes arguments as an object
@@ -262,14 +269,46 @@ def test_bad_input_is_one_error_line(tmp_path, capsys):
         assert "no.jsonl: no such file" in err
 
 
+def test_copy_documents_drill_lookup_and_clock_reading_without_held_out_towns():
+    docs = uc.copy_documents(600, seed=0)
+    recall = [d for d in docs if re.fullmatch(r"[^\n]+\n[^\n]+[:：] \d+|[^\n]+\n[^\n]+：\d+", d)]
+    clock = [d for d in docs if re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ", d)]
+    assert len(recall) > 60 and len(clock) > 60
+    for d in recall:  # the asked key's value is the one the list gives it
+        listing, query = d.split("\n")
+        key, value = re.split(r"[:：] ?", query)
+        assert re.search(re.escape(key) + " " + value + r"(?:[，.。]|$)", listing), d
+    for d in clock:
+        reading, answer = d.split("\n")
+        date, time_ = reading.split(" ")[:2]
+        weekday = reading.rsplit(", ", 1)[1]
+        for field in answer.split("; "):
+            label, value = field.split(": ")
+            expected = {"time": time_[:5], "时间": time_[:5], "date": date, "日期": date,
+                        "weekday": weekday}.get(label)  # fmt: skip
+            assert value == expected if expected else value.endswith(f"（{weekday}）"), d
+    assert not {m.group(0) for d in docs for m in uc.TOWN_RE.finditer(d)} & uc.TEST_TOWNS
+
+
+def test_town_names_are_two_parts_and_the_splits_share_parts_not_names():
+    assert len(uc.TOWNS_EN) > 900 and len(uc.TOWNS_ZH) > 1500
+    for lang in ("zh", "en"):
+        train, test = set(uc.towns(lang, "train")), set(uc.towns(lang, "test"))
+        assert not train & test and len(test) > 100
+        assert all(uc.TOWN_RE.fullmatch(t) for t in train | test)
+        # every part of a held-out name is also a part of some training name
+        parts = (lambda t: t.split(" ")) if lang == "en" else (lambda t: list(t))
+        seen = {p for t in train for p in parts(t)}
+        assert all(set(parts(t)) <= seen for t in test)
+
+
 def test_drill_documents_are_short_and_from_the_training_split_only():
     train = _convs("train", 300)
     drills = uc.drill_documents(train)
     assert len(drills) == sum(c["task"] != "chat" for c in train)
     calc = next(c for c in train if c["task"].startswith("calc"))
     assert f"{calc['question']}\n{calc['expression']}\n{calc['value']}\n{calc['answer']}" in drills
-    test_towns = uc.TOWNS_ZH[-uc.N_TEST_TOWNS :] + uc.TOWNS_EN[-uc.N_TEST_TOWNS :]
-    assert not any(t in d for d in drills for t in test_towns)
+    assert not {m.group(0) for d in drills for m in uc.TOWN_RE.finditer(d)} & uc.TEST_TOWNS
 
 
 def _shipped():
@@ -278,6 +317,19 @@ def _shipped():
     if not (ASSET_DIR / "recipe.json").is_file():
         pytest.skip(f"no shipped tiny-universe at {ASSET_DIR}")
     return ASSET_DIR
+
+
+def test_shipped_tokenizer_spells_every_town_from_its_parts():
+    """Held-out towns are made of the same tokens as training towns: " Maple Ridge" is " Maple" +
+    " Ridge", 红枫镇 is 红 + 枫 + 镇 -- never a token that only some names have."""
+    from tinyqwen import Tokenizer
+
+    tok = Tokenizer.from_pretrained(_shipped())
+    for t in uc.TOWNS_EN:
+        first, second = t.split(" ")
+        assert tok.encode(f" {t}") == tok.encode(f" {first}") + tok.encode(f" {second}"), t
+    for t in uc.TOWNS_ZH:
+        assert tok.encode(t) == [i for ch in t for i in tok.encode(ch)], t
 
 
 def test_shipped_tiny_universe_is_this_recipe(tmp_path):

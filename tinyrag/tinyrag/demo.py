@@ -40,10 +40,10 @@ DEMO_QUESTION = "Qwen2 为什么使用分组查询注意力（GQA）？"
 DEMO_QUESTION_FALLBACK = "Qwen2 的句向量是怎么得到的？"
 
 TOWNS_DIR = Path(__file__).resolve().parents[1] / "examples" / "towns"
-# (question, what it shows): 红枫镇's document gives its population; no document gives Longriver's
+# (question, what it shows): 红枫镇's document gives its population; no document gives Long River's
 TOWNS_QUESTIONS = [
     ("红枫镇有多少人口？", "answerable: the documents say this"),
-    ("What is the population of Longriver?", "unanswerable: no document says this"),
+    ("What is the population of Long River?", "unanswerable: no document says this"),
 ]
 # answers are one short sentence; a small budget leaves the model's context to the sources
 TOWNS_MAX_NEW_TOKENS = 64
