@@ -9,7 +9,7 @@ Stages, each resumable through :mod:`qwen_blog.trainer` (``OUT/<stage>/step-N`` 
 
 1. ``OUT/data/``: the instruction corpus (:mod:`qwen_blog.universe_corpus`; ``train.jsonl`` and the
    held-out ``test.jsonl``); a byte-level BPE trained on the training side only, with numbers cut into
-   pieces of up to 3 digits (:func:`number_pattern`); and the packed pretraining tokens: the toy world
+   pieces of up to 3 digits and one token per Chinese character (:func:`token_pattern`); and the packed pretraining tokens: the toy world
    of :mod:`qwen_blog.corpus`, copy drills, each training conversation as a short drill (twice) and as
    the exact token ids chat inference sees (real special tokens in the markup).
 2. ``OUT/pretrain/``: next-token pretraining from scratch on all of it (``qwen_blog pretrain``).
@@ -118,10 +118,10 @@ def token_pattern(digits_per_token: int, han_per_token: bool = False) -> str:
     pattern = number_pattern(digits_per_token)
     if not han_per_token:
         return pattern
-    # letters other than Han stay in runs; each Han character is a piece of its own
-    letters = r"[^\r\n\p{L}\p{N}]?\p{L}+"
-    assert letters in pattern
-    return pattern.replace(letters, r"[^\r\n\p{L}\p{N}]?[^\P{L}\p{Han}]+|\p{Han}", 1)
+    # letters other than Han stay in runs (Qwen2's rule); each Han character is a piece of its own
+    return pattern.replace(
+        r"[^\r\n\p{L}\p{N}]?\p{L}+", r"[^\r\n\p{L}\p{N}]?[^\P{L}\p{Han}]+|\p{Han}", 1
+    )
 
 
 def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -> dict[str, Path]:

@@ -146,16 +146,7 @@ CALC_END_ZH = ["", "等于几？", "的值。", "是几？", "得多少？", "�
 CALC_VERB_EN = ["", "Solve", "Evaluate", "Tell me", "Give me", "Determine", "Figure out"]
 CALC_END_EN = ["", "?", ", please.", " quickly.", " for my homework.", " -- what is it?"]
 # training only: openings and endings around any question (tool or document question alike)
-LEAD_ZH = [
-    "你好，",
-    "请问，",
-    "麻烦问一下：",
-    "有个问题：",
-    "嗨！",
-    "劳驾，",
-    "考考你：",
-    "我想问问，",
-]
+LEAD_ZH = ["你好，", "请问，", "麻烦问一下：", "有个问题：", "嗨！", "劳驾，", "考考你：", "我想问问，"]  # fmt: skip
 TAIL_ZH = ["谢谢。", "谢谢！", "麻烦了。", "请直接回答。", "急用。"]
 LEAD_EN = ["Hi! ", "Hello, ", "Quick question: ", "Hey, ", "Excuse me, ", "OK, so ", "One more: "]
 TAIL_EN = [" Thanks!", " Thank you.", " Please be brief.", " I need it now."]
@@ -233,7 +224,8 @@ CITIES = [("上海", "Shanghai", "Asia/Shanghai"), ("东京", "Tokyo", "Asia/Tok
           ("利马", "Lima", "America/Lima"), ("墨尔本", "Melbourne", "Australia/Melbourne"),
           ("珀斯", "Perth", "Australia/Perth"), ("奥克兰", "Auckland", "Pacific/Auckland"),
           ("檀香山", "Honolulu", "Pacific/Honolulu")]  # fmt: skip
-N_LEGACY_CITIES = 15  # the first list (rounds before this one); its last three are held out
+# the first list (earlier rounds) and how many at its end are held out
+N_LEGACY_CITIES, N_LEGACY_TEST_CITIES = 15, 3
 
 
 def _is_test_name(name: str) -> bool:
@@ -241,10 +233,10 @@ def _is_test_name(name: str) -> bool:
     return hashlib.sha256(name.encode()).digest()[0] % 5 == 0
 
 
-TEST_CITIES = [c for i, c in enumerate(CITIES) if (12 <= i < N_LEGACY_CITIES)
+TEST_CITIES = [c for i, c in enumerate(CITIES)
+               if (N_LEGACY_CITIES - N_LEGACY_TEST_CITIES <= i < N_LEGACY_CITIES)
                or (i >= N_LEGACY_CITIES and _is_test_name(c[1]))]  # fmt: skip
 
-# documents about fictional places: (zh attribute, en attribute, zh question, en question, values)
 # The first sixteen towns per language (earlier rounds; the last four are held out -- tinyrag's
 # examples/towns use them) and then every name the two-part generator makes: hundreds of towns, so
 # the model must *copy* a name from the sources instead of picking one of a dozen it knows. English
@@ -318,6 +310,7 @@ def town_path(town: str, lang: str) -> str:
     )
 
 
+# documents about fictional places: (zh attribute, en attribute, zh question, en question, values)
 ATTRS = [
     ("人口", "population", "{t}有多少人口？", "What is the population of {t}?",
      "{t}的人口是{v}。", "{t} has a population of {v}.", lambda r: str(r.randint(800, 98000))),

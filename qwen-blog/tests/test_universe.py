@@ -269,6 +269,16 @@ def test_bad_input_is_one_error_line(tmp_path, capsys):
         assert "no.jsonl: no such file" in err
 
 
+def test_clock_readings_are_what_tinyagents_clock_returns():
+    from datetime import datetime, timedelta, timezone
+
+    clock = pytest.importorskip("tinyagent.tools.clock")
+    start = datetime(2024, 3, 31, 0, 30, tzinfo=timezone.utc)  # around a DST change
+    for hours, (_, _, zone) in enumerate(uc.CITIES + [("", "", "UTC")]):
+        moment = start + timedelta(hours=hours)
+        assert uc._clock_reading(moment, zone)[1] == clock.now_text(zone, moment), zone
+
+
 def test_copy_documents_drill_lookup_and_clock_reading_without_held_out_towns():
     docs = uc.copy_documents(600, seed=0)
     recall = [d for d in docs if re.fullmatch(r"[^\n]+\n[^\n]+[:：] \d+|[^\n]+\n[^\n]+：\d+", d)]

@@ -46,7 +46,7 @@ def test_documents_and_prompt_match_universe_corpus(towns: Index) -> None:
         stem = path.stem
         lang = "zh" if stem.startswith("town_") else "en"
         towns_list = uc.TOWNS_ZH if lang == "zh" else uc.TOWNS_EN
-        town = towns_list[int(stem[5:])] if lang == "zh" else stem.replace("-", " ").title()
+        town = next(t for t in towns_list if uc.town_path(t, lang) == path.name)
         assert town in uc.TEST_TOWNS, f"{path}: not a held-out town"
         facts = {}  # attribute index -> value, read back through the corpus's own sentences
         for i, attr in enumerate(uc.ATTRS):
