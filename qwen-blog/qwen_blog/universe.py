@@ -35,6 +35,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import random
 import shutil
 import sys
 import time
@@ -49,7 +50,8 @@ PRESETS: dict[str, dict] = {
         "model": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                   "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": True,
                   "max_position_embeddings": 1024},
-        "data": {"n_train": 40, "n_test": 14, "n_pretrain_docs": 200, "n_copy_docs": 50,
+        "data": {"n_train": 40, "n_test": 14, "n_pretrain_docs": 200, "n_copy_docs": 50, "n_lookup_docs": 20,
+                 "n_lookup_conversations": 10,
                  "vocab_size": 1024, "digits_per_token": 3, "han_per_token": True},
         "pretrain": {"seq_len": 64, "micro_batch_size": 4, "grad_accum": 1, "lr": 3e-3,
                      "warmup_steps": 1, "max_steps": 3, "eval_every": 3, "save_every": 3},
@@ -61,12 +63,13 @@ PRESETS: dict[str, dict] = {
                   "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": True,
                   "max_position_embeddings": 1024, "rope_theta": 10000.0},
         "data": {"n_train": 12000, "n_test": 300, "n_pretrain_docs": 2000, "n_copy_docs": 12000,
+                 "n_lookup_docs": 8000, "n_lookup_conversations": 12000,
                  "vocab_size": 6144, "digits_per_token": 3,
                  "han_per_token": True},
         "pretrain": {"seq_len": 512, "micro_batch_size": 8, "grad_accum": 1, "lr": 2e-3,
-                     "warmup_steps": 50, "max_steps": 2200, "eval_every": 200, "save_every": 100},
-        "sft": {"max_len": 640, "micro_batch_size": 16, "lr": 1e-4, "warmup_steps": 20,
-                "max_steps": 200, "eval_every": 100, "save_every": 100, "val_fraction": 0.02},
+                     "warmup_steps": 50, "max_steps": 2600, "eval_every": 200, "save_every": 100},
+        "sft": {"max_len": 640, "micro_batch_size": 16, "lr": 5e-4, "warmup_steps": 20,
+                "max_steps": 450, "eval_every": 150, "save_every": 50, "val_fraction": 0.02},
     },
 }  # fmt: skip
 
@@ -133,8 +136,9 @@ def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -
 
     d = out / "data"
     paths = {"train": d / "train.jsonl", "test": d / "test.jsonl", "tokenizer": d / "tokenizer",
-             "packed": d / "packed"}  # fmt: skip
+             "packed": d / "packed", "sft": d / "sft.jsonl"}  # fmt: skip
     if (paths["packed"] / data.META).is_file() and paths["test"].is_file():
+        write_sft_data(paths, preset, seed)
         return paths
     cfg = preset["data"]
     universe_corpus.write_universe_corpus(d, cfg["n_train"], cfg["n_test"], seed)
@@ -142,6 +146,8 @@ def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -
     docs = corpus.pretrain_documents(cfg["n_pretrain_docs"], seed)
     docs += universe_corpus.copy_documents(cfg["n_copy_docs"], seed)
     docs += universe_corpus.drill_documents(convs) * 2  # twice: copying is the bottleneck (E5)
+    # sources + several questions each: the lookup grounded QA needs, dense (E8)
+    docs += universe_corpus.lookup_documents(cfg.get("n_lookup_docs", 0), seed)
     # the tokenizer learns from the training side only (never test.jsonl); rendered conversations
     # are in its corpus so the fixed prompt text gets long tokens, special tokens are cut out first
     rendered = ["".join(t for t, _, _ in conversation_pieces(c["messages"], c.get("tools")))
@@ -155,7 +161,26 @@ def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -
     data.pack_corpus(tok, docs + conv_ids, paths["packed"], seed=seed,
                      source=f"{d} (toy world + copy drills + train conversations)",
                      show_progress=show_progress)  # fmt: skip
+    write_sft_data(paths, preset, seed)
     return paths
+
+
+def write_sft_data(paths: dict[str, Path], preset: dict, seed: int) -> Path:
+    """``sft.jsonl``: the training conversations plus ``data.n_lookup_conversations`` multi-turn
+    grounded-QA ones (:func:`~qwen_blog.universe_corpus.lookup_conversations`), shuffled. These are
+    SFT-only: they enter neither the tokenizer's corpus nor pretraining (E8 in docs/14-universe.md)."""
+    from qwen_blog import universe_corpus
+    from tinyqwen.atomic import atomic_write_text
+
+    if paths["sft"].is_file():
+        return paths["sft"]
+    lines = paths["train"].read_text(encoding="utf-8").splitlines(keepends=True)
+    n = preset["data"].get("n_lookup_conversations", 0)
+    lines += [json.dumps(c, ensure_ascii=False) + "\n"
+              for c in universe_corpus.lookup_conversations(n, seed)]  # fmt: skip
+    random.Random(f"sft:{seed}").shuffle(lines)
+    atomic_write_text(paths["sft"], "".join(lines))
+    return paths["sft"]
 
 
 def _stage_args(build_parser, argv: list[str], settings: dict) -> argparse.Namespace:
@@ -287,7 +312,7 @@ def write_recipe(out: Path, model_dir: Path, preset: dict, args: argparse.Namesp
         "command": f"python -m qwen_blog universe --out OUT --preset {args.preset} --seed {args.seed}",
         "preset": preset,
         "seed": args.seed,
-        "data_sha256": {n: _sha256(out / "data" / n) for n in ("train.jsonl", "test.jsonl")},
+        "data_sha256": {n: _sha256(out / "data" / n) for n in ("train.jsonl", "test.jsonl", "sft.jsonl")},
         "stage_seconds": timings,
         "total_minutes": round(sum(timings.values()) / 60, 1),
         "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
@@ -384,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
     if not _finished(sft_dir, preset["sft"]["max_steps"]):
         trained = True
         resume = ["--resume"] if latest_checkpoint(sft_dir) is not None and args.resume else []
-        argv = ["--base", str(pre_dir), "--data", str(paths["train"]), "--out", str(sft_dir),
+        argv = ["--base", str(pre_dir), "--data", str(paths["sft"]), "--out", str(sft_dir),
                 *resume, *common]  # fmt: skip
         with _timed(out, "sft"):
             sft.run(_stage_args(sft.build_parser, argv, preset["sft"]))

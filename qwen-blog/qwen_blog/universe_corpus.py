@@ -20,6 +20,11 @@ template of every list is held out), and so are its entities -- operand pairs fo
 hash of the pair), cities for the clock, the fictional towns/people of the documents. The test split
 therefore asks questions worded in ways the model never saw, about things it never saw.
 
+Besides the conversations, training-side drills (never test towns or held-out wordings):
+:func:`copy_documents` (copying, key -> value lookup, clock reading, time zones), :func:`drill_documents`
+(each conversation without its system prompt), :func:`lookup_documents` (sources + several questions,
+for pretraining) and :func:`lookup_conversations` (the same as multi-turn chats, for SFT).
+
     >>> convs = universe_conversations("train", n=7, seed=0)
     >>> sorted({c["task"] for c in convs}) == sorted(TASKS)
     True
@@ -653,18 +658,107 @@ def copy_documents(n_docs: int, seed: int = 0) -> list[str]:
     return docs
 
 
+def lookup_documents(n_docs: int, seed: int = 0) -> list[str]:
+    """``n_docs`` grounded-QA drills (:func:`_lookup_drill`), half Chinese, half English."""
+    rng = random.Random(f"lookup:{seed}")
+    return [_lookup_drill(rng, "zh" if i % 2 == 0 else "en") for i in range(n_docs)]
+
+
 def _recall_drill(rng: random.Random, names: list[str]) -> str:
-    """``Oakview 2353. Redmoor 13126. Ashford 1802.\nRedmoor: 13126``: find a key, copy its value.
+    """``Oakview 2353. Redmoor 13126. Ashford 1802.\nRedmoor: 13126\nOakview: 2353``: find keys, copy values.
 
     Grounded answers are this lookup (town -> its document -> the value), and values of 4-5 digits
     are two number tokens (``131`` ``26``): the second token must come from the same place as the
-    first, which the model gets wrong without practice (``13126`` -> ``13151``)."""
-    keys = rng.sample(names, rng.randint(2, 5))
+    first, which the model gets wrong without practice (``13126`` -> ``13151``). Several queries
+    per list (2-6): one query a drill left the lookup unlearnt after 2,200 steps (10 % right, chance
+    level), while dense drills teach it in a few hundred (E8 in docs/14-universe.md)."""
+    keys = rng.sample(names, rng.randint(2, 8))
     vals = [str(rng.randint(2, 10 ** rng.randint(2, 5) - 1)) for _ in keys]
-    i = rng.randrange(len(keys))
+    # distinct keys: a repeated query could be answered by copying the earlier answer line
+    asked = rng.sample(range(len(keys)), rng.randint(2, min(6, len(keys))))
     if rng.random() < 0.5:
-        return "，".join(f"{k} {v}" for k, v in zip(keys, vals)) + f"。\n{keys[i]}：{vals[i]}"
-    return ". ".join(f"{k} {v}" for k, v in zip(keys, vals)) + f".\n{keys[i]}: {vals[i]}"
+        listing = "，".join(f"{k} {v}" for k, v in zip(keys, vals)) + "。"
+        return listing + "".join(f"\n{keys[i]}：{vals[i]}" for i in asked)
+    listing = ". ".join(f"{k} {v}" for k, v in zip(keys, vals)) + "."
+    return listing + "".join(f"\n{keys[i]}: {vals[i]}" for i in asked)
+
+
+def _lookup_qa(
+    rng: random.Random, lang: str, dress: bool = False
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """2-4 sources as tinyrag numbers them and 1-6 distinct questions on them, each with its answer
+    (value and citation) or the refusal: ``(sources [(location, text)], [(question, answer)])``.
+
+    Most of the time (70 %) several sources state the same attribute, so the town decides; about a
+    quarter of the questions ask for what the town's source does not say. Training towns and
+    wordings only (``dress``: add training lead-ins and tails, see :func:`_dress`)."""
+    zh = lang == "zh"
+    picked = rng.sample(towns(lang, "train"), rng.randint(2, 4))
+    facts = [_town_facts(rng, t, lang) for t in picked]
+    common = rng.randrange(len(ATTRS))
+    for f in facts:
+        if rng.random() < 0.7:
+            f.setdefault(common, _attr_value(rng, common, lang))
+    sources = []
+    for t, f in zip(picked, facts):
+        text = _document(t, f, lang)
+        sources.append((f"{rng.choice(DIRS)}/{town_path(t, lang)}, chars 0-{len(text)}", text))
+    forms = _split_list(RAG_Q_ZH if zh else RAG_Q_EN, "train")
+    asked: dict[tuple[int, int], tuple[str, str]] = {}
+    for _ in range(rng.randint(3, 6)):
+        k = rng.randrange(len(picked))
+        missing = [i for i in range(len(ATTRS)) if i not in facts[k]]
+        if missing and rng.random() < 0.35:  # a question its town's source cannot answer
+            a = rng.choice(missing)
+        else:
+            a = common if rng.random() < 0.5 else rng.randrange(len(ATTRS))
+        if (k, a) in asked:  # never the same question twice: the second could copy the first
+            continue
+        town, attr = picked[k], ATTRS[a]
+        name = attr[0 if zh else 1]
+        if rng.random() < 0.4:
+            q = attr[2 if zh else 3].format(t=town)
+        else:
+            q = rng.choice(forms).format(t=town, attr=name)
+        if dress:
+            q = _dress(rng, q, "train", lang)
+        if a in facts[k]:
+            answer = RAG_ANSWER[lang].format(t=town, attr=name, v=facts[k][a], n=k + 1)
+        else:
+            answer = REFUSAL[lang]
+        asked[(k, a)] = (q, answer)
+    return sources, list(asked.values())
+
+
+def _lookup_drill(rng: random.Random, lang: str) -> str:
+    """:func:`_lookup_qa` as plain text: the sources, then every question and its answer -- the
+    grounded-QA lookup, dense (one prompt, many answers), without the system prompt."""
+    sources, qas = _lookup_qa(rng, lang)
+    zh = lang == "zh"
+    blocks = [f"[{i}] ({loc})\n{text}" for i, (loc, text) in enumerate(sources, 1)]
+    parts = [("资料" if zh else "Sources") + ":\n\n" + "\n\n".join(blocks)]
+    parts += [("问题：" if zh else "Question: ") + q + "\n" + answer for q, answer in qas]
+    return "\n\n".join(parts)
+
+
+def lookup_conversations(n: int, seed: int = 0) -> list[dict]:
+    """``n`` multi-turn grounded-QA conversations for SFT: tinyrag's prompt with the first question,
+    then each further question on the same sources as a follow-up user turn (``问题：...`` /
+    ``Question: ...``). Every answer is trained, so one prompt gives 1-6 lookups' worth of signal."""
+    rng = random.Random(f"lookup-sft:{seed}")
+    convs = []
+    for i in range(n):
+        lang = "zh" if i % 2 == 0 else "en"
+        sources, qas = _lookup_qa(rng, lang, dress=True)
+        messages = rag_messages(qas[0][0], sources, lang)
+        for j, (q, answer) in enumerate(qas):
+            if j:
+                messages.append(
+                    {"role": "user", "content": ("问题：" if lang == "zh" else "Question: ") + q}
+                )
+            messages.append({"role": "assistant", "content": answer})
+        convs.append({"messages": messages, "task": "rag_multi", "lang": lang, "split": "train"})
+    return convs
 
 
 def _clock_drill(rng: random.Random) -> str:

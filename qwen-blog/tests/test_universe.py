@@ -281,13 +281,17 @@ def test_clock_readings_are_what_tinyagents_clock_returns():
 
 def test_copy_documents_drill_lookup_and_clock_reading_without_held_out_towns():
     docs = uc.copy_documents(600, seed=0)
-    recall = [d for d in docs if re.fullmatch(r"[^\n]+\n[^\n]+[:：] \d+|[^\n]+\n[^\n]+：\d+", d)]
+    recall = [d for d in docs if re.fullmatch(r"[^\n]+(?:\n[^\n:：]+(?:: |：)\d+){2,6}", d)]
     clock = [d for d in docs if re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ", d)]
     assert len(recall) > 60 and len(clock) > 60
-    for d in recall:  # the asked key's value is the one the list gives it
-        listing, query = d.split("\n")
-        key, value = re.split(r"[:：] ?", query)
-        assert re.search(re.escape(key) + " " + value + r"(?:[，.。]|$)", listing), d
+    for d in recall:  # every asked key's value is the one the list gives it; no key asked twice
+        listing, *queries = d.split("\n")
+        keys = []
+        for query in queries:
+            key, value = re.split(r": |：", query)
+            assert re.search(re.escape(key) + " " + value + r"(?:[，.。]|$)", listing), d
+            keys.append(key)
+        assert len(set(keys)) == len(keys), d
     for d in clock:
         reading, answer = d.split("\n")
         date, time_ = reading.split(" ")[:2]
@@ -298,6 +302,61 @@ def test_copy_documents_drill_lookup_and_clock_reading_without_held_out_towns():
                         "weekday": weekday}.get(label)  # fmt: skip
             assert value == expected if expected else value.endswith(f"（{weekday}）"), d
     assert not {m.group(0) for d in docs for m in uc.TOWN_RE.finditer(d)} & uc.TEST_TOWNS
+
+
+def _as_drill(conv: dict) -> str:
+    """A multi-turn lookup conversation written the way a lookup drill is (same checks apply)."""
+    system, first, *turns = conv["messages"]
+    assert system == {"role": "system", "content": uc.RAG_SYSTEM[conv["lang"]]}
+    assert [m["role"] for m in turns] == ["assistant", "user"] * (len(turns) // 2) + ["assistant"]
+    text = first["content"] + "\n" + turns[0]["content"]
+    for user, reply in zip(turns[1::2], turns[2::2]):
+        text += "\n\n" + user["content"] + "\n" + reply["content"]
+    return text
+
+
+@pytest.mark.parametrize("kind", ["pretraining drills", "SFT conversations"])
+def test_lookup_drills_answer_from_the_towns_own_source_or_refuse(kind):
+    if kind == "pretraining drills":
+        docs = uc.lookup_documents(300, seed=0)
+        assert docs == uc.lookup_documents(300, seed=0) != uc.lookup_documents(300, seed=1)
+    else:
+        convs = uc.lookup_conversations(300, seed=0)
+        assert convs == uc.lookup_conversations(300, seed=0) != uc.lookup_conversations(300, 1)
+        docs = [_as_drill(c) for c in convs]
+    # the attribute a question asks for, by a word every wording of it contains
+    asks = {"zh": ["人口", "建立", "特产", "海拔"],
+            "en": ["population", "found", "local product", "altitude|sea level"]}  # fmt: skip
+    held_out = [re.compile(re.escape(f).replace(r"\{t\}", f"(?:{uc.TOWN_RE.pattern})")
+                           .replace(r"\{attr\}", r"[\w ]+"))
+                for f in (uc.RAG_Q_ZH[-1], uc.RAG_Q_EN[-1])]  # fmt: skip
+    n_answered = n_refused = 0
+    for d in docs:
+        lang = "zh" if d.startswith("资料:") else "en"
+        head, *qas = d.split("\n\n问题：" if lang == "zh" else "\n\nQuestion: ")
+        sources = dict(re.findall(r"\[(\d+)\] \([a-z]+/[\w-]+\.md, chars 0-\d+\)\n([^\n]+)", head))
+        assert 2 <= len(sources) <= 4 and 1 <= len(qas) <= 6 and len(set(qas)) == len(qas), d
+        for qa in qas:
+            q, answer = qa.split("\n")
+            assert not any(p.fullmatch(q) for p in held_out), q
+            town = uc.TOWN_RE.search(q).group(0)
+            assert town not in uc.TEST_TOWNS
+            # Chinese names are all three characters: one cannot sit inside another
+            mentions = re.compile(re.escape(town) if lang == "zh" else rf"\b{town}\b")
+            ((n, text),) = [(n, t) for n, t in sources.items() if mentions.search(t)]
+            (a,) = [i for i, w in enumerate(asks[lang]) if re.search(w, q)]
+            sentence = re.escape(uc.ATTRS[a][4 if lang == "zh" else 5]).replace(r"\{t\}", town)
+            stated = re.search(sentence.replace(r"\{v\}", "(.+?)"), text)
+            if answer == uc.REFUSAL[lang]:
+                assert stated is None, (q, text)
+                n_refused += 1
+            else:
+                name = uc.ATTRS[a][0 if lang == "zh" else 1]
+                assert answer == uc.RAG_ANSWER[lang].format(
+                    t=town, attr=name, v=stated.group(1), n=n
+                )
+                n_answered += 1
+    assert n_refused > 200 and n_answered > 2 * n_refused
 
 
 def test_town_names_are_two_parts_and_the_splits_share_parts_not_names():
@@ -345,13 +404,15 @@ def test_shipped_tokenizer_spells_every_town_from_its_parts():
 def test_shipped_tiny_universe_is_this_recipe(tmp_path):
     """The weights in tinyqwen were made by ``universe`` with today's ``full`` preset and today's
     data generator: same preset, and the regenerated corpus has the recorded sha256."""
-    from qwen_blog.universe import PRESETS, _sha256
+    from qwen_blog.universe import PRESETS, _sha256, write_sft_data
 
     recipe = json.loads((_shipped() / "recipe.json").read_text())
     assert recipe["preset"] == PRESETS["full"] and recipe["seed"] == 0
     data = recipe["preset"]["data"]
     uc.write_universe_corpus(tmp_path, data["n_train"], data["n_test"], recipe["seed"])
-    for name in ("train.jsonl", "test.jsonl"):
+    paths = {"train": tmp_path / "train.jsonl", "sft": tmp_path / "sft.jsonl"}
+    write_sft_data(paths, recipe["preset"], recipe["seed"])
+    for name in ("train.jsonl", "test.jsonl", "sft.jsonl"):
         assert _sha256(tmp_path / name) == recipe["data_sha256"][name], name
     assert recipe["total_minutes"] <= 60
 
