@@ -129,7 +129,7 @@ def token_pattern(digits_per_token: int, han_per_token: bool = False) -> str:
 
 def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -> dict[str, Path]:
     """The instruction corpus, a tokenizer trained on the training side, and the packed pretraining
-    tokens under ``out/data`` (kept if already complete)."""
+    tokens under ``out/data`` (kept if already complete); ``paths["sft"]`` is :func:`write_sft_data`'s."""
     from qwen_blog import corpus, data, universe_corpus
     from qwen_blog.pretrain import train_tokenizer
     from qwen_blog.sft import build_example, conversation_pieces, read_conversations
@@ -138,7 +138,6 @@ def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -
     paths = {"train": d / "train.jsonl", "test": d / "test.jsonl", "tokenizer": d / "tokenizer",
              "packed": d / "packed", "sft": d / "sft.jsonl"}  # fmt: skip
     if (paths["packed"] / data.META).is_file() and paths["test"].is_file():
-        write_sft_data(paths, preset, seed)
         return paths
     cfg = preset["data"]
     universe_corpus.write_universe_corpus(d, cfg["n_train"], cfg["n_test"], seed)
@@ -161,7 +160,6 @@ def write_data(out: Path, preset: dict, seed: int, show_progress: bool = True) -
     data.pack_corpus(tok, docs + conv_ids, paths["packed"], seed=seed,
                      source=f"{d} (toy world + copy drills + train conversations)",
                      show_progress=show_progress)  # fmt: skip
-    write_sft_data(paths, preset, seed)
     return paths
 
 
@@ -388,6 +386,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with _timed(out, "data"):
         paths = write_data(out, preset, args.seed, show_progress=not args.no_progress)
+        write_sft_data(paths, preset, args.seed)
     common = ["--device", args.device, "--seed", str(args.seed)] + (
         ["--no-progress"] if args.no_progress else []
     )

@@ -111,13 +111,18 @@ REFUSAL = {"zh": "文档中没有提到。", "en": "The documents do not say."}
 
 def rag_messages(question: str, sources: list[tuple[str, str]], lang: str) -> list[dict]:
     """tinyrag's prompt for ``sources`` = [(location, text), ...] numbered from 1."""
+    user = f"{_sources_text(sources, lang)}\n\n{_question_line(question, lang)}"
+    return [{"role": "system", "content": RAG_SYSTEM[lang]}, {"role": "user", "content": user}]
+
+
+def _sources_text(sources: list[tuple[str, str]], lang: str) -> str:
+    """``资料:`` / ``Sources:`` and the numbered ``[n] (location)\ntext`` blocks, as tinyrag writes them."""
     blocks = [f"[{i}] ({loc})\n{text.strip()}" for i, (loc, text) in enumerate(sources, 1)]
-    label = ("资料" if lang == "zh" else "Sources") + ":\n\n" + "\n\n".join(blocks)
-    q = ("问题：" if lang == "zh" else "Question: ") + question.strip()
-    return [
-        {"role": "system", "content": RAG_SYSTEM[lang]},
-        {"role": "user", "content": f"{label}\n\n{q}"},
-    ]
+    return ("资料" if lang == "zh" else "Sources") + ":\n\n" + "\n\n".join(blocks)
+
+
+def _question_line(question: str, lang: str) -> str:
+    return ("问题：" if lang == "zh" else "Question: ") + question.strip()
 
 
 # --- templates: the LAST entry of every list is the held-out (test) template --------------------------
@@ -502,6 +507,41 @@ def _document(town: str, facts: dict[int, str], lang: str) -> str:
     )
 
 
+def _sources(
+    rng: random.Random, picked: list[str], facts: list[dict[int, str]], lang: str
+) -> list[tuple[str, str]]:
+    """Each town's document with a location as tinyrag gives it: ``folder/town-file.md, chars 0-N``."""
+    out = []
+    for town, f in zip(picked, facts):
+        text = _document(town, f, lang)
+        out.append((f"{rng.choice(DIRS)}/{town_path(town, lang)}, chars 0-{len(text)}", text))
+    return out
+
+
+def _rag_question(
+    rng: random.Random, town: str, attr_i: int, split: str, lang: str, dress: bool = True
+) -> str:
+    """A question for attribute ``attr_i`` of ``town``. Train: the attribute's own question (ATTRS)
+    40 % of the time, else a generic form, with lead-ins / tails (``dress``, :func:`_dress`); test:
+    only the held-out form."""
+    zh = lang == "zh"
+    attr = ATTRS[attr_i]
+    if split == "train" and rng.random() < 0.4:
+        q = attr[2 if zh else 3].format(t=town)
+    else:
+        forms = _split_list(RAG_Q_ZH if zh else RAG_Q_EN, split)
+        q = rng.choice(forms).format(t=town, attr=attr[0 if zh else 1])
+    return _dress(rng, q, split, lang) if dress else q
+
+
+def _rag_answer(town: str, attr_i: int, value: str | None, n: int, lang: str) -> str:
+    """The cited answer, or tinyrag's refusal sentence when ``value`` is None."""
+    if value is None:
+        return REFUSAL[lang]
+    name = ATTRS[attr_i][0 if lang == "zh" else 1]
+    return RAG_ANSWER[lang].format(t=town, attr=name, v=value, n=n)
+
+
 def _rag_item(rng: random.Random, split: str, lang: str, refuse: bool) -> dict:
     picked = rng.sample(towns(lang, split), rng.choice([2, 3]))
     facts = [_town_facts(rng, t, lang) for t in picked]
@@ -528,28 +568,11 @@ def _rag_item(rng: random.Random, split: str, lang: str, refuse: bool) -> dict:
         attr_i = rng.choice(sorted(facts[target]))
     if not facts[target]:  # a document says something about its town
         facts[target][(attr_i + 1) % len(ATTRS)] = _attr_value(rng, (attr_i + 1) % len(ATTRS), lang)
-    attr = ATTRS[attr_i]
-    # train: the attribute's own question (ATTRS) or a generic form; test: only the held-out form
-    name = attr[0] if lang == "zh" else attr[1]
-    forms = _split_list(RAG_Q_ZH if lang == "zh" else RAG_Q_EN, split)
-    if split == "train" and rng.random() < 0.4:
-        q = attr[2 if lang == "zh" else 3].format(t=town)
-    else:
-        q = rng.choice(forms).format(t=town, attr=name)
-    q = _dress(rng, q, split, lang)
-    sources = []
-    for t, f in zip(picked, facts):
-        text = _document(t, f, lang)
-        path = f"{rng.choice(DIRS)}/{town_path(t, lang)}"
-        sources.append((f"{path}, chars 0-{len(text)}", text))
+    q = _rag_question(rng, town, attr_i, split, lang)
+    sources = _sources(rng, picked, facts, lang)
     n = target + 1
-    if refuse:
-        answer, value = REFUSAL[lang], None
-    else:
-        value = facts[target][attr_i]
-        answer = RAG_ANSWER[lang].format(
-            t=town, attr=attr[0] if lang == "zh" else attr[1], v=value, n=n
-        )
+    value = None if refuse else facts[target][attr_i]
+    answer = _rag_answer(town, attr_i, value, n, lang)
     messages = rag_messages(q, sources, lang) + [{"role": "assistant", "content": answer}]
     return {
         "messages": messages,
@@ -692,18 +715,13 @@ def _lookup_qa(
     Most of the time (70 %) several sources state the same attribute, so the town decides; about a
     quarter of the questions ask for what the town's source does not say. Training towns and
     wordings only (``dress``: add training lead-ins and tails, see :func:`_dress`)."""
-    zh = lang == "zh"
     picked = rng.sample(towns(lang, "train"), rng.randint(2, 4))
     facts = [_town_facts(rng, t, lang) for t in picked]
     common = rng.randrange(len(ATTRS))
     for f in facts:
         if rng.random() < 0.7:
             f.setdefault(common, _attr_value(rng, common, lang))
-    sources = []
-    for t, f in zip(picked, facts):
-        text = _document(t, f, lang)
-        sources.append((f"{rng.choice(DIRS)}/{town_path(t, lang)}, chars 0-{len(text)}", text))
-    forms = _split_list(RAG_Q_ZH if zh else RAG_Q_EN, "train")
+    sources = _sources(rng, picked, facts, lang)
     asked: dict[tuple[int, int], tuple[str, str]] = {}
     for _ in range(rng.randint(3, 6)):
         k = rng.randrange(len(picked))
@@ -714,19 +732,8 @@ def _lookup_qa(
             a = common if rng.random() < 0.5 else rng.randrange(len(ATTRS))
         if (k, a) in asked:  # never the same question twice: the second could copy the first
             continue
-        town, attr = picked[k], ATTRS[a]
-        name = attr[0 if zh else 1]
-        if rng.random() < 0.4:
-            q = attr[2 if zh else 3].format(t=town)
-        else:
-            q = rng.choice(forms).format(t=town, attr=name)
-        if dress:
-            q = _dress(rng, q, "train", lang)
-        if a in facts[k]:
-            answer = RAG_ANSWER[lang].format(t=town, attr=name, v=facts[k][a], n=k + 1)
-        else:
-            answer = REFUSAL[lang]
-        asked[(k, a)] = (q, answer)
+        q = _rag_question(rng, picked[k], a, "train", lang, dress)
+        asked[(k, a)] = (q, _rag_answer(picked[k], a, facts[k].get(a), k + 1, lang))
     return sources, list(asked.values())
 
 
@@ -734,10 +741,8 @@ def _lookup_drill(rng: random.Random, lang: str) -> str:
     """:func:`_lookup_qa` as plain text: the sources, then every question and its answer -- the
     grounded-QA lookup, dense (one prompt, many answers), without the system prompt."""
     sources, qas = _lookup_qa(rng, lang)
-    zh = lang == "zh"
-    blocks = [f"[{i}] ({loc})\n{text}" for i, (loc, text) in enumerate(sources, 1)]
-    parts = [("资料" if zh else "Sources") + ":\n\n" + "\n\n".join(blocks)]
-    parts += [("问题：" if zh else "Question: ") + q + "\n" + answer for q, answer in qas]
+    parts = [_sources_text(sources, lang)]
+    parts += [_question_line(q, lang) + "\n" + answer for q, answer in qas]
     return "\n\n".join(parts)
 
 
@@ -753,9 +758,7 @@ def lookup_conversations(n: int, seed: int = 0) -> list[dict]:
         messages = rag_messages(qas[0][0], sources, lang)
         for j, (q, answer) in enumerate(qas):
             if j:
-                messages.append(
-                    {"role": "user", "content": ("问题：" if lang == "zh" else "Question: ") + q}
-                )
+                messages.append({"role": "user", "content": _question_line(q, lang)})
             messages.append({"role": "assistant", "content": answer})
         convs.append({"messages": messages, "task": "rag_multi", "lang": lang, "split": "train"})
     return convs
