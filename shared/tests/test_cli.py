@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import types
@@ -123,6 +124,9 @@ def test_verify_agrees_on_a_transformers_checkpoint(checkpoint):
     assert "-> OK" in out.stdout and "DIFFER" not in out.stdout
     diff = float(out.stdout.split("max |logit diff| = ")[1].split()[0])
     assert diff <= 1e-4
+    assert re.search(
+        r"dtype='auto' on this CPU: (float32|bfloat16) \(probe matvec fp32 [\d.]+ ms", out.stdout
+    )
 
 
 def test_verify_fails_when_the_model_is_changed(checkpoint, monkeypatch, capsys):

@@ -45,7 +45,7 @@ class AutoModelForCausalLM:
         """Load ``path`` (a Hugging Face model directory) in eval mode (``quantize="int8"``: int8
         weights, ``tinyqwen.quant``).
 
-        ``dtype=None`` picks bf16 where the hardware computes it natively, else fp32
+        ``dtype=None`` picks bf16 where a measured bf16 matrix-vector product beats fp32's, else fp32
         (``tinyqwen.checkpoint.default_dtype``); ``device=None`` means CPU.
         """
         device = device if device is not None else "cpu"

@@ -17,16 +17,20 @@ that points at a missing shard or at a tensor the shard lacks. The model is buil
 (no memory, no random init) and the loaded tensors are assigned only after *all* checks passed, so a
 failing load never returns, or leaves behind, a half-loaded model.
 
-Default dtype (``dtype=None`` or ``"auto"``): what decodes fastest. Decode reads every weight once per
-token (a matrix-vector product), so it is memory-bound and bf16's half-size weights win wherever torch's
-bf16 matvec is vectorised: on CPU, bfloat16 when the CPU has native bf16 arithmetic (``avx512_bf16`` /
-``amx_bf16`` on x86, ``bf16`` on ARM) or torch runs its AVX2 / AVX-512 kernels (bf16 converted in
-registers), else float32. Measured on one token through lm_head (151936x896): this
-project's AVX-512-BF16 CPU fp32 55.7 ms, bf16 22.8 ms; the issue's AVX2 CPU fp32 66 ms, bf16 25 ms (bf16
-decode 7.5 vs 3.2 tok/s). The price without native bf16: prefill (compute-bound) is ~3x slower in bf16
-there (5.7 vs 2.0 s for 128 tokens) -- pass ``dtype=torch.float32`` for prompt-heavy work (scoring,
-evaluation) on such a CPU. On CUDA, bfloat16 when supported (else float32, not float16, whose range
-Qwen2 activations can exceed). Pass ``dtype=torch.float32`` to force exact fp32.
+Default dtype (``dtype=None`` or ``"auto"``): what decodes fastest, measured. Decode reads every weight
+once per token (a matrix-vector product), so it is memory-bound, and bf16's half-size weights win
+wherever torch's bf16 matvec kernel streams them as fast as fp32's. Whether it does depends on the CPU
+*and* the torch build, so on CPU the choice is a probe (:func:`decode_dtype_probe`, ~0.1 s, once per
+process): one [1, 2048] x [2048, 8192] linear (64 MB of fp32 weights, larger than a CPU cache) timed in
+fp32 and bf16, interleaved, best of 5; bfloat16 when it takes under 0.7x fp32's time, else float32.
+Measured: the issue's AVX2 CPU ran one token through lm_head (151936x896) in 66 ms fp32 and 25 ms bf16
+(0.38x), so bf16 (decode 7.5 vs 3.2 tok/s); this project's AVX-512-BF16 CPU with torch 2.13 (2 threads,
+quiet): probe 3.18 ms fp32, 2.64 ms bf16 (0.83x), so fp32 -- there bf16 decode is only 1.03x fp32 (9.94
+vs 9.64 tok/s at the 0.5B shape) and its prefill is 1.5x slower (0.83 vs 0.55 s for 128 tokens;
+bench/bench_decode.py). The price of bf16 without native bf16 arithmetic: prefill (compute-bound) is ~3x
+slower (5.7 vs 2.0 s for 128 tokens on the AVX2 CPU) -- pass ``dtype=torch.float32`` for prompt-heavy
+work (scoring, evaluation) there. On CUDA, bfloat16 when supported (else float32, not float16, whose
+range Qwen2 activations can exceed); no probe. Pass ``dtype=torch.float32`` to force exact fp32.
 
 Saving writes ``config.json`` and ``model.safetensors`` (tied ``lm_head.weight`` omitted, as transformers
 does), each through a temporary file + ``os.replace``.
@@ -36,6 +40,7 @@ Limits: no ``pytorch_model.bin`` (pickle) loading; no quantized checkpoints; sav
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -87,12 +92,49 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
+PROBE_SHAPE = (8192, 2048)  # [out, in]: 64 MB of fp32 weights, past any CPU cache: memory-bound
+# bf16 must take under 0.7x fp32's time: half the bytes make ~0.5x when its kernel streams them;
+# at 0.83x (this project's CPU) decode gained 3 % end to end while prefill got 1.5x slower
+BF16_MAX_TIME_RATIO = 0.7
+
+
+@functools.cache
+def decode_dtype_probe() -> dict:
+    """Time one decode-shaped matrix-vector product (``x @ W.T``, ``x`` [1, 2048], ``W`` [8192, 2048])
+    on CPU in fp32 and bf16, interleaved, best of 5 each, with the current thread count.
+
+    Returns ``{"fp32_ms", "bf16_ms", "dtype"}``; ``dtype`` is what ``dtype="auto"`` picks on CPU. Run
+    once per process (cached); ~0.1 s. This is the measurement behind the default, so it is shown by
+    ``bench/bench_decode.py`` and ``tinyqwen verify``.
+    """
+    import time
+
+    dtypes = (torch.float32, torch.bfloat16)
+    weights = {dt: torch.full(PROBE_SHAPE, 1e-3, dtype=dt) for dt in dtypes}
+    inputs = {dt: torch.full((1, PROBE_SHAPE[1]), 1e-3, dtype=dt) for dt in weights}
+    best = {dt: float("inf") for dt in weights}
+    with torch.inference_mode():
+        for rep in range(6):
+            for dt, w in weights.items():
+                t0 = time.perf_counter()
+                torch.nn.functional.linear(inputs[dt], w)
+                if rep:  # the first round warms up the kernels
+                    best[dt] = min(best[dt], time.perf_counter() - t0)
+    fp32_ms, bf16_ms = best[torch.float32] * 1e3, best[torch.bfloat16] * 1e3
+    return {"fp32_ms": round(fp32_ms, 3), "bf16_ms": round(bf16_ms, 3),
+            "dtype": faster_decode_dtype(fp32_ms, bf16_ms)}  # fmt: skip
+
+
+def faster_decode_dtype(fp32_ms: float, bf16_ms: float) -> torch.dtype:
+    """The rule: bf16 only when its matvec is clearly faster (``BF16_MAX_TIME_RATIO``); else exact fp32."""
+    return torch.bfloat16 if bf16_ms < BF16_MAX_TIME_RATIO * fp32_ms else torch.float32
+
+
 def default_dtype(device: torch.device | str = "cpu") -> torch.dtype:
     """The dtype ``from_pretrained(dtype=None)`` picks for ``device`` (see module docstring)."""
     device = torch.device(device)
     if device.type == "cpu":
-        vectorised = torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512")
-        return torch.bfloat16 if cpu_has_native_bf16() or vectorised else torch.float32
+        return decode_dtype_probe()["dtype"]
     if device.type == "cuda":
         # not float16: Qwen2 activations can exceed its range (inf/NaN); fall back to exact fp32
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32

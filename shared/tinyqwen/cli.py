@@ -333,7 +333,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"max |logit diff| = {worst:.3e} (tolerance {args.atol:g}); greedy continuations "
         f"{'agree' if all_agree else 'DIFFER'} -> {'OK' if ok else 'FAIL'}"
     )
-    return 0 if _verify_int8(path, ours, tokenizer, prompts) and ok else 1
+    int8_ok = _verify_int8(path, ours, tokenizer, prompts)
+    from tinyqwen.checkpoint import decode_dtype_probe
+
+    probe = decode_dtype_probe()
+    print(
+        f"dtype='auto' on this CPU: {str(probe['dtype']).removeprefix('torch.')} (probe matvec "
+        f"fp32 {probe['fp32_ms']} ms, bf16 {probe['bf16_ms']} ms; bf16 needs < 0.7x)"
+    )
+    return 0 if int8_ok and ok else 1
 
 
 def _verify_int8(
