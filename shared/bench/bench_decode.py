@@ -204,19 +204,20 @@ def main() -> None:
     batches = [int(b) for b in (args.batches or ("1" if args.quick else "1,8")).split(",")]
     legs = args.legs.split(",")
 
-    from tinyqwen.checkpoint import decode_dtype_probe, resolve_dtype
+    from tinyqwen.checkpoint import decode_dtype_probe, probe_text, resolve_dtype
     from tinyqwen.quant import choose_kernel
 
-    probe = ""
-    if torch.device(args.device).type == "cpu":
-        p = decode_dtype_probe()
-        probe = f" (probe matvec: fp32 {p['fp32_ms']} ms, bf16 {p['bf16_ms']} ms)"
+    cpu = torch.device(args.device).type == "cpu"
+    auto_text = (
+        probe_text(decode_dtype_probe())
+        if cpu
+        else f"dtype='auto' -> {resolve_dtype('auto', args.device)}"
+    )
     print(
         f"# decode bench: Qwen2.5-0.5B shape ({layers} layers), prompt {prompt_len} + {new} new, "
         f"batches {batches}, median of {args.repeats}, device {args.device}\n\n"
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
-        f"{torch.backends.cpu.get_cpu_capability()}; dtype='auto' -> "
-        f"{str(resolve_dtype('auto', args.device)).removeprefix('torch.')}{probe}; int8 kernel -> "
+        f"{torch.backends.cpu.get_cpu_capability()}; {auto_text}; int8 kernel -> "
         f"{choose_kernel(args.device)}",
         flush=True,
     )

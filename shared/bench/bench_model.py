@@ -199,9 +199,7 @@ def main() -> None:
         print(json.dumps(res))
         return
 
-    from tinyqwen.checkpoint import cpu_has_native_bf16, decode_dtype_probe
-
-    probe = decode_dtype_probe()
+    from tinyqwen.checkpoint import cpu_has_native_bf16, decode_dtype_probe, probe_text
 
     dtypes = args.dtypes.split(",")
     print(
@@ -209,8 +207,7 @@ def main() -> None:
         f"{new} new tokens, batches {batches}, best of {repeats}\n\n"
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
         f"{torch.backends.cpu.get_cpu_capability()}, native bf16: {cpu_has_native_bf16()} "
-        f"(tinyqwen default dtype here: {str(probe['dtype']).removeprefix('torch.')}, by a probe matvec of "
-        f"fp32 {probe['fp32_ms']} ms vs bf16 {probe['bf16_ms']} ms)",
+        f"(tinyqwen {probe_text(decode_dtype_probe())})",
         flush=True,
     )
     common = ["--layers", str(layers), "--prompt-len", str(prompt_len), "--new-tokens", str(new)]

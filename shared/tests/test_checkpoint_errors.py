@@ -203,11 +203,7 @@ def test_config_reads_both_rope_layouts_and_ignores_unknown_keys(tmp_path):
     [
         (66.0, 25.0, torch.bfloat16),  # the AVX2 CPU, lm_head: bf16 streams half the bytes
         (49.1, 48.7, torch.float32),  # bf16 no faster (this project's CPU, torch 2.13)
-        (
-            3.18,
-            2.64,
-            torch.float32,
-        ),  # the probe itself there: 0.83x, decode +3 %, prefill 1.5x slower
+        (3.18, 2.64, torch.float32),  # the probe there: 0.83x; decode +3 %, prefill 1.5x slower
         (10.0, 7.1, torch.float32),  # a small gain is not worth giving up exact fp32
         (10.0, 6.9, torch.bfloat16),
     ],

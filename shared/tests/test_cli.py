@@ -125,7 +125,7 @@ def test_verify_agrees_on_a_transformers_checkpoint(checkpoint):
     diff = float(out.stdout.split("max |logit diff| = ")[1].split()[0])
     assert diff <= 1e-4
     assert re.search(
-        r"dtype='auto' on this CPU: (float32|bfloat16) \(probe matvec fp32 [\d.]+ ms", out.stdout
+        r"on this CPU: dtype='auto' -> (float32|bfloat16) \(probe matvec fp32 [\d.]+ ms", out.stdout
     )
 
 

@@ -125,6 +125,12 @@ def decode_dtype_probe() -> dict:
             "dtype": faster_decode_dtype(fp32_ms, bf16_ms)}  # fmt: skip
 
 
+def probe_text(probe: dict) -> str:
+    """One line for ``decode_dtype_probe()``'s result, as ``tinyqwen verify`` and the benches print it."""
+    return (f"dtype='auto' -> {str(probe['dtype']).removeprefix('torch.')} (probe matvec fp32 "
+            f"{probe['fp32_ms']} ms, bf16 {probe['bf16_ms']} ms; bf16 needs < {BF16_MAX_TIME_RATIO}x)")  # fmt: skip
+
+
 def faster_decode_dtype(fp32_ms: float, bf16_ms: float) -> torch.dtype:
     """The rule: bf16 only when its matvec is clearly faster (``BF16_MAX_TIME_RATIO``); else exact fp32."""
     return torch.bfloat16 if bf16_ms < BF16_MAX_TIME_RATIO * fp32_ms else torch.float32

@@ -282,6 +282,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print("error: verify needs transformers (pip install transformers)", file=sys.stderr)
         return 2
     from tinyqwen.auto import AutoModelForCausalLM
+    from tinyqwen.checkpoint import decode_dtype_probe, probe_text
     from tinyqwen.generation import generate
     from tinyqwen.tokenizer import Tokenizer
 
@@ -334,13 +335,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"{'agree' if all_agree else 'DIFFER'} -> {'OK' if ok else 'FAIL'}"
     )
     int8_ok = _verify_int8(path, ours, tokenizer, prompts)
-    from tinyqwen.checkpoint import decode_dtype_probe
-
-    probe = decode_dtype_probe()
-    print(
-        f"dtype='auto' on this CPU: {str(probe['dtype']).removeprefix('torch.')} (probe matvec "
-        f"fp32 {probe['fp32_ms']} ms, bf16 {probe['bf16_ms']} ms; bf16 needs < 0.7x)"
-    )
+    print(f"on this CPU: {probe_text(decode_dtype_probe())}")
     return 0 if int8_ok and ok else 1
 
 
