@@ -13,9 +13,11 @@ Stages, each resumable through :mod:`qwen_blog.trainer` (``OUT/<stage>/step-N`` 
    of :mod:`qwen_blog.corpus`, copy drills, each training conversation as a short drill (twice) and as
    the exact token ids chat inference sees (real special tokens in the markup).
 2. ``OUT/pretrain/``: next-token pretraining from scratch on all of it (``qwen_blog pretrain``).
-3. ``OUT/sft/``: full fine-tuning with the loss on assistant replies only (``qwen_blog sft``; the
+3. ``OUT/lookup/`` (when the preset has a ``lookup`` section): value-only lookup drills
+   (:mod:`qwen_blog.lookup`) -- the grounded-QA skill pretraining leaves weakest.
+4. ``OUT/sft/``: full fine-tuning with the loss on assistant replies only (``qwen_blog sft``; the
    observations inside a ReAct scratchpad are not trained either).
-4. ``OUT/model/``: the final checkpoint in Hugging Face layout with fp16 weights -- ``config.json``,
+5. ``OUT/model/``: the final checkpoint in Hugging Face layout with fp16 weights -- ``config.json``,
    ``model.safetensors``, ``tokenizer.json``, ``tokenizer_config.json`` with the Qwen2.5 chat template,
    ``generation_config.json`` -- loadable by tinyqwen and ``transformers.AutoModelForCausalLM``; plus
    ``heldout.jsonl`` (the test split), ``metrics.json`` (its evaluation through tinyagent's real loop,
@@ -55,6 +57,8 @@ PRESETS: dict[str, dict] = {
                  "vocab_size": 1024, "digits_per_token": 3, "han_per_token": True},
         "pretrain": {"seq_len": 64, "micro_batch_size": 4, "grad_accum": 1, "lr": 3e-3,
                      "warmup_steps": 1, "max_steps": 3, "eval_every": 3, "save_every": 3},
+        "lookup": {"micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1, "max_steps": 2,
+                   "eval_every": 2, "save_every": 2},
         "sft": {"max_len": 800, "micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1,
                 "max_steps": 3, "eval_every": 3, "save_every": 3},
     },
@@ -75,7 +79,7 @@ PRESETS: dict[str, dict] = {
 
 
 def load_preset(spec: str) -> dict:
-    """A preset by name, or a JSON file with the same four sections."""
+    """A preset by name, or a JSON file with the same four sections (and optionally ``lookup``)."""
     if spec in PRESETS:
         return json.loads(json.dumps(PRESETS[spec]))  # a deep copy
     p = Path(spec)
@@ -90,6 +94,18 @@ def load_preset(spec: str) -> dict:
     missing = {"model", "data", "pretrain", "sft"} - set(d if isinstance(d, dict) else {})
     if missing:
         raise ValueError(f"{p}: missing section(s) {sorted(missing)}")
+    lookup_keys = {
+        "micro_batch_size",
+        "lr",
+        "warmup_steps",
+        "max_steps",
+        "eval_every",
+        "save_every",
+    }
+    if d.get("lookup"):
+        lacking = lookup_keys - set(d["lookup"] if isinstance(d["lookup"], dict) else {})
+        if lacking:
+            raise ValueError(f"{p}: section 'lookup' lacks {sorted(lacking)}")
     return d
 
 
@@ -373,14 +389,14 @@ def write_model_card(model_dir: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qwen_blog import pretrain, sft
+    from qwen_blog import lookup, pretrain, sft
     from qwen_blog.checkpointing import latest_checkpoint
     from tinyqwen.atomic import atomic_write_text
 
     preset = load_preset(args.preset)
     out = Path(args.out)
     if args.overwrite:
-        for stage in ("pretrain", "sft", "model", "data"):
+        for stage in ("pretrain", "lookup", "sft", "model", "data"):
             shutil.rmtree(out / stage, ignore_errors=True)
         (out / "timings.json").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -403,12 +419,22 @@ def run(args: argparse.Namespace) -> int:
                 "--tokenizer", str(paths["tokenizer"]), *resume, *common]  # fmt: skip
         with _timed(out, "pretrain"):
             pretrain.run(pretrain.build_parser().parse_args(argv))
-    # stage 3: SFT on the training split, assistant-only loss
+    # stage 3: lookup drills, loss on the values only (skipped when the preset has no "lookup")
+    base_dir = pre_dir
+    if preset.get("lookup"):
+        base_dir = out / "lookup"
+        if not _finished(base_dir, preset["lookup"]["max_steps"]):
+            trained = True
+            resume_lookup = latest_checkpoint(base_dir) is not None and args.resume
+            with _timed(out, "lookup"):
+                lookup.run_stage(latest_checkpoint(pre_dir), base_dir, preset["lookup"], args.seed,
+                                 args.device, not args.no_progress, resume_lookup)  # fmt: skip
+    # stage 4: SFT on the training split, assistant-only loss
     sft_dir = out / "sft"
     if not _finished(sft_dir, preset["sft"]["max_steps"]):
         trained = True
         resume = ["--resume"] if latest_checkpoint(sft_dir) is not None and args.resume else []
-        argv = ["--base", str(pre_dir), "--data", str(paths["sft"]), "--out", str(sft_dir),
+        argv = ["--base", str(base_dir), "--data", str(paths["sft"]), "--out", str(sft_dir),
                 *resume, *common]  # fmt: skip
         with _timed(out, "sft"):
             sft.run(_stage_args(sft.build_parser, argv, preset["sft"]))

@@ -23,7 +23,8 @@ therefore asks questions worded in ways the model never saw, about things it nev
 Besides the conversations, training-side drills (never test towns or held-out wordings):
 :func:`copy_documents` (copying, key -> value lookup, clock reading, time zones), :func:`drill_documents`
 (each conversation without its system prompt), :func:`lookup_documents` (sources + several questions,
-for pretraining) and :func:`lookup_conversations` (the same as multi-turn chats, for SFT).
+for pretraining), :func:`value_drill` (sources + answer openings, value-only loss, for the lookup
+stage between the two) and :func:`lookup_conversations` (the same as multi-turn chats, for SFT).
 
     >>> convs = universe_conversations("train", n=7, seed=0)
     >>> sorted({c["task"] for c in convs}) == sorted(TASKS)
@@ -762,6 +763,54 @@ def lookup_conversations(n: int, seed: int = 0) -> list[dict]:
             messages.append({"role": "assistant", "content": answer})
         convs.append({"messages": messages, "task": "rag_multi", "lang": lang, "split": "train"})
     return convs
+
+
+def _fact_sentence(town: str, attr_i: int, value: str, lang: str, form: int) -> str:
+    """One fact written one of four ways, from the value right after the town to the sources' own
+    prose: 0 ``population Gold Bay 63899``, 1 ``Gold Bay population 63899``, 2 ``Gold Bay's population
+    is 63899`` (``丰源镇的人口是92279``), 3 the document sentence (``Gold Bay has a population of 63899``)."""
+    zh = lang == "zh"
+    if form == 3:
+        return ATTRS[attr_i][4 if zh else 5].format(t=town, v=value)
+    name = ATTRS[attr_i][0 if zh else 1]
+    if form == 2:
+        return f"{town}的{name}是{value}" if zh else f"{town}'s {name} is {value}"
+    return f"{name} {town} {value}" if form == 0 else f"{town} {name} {value}"
+
+
+def value_drill(rng: random.Random, lang: str) -> tuple[str, list[tuple[str, str]]]:
+    """A lookup drill for :mod:`qwen_blog.lookup`: 2-4 numbered sources and up to six answer openings,
+    each with the value that completes it -- ``(sources, [(opening, value)])``::
+
+        [1] Gold Bay has a population of 63899. Gold Bay was founded in 1634.
+        [2] White Wood has a population of 66925.
+        The population of White Wood is | 66925
+
+    Only the value is trained, so every gradient goes to the one skill grounded QA lacks: finding the
+    value of *this* town's attribute when several sources state the same attribute (70 % of drills).
+    All facts of a drill are written in one of four forms (:func:`_fact_sentence`). Training towns only."""
+    picked = rng.sample(towns(lang, "train"), rng.randint(2, 4))
+    facts = [_town_facts(rng, t, lang) for t in picked]
+    common = rng.randrange(len(ATTRS))
+    for f in facts:
+        if rng.random() < 0.7:
+            f.setdefault(common, _attr_value(rng, common, lang))
+    form = rng.randrange(4)
+    end = "" if form == 3 else "。" if lang == "zh" else "."  # the prose sentences end themselves
+    sep = "" if lang == "zh" else " "
+    lines = [
+        f"[{n}] "
+        + sep.join(_fact_sentence(t, a, v, lang, form) + end for a, v in sorted(f.items()))
+        for n, (t, f) in enumerate(zip(picked, facts), 1)
+    ]
+    asked = [(k, a) for k, f in enumerate(facts) for a in f]
+    rng.shuffle(asked)
+    pairs = []
+    for k, a in asked[:6]:
+        answer = _rag_answer(picked[k], a, facts[k][a], k + 1, lang)  # "... is 63899 [2]."
+        cut = answer.rindex(facts[k][a], 0, answer.rindex("["))
+        pairs.append((answer[:cut].rstrip(" "), facts[k][a]))
+    return "\n".join(lines), pairs
 
 
 def _clock_drill(rng: random.Random) -> str:

