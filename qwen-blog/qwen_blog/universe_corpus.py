@@ -707,6 +707,17 @@ def _recall_drill(rng: random.Random, names: list[str]) -> str:
     return listing + "".join(f"\n{keys[i]}: {vals[i]}" for i in asked)
 
 
+def _drill_towns(rng: random.Random, lang: str) -> tuple[list[str], list[dict[int, str]], int]:
+    """2-4 training towns, their facts, and one attribute that 70 % of them state (a distractor)."""
+    picked = rng.sample(towns(lang, "train"), rng.randint(2, 4))
+    facts = [_town_facts(rng, t, lang) for t in picked]
+    common = rng.randrange(len(ATTRS))
+    for f in facts:
+        if rng.random() < 0.7:
+            f.setdefault(common, _attr_value(rng, common, lang))
+    return picked, facts, common
+
+
 def _lookup_qa(
     rng: random.Random, lang: str, dress: bool = False
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -716,12 +727,7 @@ def _lookup_qa(
     Most of the time (70 %) several sources state the same attribute, so the town decides; about a
     quarter of the questions ask for what the town's source does not say. Training towns and
     wordings only (``dress``: add training lead-ins and tails, see :func:`_dress`)."""
-    picked = rng.sample(towns(lang, "train"), rng.randint(2, 4))
-    facts = [_town_facts(rng, t, lang) for t in picked]
-    common = rng.randrange(len(ATTRS))
-    for f in facts:
-        if rng.random() < 0.7:
-            f.setdefault(common, _attr_value(rng, common, lang))
+    picked, facts, common = _drill_towns(rng, lang)
     sources = _sources(rng, picked, facts, lang)
     asked: dict[tuple[int, int], tuple[str, str]] = {}
     for _ in range(rng.randint(3, 6)):
@@ -789,12 +795,7 @@ def value_drill(rng: random.Random, lang: str) -> tuple[str, list[tuple[str, str
     Only the value is trained, so every gradient goes to the one skill grounded QA lacks: finding the
     value of *this* town's attribute when several sources state the same attribute (70 % of drills).
     All facts of a drill are written in one of four forms (:func:`_fact_sentence`). Training towns only."""
-    picked = rng.sample(towns(lang, "train"), rng.randint(2, 4))
-    facts = [_town_facts(rng, t, lang) for t in picked]
-    common = rng.randrange(len(ATTRS))
-    for f in facts:
-        if rng.random() < 0.7:
-            f.setdefault(common, _attr_value(rng, common, lang))
+    picked, facts, _ = _drill_towns(rng, lang)
     form = rng.randrange(4)
     end = "" if form == 3 else "。" if lang == "zh" else "."  # the prose sentences end themselves
     sep = "" if lang == "zh" else " "
