@@ -159,6 +159,24 @@ def restore_checkpoint(
     return step, state["elapsed_s"], state["tokens"]
 
 
+def model_weight_io(model, tokenizer) -> tuple[Callable[[Path], None], Callable[[Path], None]]:
+    """``(save_weights, load_weights)`` for ``train``: a checkpoint directory holds the whole model in
+    Hugging Face layout plus the tokenizer; loading copies the weights *in place*, because the
+    optimizer already holds these parameter tensors."""
+
+    def save_weights(d: Path) -> None:
+        model.save_pretrained(d)
+        tokenizer.save_pretrained(d)
+
+    def load_weights(d: Path) -> None:
+        from tinyqwen import AutoModelForCausalLM
+
+        loaded = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
+        model.load_state_dict(loaded.state_dict())
+
+    return save_weights, load_weights
+
+
 def prepare_fresh_run(out: Path, overwrite: bool, info: DistInfo) -> None:
     """Refuse to clobber an existing run in ``out`` unless ``overwrite`` (then delete its checkpoints)."""
     if not (out / LATEST).is_file():

@@ -33,6 +33,16 @@ from qwen_blog.sft import IGNORE, collate
 from qwen_blog.trainer import TrainArgs, train
 from qwen_blog.universe_corpus import value_drill
 
+# the preset's "lookup" section: these keys, plus optional "min_lr_ratio" (0.1), "weight_decay" (0.0)
+REQUIRED_SETTINGS = (
+    "micro_batch_size",
+    "lr",
+    "warmup_steps",
+    "max_steps",
+    "eval_every",
+    "save_every",
+)
+
 
 def encode_drill(
     tokenizer, sources: str, pairs: list[tuple[str, str]], lang: str
@@ -66,7 +76,7 @@ def run_stage(
     base: Path, out: Path, settings: dict, seed: int, device: str, show_progress: bool, resume: bool
 ) -> None:
     """Train ``base`` (a checkpoint directory) for ``settings["max_steps"]`` steps into ``out``."""
-    from qwen_blog.checkpointing import latest_checkpoint
+    from qwen_blog.checkpointing import latest_checkpoint, model_weight_io
     from qwen_blog.distributed import init_distributed
     from tinyqwen import AutoModelForCausalLM, Tokenizer
 
@@ -80,14 +90,7 @@ def run_stage(
         collate(drill_batch(tokenizer, seed + 1, s, size), pad_id, info.device) for s in range(4)
     ]
 
-    def save_weights(d: Path) -> None:
-        model.save_pretrained(d)
-        tokenizer.save_pretrained(d)
-
-    def load_weights(d: Path) -> None:
-        loaded = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
-        model.load_state_dict(loaded.state_dict())
-
+    save_weights, load_weights = model_weight_io(model, tokenizer)
     args = TrainArgs(
         out=str(out),
         max_steps=settings["max_steps"],

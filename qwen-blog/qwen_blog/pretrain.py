@@ -311,10 +311,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from qwen_blog import data
-    from qwen_blog.checkpointing import latest_checkpoint
+    from qwen_blog.checkpointing import latest_checkpoint, model_weight_io
     from qwen_blog.distributed import cleanup, init_distributed, wrap_model
     from qwen_blog.trainer import TrainArgs, train
-    from tinyqwen import AutoModelForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from tinyqwen import Qwen2Config, Qwen2ForCausalLM
 
     model_fields, defaults = load_preset(args.config)
     for k, v in defaults.items():
@@ -380,14 +380,7 @@ def run(args: argparse.Namespace) -> int:
                 out.append({"input_ids": x.to(info.device), "targets": y.to(info.device)})
             return out
 
-        def save_weights(d: Path) -> None:
-            model.save_pretrained(d)
-            tokenizer.save_pretrained(d)
-
-        def load_weights(d: Path) -> None:
-            loaded = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
-            # copy in place: the optimizer already holds these parameter tensors
-            model.load_state_dict(loaded.state_dict())
+        save_weights, load_weights = model_weight_io(model, tokenizer)
 
         resume = None
         if args.resume == "latest":

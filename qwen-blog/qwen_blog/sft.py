@@ -256,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from qwen_blog import corpus, data, lora
-    from qwen_blog.checkpointing import latest_checkpoint
+    from qwen_blog.checkpointing import latest_checkpoint, model_weight_io
     from qwen_blog.distributed import cleanup, init_distributed, wrap_model
     from qwen_blog.trainer import TrainArgs, train
     from tinyqwen import AutoModelForCausalLM, Tokenizer
@@ -327,19 +327,15 @@ def run(args: argparse.Namespace) -> int:
                 for i in range(0, len(mine), args.micro_batch_size)
             ]
 
-        def save_weights(d: Path) -> None:
-            if args.lora:
-                lora.save_lora(model, d)
-            else:
-                model.save_pretrained(d)
-            tokenizer.save_pretrained(d)
+        save_weights, load_weights = model_weight_io(model, tokenizer)
+        if args.lora:  # a checkpoint holds the adapter only
 
-        def load_weights(d: Path) -> None:
-            if args.lora:
+            def save_weights(d: Path) -> None:
+                lora.save_lora(model, d)
+                tokenizer.save_pretrained(d)
+
+            def load_weights(d: Path) -> None:
                 lora.load_lora_weights(model, d)
-            else:
-                loaded = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
-                model.load_state_dict(loaded.state_dict())
 
         resume = None
         if args.resume == "latest":

@@ -94,16 +94,11 @@ def load_preset(spec: str) -> dict:
     missing = {"model", "data", "pretrain", "sft"} - set(d if isinstance(d, dict) else {})
     if missing:
         raise ValueError(f"{p}: missing section(s) {sorted(missing)}")
-    lookup_keys = {
-        "micro_batch_size",
-        "lr",
-        "warmup_steps",
-        "max_steps",
-        "eval_every",
-        "save_every",
-    }
     if d.get("lookup"):
-        lacking = lookup_keys - set(d["lookup"] if isinstance(d["lookup"], dict) else {})
+        from qwen_blog.lookup import REQUIRED_SETTINGS
+
+        given = d["lookup"] if isinstance(d["lookup"], dict) else {}
+        lacking = set(REQUIRED_SETTINGS) - set(given)
         if lacking:
             raise ValueError(f"{p}: section 'lookup' lacks {sorted(lacking)}")
     return d
