@@ -34,6 +34,7 @@ import torch
 
 import tinyqwen
 from tinyqwen.chat_model import TOKENIZER
+from tinyqwen.connection import add_quantize_argument
 from tinyqwen.trace import capture
 
 
@@ -162,9 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("text", help="input text, e.g. '你好，Qwen'")
     parser.add_argument("--model", default="tiny-random", help="checkpoint dir or tiny-random")
-    parser.add_argument(
-        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
-    )
+    add_quantize_argument(parser)
     parser.add_argument(
         "--layers",
         default="0",

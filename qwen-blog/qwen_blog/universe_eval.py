@@ -38,6 +38,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from tinyqwen.connection import add_quantize_argument
+
 _CITE = re.compile(r"\[(\d+)\]")  # tinyrag parses [1, 2] too; a universe model writes one [n]
 _KIND = [  # the piece of a clock reading the question asks for: regex on the observation
     (re.compile(r"^\d{2}:\d{2}$"), re.compile(r" (\d{2}:\d{2}):\d{2} ")),
@@ -180,6 +182,7 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--report", default=None, help="write metrics + every item as JSON here")
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     p.add_argument("--no-progress", action="store_true")
+    add_quantize_argument(p)
     return p
 
 
@@ -208,10 +211,12 @@ def run(args: argparse.Namespace) -> int:
     if args.model == "tiny-universe":  # the shipped model, exactly as tinyqwen.connect loads it
         from tinyqwen.tiny_universe import load_tiny_universe
 
-        llm = load_tiny_universe()
+        llm = load_tiny_universe(args.quantize)
     else:  # fp32: the dtype the shipped model is measured and loaded in (bf16 would change greedy picks)
         path = resolve_checkpoint(args.model)
-        llm = LLM.from_pretrained(path, dtype=torch.float32, device=args.device)
+        llm = LLM.from_pretrained(
+            path, dtype=torch.float32, device=args.device, quantize=args.quantize
+        )
     result = evaluate(llm, convs, args.max_new_tokens, show_progress=not args.no_progress)
     for k, v in result["metrics"].items():
         print(f"{k:28s} {'n/a' if v is None else f'{100 * v:.1f} %'}")

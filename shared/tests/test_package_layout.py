@@ -30,6 +30,8 @@ CORE = {
     "atomic",
     "tokenizer",
     "quant",  # int8 weights (a walkthrough chapter); imports torch only
+    "int4",  # group-wise int4 weights (same chapter); imports torch only
+    "kernel_probe",  # timing kernels against each other (int8 and int4 pick theirs)
     "compiled",  # the compiled decode step and its static KV cache
 }
 

@@ -126,7 +126,7 @@ def test_llm_stream_equals_complete_with_int8_tiny_random():
 def test_bad_quantize_values_are_rejected(pair):
     _, _, path = pair
     with pytest.raises(ValueError, match="quantize"):
-        Qwen2ForCausalLM.from_pretrained(path, quantize="int4")
+        Qwen2ForCausalLM.from_pretrained(path, quantize="int3")
     with pytest.raises(ValueError, match="local models"):
         connect("http://127.0.0.1:9/v1", quantize="int8")
     with pytest.raises(ValueError, match="int8 kernel"):

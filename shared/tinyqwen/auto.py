@@ -42,8 +42,8 @@ class AutoModelForCausalLM:
         device: torch.device | str | None = None,
         quantize: str | None = None,
     ) -> Qwen2ForCausalLM:
-        """Load ``path`` (a Hugging Face model directory) in eval mode (``quantize="int8"``: int8
-        weights, ``tinyqwen.quant``).
+        """Load ``path`` (a Hugging Face model directory) in eval mode (``quantize="int8"`` /
+        ``"int4"``: int8 / int4 weights, ``tinyqwen.quant``).
 
         ``dtype=None`` picks bf16 where a measured bf16 matrix-vector product beats fp32's, else fp32
         (``tinyqwen.checkpoint.default_dtype``); ``device=None`` means CPU.

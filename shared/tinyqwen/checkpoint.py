@@ -35,7 +35,8 @@ range Qwen2 activations can exceed); no probe. Pass ``dtype=torch.float32`` to f
 Saving writes ``config.json`` and ``model.safetensors`` (tied ``lm_head.weight`` omitted, as transformers
 does), each through a temporary file + ``os.replace``.
 
-Limits: no ``pytorch_model.bin`` (pickle) loading; no quantized checkpoints; saving is single-file.
+Limits: no ``pytorch_model.bin`` (pickle) loading; no pre-quantised checkpoints (GPTQ/AWQ/GGUF: we quantise
+at load); saving is single-file.
 """
 
 from __future__ import annotations
@@ -221,8 +222,9 @@ def load_model(
     """Build ``model_class`` from a Hugging Face directory; eval mode, no grad needed.
 
     ``quantize="int8"``: every ``nn.Linear`` matrix and the token embedding are quantised as they are
-    read (``tinyqwen.quant``); without a ``dtype`` the rest of the model runs in the int8 kernel's
-    activation dtype."""
+    read (``tinyqwen.quant``); ``"int4"``: the decoder layers' matrices group-wise int4 instead
+    (``tinyqwen.int4``). Without a ``dtype`` the rest of the model runs in the kernels' activation
+    dtype (``quant.default_dtype``)."""
     directory = Path(path)
     if not directory.is_dir():
         raise FileNotFoundError(f"checkpoint directory not found: {directory}")
@@ -230,13 +232,12 @@ def load_model(
     if not config_file.is_file():
         raise CheckpointError(f"{directory}: missing config.json")
     config = Qwen2Config.from_pretrained(config_file)
-    if quantize not in (None, "int8"):
-        raise ValueError(f"unknown quantize={quantize!r}; expected None or 'int8'")
     if quantize:
         from tinyqwen import quant
 
+        quant.check_scheme(quantize)
         kernel = quant.choose_kernel(device)
-        dtype = quant.activation_dtype(kernel, device) if dtype in (None, "auto") else dtype
+        dtype = quant.default_dtype(quantize, device) if dtype in (None, "auto") else dtype
     dtype = resolve_dtype(dtype, device)
     locations = tensor_locations(directory)
     # a base-model checkpoint (saved from Qwen3Model, as Qwen3-Embedding is) has no "model." prefix
@@ -285,7 +286,7 @@ def load_model(
                 raise CheckpointError(
                     f"{file}: tensor {name} has shape {list(got)}, config.json implies {list(shape)}"
                 )
-        qnames = quant.swap_to_int8(model, dtype) if quantize else set()
+        qmodules = quant.swap_quantized(model, dtype, quantize) if quantize else {}
         state = {}
         for name in expected:
             if name not in present:
@@ -295,9 +296,9 @@ def load_model(
                 t = handles[file].get_tensor(stored[name])
             except SafetensorError as e:
                 raise CheckpointError(f"{file}: cannot read tensor {name} ({e})") from None
-            if name in qnames:  # matrices -> int8 + per-row scales
-                q, scale = quant.quantize_int8(t.to(device))
-                state[name], state[name.removesuffix("weight") + "scale"] = q, scale
+            if name in qmodules:  # matrices -> int8 + per-row scales, or int4 + group scales
+                for key, q in qmodules[name].quantize_weight(t.to(device)).items():
+                    state[name.removesuffix("weight") + key] = q
             else:
                 state[name] = t.to(device=device, dtype=dtype)
     finally:

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tinyqwen.connection import add_quantize_argument
+
 if TYPE_CHECKING:
     from tinyqwen.chat_model import ChatModel
     from tinyqwen.model import Qwen2ForCausalLM
@@ -334,27 +336,31 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"max |logit diff| = {worst:.3e} (tolerance {args.atol:g}); greedy continuations "
         f"{'agree' if all_agree else 'DIFFER'} -> {'OK' if ok else 'FAIL'}"
     )
-    int8_ok = _verify_int8(path, ours, tokenizer, prompts)
+    int8_ok = _verify_quantized(path, ours, tokenizer, prompts, "int8")
+    _verify_quantized(path, ours, tokenizer, prompts, "int4")  # reported, not gated
     print(f"on this CPU: {probe_text(decode_dtype_probe())}")
     return 0 if int8_ok and ok else 1
 
 
-def _verify_int8(
-    path: Path, ours: Qwen2ForCausalLM, tokenizer: Tokenizer, prompts: list[str]
+def _verify_quantized(
+    path: Path, ours: Qwen2ForCausalLM, tokenizer: Tokenizer, prompts: list[str], scheme: str
 ) -> bool:
-    """Print the int8 model's error against fp32 (last-position logits); True when cosine >= 0.99."""
+    """Print the ``scheme`` (int8 / int4) model's error against fp32 (last-position logits); True
+    when cosine >= 0.99 (the int8 bar; int4's round-to-nearest error is reported, not gated)."""
     from tinyqwen.model import Qwen2ForCausalLM
     from tinyqwen.quant import int8_error, weight_bytes
 
-    q = Qwen2ForCausalLM.from_pretrained(path, quantize="int8")
+    q = Qwen2ForCausalLM.from_pretrained(path, quantize=scheme)
     ids = [i for i in (tokenizer.encode(t, allowed_special="all") for t in prompts) if i]
     err = int8_error(ours, q, ids)
     ok = err["min_cosine"] >= 0.99
     print(
-        f"int8 ({q.quantization}, activations {str(q.dtype).removeprefix('torch.')}) vs fp32, "
-        f"last-position logits: min cosine {err['min_cosine']:.5f} (>= 0.99), "
+        f"{scheme} ({q.quantization}, activations {str(q.dtype).removeprefix('torch.')}) vs fp32, "
+        f"last-position logits: min cosine {err['min_cosine']:.5f}"
+        f"{' (>= 0.99)' if scheme == 'int8' else ''}, "
         f"max |diff| {err['max_abs_diff']:.3e}, argmax agrees on {err['argmax_agree']:.0%}; "
-        f"weights {weight_bytes(q) / weight_bytes(ours):.2f}x fp32 -> {'OK' if ok else 'FAIL'}"
+        f"weights {weight_bytes(q) / weight_bytes(ours):.2f}x fp32"
+        + (f" -> {'OK' if ok else 'FAIL'}" if scheme == "int8" else " (reported only)")
     )
     return ok
 
@@ -384,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prompt", nargs="?", help="prompt text; '-' or omitted reads stdin")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
     p.add_argument("--adapter", default=None, help=adapter_help)
-    p.add_argument("--quantize", choices=["int8"], help="int8 weights (tinyqwen.quant)")
+    add_quantize_argument(p)
     p.add_argument("--chat", action="store_true", help="send the prompt as a chat user message")
     p.add_argument("--system", default=None, help="system prompt (with --chat)")
     p.add_argument("--stream", action="store_true", help="print text as it is generated")
@@ -394,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="interactive streaming chat (/reset, /exit)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
     p.add_argument("--adapter", default=None, help=adapter_help)
-    p.add_argument("--quantize", choices=["int8"], help="int8 weights (tinyqwen.quant)")
+    add_quantize_argument(p)
     p.add_argument("--system", default=None, help="system prompt")
     p.add_argument(
         "--thinking",

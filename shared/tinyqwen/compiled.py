@@ -100,13 +100,14 @@ def compile_decode(
     if getattr(model.model, "has_sliding_layers", False):
         raise ValueError("compile=True does not support sliding-window layers (use_sliding_window)")
     from tinyqwen import quant
+    from tinyqwen.kernel_probe import fastest
 
     if any(isinstance(m, quant.Int8Linear) and m.kernel == "fbgemm" for m in model.modules()):
         # fbgemm's packed weights are opaque script objects that dynamo cannot trace: use the
         # fastest int8 kernel that it can
         timings = quant.probe_kernels(model.device)
-        ok = {k: v for k, v in timings.items() if isinstance(v, float) and k != "fbgemm"}
-        quant.set_kernels(model, min(ok, key=ok.get))
+        timings.pop("fbgemm")
+        quant.set_kernels(model, fastest(timings))
     if mode is None:
         mode = "reduce-overhead" if model.device.type == "cuda" else "default"
     if backend != "inductor":

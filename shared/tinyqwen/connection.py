@@ -27,11 +27,27 @@ the form used, so connecting to a URL does not import torch.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tinyqwen.chat_model import ChatModel
+
+QUANTIZE_SCHEMES = (
+    "int8",
+    "int4",
+)  # = tinyqwen.quant.SCHEMES (not imported here: no torch for URLs)
+
+
+def add_quantize_argument(parser: argparse.ArgumentParser) -> None:
+    """``--quantize int8|int4`` on a CLI that takes ``--model`` (its value goes to ``connect``)."""
+    parser.add_argument(
+        "--quantize",
+        choices=QUANTIZE_SCHEMES,
+        help="int8 or int4 weights for a local model (tinyqwen.quant, tinyqwen.int4)",
+    )
+
 
 FORMS = (
     "a checkpoint directory (config.json + *.safetensors + tokenizer files), "
@@ -48,7 +64,7 @@ def connect(
     quantize: str | None = None,
 ) -> ChatModel:
     """Return the ``ChatModel`` that ``spec`` names (see the module docstring); ``quantize="int8"``
-    loads a local model with int8 weights (``tinyqwen.quant``)."""
+    / ``"int4"`` loads a local model with int8 / int4 weights (``tinyqwen.quant``, ``tinyqwen.int4``)."""
     spec = str(spec).strip()
     if adapter is not None or _is_adapter(spec):
         if quantize:

@@ -144,8 +144,8 @@ class LLM:
         the checkpoint's tokenizer_config.json names (``tinyqwen.chat_formats``).
 
         ``device=None`` picks ``"cuda"`` when available, else ``"cpu"``; ``dtype=None`` lets
-        ``AutoModelForCausalLM.from_pretrained`` choose (see there); ``quantize="int8"`` loads int8
-        weights (``tinyqwen.quant``)."""
+        ``AutoModelForCausalLM.from_pretrained`` choose (see there); ``quantize="int8"`` / ``"int4"``
+        loads int8 / int4 weights (``tinyqwen.quant``, ``tinyqwen.int4``)."""
         from tinyqwen.auto import AutoModelForCausalLM
 
         if device is None:

@@ -377,7 +377,7 @@ class Qwen2ForCausalLM(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.model.norm.weight.dtype  # the activation dtype, also when weights are int8
+        return self.model.norm.weight.dtype  # the activation dtype, also when weights are int8/int4
 
     @property
     def device(self) -> torch.device:
@@ -421,7 +421,7 @@ class Qwen2ForCausalLM(nn.Module):
         quantize: str | None = None,
     ) -> Qwen2ForCausalLM:
         """Load a Hugging Face Qwen2 directory (see ``tinyqwen.checkpoint.load_model``);
-        ``quantize="int8"`` for int8 weights (``tinyqwen.quant``)."""
+        ``quantize="int8"`` / ``"int4"`` for int8 / int4 weights (``tinyqwen.quant``)."""
         return load_model(cls, path, dtype=dtype, device=device, quantize=quantize)
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:

@@ -34,14 +34,15 @@ scale of the head). With ``fbgemm`` the head also keeps fbgemm's packed copy (an
 because the embedding lookup needs the plain table. Norms, biases, rotary tables and the KV cache stay in
 the activation dtype.
 
-Limits: int8 only (no int4); scales are fp32 and per row, not per group (an outlier weight coarsens its whole
-row); activations are quantised on the fly by ``fbgemm`` / ``int_mm`` (adds a small error on top of the
+``quantize="int4"`` (``tinyqwen.int4``): the decoder layers' matrices become group-wise int4 and the
+tied embedding / lm_head stays int8 as above (``swap_quantized`` decides per matrix).
+
+Limits: int8 scales are fp32 and per row, not per group (an outlier weight coarsens its whole row); activations are quantised on the fly by ``fbgemm`` / ``int_mm`` (adds a small error on top of the
 weights'); no saving of quantised checkpoints (quantisation is done at every load, ~1 s per 0.5B).
 """
 
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Sequence
 
@@ -49,8 +50,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tinyqwen import int4
+from tinyqwen.kernel_probe import fastest, time_interleaved
+
+SCHEMES = ("int8", "int4")
 KERNELS = ("fbgemm", "int8pack", "int_mm", "dequant")
 _CHOSEN: dict[str, str] = {}  # device type -> kernel name, measured once per process
+
+
+def check_scheme(quantize: str | None) -> None:
+    """Raise a clear ``ValueError`` unless ``quantize`` is None or one of ``SCHEMES``."""
+    if quantize is not None and quantize not in SCHEMES:
+        raise ValueError(f"unknown quantize={quantize!r}; expected None, 'int8' or 'int4'")
 
 
 def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,6 +110,11 @@ class Int8Linear(nn.Module):
         self.kernel = "dequant"
         self.tied = False  # True when weight/scale are the embedding's table (set by tie_int8)
         self._packed = None  # fbgemm's packed weight (opaque), or the bf16 scale for int8pack
+
+    def quantize_weight(self, w: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The buffers (name -> tensor) that store the float matrix ``w [N, K]`` in this layer."""
+        q, scale = quantize_int8(w)
+        return {"weight": q, "scale": scale}
 
     @classmethod
     def from_float(cls, linear: nn.Linear) -> Int8Linear:
@@ -170,17 +186,21 @@ class Int8Linear(nn.Module):
         elif self.kernel == "int8pack":
             y = torch.ops.aten._weight_int8pack_mm(x2.to(torch.bfloat16), self.weight, self._packed)
         elif self.kernel == "int_mm":
-            # dynamic symmetric per-row activation quantisation, int8 x int8 -> int32
-            xf = x2.float()
-            xs = xf.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127  # [M, 1]
-            xq = torch.round(xf / xs).to(torch.int8)
-            y = torch._int_mm(xq, self.weight.t()).float() * xs * self.scale  # [M, N]
+            # dynamic symmetric per-row activation quantisation, int8 x int8 -> int32. Decode is a
+            # few dozen small ops per layer, so each op here counts: in-place where possible.
+            xf = x2 if x2.dtype == torch.float32 else x2.float()
+            xs = xf.abs().amax(dim=1, keepdim=True).clamp_min_(1e-12).div_(127)  # [M, 1]
+            xq = torch.div(xf, xs).round_().to(torch.int8)
+            y = torch._int_mm(xq, self.weight.t())  # [M, N] int32
+            y = (y * xs).mul_(self.scale)  # int32 * fp32 -> fp32 in one op
         else:
             w = self.weight.to(x.dtype) * self.scale[:, None].to(x.dtype)
             y = x2 @ w.t()
         if self.bias is not None:
-            y = y + self.bias.to(y.dtype)
-        return y.to(x.dtype).reshape(*lead, self.out_features)
+            y = y + self.bias  # promotes: fp32 accumulation for a bf16 bias too
+        if y.dtype != x.dtype:
+            y = y.to(x.dtype)
+        return y.reshape(*lead, self.out_features)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, kernel={self.kernel}"
@@ -204,6 +224,11 @@ class Int8Embedding(nn.Module):
         shape = (num_embeddings, embedding_dim)
         self.register_buffer("weight", torch.empty(shape, dtype=torch.int8, device=device))
         self.register_buffer("scale", torch.empty(num_embeddings, device=device))
+
+    def quantize_weight(self, w: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The buffers (name -> tensor) that store the float table ``w [V, H]``: int8 rows, fp32 scales."""
+        q, scale = quantize_int8(w)
+        return {"weight": q, "scale": scale}
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         rows = self.weight[ids]  # [B, T, H] int8
@@ -265,18 +290,7 @@ def probe_kernels(
             out[kernel] = f"wrong result (cosine {cos:.3f})"
             continue
         calls[kernel] = lambda layers=layers, act=act: [lin(x) for lin, x in zip(layers, act)]
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    for _ in range(reps):
-        for kernel, call in calls.items():
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            call()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times[kernel].append((time.perf_counter() - t0) * 1e3)
-    for kernel, ts in times.items():
-        out[kernel] = min(ts)
+    out.update(time_interleaved(calls, device, reps))
     return {k: out[k] for k in KERNELS}
 
 
@@ -284,9 +298,7 @@ def choose_kernel(device: torch.device | str = "cpu") -> str:
     """The fastest working kernel for decode on ``device`` (measured once per process and device type)."""
     dev = torch.device(device)
     if dev.type not in _CHOSEN:
-        timings = probe_kernels(dev)
-        ok = {k: v for k, v in timings.items() if isinstance(v, float)}
-        _CHOSEN[dev.type] = min(ok, key=ok.get) if ok else "dequant"
+        _CHOSEN[dev.type] = fastest(probe_kernels(dev))
     return _CHOSEN[dev.type]
 
 
@@ -300,24 +312,49 @@ def activation_dtype(kernel: str, device: torch.device | str = "cpu") -> torch.d
     return torch.bfloat16 if kernel == "int8pack" else torch.float32
 
 
-def swap_to_int8(model: nn.Module, dtype: torch.dtype) -> set[str]:
+def default_dtype(scheme: str, device: torch.device | str = "cpu") -> torch.dtype:
+    """The activation dtype of a ``scheme``-quantised model when the caller did not pick one: for int8
+    ``activation_dtype`` of the chosen kernel; for int4 bf16 where its kernel runs (it is fast only in
+    bf16) and the int8 rule otherwise."""
+    device = torch.device(device)
+    if scheme == "int4" and int4.choose_kernel(device) == "int4pack":
+        return torch.bfloat16
+    return activation_dtype(choose_kernel(device), device)
+
+
+def swap_quantized(
+    model: nn.Module, dtype: torch.dtype, scheme: str = "int8"
+) -> dict[str, nn.Module]:
     """Replace every ``nn.Linear`` and the token embedding of a causal LM (``model.model.embed_tokens``,
-    ``model.lm_head``) by empty int8 modules (on the model's device, typically ``meta`` before
-    ``load_state_dict(assign=True)``). Returns the names of the weights that are now int8 (each also
-    gets a ``.scale``). Call ``tie_int8`` / ``set_kernels`` after the weights are in."""
+    ``model.lm_head``) by empty quantised modules (on the model's device, typically ``meta`` before
+    ``load_state_dict(assign=True)``). ``scheme="int4"``: ``Int4Linear`` for every matrix whose shape
+    the int4 kernels take, except ``lm_head`` (int8, like the embedding it is tied to); int8 for the rest.
+    Returns ``{weight name: module}``; ``module.quantize_weight(w)`` gives the buffers to load for that
+    name. Call ``tie_int8`` / ``set_kernels`` after the weights are in."""
+    check_scheme(scheme)
     emb = model.model.embed_tokens
     device = emb.weight.device
-    names = {"model.embed_tokens.weight"}
+    out: dict[str, nn.Module] = {}
     for parent_name, parent in list(model.named_modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear):
-                q = Int8Linear(
-                    child.in_features, child.out_features, child.bias is not None, dtype, device
+                args = (
+                    child.in_features,
+                    child.out_features,
+                    child.bias is not None,
+                    dtype,
+                    device,
                 )
+                use_int4 = scheme == "int4" and child is not model.lm_head
+                if use_int4 and int4.fits(child.out_features, child.in_features):
+                    q = int4.Int4Linear(*args)
+                else:
+                    q = Int8Linear(*args)
                 setattr(parent, name, q)
-                names.add(f"{parent_name}.{name}.weight" if parent_name else f"{name}.weight")
+                out[f"{parent_name}.{name}.weight" if parent_name else f"{name}.weight"] = q
     model.model.embed_tokens = Int8Embedding(emb.num_embeddings, emb.embedding_dim, dtype, device)
-    return names
+    out["model.embed_tokens.weight"] = model.model.embed_tokens
+    return out
 
 
 def tie_int8(model: nn.Module) -> None:
@@ -328,33 +365,45 @@ def tie_int8(model: nn.Module) -> None:
 
 
 def set_kernels(model: nn.Module, kernel: str | None = None) -> str:
-    """Prepare every ``Int8Linear`` for ``kernel`` (default: ``choose_kernel`` on the model's device)."""
-    kernel = kernel or choose_kernel(model.model.norm.weight.device)
+    """Prepare every ``Int8Linear`` for ``kernel`` (default: ``choose_kernel`` on the model's device)
+    and every not yet packed ``Int4Linear`` for ``int4.choose_kernel``; sets ``model.quantization``
+    (e.g. ``"int8 (int_mm)"``, ``"int4 (int4pack, group 128) + int8 (int_mm)"``). Returns the int8
+    kernel."""
+    device = model.model.norm.weight.device
+    kernel = kernel or choose_kernel(device)
+    int4_layers = []
     for m in model.modules():
         if isinstance(m, Int8Linear):
             m.set_kernel(kernel)
+        elif isinstance(m, int4.Int4Linear):
+            if m.kernel != "int4pack":
+                m.set_kernel(int4.choose_kernel(device))
+            int4_layers.append(m)
     model.quantization = f"int8 ({kernel})"
+    if int4_layers:
+        groups = "/".join(str(g) for g in sorted({m.group_size for m in int4_layers}, reverse=True))
+        kernels = "/".join(sorted({m.kernel for m in int4_layers}))
+        model.quantization = f"int4 ({kernels}, group {groups}) + {model.quantization}"
     return kernel
 
 
 @torch.no_grad()
-def quantize_model(model: nn.Module, kernel: str | None = None) -> nn.Module:
-    """Quantise a loaded float ``Qwen2ForCausalLM`` in place (its weights become int8; the activation
-    dtype stays the model's); returns the model. ``from_pretrained(..., quantize="int8")`` does the same
-    while loading, one tensor at a time."""
+def quantize_model(model: nn.Module, kernel: str | None = None, scheme: str = "int8") -> nn.Module:
+    """Quantise a loaded float ``Qwen2ForCausalLM`` in place (``scheme`` as in ``swap_quantized``; the
+    activation dtype stays the model's); returns the model. ``from_pretrained(..., quantize=scheme)``
+    does the same while loading, one tensor at a time."""
     tied = model.lm_head.weight is model.model.embed_tokens.weight
-    emb = model.model.embed_tokens
-    dtype = emb.weight.dtype
-    table_q, table_scale = quantize_int8(emb.weight.detach())
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear) and not (tied and child is model.lm_head):
-                setattr(parent, name, Int8Linear.from_float(child))
-    new_emb = Int8Embedding(emb.num_embeddings, emb.embedding_dim, dtype, emb.weight.device)
-    new_emb.weight, new_emb.scale = table_q, table_scale
-    model.model.embed_tokens = new_emb
+    floats = dict(model.named_parameters())  # the float weights, before the swap drops them
+    dtype = model.model.embed_tokens.weight.dtype
+    for name, module in swap_quantized(model, dtype, scheme).items():
+        if tied and name == "lm_head.weight":
+            continue  # shares the embedding's table: tie_int8 below
+        prefix = name.removesuffix("weight")
+        for key, t in module.quantize_weight(floats[name].detach()).items():
+            setattr(module, key, t)
+        if getattr(module, "bias", None) is not None:
+            module.bias = floats[prefix + "bias"].detach().to(dtype).clone()
     if tied:
-        model.lm_head = Int8Linear(emb.embedding_dim, emb.num_embeddings, False, dtype)
         tie_int8(model)
     set_kernels(model, kernel)
     return model
@@ -366,7 +415,7 @@ def weight_bytes(model: nn.Module) -> int:
     seen: set[int] = set()
     total = 0
     for m in model.modules():
-        if isinstance(m, Int8Linear):
+        if isinstance(m, (Int8Linear, int4.Int4Linear)):
             total += m.weight_bytes()
             continue
         if m.__class__.__name__ == "RotaryEmbedding":
@@ -382,8 +431,8 @@ def weight_bytes(model: nn.Module) -> int:
 def int8_error(
     reference: nn.Module, quantized: nn.Module, prompts: list[list[int]]
 ) -> dict[str, float]:
-    """Last-position logits of ``quantized`` against ``reference`` (same checkpoint, float) over
-    ``prompts``: the smallest cosine, the largest ``|logit diff|`` and the fraction of prompts whose
+    """Last-position logits of ``quantized`` (int8 or int4) against ``reference`` (same checkpoint,
+    float) over ``prompts``: the smallest cosine, the largest ``|logit diff|`` and the fraction of prompts whose
     argmax (the greedy next token) agrees."""
     cosines, diffs, agree = [], [], 0
     for ids in prompts:
@@ -401,19 +450,26 @@ def int8_error(
 
 
 def main() -> None:
-    """``python -m tinyqwen.quant [--device cuda]``: print the kernel timings and the choice."""
+    """``python -m tinyqwen.quant [--device cuda]``: print the int8 and int4 kernel timings and choices."""
     import argparse
 
-    p = argparse.ArgumentParser(description="time the int8 matmul kernels and show the choice")
+    p = argparse.ArgumentParser(
+        description="time the int8 and int4 matmul kernels, show the choice"
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
-    for rows in (1, 8, 128):
-        t = probe_kernels(args.device, rows=rows)
-        cells = ", ".join(
-            f"{k} {v:.3f} ms" if isinstance(v, float) else f"{k} {v}" for k, v in t.items()
-        )
-        print(f"{args.device}, one Qwen2.5-0.5B layer's 7 matmuls, {rows} token(s): {cells}")
-    print(f"chosen for decode on {args.device}: {choose_kernel(args.device)}")
+    probes = [
+        ("int8, one Qwen2.5-0.5B layer's 7 matmuls", probe_kernels, choose_kernel),
+        ("int4 (group 128), 0.5B o/up/down shapes", int4.probe_kernels, int4.choose_kernel),
+    ]
+    for what, probe, choose in probes:
+        for rows in (1, 8, 128):
+            t = probe(args.device, rows=rows)
+            cells = ", ".join(
+                f"{k} {v:.3f} ms" if isinstance(v, float) else f"{k} {v}" for k, v in t.items()
+            )
+            print(f"{args.device}, {what}, {rows} token(s): {cells}")
+        print(f"chosen for decode on {args.device}: {choose(args.device)}")
 
 
 if __name__ == "__main__":

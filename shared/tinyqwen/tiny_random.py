@@ -69,14 +69,15 @@ def build_tiny_random_model(vocab_size: int, seed: int = SEED) -> Qwen2ForCausal
 
 
 def load_tiny_random(quantize: str | None = None) -> LLM:
-    """The shared ``tiny-random`` ``LLM`` (built once per process; fp32 on CPU; int8 weights with
-    ``quantize="int8"``)."""
-    if quantize not in (None, "int8"):
-        raise ValueError(f"unknown quantize={quantize!r}; expected None or 'int8'")
+    """The shared ``tiny-random`` ``LLM`` (built once per process; fp32 on CPU; int8 / int4 weights
+    with ``quantize="int8"`` / ``"int4"``)."""
+    from tinyqwen.quant import check_scheme
+
+    check_scheme(quantize)
     return _load(quantize)  # positional, so that () and (None) share one cache entry
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=3)
 def _load(quantize: str | None) -> LLM:
     if not (ASSET_DIR / "tokenizer.json").is_file():
         raise FileNotFoundError(
@@ -88,5 +89,5 @@ def _load(quantize: str | None) -> LLM:
     if quantize:
         from tinyqwen.quant import quantize_model
 
-        model = quantize_model(model)
+        model = quantize_model(model, scheme=quantize)
     return LLM(model, tokenizer, name=NAME)

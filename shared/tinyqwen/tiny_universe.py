@@ -29,13 +29,15 @@ ASSET_DIR = Path(__file__).resolve().parent / "assets" / NAME
 
 def load_tiny_universe(quantize: str | None = None):
     """The shared ``tiny-universe`` ``LLM`` (loaded once per process, fp32 on CPU: the dtype its
-    metrics were measured in; int8 weights with ``quantize="int8"``)."""
-    if quantize not in (None, "int8"):
-        raise ValueError(f"unknown quantize={quantize!r}; expected None or 'int8'")
+    metrics were measured in; int8 / int4 weights with
+    ``quantize="int8"`` / ``"int4"``)."""
+    from tinyqwen.quant import check_scheme
+
+    check_scheme(quantize)
     return _load(quantize)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=3)
 def _load(quantize: str | None):
     import torch
 

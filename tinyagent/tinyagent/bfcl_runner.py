@@ -50,6 +50,7 @@ from tinyagent.bfcl import CheckResult, check
 from tinyagent.thinking import split_thinking
 from tinyqwen.atomic import atomic_write_text
 from tinyqwen.chat_model import ChatModel
+from tinyqwen.connection import add_quantize_argument
 from tinyqwen.sampling import Sampling
 
 __all__ = ["CATEGORIES", "load_entries", "qwen_fc_prompt", "decode_tool_calls", "run_category"]
@@ -360,6 +361,7 @@ def main(argv: list[str]) -> int:
     p.add_argument(
         "--model", default="tiny-random", help="checkpoint dir | tiny-random | http://host:port/v1"
     )
+    add_quantize_argument(p)
     p.add_argument(
         "--categories",
         default="simple,multiple,parallel,parallel_multiple,irrelevance",
@@ -385,7 +387,7 @@ def main(argv: list[str]) -> int:
         return 2
     from tinyagent.cli import _connect
 
-    model = _connect(args.model)
+    model = _connect(args.model, args.quantize)
     name = args.name or Path(str(model.name)).name or "model"
     sampling = Sampling(max_new_tokens=args.max_new_tokens)
     print("| category | accuracy | correct/total | inference errors |\n|---|---|---|---|")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tinyagent.agent import Agent, Step
 from tinyagent.tool import Tool
+from tinyqwen.connection import add_quantize_argument
 from tinyqwen.sampling import Sampling
 
 TOOL_NAMES = ("calculator", "python", "clock", "web", "files")
@@ -153,9 +154,7 @@ def cmd_run(argv: list[str]) -> int:
     p.add_argument(
         "--model", default="tiny-random", help="checkpoint dir | tiny-random | http://host:port/v1"
     )
-    p.add_argument(
-        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
-    )
+    add_quantize_argument(p)
     _add_agent_args(p)
     p.add_argument("--max-steps", type=int, default=8)
     p.add_argument("--max-new-tokens", type=int, default=512)
@@ -303,9 +302,7 @@ def cmd_eval(argv: list[str]) -> int:
         default="normal_single_turn_single_function,normal_single_turn_parallel_function",
     )
     p.add_argument("--model", default="tiny-random")
-    p.add_argument(
-        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
-    )
+    add_quantize_argument(p)
     p.add_argument("--limit", type=int, default=None, help="examples per category")
     p.add_argument("--max-new-tokens", type=int, default=512)
     p.add_argument("--out", default=None, help="write the report + one row per example (jsonl)")
@@ -374,6 +371,7 @@ def cmd_demo(argv: list[str]) -> int:
         "tinyqwen that calls the calculator and the clock)",
     )  # fmt: skip
     p.add_argument("--scripted-only", action="store_true", help="skip the real-loop part")
+    add_quantize_argument(p)
     args = p.parse_args(argv)
     tools = build_tools("calculator,python")
     question = "一个边长 17 米的正方形花园，面积是多少平方米？再算出 1 到 100 的质数之和。"
@@ -389,7 +387,7 @@ def cmd_demo(argv: list[str]) -> int:
     print("=== a scripted run (ScriptedChatModel replays fixed model outputs; no weights) ===")
     result = Agent(ScriptedChatModel(script), tools, "qwen", on_step=print_step).run(question)
     if not args.scripted_only:
-        demo_live(_connect(args.model), args.model)
+        demo_live(_connect(args.model, args.quantize), args.model)
     return 0 if result.answer else 1
 
 
@@ -443,9 +441,7 @@ def cmd_sop(argv: list[str]) -> int:
     p.add_argument("file", help="the SOP (.json, or .yaml with PyYAML)")
     p.add_argument("task", nargs="?", default="", help="the task (or, with --resume, the reply)")
     p.add_argument("--model", default="tiny-random")
-    p.add_argument(
-        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
-    )
+    add_quantize_argument(p)
     p.add_argument("--protocol", choices=("react", "qwen"), default="qwen")
     p.add_argument(
         "--tools", default="", help=f"built-in tools besides the example ones: {TOOL_NAMES}"

@@ -29,6 +29,7 @@ from tinyeval.runner import run_task
 from tinyeval.score import score_file
 from tinyeval.task import Task, list_tasks, load_examples, load_task
 from tinyqwen.atomic import atomic_write_text
+from tinyqwen.connection import add_quantize_argument
 
 # the demo: tiny-universe's held-out split (the model's own skills), then the built-in zh/en QA,
 # multiple choice and perplexity tasks (outside its toy world: they show the other task types)
@@ -266,9 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="tiny-random",
         help="checkpoint dir | tiny-random | http(s)://host:port/v1[#name]",
     )
-    r.add_argument(
-        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
-    )
+    add_quantize_argument(r)
     r.add_argument(
         "--adapter",
         default=None,
@@ -368,9 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=_int_at_least(0), default=None, help="first N examples of each task"
     )
     d.add_argument("--quiet", action="store_true", help="no progress bar")
-    d.add_argument(
-        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
-    )
+    add_quantize_argument(d)
     d.add_argument("--out", default="runs/demo")
     # 32: a ~4M model on CPU generates ~1.4x faster than at 16 and ~2x than at 8 (bench numbers
     # in README); memory is no concern at this size

@@ -23,6 +23,7 @@ import json
 import sys
 from typing import Any
 
+from tinyqwen.connection import add_quantize_argument
 from tinyrag.analyzers import Analyzer
 from tinyrag.chunking import Chunker
 from tinyrag.support import MIN_SUPPORT
@@ -328,9 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--no-stream", action="store_true")
         query_opts(sp, 5)
         sp.add_argument("--model", help="tinyqwen spec; omitted -> extractive answer")
-        sp.add_argument(
-            "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
-        )
+        add_quantize_argument(sp)
         sp.add_argument(
             "--min-support", type=float, default=MIN_SUPPORT,
             help=f"refuse below this retrieval support (default {MIN_SUPPORT}, calibrated on "
@@ -363,9 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--mode", choices=["bm25", "dense", "hybrid"], default="bm25")
     sp.add_argument("--embed-model")
     sp.add_argument("--model", help="answer SQuAD-style questions and report EM/F1")
-    sp.add_argument(
-        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
-    )
+    add_quantize_argument(sp)
     sp.add_argument("--answer-limit", type=int, default=50)
     sp.add_argument(
         "--answers", action="store_true",
@@ -393,9 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--model", help="tinyqwen spec, e.g. tiny-universe; omitted -> extractive answer"
     )
-    sp.add_argument(
-        "--quantize", choices=["int8"], help="int8 weights for a local model (tinyqwen.quant)"
-    )
+    add_quantize_argument(sp)
     sp.add_argument("--index", help="keep the demo index here (default: a temp folder)")
     sp.set_defaults(func=cmd_demo)
 

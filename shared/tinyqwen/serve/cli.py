@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tinyqwen.connection import add_quantize_argument
 from tinyqwen.serve import MISSING_SERVE_DEPS
 from tinyqwen.serve.validation import DEFAULT_MAX_BODY_BYTES
 from tinyqwen.serve.worker import DEFAULT_MAX_QUEUE
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "--model", default="tiny-random", help="checkpoint dir | tiny-random | tiny-universe | URL"
     )
     parser.add_argument("--adapter", default=None, help="PEFT LoRA adapter dir merged into --model")
-    parser.add_argument("--quantize", choices=["int8"], help="load a local model with int8 weights")
+    add_quantize_argument(parser)
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--served-model-name", default=None, help="model id clients must send")
