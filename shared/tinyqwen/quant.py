@@ -37,7 +37,8 @@ the activation dtype.
 ``quantize="int4"`` (``tinyqwen.int4``): the decoder layers' matrices become group-wise int4 and the
 tied embedding / lm_head stays int8 as above (``swap_quantized`` decides per matrix).
 
-Limits: int8 scales are fp32 and per row, not per group (an outlier weight coarsens its whole row); activations are quantised on the fly by ``fbgemm`` / ``int_mm`` (adds a small error on top of the
+Limits: int8 scales are fp32 and per row, not per group (an outlier weight coarsens its whole row);
+activations are quantised on the fly by ``fbgemm`` / ``int_mm`` (adds a small error on top of the
 weights'); no saving of quantised checkpoints (quantisation is done at every load, ~1 s per 0.5B).
 """
 
