@@ -233,6 +233,12 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--val-fraction", type=float, default=0.05)
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     p.add_argument("--gradient-checkpointing", action="store_true")
+    p.add_argument(
+        "--lookup-drills",
+        type=int,
+        default=0,
+        help="also train N value-only lookup drills per step (qwen_blog.lookup; tiny-universe, E14)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -311,12 +317,20 @@ def run(args: argparse.Namespace) -> int:
 
         def step_batches(step: int) -> list[dict]:
             mine = data.shard(sampler.indices(step), info.rank, info.world_size)
-            return [
+            batches = [
                 collate(
                     [train_ex[j] for j in mine[i : i + args.micro_batch_size]], pad_id, info.device
                 )
                 for i in range(0, len(mine), args.micro_batch_size)
             ]
+            if args.lookup_drills:  # one more micro-batch; the loss is the token mean over all
+                from qwen_blog.lookup import drill_batch
+
+                # seed + 7: a stream apart from the lookup stage's drills (seed) and their val (seed + 1)
+                seed = args.seed + 7 + 7919 * info.rank
+                drills = drill_batch(tokenizer, seed, step, args.lookup_drills)
+                batches.append(collate(drills, pad_id, info.device))
+            return batches
 
         def val_batches() -> list[dict]:
             mine = list(range(len(val_ex)))[info.rank :: info.world_size]  # sums are reduced
@@ -363,6 +377,7 @@ def run(args: argparse.Namespace) -> int:
                 "lora": args.lora,
                 "global_batch": global_batch,
                 "max_len": args.max_len,
+                "lookup_drills": args.lookup_drills,
             },
         )
         records = train(

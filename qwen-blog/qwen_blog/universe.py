@@ -16,7 +16,8 @@ Stages, each resumable through :mod:`qwen_blog.trainer` (``OUT/<stage>/step-N`` 
 3. ``OUT/lookup/`` (when the preset has a ``lookup`` section): value-only lookup drills
    (:mod:`qwen_blog.lookup`) -- the grounded-QA skill pretraining leaves weakest.
 4. ``OUT/sft/``: full fine-tuning with the loss on assistant replies only (``qwen_blog sft``; the
-   observations inside a ReAct scratchpad are not trained either).
+   observations inside a ReAct scratchpad are not trained either); the preset's ``sft.lookup_drills``
+   mixes that many value-only lookup drills into every step (docs/14-universe.md, E14).
 5. ``OUT/model/``: the final checkpoint in Hugging Face layout with fp16 weights -- ``config.json``,
    ``model.safetensors``, ``tokenizer.json``, ``tokenizer_config.json`` with the Qwen2.5 chat template,
    ``generation_config.json`` -- loadable by tinyqwen and ``transformers.AutoModelForCausalLM``; plus
@@ -60,7 +61,7 @@ PRESETS: dict[str, dict] = {
         "lookup": {"micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1, "max_steps": 2,
                    "eval_every": 2, "save_every": 2},
         "sft": {"max_len": 800, "micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1,
-                "max_steps": 3, "eval_every": 3, "save_every": 3},
+                "max_steps": 3, "eval_every": 3, "save_every": 3, "lookup_drills": 1},
     },
     "full": {  # ~50 min on a 2-core CPU; docs/14-universe.md has the measurements behind each number
         "model": {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,

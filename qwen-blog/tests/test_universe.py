@@ -200,6 +200,7 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
         "data", "pretrain", "lookup", "sft", "eval"}  # fmt: skip
     sft_run = json.loads((out / "sft" / "run.json").read_text())
     assert sft_run["extra"]["base"].startswith(str(out / "lookup"))  # SFT starts from the drills
+    assert sft_run["extra"]["lookup_drills"] == 1  # and mixes value drills into its steps (E14)
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert sum(metrics["counts"].values()) == 14  # the whole held-out split, written beside it
     assert (model_dir / "heldout.jsonl").read_text() == (out / "data" / "test.jsonl").read_text()
