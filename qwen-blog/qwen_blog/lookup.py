@@ -18,6 +18,10 @@ tokens and the random facts themselves (unpredictable) dominate their loss; in c
 lookup is one token among long prompts. 1,000 value-only steps from the pretraining checkpoint took the
 teacher-forced value on held-out grounded-QA items from 7/51 to 26/51.
 
+The same drills also ride along in SFT (``qwen_blog sft --lookup-drills N``, E14), with a second kind
+beside them (``--answer-drills N``, :func:`answer_drill_batch`, E15): tinyrag's numbered sources and
+whole answers, so the refusal and the citation ``[n]`` are trained too, not only the value.
+
 Limits: the towns, attributes and sentence forms of :mod:`qwen_blog.universe_corpus` only; one process
 (no DDP); the schedule is the shared trainer's (warm-up, cosine).
 """
@@ -31,7 +35,7 @@ import torch
 
 from qwen_blog.sft import IGNORE, collate
 from qwen_blog.trainer import TrainArgs, train
-from qwen_blog.universe_corpus import value_drill
+from qwen_blog.universe_corpus import lookup_qa, question_line, sources_text, value_drill
 
 # the preset's "lookup" section: these keys, plus optional "min_lr_ratio" (0.1), "weight_decay" (0.0)
 REQUIRED_SETTINGS = (
@@ -69,6 +73,50 @@ def drill_batch(tokenizer, seed: int, step: int, size: int) -> list[tuple[list[i
         lang = "zh" if i % 2 == 0 else "en"
         sources, pairs = value_drill(rng, lang)
         out.append(encode_drill(tokenizer, sources, pairs, lang))
+    return out
+
+
+def encode_answer_drill(
+    tokenizer, sources: str, qas: list[tuple[str, str]], lang: str
+) -> tuple[list[int], list[int]]:
+    """Token ids of one answer drill and its labels: tinyrag's numbered sources, then each question
+    line and its whole answer -- the cited sentence, or the refusal when the town's source is silent.
+    Only the answers are targets, so the drill trains the three decisions grounded QA makes: refuse or
+    answer (the first answer token), the value, and the citation ``[n]``."""
+    ids, labels = [], []
+    for j, (question, answer) in enumerate(qas):
+        head = tokenizer.encode(
+            (sources if j == 0 else "") + "\n\n" + question_line(question, lang) + "\n"
+        )
+        tail = tokenizer.encode(answer)
+        ids += head + tail
+        labels += [IGNORE] * len(head) + tail
+    return ids, labels
+
+
+def answer_drill_batch(
+    tokenizer, seed: int, step: int, size: int
+) -> list[tuple[list[int], list[int]]]:
+    """The ``size`` answer drills of ``step`` (half Chinese, half English), e.g.::
+
+        Sources:
+        [1] (wiki/gold_bay.md)
+        Gold Bay has a population of 63899. ...
+        [2] (notes/white_wood.md)
+        White Wood has a population of 66925.
+
+        Question: Tell me the population of White Wood.
+        The population of White Wood is 66925 [2].        <- trained
+        Question: What is the altitude of Gold Bay?
+        The documents do not say.                          <- trained
+
+    A pure function of the step; training towns and wordings only (:func:`~qwen_blog.universe_corpus.lookup_qa`)."""
+    rng = random.Random(f"answer-drill:{seed}:{step}")
+    out = []
+    for i in range(size):
+        lang = "zh" if i % 2 == 0 else "en"
+        sources, qas = lookup_qa(rng, lang)
+        out.append(encode_answer_drill(tokenizer, sources_text(sources, lang), qas, lang))
     return out
 
 

@@ -205,6 +205,34 @@ def collate(examples: list[tuple[list[int], list[int]]], pad_id: int, device) ->
     }
 
 
+def length_groups(
+    examples: list[tuple[list[int], list[int]]], max_tokens: int | None
+) -> list[list[tuple[list[int], list[int]]]]:
+    """One step's examples as micro-batches of similar length, to cut padding.
+
+    Sorted by length (stable), a micro-batch ends when one more row would make ``rows x longest``
+    exceed ``max_tokens`` padded tokens (a longer example goes alone). The step is the same: its loss
+    is the token mean over all its micro-batches (:func:`qwen_blog.trainer.train_step`), and with right
+    padding a causal row never sees its padding -- only float summation order differs. ``None``: one
+    micro-batch, as given.
+
+        >>> [[len(x) for x, _ in g] for g in length_groups([([0] * n, []) for n in (5, 2, 9, 3)], 10)]
+        [[2, 3], [5], [9]]
+
+    Measured on tiny-universe's SFT data (16 conversations a step, up to 640 tokens, mean 310): one
+    micro-batch pads to 1.40x the real tokens, groups of 4 by length to 1.10x.
+    """
+    if max_tokens is None:
+        return [examples] if examples else []
+    groups: list[list] = []
+    for ex in sorted(examples, key=lambda e: len(e[0])):
+        if groups and (len(groups[-1]) + 1) * len(ex[0]) <= max_tokens:
+            groups[-1].append(ex)
+        else:
+            groups.append([ex])
+    return groups
+
+
 def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = p or argparse.ArgumentParser(prog="qwen_blog sft", description=__doc__.split("\n")[0])
     p.add_argument(
@@ -220,6 +248,13 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     )
     p.add_argument("--max-len", type=int, default=256)
     p.add_argument("--micro-batch-size", type=int, default=16)
+    p.add_argument(
+        "--micro-batch-tokens",
+        type=int,
+        default=None,
+        help="split each micro-batch by length into pieces of at most N padded tokens "
+        "(same step, less padding; see length_groups)",
+    )
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--max-steps", type=int, default=200)
     p.add_argument("--lr", type=float, default=None, help="default 2e-3 with --lora, 5e-4 without")
@@ -238,6 +273,13 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
         type=int,
         default=0,
         help="also train N value-only lookup drills per step (qwen_blog.lookup; tiny-universe, E14)",
+    )
+    p.add_argument(
+        "--answer-drills",
+        type=int,
+        default=0,
+        help="also train N grounded-QA answer drills per step: cited answers and refusals "
+        "(qwen_blog.lookup; tiny-universe, E15)",
     )
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
@@ -318,27 +360,36 @@ def run(args: argparse.Namespace) -> int:
         def step_batches(step: int) -> list[dict]:
             mine = data.shard(sampler.indices(step), info.rank, info.world_size)
             batches = [
-                collate(
-                    [train_ex[j] for j in mine[i : i + args.micro_batch_size]], pad_id, info.device
-                )
+                collate(group, pad_id, info.device)
                 for i in range(0, len(mine), args.micro_batch_size)
+                for group in length_groups(
+                    [train_ex[j] for j in mine[i : i + args.micro_batch_size]],
+                    args.micro_batch_tokens,
+                )
             ]
+            # seed + 7: a stream apart from the lookup stage's drills (seed) and their val (seed + 1)
+            seed = args.seed + 7 + 7919 * info.rank
             if args.lookup_drills:  # one more micro-batch; the loss is the token mean over all
                 from qwen_blog.lookup import drill_batch
 
-                # seed + 7: a stream apart from the lookup stage's drills (seed) and their val (seed + 1)
-                seed = args.seed + 7 + 7919 * info.rank
                 drills = drill_batch(tokenizer, seed, step, args.lookup_drills)
+                batches.append(collate(drills, pad_id, info.device))
+            if args.answer_drills:  # another; apart, as they are longer (less padding)
+                from qwen_blog.lookup import answer_drill_batch
+
+                drills = answer_drill_batch(tokenizer, seed, step, args.answer_drills)
                 batches.append(collate(drills, pad_id, info.device))
             return batches
 
         def val_batches() -> list[dict]:
             mine = list(range(len(val_ex)))[info.rank :: info.world_size]  # sums are reduced
             return [
-                collate(
-                    [val_ex[j] for j in mine[i : i + args.micro_batch_size]], pad_id, info.device
-                )
+                collate(group, pad_id, info.device)
                 for i in range(0, len(mine), args.micro_batch_size)
+                for group in length_groups(
+                    [val_ex[j] for j in mine[i : i + args.micro_batch_size]],
+                    args.micro_batch_tokens,
+                )
             ]
 
         save_weights, load_weights = model_weight_io(model, tokenizer)
@@ -378,6 +429,8 @@ def run(args: argparse.Namespace) -> int:
                 "global_batch": global_batch,
                 "max_len": args.max_len,
                 "lookup_drills": args.lookup_drills,
+                "answer_drills": args.answer_drills,
+                "micro_batch_tokens": args.micro_batch_tokens,
             },
         )
         records = train(

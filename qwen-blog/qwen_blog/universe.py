@@ -61,7 +61,8 @@ PRESETS: dict[str, dict] = {
         "lookup": {"micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1, "max_steps": 2,
                    "eval_every": 2, "save_every": 2},
         "sft": {"max_len": 800, "micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1,
-                "max_steps": 3, "eval_every": 3, "save_every": 3, "lookup_drills": 1},
+                "max_steps": 3, "eval_every": 3, "save_every": 3, "lookup_drills": 1,
+                "answer_drills": 1, "micro_batch_tokens": 1024},
     },
     "full": {  # ~50 min on a 2-core CPU; docs/14-universe.md has the measurements behind each number
         "model": {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,
@@ -74,7 +75,8 @@ PRESETS: dict[str, dict] = {
         "pretrain": {"seq_len": 512, "micro_batch_size": 8, "grad_accum": 1, "lr": 2e-3,
                      "warmup_steps": 50, "max_steps": 2600, "eval_every": 200, "save_every": 100},
         "sft": {"max_len": 640, "micro_batch_size": 16, "lr": 5e-4, "warmup_steps": 20,
-                "max_steps": 450, "eval_every": 150, "save_every": 50, "val_fraction": 0.02},
+                "max_steps": 450, "eval_every": 150, "save_every": 50, "val_fraction": 0.02,
+                "lookup_drills": 8, "micro_batch_tokens": 2048},
     },
 }  # fmt: skip
 

@@ -112,17 +112,17 @@ REFUSAL = {"zh": "文档中没有提到。", "en": "The documents do not say."}
 
 def rag_messages(question: str, sources: list[tuple[str, str]], lang: str) -> list[dict]:
     """tinyrag's prompt for ``sources`` = [(location, text), ...] numbered from 1."""
-    user = f"{_sources_text(sources, lang)}\n\n{_question_line(question, lang)}"
+    user = f"{sources_text(sources, lang)}\n\n{question_line(question, lang)}"
     return [{"role": "system", "content": RAG_SYSTEM[lang]}, {"role": "user", "content": user}]
 
 
-def _sources_text(sources: list[tuple[str, str]], lang: str) -> str:
+def sources_text(sources: list[tuple[str, str]], lang: str) -> str:
     """``资料:`` / ``Sources:`` and the numbered ``[n] (location)\ntext`` blocks, as tinyrag writes them."""
     blocks = [f"[{i}] ({loc})\n{text.strip()}" for i, (loc, text) in enumerate(sources, 1)]
     return ("资料" if lang == "zh" else "Sources") + ":\n\n" + "\n\n".join(blocks)
 
 
-def _question_line(question: str, lang: str) -> str:
+def question_line(question: str, lang: str) -> str:
     return ("问题：" if lang == "zh" else "Question: ") + question.strip()
 
 
@@ -718,7 +718,7 @@ def _drill_towns(rng: random.Random, lang: str) -> tuple[list[str], list[dict[in
     return picked, facts, common
 
 
-def _lookup_qa(
+def lookup_qa(
     rng: random.Random, lang: str, dress: bool = False
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """2-4 sources as tinyrag numbers them and 1-6 distinct questions on them, each with its answer
@@ -745,11 +745,11 @@ def _lookup_qa(
 
 
 def _lookup_drill(rng: random.Random, lang: str) -> str:
-    """:func:`_lookup_qa` as plain text: the sources, then every question and its answer -- the
+    """:func:`lookup_qa` as plain text: the sources, then every question and its answer -- the
     grounded-QA lookup, dense (one prompt, many answers), without the system prompt."""
-    sources, qas = _lookup_qa(rng, lang)
-    parts = [_sources_text(sources, lang)]
-    parts += [_question_line(q, lang) + "\n" + answer for q, answer in qas]
+    sources, qas = lookup_qa(rng, lang)
+    parts = [sources_text(sources, lang)]
+    parts += [question_line(q, lang) + "\n" + answer for q, answer in qas]
     return "\n\n".join(parts)
 
 
@@ -761,11 +761,11 @@ def lookup_conversations(n: int, seed: int = 0) -> list[dict]:
     convs = []
     for i in range(n):
         lang = "zh" if i % 2 == 0 else "en"
-        sources, qas = _lookup_qa(rng, lang, dress=True)
+        sources, qas = lookup_qa(rng, lang, dress=True)
         messages = rag_messages(qas[0][0], sources, lang)
         for j, (q, answer) in enumerate(qas):
             if j:
-                messages.append({"role": "user", "content": _question_line(q, lang)})
+                messages.append({"role": "user", "content": question_line(q, lang)})
             messages.append({"role": "assistant", "content": answer})
         convs.append({"messages": messages, "task": "rag_multi", "lang": lang, "split": "train"})
     return convs

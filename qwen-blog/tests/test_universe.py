@@ -201,6 +201,8 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
     sft_run = json.loads((out / "sft" / "run.json").read_text())
     assert sft_run["extra"]["base"].startswith(str(out / "lookup"))  # SFT starts from the drills
     assert sft_run["extra"]["lookup_drills"] == 1  # and mixes value drills into its steps (E14)
+    assert sft_run["extra"]["answer_drills"] == 1  # and answer drills (E15)
+    assert sft_run["extra"]["micro_batch_tokens"] == 1024  # steps split by length (less padding)
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert sum(metrics["counts"].values()) == 14  # the whole held-out split, written beside it
     assert (model_dir / "heldout.jsonl").read_text() == (out / "data" / "test.jsonl").read_text()
@@ -323,15 +325,29 @@ def _as_drill(conv: dict) -> str:
     return text
 
 
-@pytest.mark.parametrize("kind", ["pretraining drills", "SFT conversations"])
+@pytest.mark.parametrize("kind", ["pretraining drills", "SFT conversations", "SFT answer drills"])
 def test_lookup_drills_answer_from_the_towns_own_source_or_refuse(kind):
     if kind == "pretraining drills":
         docs = uc.lookup_documents(300, seed=0)
         assert docs == uc.lookup_documents(300, seed=0) != uc.lookup_documents(300, seed=1)
-    else:
+    elif kind == "SFT conversations":
         convs = uc.lookup_conversations(300, seed=0)
         assert convs == uc.lookup_conversations(300, seed=0) != uc.lookup_conversations(300, 1)
         docs = [_as_drill(c) for c in convs]
+    else:  # as tokens: the drill's text, and exactly the answers trained
+        from qwen_blog.lookup import answer_drill_batch
+        from tinyqwen import Tokenizer
+
+        tok = Tokenizer.from_pretrained(_shipped())
+        batches = [answer_drill_batch(tok, 0, step, 10) for step in range(30)]
+        assert batches[0] == answer_drill_batch(tok, 0, 0, 10) != answer_drill_batch(tok, 1, 0, 10)
+        docs = []
+        for ids, labels in (d for b in batches for d in b):
+            text = tok.decode(ids)
+            sep = "\n\n问题：" if text.startswith("资料:") else "\n\nQuestion: "
+            answers = [qa.split("\n")[1] for qa in text.split(sep)[1:]]
+            assert tok.decode([t for t in labels if t != IGNORE]) == "".join(answers)
+            docs.append(text)
     # the attribute a question asks for, by a word every wording of it contains
     asks = {"zh": ["人口", "建立", "特产", "海拔"],
             "en": ["population", "found", "local product", "altitude|sea level"]}  # fmt: skip

@@ -221,14 +221,61 @@ def test_auto_dtype_is_bf16_only_where_its_matvec_is_measured_faster(
     assert default_dtype("meta") == torch.float32
 
 
-def test_decode_dtype_probe_measures_this_machine():
+@pytest.fixture
+def probe_cache(tmp_path, monkeypatch):
+    """An empty per-machine probe cache, and a fresh "process" (the in-memory cache cleared)."""
+    import tinyqwen.checkpoint as ckpt
+
+    monkeypatch.setenv("TINYU_CACHE_DIR", str(tmp_path))
+    ckpt.decode_dtype_probe.cache_clear()
+    yield tmp_path / ckpt.PROBE_CACHE_FILE
+    ckpt.decode_dtype_probe.cache_clear()
+
+
+def test_decode_dtype_probe_measures_this_machine(probe_cache):
     from tinyqwen.checkpoint import decode_dtype_probe, faster_decode_dtype
 
     probe = decode_dtype_probe()
-    assert probe["fp32_ms"] > 0 and probe["bf16_ms"] > 0
+    assert probe["fp32_ms"] > 0 and probe["bf16_ms"] > 0 and probe["source"] == "measured"
     assert probe["dtype"] == faster_decode_dtype(probe["fp32_ms"], probe["bf16_ms"])
     assert decode_dtype_probe() is probe  # once per process
     assert default_dtype("cpu") == probe["dtype"]
+
+
+def test_decode_dtype_probe_is_kept_per_machine(probe_cache, monkeypatch):
+    """A second process on the same machine reads the first one's measurement instead of measuring
+    again (a per-process probe flipped between fp32 and bf16 under load); another thread count, a
+    corrupt file, or an unwritable cache folder each fall back to measuring."""
+    import tinyqwen.checkpoint as ckpt
+
+    monkeypatch.setattr(ckpt, "measure_decode_dtypes", lambda: (3.0, 1.5))  # bf16 clearly faster
+    first = ckpt.decode_dtype_probe()
+    assert first["source"] == "measured" and first["dtype"] == torch.bfloat16
+    saved = json.loads(probe_cache.read_text())
+    assert saved == {ckpt.probe_machine_key(): {"fp32_ms": 3.0, "bf16_ms": 1.5}}
+
+    ckpt.decode_dtype_probe.cache_clear()  # a new process, under load: would now measure fp32
+    monkeypatch.setattr(ckpt, "measure_decode_dtypes", lambda: (3.0, 2.9))
+    second = ckpt.decode_dtype_probe()
+    assert second["source"] == str(probe_cache) and second["dtype"] == torch.bfloat16
+
+    threads = torch.get_num_threads()  # the thread count is part of the key: measured again, added
+    ckpt.decode_dtype_probe.cache_clear()
+    torch.set_num_threads(threads + 1)
+    try:
+        assert ckpt.decode_dtype_probe()["dtype"] == torch.float32
+        assert len(json.loads(probe_cache.read_text())) == 2
+    finally:
+        torch.set_num_threads(threads)
+
+    probe_cache.write_text("{not json")
+    ckpt.decode_dtype_probe.cache_clear()
+    assert ckpt.decode_dtype_probe()["source"] == "measured"
+    assert json.loads(probe_cache.read_text())[ckpt.probe_machine_key()]["bf16_ms"] == 2.9
+
+    monkeypatch.setenv("TINYU_CACHE_DIR", str(probe_cache / "a-file-not-a-folder"))
+    ckpt.decode_dtype_probe.cache_clear()
+    assert ckpt.decode_dtype_probe()["dtype"] == torch.float32  # measured, nothing written
 
 
 @pytest.mark.parametrize(

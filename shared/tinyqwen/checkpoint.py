@@ -20,9 +20,10 @@ failing load never returns, or leaves behind, a half-loaded model.
 Default dtype (``dtype=None`` or ``"auto"``): what decodes fastest, measured. Decode reads every weight
 once per token (a matrix-vector product), so it is memory-bound, and bf16's half-size weights win
 wherever torch's bf16 matvec kernel streams them as fast as fp32's. Whether it does depends on the CPU
-*and* the torch build, so on CPU the choice is a probe (:func:`decode_dtype_probe`, ~0.1 s, once per
-process): one [1, 2048] x [2048, 8192] linear (64 MB of fp32 weights, larger than a CPU cache) timed in
-fp32 and bf16, interleaved, best of 5; bfloat16 when it takes under 0.7x fp32's time, else float32.
+*and* the torch build, so on CPU the choice is a probe (:func:`decode_dtype_probe`, ~0.2 s, once per
+machine, kept in ``~/.cache/tiny-universe/decode-dtype-probe.json``): one [1, 2048] x [2048, 8192]
+linear (64 MB of fp32 weights, larger than a CPU cache) timed in fp32 and bf16, interleaved, best of
+10; bfloat16 when it takes under 0.7x fp32's time, else float32.
 Measured: the issue's AVX2 CPU ran one token through lm_head (151936x896) in 66 ms fp32 and 25 ms bf16
 (0.38x), so bf16 (decode 7.5 vs 3.2 tok/s); this project's AVX-512-BF16 CPU with torch 2.13 (2 threads,
 quiet): probe 3.18 ms fp32, 2.64 ms bf16 (0.83x), so fp32 -- there bf16 decode is only 1.03x fp32 (9.94
@@ -52,7 +53,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from tinyqwen.atomic import atomic_path
+from tinyqwen.atomic import atomic_path, atomic_write_text
 from tinyqwen.config import Qwen2Config
 from tinyqwen.rope import RotaryEmbedding
 
@@ -99,15 +100,36 @@ PROBE_SHAPE = (8192, 2048)  # [out, in]: 64 MB of fp32 weights, past any CPU cac
 BF16_MAX_TIME_RATIO = 0.7
 
 
-@functools.cache
-def decode_dtype_probe() -> dict:
-    """Time one decode-shaped matrix-vector product (``x @ W.T``, ``x`` [1, 2048], ``W`` [8192, 2048])
-    on CPU in fp32 and bf16, interleaved, best of 5 each, with the current thread count.
+PROBE_CACHE_FILE = "decode-dtype-probe.json"
 
-    Returns ``{"fp32_ms", "bf16_ms", "dtype"}``; ``dtype`` is what ``dtype="auto"`` picks on CPU. Run
-    once per process (cached); ~0.1 s. This is the measurement behind the default, so it is shown by
-    ``bench/bench_decode.py`` and ``tinyqwen verify``.
-    """
+
+def probe_cache_path() -> Path:
+    """Where the probe's result is kept per machine: ``$TINYU_CACHE_DIR`` or ``~/.cache/tiny-universe``."""
+    root = os.environ.get("TINYU_CACHE_DIR") or Path.home() / ".cache" / "tiny-universe"
+    return Path(root) / PROBE_CACHE_FILE
+
+
+def probe_machine_key() -> str:
+    """What the probe's answer depends on: the CPU (model and ISA flags), torch, the thread count."""
+    import hashlib
+    import platform
+
+    cpu = platform.processor()
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = next((x for x in lines if x.startswith(("model name", "CPU part"))), cpu)
+        cpu += next((x for x in lines if x.startswith(("flags", "Features"))), "")
+    except OSError:
+        pass
+    digest = hashlib.sha256(cpu.encode()).hexdigest()[:16]
+    return (
+        f"{platform.machine()}-{digest}-torch{torch.__version__}-threads{torch.get_num_threads()}"
+    )
+
+
+def measure_decode_dtypes(reps: int = 10) -> tuple[float, float]:
+    """Best-of-``reps`` milliseconds of one decode-shaped matvec (``x`` [1, 2048] @ ``W.T``, ``W``
+    [8192, 2048]) in fp32 and in bf16, interleaved, after one warm-up round: ``(fp32_ms, bf16_ms)``."""
     import time
 
     dtypes = (torch.float32, torch.bfloat16)
@@ -115,21 +137,56 @@ def decode_dtype_probe() -> dict:
     inputs = {dt: torch.full((1, PROBE_SHAPE[1]), 1e-3, dtype=dt) for dt in weights}
     best = {dt: float("inf") for dt in weights}
     with torch.inference_mode():
-        for rep in range(6):
+        for rep in range(reps + 1):
             for dt, w in weights.items():
                 t0 = time.perf_counter()
                 torch.nn.functional.linear(inputs[dt], w)
                 if rep:  # the first round warms up the kernels
                     best[dt] = min(best[dt], time.perf_counter() - t0)
-    fp32_ms, bf16_ms = best[torch.float32] * 1e3, best[torch.bfloat16] * 1e3
-    return {"fp32_ms": round(fp32_ms, 3), "bf16_ms": round(bf16_ms, 3),
-            "dtype": faster_decode_dtype(fp32_ms, bf16_ms)}  # fmt: skip
+    return round(best[torch.float32] * 1e3, 3), round(best[torch.bfloat16] * 1e3, 3)
+
+
+@functools.cache
+def decode_dtype_probe() -> dict:
+    """What ``dtype="auto"`` picks on CPU, and the measurement behind it:
+    ``{"fp32_ms", "bf16_ms", "dtype", "source"}``.
+
+    Measured once per machine (:func:`measure_decode_dtypes`, ~0.2 s) and kept in
+    :func:`probe_cache_path` under :func:`probe_machine_key`, so every process on this machine picks
+    the same dtype -- a probe per process could flip between fp32 and bf16 under load where the two are
+    close, and then two programs would disagree on the same greedy text. ``source`` says ``measured``
+    or the cache file; delete that file to measure again. The rule is applied to the cached numbers
+    each time (:func:`faster_decode_dtype`). An unreadable or unwritable cache is measured around.
+    Shown by ``bench/bench_decode.py`` and ``tinyqwen verify``.
+    """
+    path, key = probe_cache_path(), probe_machine_key()
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = None  # absent or corrupt: measure (and rewrite it)
+    cache = cache if isinstance(cache, dict) else {}
+    try:
+        fp32_ms, bf16_ms = float(cache[key]["fp32_ms"]), float(cache[key]["bf16_ms"])
+        if fp32_ms > 0 and bf16_ms > 0:
+            return {"fp32_ms": fp32_ms, "bf16_ms": bf16_ms,
+                    "dtype": faster_decode_dtype(fp32_ms, bf16_ms), "source": str(path)}  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        pass  # another machine's entries only, or a damaged one: measure this machine
+    fp32_ms, bf16_ms = measure_decode_dtypes()
+    cache[key] = {"fp32_ms": fp32_ms, "bf16_ms": bf16_ms}
+    try:
+        atomic_write_text(path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
+    except OSError:
+        pass  # a read-only home: the choice is then per process, as before
+    return {"fp32_ms": fp32_ms, "bf16_ms": bf16_ms,
+            "dtype": faster_decode_dtype(fp32_ms, bf16_ms), "source": "measured"}  # fmt: skip
 
 
 def probe_text(probe: dict) -> str:
     """One line for ``decode_dtype_probe()``'s result, as ``tinyqwen verify`` and the benches print it."""
     return (f"dtype='auto' -> {str(probe['dtype']).removeprefix('torch.')} (probe matvec fp32 "
-            f"{probe['fp32_ms']} ms, bf16 {probe['bf16_ms']} ms; bf16 needs < {BF16_MAX_TIME_RATIO}x)")  # fmt: skip
+            f"{probe['fp32_ms']} ms, bf16 {probe['bf16_ms']} ms; bf16 needs < {BF16_MAX_TIME_RATIO}x; "
+            f"{probe.get('source', 'measured')})")  # fmt: skip
 
 
 def faster_decode_dtype(fp32_ms: float, bf16_ms: float) -> torch.dtype:
