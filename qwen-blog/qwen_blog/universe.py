@@ -17,7 +17,8 @@ Stages, each resumable through :mod:`qwen_blog.trainer` (``OUT/<stage>/step-N`` 
    (:mod:`qwen_blog.lookup`) -- the grounded-QA skill pretraining leaves weakest.
 4. ``OUT/sft/``: full fine-tuning with the loss on assistant replies only (``qwen_blog sft``; the
    observations inside a ReAct scratchpad are not trained either); the preset's ``sft.lookup_drills``
-   mixes that many value-only lookup drills into every step (docs/14-universe.md, E14).
+   mixes that many value-only lookup drills into every step (docs/14-universe.md, E14), and
+   ``sft.micro_batch_tokens`` splits each step by length so less of it is padding (E16).
 5. ``OUT/model/``: the final checkpoint in Hugging Face layout with fp16 weights -- ``config.json``,
    ``model.safetensors``, ``tokenizer.json``, ``tokenizer_config.json`` with the Qwen2.5 chat template,
    ``generation_config.json`` -- loadable by tinyqwen and ``transformers.AutoModelForCausalLM``; plus
@@ -64,7 +65,7 @@ PRESETS: dict[str, dict] = {
                 "max_steps": 3, "eval_every": 3, "save_every": 3, "lookup_drills": 1,
                 "answer_drills": 1, "micro_batch_tokens": 1024},
     },
-    "full": {  # ~50 min on a 2-core CPU; docs/14-universe.md has the measurements behind each number
+    "full": {  # 54 min on a 2-core CPU (v5); docs/14-universe.md has the measurements behind each number
         "model": {"hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 4,
                   "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": True,
                   "max_position_embeddings": 1024, "rope_theta": 10000.0},

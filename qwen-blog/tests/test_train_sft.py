@@ -103,3 +103,45 @@ def test_collate_pads_right_and_shifts(tokenizer):  # noqa: F811
     assert b["targets"][short, : n - 1].tolist() == ex[short][1][1:]
     assert b["input_ids"][short, : n - 1].tolist() == ex[short][0][:-1]
     assert b["targets"].dtype == torch.long
+
+
+def test_length_groups_give_the_same_step_with_less_padding(tokenizer):  # noqa: F811
+    """Splitting a step's conversations into length-sorted micro-batches changes the padding, not
+    the step: the summed loss, the target count and every gradient match one padded micro-batch."""
+    from training_fixtures import TOY_MODEL
+
+    from qwen_blog.sft import length_groups
+    from qwen_blog.trainer import loss_sum
+    from tinyqwen.config import Qwen2Config
+    from tinyqwen.model import Qwen2ForCausalLM
+
+    ex = [
+        build_example(tokenizer, c, TOOLS if i == 2 else None) for i, c in enumerate(CONVERSATIONS)
+    ]
+    ex += [build_example(tokenizer, CONVERSATIONS[0][:1] + [{"role": "assistant", "content": "8"}])]
+    longest = max(len(x) for x, _ in ex)
+    groups = length_groups(ex, 2 * longest - 1)  # at most one row of the longest length
+    assert (
+        sorted(map(id, (e for g in groups for e in g))) == sorted(map(id, ex)) and len(groups) > 1
+    )
+    assert all(len(g) * max(len(x) for x, _ in g) <= 2 * longest - 1 or len(g) == 1 for g in groups)
+    assert sum(len(g) * max(len(x) for x, _ in g) for g in groups) < len(ex) * longest
+    assert length_groups(ex, None) == [ex] and length_groups([], 100) == []
+
+    torch.manual_seed(0)
+    config = Qwen2Config(**TOY_MODEL, vocab_size=tokenizer.vocab_size, max_position_embeddings=256)
+    model = Qwen2ForCausalLM(config).train()
+
+    def step(batches):
+        model.zero_grad(set_to_none=True)
+        total, count = 0.0, 0
+        for b in batches:
+            s, n, _ = loss_sum(model, collate(b, pad_id=0, device="cpu"))
+            s.backward()
+            total, count = total + s.item(), count + n
+        return total, count, [p.grad.clone() for p in model.parameters()]
+
+    one, split = step([ex]), step(groups)
+    assert one[1] == split[1] and abs(one[0] - split[0]) <= 1e-5 * abs(one[0])
+    for g1, g2 in zip(one[2], split[2]):
+        torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-6)
