@@ -370,6 +370,30 @@ def test_demo_defaults_to_tiny_universe(tmp_path, capsys) -> None:
     assert {"demo_qa_zh", "demo_mc", "demo_ppl"} <= set(meta)
     assert (tmp_path / "report" / "report.md").is_file()
     assert capsys.readouterr().out.rstrip().endswith("|")  # ends with the report's last table row
+    # the weights are part of who predicted: an older tiny-universe's file (same name) starts over
+    models = json.loads((tmp_path / "demo_models.json").read_text())
+    assert models["universe"].startswith("tiny-universe@") and len(set(models.values())) == 1
+    models["universe"] = "tiny-universe@0000000000000000"
+    (tmp_path / "demo_models.json").write_text(json.dumps(models))
+    assert main(["demo", "--out", str(tmp_path), "--limit", "2", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "universe.jsonl was predicted by tiny-universe@0000000000000000; starting it over" in err
+    assert "demo_mc.jsonl was predicted" not in err  # the same model's predictions are kept
+    assert json.loads((tmp_path / "demo_models.json").read_text())["universe"] != models["universe"]
+
+
+def test_model_id_changes_with_the_weights(tmp_path) -> None:
+    from tinyeval.cli import _model_id
+
+    class Named:
+        name = "my-model"
+
+    (tmp_path / "model.safetensors").write_bytes(b"weights v1")
+    first = _model_id(str(tmp_path), Named())
+    assert first.startswith("my-model@") and first == _model_id(str(tmp_path), Named())
+    (tmp_path / "model.safetensors").write_bytes(b"weights v2")
+    assert _model_id(str(tmp_path), Named()) != first
+    assert _model_id("http://127.0.0.1:8000/v1", Named()) == "my-model"  # an endpoint: its name
 
 
 def test_missing_heldout_is_one_line_error(tmp_path, monkeypatch, capsys) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from tinyeval.lock import run_lock
 from tinyeval.report import RANDOM_LABEL, write_report
-from tinyeval.runner import run_task
+from tinyeval.runner import run_task, update_json
 from tinyeval.score import score_file
 from tinyeval.task import Task, list_tasks, load_examples, load_task
 from tinyqwen.atomic import atomic_write_text
@@ -152,18 +152,44 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _drop_other_models(out: Path, tasks: list[Task], model_name: str) -> None:
-    """The demo resumes like ``run`` does, but a task predicted by another model (an earlier demo
-    on tiny-random) starts over: its prediction file would otherwise be scored as this model's."""
-    meta = out / "metrics.json"
-    if not meta.exists():
-        return
-    done = json.loads(meta.read_text(encoding="utf-8"))
+DEMO_MODELS = "demo_models.json"  # task -> the model (name + weights digest) that predicted it
+
+
+def _model_id(spec: str, model) -> str:
+    """``model.name``, plus a sha256 of its safetensors files when ``spec`` is a local checkpoint (a
+    folder, or the shipped ``tiny-universe``): after the weights change -- a new tiny-universe in a
+    ``git pull``, a retrained folder -- the name stays the same but the predictions are stale."""
+    import hashlib
+
+    from tinyqwen.tiny_universe import ASSET_DIR, NAME
+
+    folder = ASSET_DIR if spec == NAME else Path(spec)
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    if not files:
+        return model.name
+    digest = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return f"{model.name}@{digest.hexdigest()[:16]}"
+
+
+def _drop_other_models(out: Path, tasks: list[Task], model_id: str) -> None:
+    """The demo resumes like ``run`` does, but a task predicted by another model -- an earlier demo on
+    tiny-random, or on an older tiny-universe (``_model_id``), or one not recorded in
+    ``DEMO_MODELS`` -- starts over: its prediction file would otherwise be scored as this model's."""
+    path = out / DEMO_MODELS
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, ValueError):
+        recorded = {}
     for task in tasks:
-        before = (done.get(task.name) or {}).get("model")
+        before = recorded.get(task.name) if isinstance(recorded, dict) else None
         pred = out / f"{task.name}.jsonl"
-        if before not in (None, model_name) and pred.exists():
-            print(f"note: {pred} was predicted by {before}; starting it over", file=sys.stderr)
+        if before != model_id and pred.exists():
+            who = before or "an unrecorded model"
+            print(f"note: {pred} was predicted by {who}; starting it over", file=sys.stderr)
             pred.unlink()
 
 
@@ -192,11 +218,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         load_examples(task, None, args.limit)
     model = _connect(args.model, quantize=args.quantize)
     out = Path(args.out)
-    _drop_other_models(out, tasks, model.name)
+    model_id = _model_id(args.model, model) + (f"+{args.quantize}" if args.quantize else "")
+    _drop_other_models(out, tasks, model_id)
     for task in tasks:
         summary = run_task(
             model, task, out, limit=args.limit, batch_size=args.batch_size, progress=not args.quiet
         )
+        update_json(out / DEMO_MODELS, task.name, model_id)
         print(json.dumps(summary, ensure_ascii=False))
     if any(t.name == "universe" for t in tasks):
         print(_universe_examples(out / "universe.jsonl"))
