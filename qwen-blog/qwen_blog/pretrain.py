@@ -93,6 +93,7 @@ PRESETS["qwen3-moe-tiny"] = {
 }
 # a JSON config that names no training settings gets the tiny preset's
 TRAIN_DEFAULTS = dict(PRESETS["tiny"]["train"])
+TRAIN_OPTIONAL = {"lookup_drills", "drill_weight"}  # "train" keys a config may set (default: off)
 
 
 # keys of a transformers config.json that tinyqwen reads under another name or ignores
@@ -119,7 +120,7 @@ def load_preset(spec: str) -> tuple[dict, dict]:
     if not isinstance(d, dict):
         raise ValueError(f"{p}: expected a JSON object")
     model, train = (d.get("model", {}), d.get("train", {})) if "model" in d else (d, {})
-    unknown = set(train) - set(TRAIN_DEFAULTS)
+    unknown = set(train) - set(TRAIN_DEFAULTS) - TRAIN_OPTIONAL
     if unknown:
         raise ValueError(f'{p}: unknown field(s) in "train": {sorted(unknown)}')
     if not isinstance(model, dict):
@@ -202,6 +203,10 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
         ("max-steps", int),
         ("eval-every", int),
         ("save-every", int),
+        # tiny-universe (E17): N value-only lookup drills per step (qwen_blog.lookup), each target
+        # token counting W times, so a few value tokens get a fixed share of a 4,096-token step
+        ("lookup-drills", int),
+        ("drill-weight", float),
     ]:
         g.add_argument(f"--{name}", type=typ, default=None)
     g.add_argument("--min-lr-ratio", type=float, default=0.1)
@@ -363,6 +368,14 @@ def run(args: argparse.Namespace) -> int:
             for i in range(0, len(mine), args.micro_batch_size):
                 x, y = train_tokens.batch(mine[i : i + args.micro_batch_size], args.seq_len)
                 out.append({"input_ids": x.to(info.device), "targets": y.to(info.device)})
+            if args.lookup_drills:  # one more micro-batch: drills are a pure function of the step
+                from qwen_blog.lookup import drill_batch
+                from qwen_blog.sft import collate
+
+                # seed + 13: a stream apart from the lookup stage's (seed, seed + 1) and SFT's (+ 7)
+                drills = drill_batch(tokenizer, args.seed + 13 + 7919 * info.rank, step,
+                                     args.lookup_drills)  # fmt: skip
+                out.append(collate(drills, eos, info.device) | {"weight": args.drill_weight or 1.0})
             return out
 
         def val_batches() -> list[dict]:
@@ -407,6 +420,8 @@ def run(args: argparse.Namespace) -> int:
                 "data": str(packed),
                 "global_batch": global_batch,
                 "seq_len": args.seq_len,
+                "lookup_drills": args.lookup_drills or 0,
+                "drill_weight": args.drill_weight or 1.0,
             },
         )
         records = train(

@@ -10,9 +10,12 @@ One optimizer step::
     clip_grad_norm_(params, grad_clip); AdamW.step(); LR schedule step
 
 so the gradient is the mean over every target token of the global batch, whatever the split into ranks
-and micro-batches (up to float summation order). AdamW has two parameter groups: matrices (and
-embeddings) get weight decay, biases and norm gains do not. The learning rate warms up linearly for
-``warmup_steps`` and follows a cosine down to ``min_lr_ratio * lr`` at ``max_steps``.
+and micro-batches (up to float summation order). A micro-batch may carry ``"weight": w`` (default 1):
+its targets then count ``w`` times, in the sum and in ``n`` -- a weighted token mean, used to give a
+few drill tokens a fixed share of a pretraining step (``pretrain --lookup-drills``).
+AdamW has two parameter groups: matrices (and embeddings) get weight decay, biases and norm gains
+do not. The learning rate warms up linearly for ``warmup_steps`` and follows a cosine down to
+``min_lr_ratio * lr`` at ``max_steps``.
 
 Checkpoints and ``--resume`` live in ``qwen_blog.checkpointing`` (``OUT/step-000120/`` = weights +
 ``trainer_state.pt``, written atomically; ``OUT/latest`` names the newest). Because data order is a
@@ -51,7 +54,8 @@ from qwen_blog.distributed import DistInfo, all_reduce_sum, unwrap
 from tinyqwen.atomic import atomic_path, atomic_write_text
 
 Batch = (
-    dict  # {"input_ids": [B,T], "targets": [B,T] (-100 = ignore), "attention_mask": [B,T] | None}
+    dict  # {"input_ids": [B,T], "targets": [B,T] (-100 = ignore), "attention_mask": [B,T] | None,
+    #        "weight": float (optional, default 1: how many times each target token counts)}
 )
 LOG_FIELDS = ["step", "loss", "val_loss", "lr", "grad_norm", "tokens", "elapsed_s", "aux_loss"]
 
@@ -263,10 +267,12 @@ def train_step(
     Returns (mean target-token loss over the global batch, grad norm, lr used, target tokens,
     mean MoE aux loss or None).
     """
+    weights = [float(b.get("weight", 1.0)) for b in batches]
+    n_local = [int((b["targets"] != -100).sum()) for b in batches]
     counts = torch.tensor(
-        [sum(int((b["targets"] != -100).sum()) for b in batches)], dtype=torch.float64
+        [sum(w * n for w, n in zip(weights, n_local)), sum(n_local)], dtype=torch.float64
     )
-    n_global = all_reduce_sum(counts.to(info.device), info).item()
+    n_global, n_tokens = all_reduce_sum(counts.to(info.device), info).tolist()
     if n_global == 0:
         raise ValueError(f"step {step}: the batch has no target tokens (all labels are -100)")
     denom = n_global / info.world_size  # DDP's gradient average divides by world_size again
@@ -277,12 +283,12 @@ def train_step(
         with sync:
             with autocast():
                 s, n_b, aux = loss_sum(model, b)
-            objective = s
+            objective = s * weights[i] if weights[i] != 1.0 else s
             if aux is not None:  # MoE: keep the routers balanced (module docstring)
-                objective = s + unwrap(model).config.router_aux_loss_coef * aux * n_b
+                objective = objective + unwrap(model).config.router_aux_loss_coef * aux * n_b
                 acc[1:] += torch.stack([aux.detach().double(), acc.new_ones(())])
             (objective / denom).backward()
-        acc[0] += s.detach().double()
+        acc[0] += s.detach().double() * weights[i]
     all_reduce_sum(acc, info)
     loss = acc[0].item() / n_global
     aux_loss = (acc[1] / acc[2]).item() if acc[2] > 0 else None
@@ -295,7 +301,7 @@ def train_step(
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return loss, grad_norm, lr, int(n_global), aux_loss
+    return loss, grad_norm, lr, int(n_tokens), aux_loss
 
 
 def train(

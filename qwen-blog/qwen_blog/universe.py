@@ -58,7 +58,8 @@ PRESETS: dict[str, dict] = {
                  "n_lookup_conversations": 10,
                  "vocab_size": 1024, "digits_per_token": 3, "han_per_token": True},
         "pretrain": {"seq_len": 64, "micro_batch_size": 4, "grad_accum": 1, "lr": 3e-3,
-                     "warmup_steps": 1, "max_steps": 3, "eval_every": 3, "save_every": 3},
+                     "warmup_steps": 1, "max_steps": 3, "eval_every": 3, "save_every": 3,
+                     "lookup_drills": 1, "drill_weight": 5.0},
         "lookup": {"micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1, "max_steps": 2,
                    "eval_every": 2, "save_every": 2},
         "sft": {"max_len": 800, "micro_batch_size": 2, "lr": 1e-3, "warmup_steps": 1,
@@ -257,6 +258,13 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
         "--overwrite", action="store_true", help="start over in an --out that has checkpoints"
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["auto", "fp32", "bf16"],
+        help="of pretraining and SFT (default fp32: the shipped recipe; bf16 on an AMX CPU is 1.6x "
+        "faster but scored worse, docs/14-universe.md E18); auto: measured (training_precision)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -302,6 +310,56 @@ def _timed(out: Path, stage: str):
     atomic_write_text(p, json.dumps(t, indent=1) + "\n")
 
 
+def training_precision(out: Path, preset: dict, requested: str, device: str) -> str:
+    """``fp32`` or ``bf16`` for the training stages, kept in ``out/precision.json`` (so a resumed run
+    trains as it started). ``auto`` on a GPU is the trainer's rule (bf16 where supported); on a CPU it
+    is measured: a few forward + backward passes of the preset's model on one pretraining batch in
+    each format, bf16 autocast chosen when it is at least 1.25x faster. CPUs with AMX (Xeon 4th gen
+    and later) run bf16 matmuls in hardware -- 0.77 vs 1.21 s per pretraining step on the 2-core
+    Sapphire Rapids VM of docs/14-universe.md; AVX2-only CPUs emulate bf16 and are slower in it."""
+    import torch
+
+    from tinyqwen import Qwen2Config, Qwen2ForCausalLM
+    from tinyqwen.atomic import atomic_write_text
+
+    p = out / "precision.json"
+    if requested != "auto":
+        atomic_write_text(p, json.dumps({"precision": requested, "requested": requested}) + "\n")
+        return requested
+    if p.is_file():
+        return json.loads(p.read_text(encoding="utf-8"))["precision"]
+    on_gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if on_gpu:
+        record = {"precision": "auto", "rule": "the trainer's: bf16 on a bf16-capable GPU"}
+    else:
+        torch.manual_seed(0)
+        config = Qwen2Config.from_dict({**preset["model"], "vocab_size": 4096})
+        model = Qwen2ForCausalLM(config).train()
+        seq, batch = preset["pretrain"]["seq_len"], preset["pretrain"]["micro_batch_size"]
+        x = torch.randint(0, 4096, (batch, seq))
+
+        def seconds(bf16: bool) -> float:
+            times = []
+            for _ in range(4):  # the first is warm-up (kernel selection, allocations)
+                t0 = time.perf_counter()
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    logits = model(x)
+                torch.nn.functional.cross_entropy(
+                    logits.float().flatten(0, 1), x.flatten()
+                ).backward()
+                times.append(time.perf_counter() - t0)
+            return sorted(times[1:])[1]
+
+        fp32, bf16 = seconds(False), seconds(True)
+        choice = "bf16" if fp32 >= 1.25 * bf16 else "fp32"
+        record = {"precision": choice, "fp32_s": round(fp32, 3), "bf16_s": round(bf16, 3),
+                  "rule": "bf16 when a forward + backward pass is >= 1.25x faster in it"}  # fmt: skip
+        print(f"precision: {choice} (one {batch} x {seq} forward + backward: fp32 {fp32:.2f} s, "
+              f"bf16 autocast {bf16:.2f} s)", file=sys.stderr)  # fmt: skip
+    atomic_write_text(p, json.dumps({**record, "requested": "auto"}) + "\n")
+    return record["precision"]
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -322,7 +380,8 @@ def write_recipe(out: Path, model_dir: Path, preset: dict, args: argparse.Namesp
         cpu = next((x.split(":", 1)[1].strip() for x in info.splitlines()
                     if x.startswith("model name")), cpu)  # fmt: skip
     recipe = {
-        "command": f"python -m qwen_blog universe --out OUT --preset {args.preset} --seed {args.seed}",
+        "command": f"python -m qwen_blog universe --out OUT --preset {args.preset} --seed {args.seed}"
+        + (f" --precision {args.precision}" if args.precision != "fp32" else ""),
         "preset": preset,
         "seed": args.seed,
         "data_sha256": {n: _sha256(out / "data" / n) for n in ("train.jsonl", "test.jsonl", "sft.jsonl")},
@@ -330,6 +389,7 @@ def write_recipe(out: Path, model_dir: Path, preset: dict, args: argparse.Namesp
         "total_minutes": round(sum(timings.values()) / 60, 1),
         "machine": {"torch": torch.__version__, "threads": torch.get_num_threads(),
                     "cpu": cpu, "device": args.device},
+        "precision": json.loads((out / "precision.json").read_text(encoding="utf-8")),
     }  # fmt: skip
     atomic_write_text(model_dir / "recipe.json", json.dumps(recipe, indent=1) + "\n")
     return recipe
@@ -398,11 +458,14 @@ def run(args: argparse.Namespace) -> int:
         for stage in ("pretrain", "lookup", "sft", "model", "data"):
             shutil.rmtree(out / stage, ignore_errors=True)
         (out / "timings.json").unlink(missing_ok=True)
+        (out / "precision.json").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     with _timed(out, "data"):
         paths = write_data(out, preset, args.seed, show_progress=not args.no_progress)
         write_sft_data(paths, preset, args.seed)
-    common = ["--device", args.device, "--seed", str(args.seed)] + (
+    with _timed(out, "precision"):
+        precision = training_precision(out, preset, args.precision, args.device)
+    common = ["--device", args.device, "--precision", precision, "--seed", str(args.seed)] + (
         ["--no-progress"] if args.no_progress else []
     )
 

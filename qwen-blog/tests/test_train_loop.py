@@ -211,3 +211,43 @@ def test_a_config_typo_is_an_error_not_the_default_model(tmp_path, capsys):
     assert cli_main(["pretrain", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
     assert "unknown model field(s) ['dim']" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_weighted_micro_batch_counts_as_its_copies(tokenizer):  # noqa: F811
+    """``"weight": 3`` on a micro-batch is the step with that micro-batch three times: the same loss
+    and the same update (SGD, no clipping), while the logged token count stays the real one."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from qwen_blog.trainer import train_step
+    from tinyqwen import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(**TOY_MODEL, vocab_size=tokenizer.vocab_size, max_position_embeddings=64)
+    ids = tokenizer.encode("小明有3个苹果，小红有5个。一共有8个苹果。Gold Bay has 63899 people.")
+    a = {"input_ids": torch.tensor([ids[:-1]]), "targets": torch.tensor([ids[1:]])}
+    t = torch.full_like(a["targets"], -100)
+    t[0, -4:] = a["targets"][0, -4:]  # a drill: a few target tokens only
+    b = {"input_ids": a["input_ids"], "targets": t}
+
+    def one_step(batches):
+        torch.manual_seed(0)
+        model = Qwen2ForCausalLM(config).train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+        params = list(model.parameters())
+        loss, _, _, n, _ = train_step(
+            model, batches, opt, sched, params, SimpleNamespace(grad_clip=1e9), DistInfo(),
+            contextlib.nullcontext, 0,
+        )  # fmt: skip
+        return loss, n, [p.detach().clone() for p in params]
+
+    weighted, copies, plain = (
+        one_step([a, b | {"weight": 3.0}]),
+        one_step([a, b, b, b]),
+        one_step([a, b]),
+    )
+    assert abs(weighted[0] - copies[0]) <= 1e-6 * abs(copies[0])
+    assert weighted[1] == plain[1] == len(ids) - 1 + 4 and copies[1] == len(ids) - 1 + 12
+    for p1, p2 in zip(weighted[2], copies[2]):
+        torch.testing.assert_close(p1, p2, rtol=1e-5, atol=1e-7)
+    assert any(not torch.allclose(p1, p0) for p1, p0 in zip(weighted[2], plain[2]))

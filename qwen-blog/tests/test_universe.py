@@ -187,7 +187,8 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
     from tinyqwen import LLM, render_chat
 
     out = tmp_path / "u"
-    assert main(["universe", "--out", str(out), "--preset", "smoke", "--no-progress"]) == 0
+    argv = ["universe", "--out", str(out), "--preset", "smoke", "--no-progress", "--precision", "auto"]  # fmt: skip
+    assert main(argv) == 0
     model_dir = out / "model"
     names = {p.name for p in model_dir.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
@@ -197,18 +198,27 @@ def test_smoke_universe_run_loads_and_is_evaluated(tmp_path):
     assert llm.context_length >= 1024  # the ReAct prompts are ~750 tokens
     recipe = json.loads((model_dir / "recipe.json").read_text())
     assert recipe["preset"]["model"]["hidden_size"] == 32 and set(recipe["stage_seconds"]) == {
-        "data", "pretrain", "lookup", "sft", "eval"}  # fmt: skip
+        "data", "precision", "pretrain", "lookup", "sft", "eval"}  # fmt: skip
+    # --precision auto on a CPU is measured, kept for --resume, recorded, and what the stages ran
+    chosen = recipe["precision"]
+    assert chosen["requested"] == "auto" and chosen["precision"] in ("fp32", "bf16")
+    assert chosen["fp32_s"] > 0 and chosen["bf16_s"] > 0
+    assert chosen == json.loads((out / "precision.json").read_text())
+    pre_run = json.loads((out / "pretrain" / "run.json").read_text())
+    assert pre_run["precision"] == chosen["precision"]
+    assert pre_run["extra"]["lookup_drills"] == 1 and pre_run["extra"]["drill_weight"] == 5.0
     sft_run = json.loads((out / "sft" / "run.json").read_text())
     assert sft_run["extra"]["base"].startswith(str(out / "lookup"))  # SFT starts from the drills
     assert sft_run["extra"]["lookup_drills"] == 1  # and mixes value drills into its steps (E14)
     assert sft_run["extra"]["answer_drills"] == 1  # and answer drills (E15)
     assert sft_run["extra"]["micro_batch_tokens"] == 1024  # steps split by length (less padding)
+    assert sft_run["precision"] == chosen["precision"]
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert sum(metrics["counts"].values()) == 14  # the whole held-out split, written beside it
     assert (model_dir / "heldout.jsonl").read_text() == (out / "data" / "test.jsonl").read_text()
     # a second run finds every stage finished and leaves the model alone
     before = (model_dir / "model.safetensors").stat().st_mtime_ns
-    assert main(["universe", "--out", str(out), "--preset", "smoke", "--no-progress"]) == 0
+    assert main(argv) == 0
     assert (model_dir / "model.safetensors").stat().st_mtime_ns == before
 
     report = tmp_path / "report.json"
