@@ -283,7 +283,7 @@ def train_step(
         with sync:
             with autocast():
                 s, n_b, aux = loss_sum(model, b)
-            objective = s * weights[i] if weights[i] != 1.0 else s
+            objective = s * weights[i]  # x * 1.0 == x exactly: unweighted steps are unchanged
             if aux is not None:  # MoE: keep the routers balanced (module docstring)
                 objective = objective + unwrap(model).config.router_aux_loss_coef * aux * n_b
                 acc[1:] += torch.stack([aux.detach().double(), acc.new_ones(())])
