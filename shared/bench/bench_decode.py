@@ -267,11 +267,12 @@ def main() -> None:
 
     from tinyqwen import int4
     from tinyqwen.checkpoint import decode_dtype_probe, probe_text, resolve_dtype
+    from tinyqwen.linear import gemm_probe_text
     from tinyqwen.quant import choose_kernel
 
     cpu = torch.device(args.device).type == "cpu"
     auto_text = (
-        probe_text(decode_dtype_probe())
+        f"{probe_text(decode_dtype_probe())}; {gemm_probe_text()}"
         if cpu
         else f"dtype='auto' -> {resolve_dtype('auto', args.device)}"
     )

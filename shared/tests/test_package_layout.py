@@ -19,6 +19,7 @@ CORE = {
     "rope",
     "kv_cache",
     "model",
+    "linear",
     "moe",
     "checkpoint",
     "trace",

@@ -28,9 +28,10 @@ Measured: the issue's AVX2 CPU ran one token through lm_head (151936x896) in 66 
 (0.38x), so bf16 (decode 7.5 vs 3.2 tok/s); this project's AVX-512-BF16 CPU with torch 2.13 (2 threads,
 quiet): probe 3.18 ms fp32, 2.64 ms bf16 (0.83x), so fp32 -- there bf16 decode is only 1.03x fp32 (9.94
 vs 9.64 tok/s at the 0.5B shape) and its prefill is 1.5x slower (0.83 vs 0.55 s for 128 tokens;
-bench/bench_decode.py). The price of bf16 without native bf16 arithmetic: prefill (compute-bound) is ~3x
-slower (5.7 vs 2.0 s for 128 tokens on the AVX2 CPU) -- pass ``dtype=torch.float32`` for prompt-heavy
-work (scoring, evaluation) there. On CUDA, bfloat16 when supported (else float32, not float16, whose
+bench/bench_decode.py). The price of bf16 without native bf16 arithmetic was prefill (compute-bound):
+torch's bf16 GEMM is several times slower than fp32's there (5.3 vs 1.1 s for 128 tokens on an AVX2
+EPYC), so ``tinyqwen.linear.Linear`` computes bf16 products of >= 16 rows in fp32 where a second probe
+finds bf16 GEMM slow (that EPYC: 1.3 s); one-token decode stays bf16. On CUDA, bfloat16 when supported (else float32, not float16, whose
 range Qwen2 activations can exceed); no probe. Pass ``dtype=torch.float32`` to force exact fp32.
 
 Saving writes ``config.json`` and ``model.safetensors`` (tied ``lm_head.weight`` omitted, as transformers
@@ -46,6 +47,7 @@ import functools
 import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -146,40 +148,52 @@ def measure_decode_dtypes(reps: int = 10) -> tuple[float, float]:
     return round(best[torch.float32] * 1e3, 3), round(best[torch.bfloat16] * 1e3, 3)
 
 
-@functools.cache
-def decode_dtype_probe() -> dict:
-    """What ``dtype="auto"`` picks on CPU, and the measurement behind it:
-    ``{"fp32_ms", "bf16_ms", "dtype", "source"}``.
-
-    Measured once per machine (:func:`measure_decode_dtypes`, ~0.2 s) and kept in
-    :func:`probe_cache_path` under :func:`probe_machine_key`, so every process on this machine picks
-    the same dtype -- a probe per process could flip between fp32 and bf16 under load where the two are
-    close, and then two programs would disagree on the same greedy text. ``source`` says ``measured``
-    or the cache file; delete that file to measure again. The rule is applied to the cached numbers
-    each time (:func:`faster_decode_dtype`). An unreadable or unwritable cache is measured around.
-    Shown by ``bench/bench_decode.py`` and ``tinyqwen verify``.
-    """
-    path, key = probe_cache_path(), probe_machine_key()
+def cached_probe(
+    name: str, keys: tuple[str, ...], measure: Callable[[], dict[str, float]]
+) -> tuple[dict[str, float], str]:
+    """``(numbers, source)``: this machine's entry ``name`` (positive numbers under ``keys``) in
+    :func:`probe_cache_path`, keyed by :func:`probe_machine_key`; else ``measure()``'s fresh numbers,
+    then kept there (``source`` is ``"measured"``). A corrupt, foreign or unwritable cache is measured
+    around."""
+    path, key = probe_cache_path(), probe_machine_key() + name
     try:
         cache = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         cache = None  # absent or corrupt: measure (and rewrite it)
     cache = cache if isinstance(cache, dict) else {}
     try:
-        fp32_ms, bf16_ms = float(cache[key]["fp32_ms"]), float(cache[key]["bf16_ms"])
-        if fp32_ms > 0 and bf16_ms > 0:
-            return {"fp32_ms": fp32_ms, "bf16_ms": bf16_ms,
-                    "dtype": faster_decode_dtype(fp32_ms, bf16_ms), "source": str(path)}  # fmt: skip
-    except (KeyError, TypeError, ValueError):
+        numbers = {k: float(cache[key][k]) for k in keys}
+        if all(v > 0 for v in numbers.values()):
+            return numbers, str(path)
+    except (AttributeError, KeyError, TypeError, ValueError):
         pass  # another machine's entries only, or a damaged one: measure this machine
-    fp32_ms, bf16_ms = measure_decode_dtypes()
-    cache[key] = {"fp32_ms": fp32_ms, "bf16_ms": bf16_ms}
+    numbers = measure()
+    cache[key] = numbers
     try:
         atomic_write_text(path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
     except OSError:
-        pass  # a read-only home: the choice is then per process, as before
+        pass  # a read-only home: the choice is then per process
+    return numbers, "measured"
+
+
+@functools.cache
+def decode_dtype_probe() -> dict:
+    """What ``dtype="auto"`` picks on CPU, and the measurement behind it:
+    ``{"fp32_ms", "bf16_ms", "dtype", "source"}``.
+
+    Measured once per machine (:func:`measure_decode_dtypes`, ~0.2 s) and kept in
+    :func:`probe_cache_path` under :func:`probe_machine_key` (:func:`cached_probe`), so every process
+    on this machine picks the same dtype -- a probe per process could flip between fp32 and bf16 under
+    load where the two are close, and then two programs would disagree on the same greedy text.
+    ``source`` says ``measured`` or the cache file; delete that file to measure again. The rule is
+    applied to the cached numbers each time (:func:`faster_decode_dtype`). Shown by
+    ``bench/bench_decode.py`` and ``tinyqwen verify``.
+    """
+    keys = ("fp32_ms", "bf16_ms")
+    numbers, source = cached_probe("", keys, lambda: dict(zip(keys, measure_decode_dtypes())))
+    fp32_ms, bf16_ms = numbers["fp32_ms"], numbers["bf16_ms"]
     return {"fp32_ms": fp32_ms, "bf16_ms": bf16_ms,
-            "dtype": faster_decode_dtype(fp32_ms, bf16_ms), "source": "measured"}  # fmt: skip
+            "dtype": faster_decode_dtype(fp32_ms, bf16_ms), "source": source}  # fmt: skip
 
 
 def probe_text(probe: dict) -> str:

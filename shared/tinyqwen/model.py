@@ -59,6 +59,7 @@ from tinyqwen import trace
 from tinyqwen.checkpoint import load_model, save_model
 from tinyqwen.config import Qwen2Config
 from tinyqwen.kv_cache import KVCache
+from tinyqwen.linear import Linear
 from tinyqwen.moe import SparseMoeBlock
 from tinyqwen.rope import RotaryEmbedding, apply_rope
 
@@ -87,9 +88,9 @@ class Qwen2MLP(nn.Module):
     ) -> None:  # fmt: skip
         super().__init__()
         h, i = config.hidden_size, intermediate_size or config.intermediate_size
-        self.gate_proj = nn.Linear(h, i, bias=False)
-        self.up_proj = nn.Linear(h, i, bias=False)
-        self.down_proj = nn.Linear(i, h, bias=False)
+        self.gate_proj = Linear(h, i, bias=False)
+        self.up_proj = Linear(h, i, bias=False)
+        self.down_proj = Linear(i, h, bias=False)
         self.name = name or f"layers.{layer_idx}.mlp"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,10 +130,10 @@ class Qwen2Attention(nn.Module):
         self.head_dim = d = config.head_dim
         h = config.hidden_size
         bias = config.qkv_bias_enabled  # Qwen2: True; Qwen3: attention_bias (False)
-        self.q_proj = nn.Linear(h, self.num_heads * d, bias=bias)
-        self.k_proj = nn.Linear(h, self.num_kv_heads * d, bias=bias)
-        self.v_proj = nn.Linear(h, self.num_kv_heads * d, bias=bias)
-        self.o_proj = nn.Linear(self.num_heads * d, h, bias=config.o_bias_enabled)
+        self.q_proj = Linear(h, self.num_heads * d, bias=bias)
+        self.k_proj = Linear(h, self.num_kv_heads * d, bias=bias)
+        self.v_proj = Linear(h, self.num_kv_heads * d, bias=bias)
+        self.o_proj = Linear(self.num_heads * d, h, bias=config.o_bias_enabled)
         self.qk_norm = config.qk_norm
         if self.qk_norm:  # Qwen3: one RMSNorm over head_dim, shared by all heads
             self.q_norm = Qwen2RMSNorm(d, config.rms_norm_eps)
@@ -353,7 +354,7 @@ class Qwen2ForCausalLM(nn.Module):
         super().__init__()
         self.config = config
         self.model = Qwen2Model(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
         self.init_weights()
         if config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight  # one tensor, two names

@@ -135,7 +135,7 @@ class SparseMoeBlock(nn.Module):
         ):
             return packed
         projections = [p for ex in self.experts for p in (ex.gate_proj, ex.up_proj, ex.down_proj)]
-        if any(type(p) is not nn.Linear or p.weight.is_meta for p in projections):
+        if any(not isinstance(p, nn.Linear) or p.weight.is_meta for p in projections):
             return None
         with torch.inference_mode(False), torch.no_grad():  # ordinary tensors: training still works
             gate_up = torch.stack(

@@ -1,0 +1,123 @@
+"""``Linear``: ``nn.Linear`` whose bf16 products with many rows run in fp32 on CPUs where that is faster.
+
+Why. A bf16 model decodes fast on a CPU without bf16 arithmetic (AVX2, most laptops): one token is a
+matrix-*vector* product, memory-bound, and bf16 weights are half the bytes (``dtype="auto"`` picks bf16
+there, ``tinyqwen.checkpoint``). But a prompt (prefill), a batch of 8 decoding rows or a scoring pass is a
+matrix-*matrix* product, compute-bound, and torch's bf16 GEMM on such a CPU is several times slower than
+its fp32 GEMM. Measured on a 2-core AVX2 EPYC, torch 2.13, one [M, 896] x [896, 4864] product alone:
+
+    rows M              1      8      32     128
+    bf16 GEMM       0.5 ms 4.6 ms  15 ms   60 ms
+    fp32 (this)     2.8 ms 4.6 ms 4.3 ms   15 ms      (weights converted to fp32 in slices)
+
+and in the whole Qwen2.5-0.5B-shaped model in bf16 (``bench/bench_decode.py``; decode tok/s of a batch
+of B rows, bf16 GEMM -> this): B = 8: 15.4 -> 13.3 (loses: the weights come from memory, not cache),
+B = 16: 17.7 -> 25.6, B = 32: 18.0 -> 40.5; a 128-token prefill: 5.3 s -> 1.3 s (fp32 model: 1.1 s).
+
+So with ``M >= UPCAST_MIN_ROWS`` rows, and only where the machine's probe found bf16 GEMM slower
+(:func:`upcast_is_faster`), the product converts the bf16 weight to fp32 one slice of rows at a time
+(about 4 MB, so the slice stays in cache and no fp32 copy of the matrix is ever kept), multiplies in
+fp32 and rounds the result to bf16 once. Fewer rows (one decoded token, small batches) stay bf16.
+
+Numerics: bf16 GEMM on these CPUs also multiplies and sums in fp32 and rounds once, so the two paths
+differ only in summation order (a bf16 ulp now and then); parity tests run in fp32, where nothing changes.
+
+Limits: inference only -- with autograd recording, under autocast, on GPU, in fp32 or fp16, ``forward``
+is ``nn.Linear``'s. The decision is per machine (the probe is cached with the decode-dtype probe), not
+per shape: the rows threshold was measured on the Qwen2.5-0.5B matrices.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tinyqwen.checkpoint import cached_probe
+
+UPCAST_MIN_ROWS = 16  # below, bf16's half-size weights win (memory-bound): 8 rows lost, 16 won
+SLICE_ELEMENTS = 1 << 20  # weights converted per slice: 4 MB of fp32, cache-sized
+
+
+def upcast_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``F.linear(x, weight, bias)`` computed in fp32 and returned in ``x.dtype``; ``weight [N, K]``
+    is converted to fp32 ``SLICE_ELEMENTS`` at a time. ``x [..., K]`` -> ``[..., N]``."""
+    lead, (n_out, k) = x.shape[:-1], weight.shape
+    xf = x.reshape(-1, k).float()  # [M, K]
+    out = torch.empty(xf.shape[0], n_out, dtype=x.dtype, device=x.device)  # [M, N]
+    rows = max(1, SLICE_ELEMENTS // k)
+    buf = torch.empty(min(rows, n_out), k, dtype=torch.float32, device=x.device)
+    for start in range(0, n_out, rows):
+        w = buf[: min(rows, n_out - start)]
+        w.copy_(weight[start : start + w.shape[0]])  # bf16 -> fp32, exact
+        b = None if bias is None else bias[start : start + w.shape[0]].float()
+        out[:, start : start + w.shape[0]] = F.linear(xf, w, b)  # rounded to x.dtype once
+    return out.reshape(*lead, n_out)
+
+
+def measure_bf16_gemm(rows: int = 32, shape: tuple[int, int] = (2048, 2048), reps: int = 5) -> dict:
+    """Best-of-``reps`` milliseconds of one ``[rows, K] x [K, N]`` bf16 product, as bf16 GEMM and as
+    :func:`upcast_linear`, interleaved after a warm-up: ``{"bf16_gemm_ms", "upcast_gemm_ms"}``."""
+    import time
+
+    w = torch.full(shape, 1e-3, dtype=torch.bfloat16)
+    x = torch.full((rows, shape[1]), 1e-3, dtype=torch.bfloat16)
+    fns = {"bf16_gemm_ms": lambda: F.linear(x, w), "upcast_gemm_ms": lambda: upcast_linear(x, w)}
+    best = dict.fromkeys(fns, float("inf"))
+    with torch.inference_mode():
+        for rep in range(reps + 1):
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                fn()
+                if rep:  # the first round warms up
+                    best[name] = min(best[name], time.perf_counter() - t0)
+    return {name: round(s * 1e3, 3) for name, s in best.items()}
+
+
+@functools.cache
+def bf16_gemm_probe() -> dict:
+    """``{"bf16_gemm_ms", "upcast_gemm_ms", "source"}``: :func:`measure_bf16_gemm` (~0.1 s), once per
+    machine, kept beside the decode-dtype probe (``tinyqwen.checkpoint.cached_probe``) so every
+    process on the machine takes the same path."""
+    keys = ("bf16_gemm_ms", "upcast_gemm_ms")
+    numbers, source = cached_probe(":bf16-gemm", keys, lambda: measure_bf16_gemm())  # late-bound
+    return {**numbers, "source": source}
+
+
+@functools.cache
+def upcast_is_faster() -> bool:
+    """True when this machine's bf16 GEMM is clearly slower than :func:`upcast_linear` (under 0.8x of
+    its time wins)."""
+    probe = bf16_gemm_probe()
+    return probe["upcast_gemm_ms"] < 0.8 * probe["bf16_gemm_ms"]
+
+
+def gemm_probe_text() -> str:
+    """One line for the probe behind :func:`upcast_is_faster`, as ``tinyqwen verify`` and the bench print it."""
+    p = bf16_gemm_probe()
+    verdict = "in fp32" if upcast_is_faster() else "in bf16"
+    return (f"bf16 products of >= {UPCAST_MIN_ROWS} rows (prefill, batches) run {verdict} (probe 32 rows: "
+            f"bf16 GEMM {p['bf16_gemm_ms']} ms, fp32 {p['upcast_gemm_ms']} ms; {p['source']})")  # fmt: skip
+
+
+class Linear(nn.Linear):
+    """``nn.Linear``; a bf16 product with ``>= UPCAST_MIN_ROWS`` rows on a CPU where bf16 GEMM is slow
+    runs through :func:`upcast_linear` (see the module docstring). Same parameters, same state dict."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            x.dtype == torch.bfloat16
+            and self.weight.dtype == torch.bfloat16
+            and x.device.type == "cpu"
+            and x.numel() >= UPCAST_MIN_ROWS * self.in_features
+            and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
+            and not torch.is_autocast_enabled("cpu")
+            and not torch.compiler.is_compiling()  # compiled decode is one row: nothing to gain
+            and upcast_is_faster()
+        ):
+            return upcast_linear(x, self.weight, self.bias)
+        return F.linear(x, self.weight, self.bias)
