@@ -2,7 +2,7 @@
 
 Why. A bf16 model decodes fast on a CPU without bf16 arithmetic (AVX2, most laptops): one token is a
 matrix-*vector* product, memory-bound, and bf16 weights are half the bytes (``dtype="auto"`` picks bf16
-there, ``tinyqwen.checkpoint``). But a prompt (prefill), a batch of 8 decoding rows or a scoring pass is a
+there, ``tinyqwen.checkpoint``). But a prompt (prefill), a large decoding batch or a scoring pass is a
 matrix-*matrix* product, compute-bound, and torch's bf16 GEMM on such a CPU is several times slower than
 its fp32 GEMM. Measured on a 2-core AVX2 EPYC, torch 2.13, one [M, 896] x [896, 4864] product alone:
 
@@ -12,7 +12,7 @@ its fp32 GEMM. Measured on a 2-core AVX2 EPYC, torch 2.13, one [M, 896] x [896, 
 
 and in the whole Qwen2.5-0.5B-shaped model in bf16 (``bench/bench_decode.py``; decode tok/s of a batch
 of B rows, bf16 GEMM -> this): B = 8: 15.4 -> 13.3 (loses: the weights come from memory, not cache),
-B = 16: 17.7 -> 25.6, B = 32: 18.0 -> 40.5; a 128-token prefill: 5.3 s -> 1.3 s (fp32 model: 1.1 s).
+B = 16: 17.7 -> 25.6, B = 32: 18.0 -> 40.5; a 128-token prefill: 5.3 s -> 1.0-1.3 s (fp32 model: 1.1-1.2 s; transformers bf16: 4.9 s).
 
 So with ``M >= UPCAST_MIN_ROWS`` rows, and only where the machine's probe found bf16 GEMM slower
 (:func:`upcast_is_faster`), the product converts the bf16 weight to fp32 one slice of rows at a time
