@@ -1,4 +1,4 @@
-"""``tinyqwen.linear``: many-row bf16 products computed in fp32 where bf16 GEMM is slow.
+"""``tinyqwen.linear``: multi-token bf16 products computed in fp32 where bf16 GEMM is slow.
 
 Tolerances: ``upcast_linear`` is fp32 arithmetic rounded to bf16 once, so against an fp64 reference
 each output is within half a bf16 ulp (2^-8 relative) plus fp32 summation error (1e-5 relative here);
@@ -19,7 +19,7 @@ from tinyqwen.generation import generate
 from tinyqwen.model import Qwen2ForCausalLM
 
 
-@pytest.mark.parametrize("rows,n_out,k", [(16, 300, 64), (33, 5000, 96), (3, 7, 4100)])
+@pytest.mark.parametrize("rows,n_out,k", [(2, 300, 64), (33, 5000, 96), (3, 7, 4100)])
 def test_upcast_linear_is_fp32_rounded_once(rows, n_out, k, monkeypatch):
     monkeypatch.setattr(linear, "SLICE_ELEMENTS", 128 * k + 5)  # several slices, a ragged last one
     g = torch.Generator().manual_seed(rows)
@@ -41,17 +41,18 @@ def test_forward_upcasts_only_many_bf16_rows_at_inference(monkeypatch):
     monkeypatch.setattr(linear, "upcast_linear", lambda *a: calls.append(a[0].shape) or real(*a))
     lin = linear.Linear(16, 24).bfloat16()
     with torch.no_grad():
-        lin(torch.randn(2, 8, 16).bfloat16())  # 16 rows: upcast
-        lin(torch.randn(15, 16).bfloat16())  # 15 rows: memory-bound, bf16 wins
-        lin.float()(torch.randn(64, 16))  # fp32: nothing to do
+        lin(torch.randn(1, 2, 16).bfloat16())  # a prompt (T > 1): upcast
+        lin(torch.randn(64, 1, 16).bfloat16())  # a decode step, any batch: bf16 (memory-bound)
+        lin(torch.randn(64, 16).bfloat16())  # 2-D (MoE experts' routed tokens): bf16
+        lin.float()(torch.randn(1, 64, 16))  # fp32: nothing to do
         lin.bfloat16()
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            lin(torch.randn(64, 16).bfloat16())  # autocast decides
-    lin(torch.randn(64, 16).bfloat16())  # autograd records: nn.Linear's (training)
-    assert calls == [torch.Size([2, 8, 16])]
+            lin(torch.randn(1, 64, 16).bfloat16())  # autocast decides
+    lin(torch.randn(1, 64, 16).bfloat16())  # autograd records: nn.Linear's (training)
+    assert calls == [torch.Size([1, 2, 16])]
     monkeypatch.setattr(linear, "upcast_is_faster", lambda: False)  # a CPU with fast bf16 GEMM
     with torch.no_grad():
-        lin(torch.randn(64, 16).bfloat16())
+        lin(torch.randn(1, 64, 16).bfloat16())
     assert len(calls) == 1
     assert list(lin.state_dict()) == ["weight", "bias"]  # the checkpoint's names, as nn.Linear
 
@@ -67,6 +68,30 @@ def test_bf16_model_same_through_both_paths(tmp_path, monkeypatch):
             out[upcast] = (model(ids), generate(model, ids.tolist(), max_new_tokens=12))
     assert (out[True][0] - out[False][0]).abs().max().item() <= 0.05
     assert out[True][1] == out[False][1]
+
+
+def test_the_path_depends_on_the_phase_not_on_the_batch(tmp_path, monkeypatch):
+    """Every matrix of a prefill takes the fp32 path and no decode step does, for a prompt alone and
+    in a left-padded batch alike -- so batching never moves a prompt to the other path. (A rule by
+    row count did: 7 + 2 + 4 tokens batched are 21 rows, alone 7, 2, 4; test_quant's batched greedy
+    test failed that way on a machine whose probe picks bf16.)"""
+    monkeypatch.setattr(linear, "upcast_is_faster", lambda: True)
+    real, calls = linear.upcast_linear, []
+    monkeypatch.setattr(linear, "upcast_linear", lambda *a: calls.append(a[0].shape) or real(*a))
+    path, _ = make_hf_checkpoint(tmp_path, seed=0)
+    model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
+    per_prefill = (
+        7 * model.config.num_hidden_layers
+    )  # q k v o gate up down; lm_head sees 1 position
+    prompts = [[5, 6, 7, 8, 9, 10, 11], [300, 301], [17, 3, 99, 4]]
+    with torch.no_grad():
+        for batch in ([p] for p in prompts):
+            calls.clear()
+            generate(model, batch, max_new_tokens=6)
+            assert len(calls) == per_prefill and all(s[1] == len(batch[0]) for s in calls)
+        calls.clear()
+        generate(model, prompts, max_new_tokens=6)
+    assert len(calls) == per_prefill and all(s[:2] == (3, 7) for s in calls)
 
 
 def test_gemm_probe_is_kept_beside_the_decode_probe(tmp_path, monkeypatch):

@@ -30,8 +30,8 @@ quiet): probe 3.18 ms fp32, 2.64 ms bf16 (0.83x), so fp32 -- there bf16 decode i
 vs 9.64 tok/s at the 0.5B shape) and its prefill is 1.5x slower (0.83 vs 0.55 s for 128 tokens;
 bench/bench_decode.py). The price of bf16 without native bf16 arithmetic was prefill (compute-bound):
 torch's bf16 GEMM is several times slower than fp32's there (5.3 vs 1.1 s for 128 tokens on an AVX2
-EPYC), so ``tinyqwen.linear.Linear`` computes bf16 products of >= 16 rows in fp32 where a second probe
-finds bf16 GEMM slow (that EPYC: 1.3 s); one-token decode stays bf16. On CUDA, bfloat16 when supported (else float32, not float16, whose
+EPYC), so ``tinyqwen.linear.Linear`` computes multi-token bf16 products in fp32 where a second probe
+finds bf16 GEMM slow (that EPYC: 1.0-1.3 s); decode steps stay bf16. On CUDA, bfloat16 when supported (else float32, not float16, whose
 range Qwen2 activations can exceed); no probe. Pass ``dtype=torch.float32`` to force exact fp32.
 
 Saving writes ``config.json`` and ``model.safetensors`` (tied ``lm_head.weight`` omitted, as transformers

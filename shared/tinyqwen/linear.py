@@ -1,4 +1,4 @@
-"""``Linear``: ``nn.Linear`` whose bf16 products with many rows run in fp32 on CPUs where that is faster.
+"""``Linear``: ``nn.Linear`` whose bf16 multi-token products run in fp32 on CPUs where that is faster.
 
 Why. A bf16 model decodes fast on a CPU without bf16 arithmetic (AVX2, most laptops): one token is a
 matrix-*vector* product, memory-bound, and bf16 weights are half the bytes (``dtype="auto"`` picks bf16
@@ -10,20 +10,25 @@ its fp32 GEMM. Measured on a 2-core AVX2 EPYC, torch 2.13, one [M, 896] x [896, 
     bf16 GEMM       0.5 ms 4.6 ms  15 ms   60 ms
     fp32 (this)     2.8 ms 4.6 ms 4.3 ms   15 ms      (weights converted to fp32 in slices)
 
-and in the whole Qwen2.5-0.5B-shaped model in bf16 (``bench/bench_decode.py``; decode tok/s of a batch
-of B rows, bf16 GEMM -> this): B = 8: 15.4 -> 13.3 (loses: the weights come from memory, not cache),
-B = 16: 17.7 -> 25.6, B = 32: 18.0 -> 40.5; a 128-token prefill: 5.3 s -> 1.0-1.3 s (fp32 model: 1.1-1.2 s; transformers bf16: 4.9 s).
+and in the whole Qwen2.5-0.5B-shaped model in bf16 (``bench/bench_decode.py``): a 128-token prefill
+5.3 s -> 1.0-1.3 s (fp32 model: 1.1-1.2 s; transformers bf16: 4.9 s); batch-8 prefill 40 s -> 7 s.
 
-So with ``M >= UPCAST_MIN_ROWS`` rows, and only where the machine's probe found bf16 GEMM slower
-(:func:`upcast_is_faster`), the product converts the bf16 weight to fp32 one slice of rows at a time
-(about 4 MB, so the slice stays in cache and no fp32 copy of the matrix is ever kept), multiplies in
-fp32 and rounds the result to bf16 once. Fewer rows (one decoded token, small batches) stay bf16.
+So the rule is by *phase*, the issue's "prefill may run in the faster format for compute": a forward
+over more than one position per sequence (``x [B, T, K]`` with ``T > 1``: prefill, scoring), where the
+machine's probe found bf16 GEMM slower (:func:`upcast_is_faster`), converts the bf16 weight to fp32 one
+slice of rows at a time (about 4 MB, so the slice stays in cache and no fp32 copy of the matrix is ever
+kept), multiplies in fp32 and rounds the result to bf16 once. Decode steps (``T == 1``, any batch) stay
+bf16. Why not by row count (``B * T``), which would also speed up decoding batches of >= 16 (batch 32:
+18.0 -> 40.5 tok/s; batch 8 got slower, 15.4 -> 13.3, the weights coming from memory): then a
+prompt's numbers would depend on what it is batched with (a 7-token prompt alone: 7 rows, bf16 GEMM;
+with two others, left-padded: 21 rows, fp32), and batched greedy output must equal one-by-one.
 
 Numerics: bf16 GEMM on these CPUs also multiplies and sums in fp32 and rounds once, so the two paths
 differ only in summation order (a bf16 ulp now and then); parity tests run in fp32, where nothing changes.
 
-Limits: inference only -- with autograd recording, under autocast, on GPU, in fp32 or fp16, ``forward``
-is ``nn.Linear``'s. The decision is per machine (the probe is cached with the decode-dtype probe), not
+Limits: inference only -- with autograd recording, under autocast, on GPU, in fp32 or fp16, for 2-D
+inputs (MoE experts get their routed tokens as ``[n, K]``), ``forward`` is ``nn.Linear``'s. A one-token
+prompt's prefill is a decode-shaped step (bf16). The decision is per machine (the probe is cached with the decode-dtype probe), not
 per shape: the rows threshold was measured on the Qwen2.5-0.5B matrices.
 """
 
@@ -37,7 +42,6 @@ from torch import nn
 
 from tinyqwen.checkpoint import cached_probe
 
-UPCAST_MIN_ROWS = 16  # below, bf16's half-size weights win (memory-bound): 8 rows lost, 16 won
 SLICE_ELEMENTS = 1 << 20  # weights converted per slice: 4 MB of fp32, cache-sized
 
 
@@ -100,20 +104,21 @@ def gemm_probe_text() -> str:
     """One line for the probe behind :func:`upcast_is_faster`, as ``tinyqwen verify`` and the bench print it."""
     p = bf16_gemm_probe()
     verdict = "in fp32" if upcast_is_faster() else "in bf16"
-    return (f"bf16 products of >= {UPCAST_MIN_ROWS} rows (prefill, batches) run {verdict} (probe 32 rows: "
+    return (f"bf16 multi-token products (prefill, scoring) run {verdict} (probe 32 rows: "
             f"bf16 GEMM {p['bf16_gemm_ms']} ms, fp32 {p['upcast_gemm_ms']} ms; {p['source']})")  # fmt: skip
 
 
 class Linear(nn.Linear):
-    """``nn.Linear``; a bf16 product with ``>= UPCAST_MIN_ROWS`` rows on a CPU where bf16 GEMM is slow
-    runs through :func:`upcast_linear` (see the module docstring). Same parameters, same state dict."""
+    """``nn.Linear``; a bf16 ``x [B, T, K]`` with ``T > 1`` on a CPU where bf16 GEMM is slow runs
+    through :func:`upcast_linear` (see the module docstring). Same parameters, same state dict."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (
             x.dtype == torch.bfloat16
             and self.weight.dtype == torch.bfloat16
             and x.device.type == "cpu"
-            and x.numel() >= UPCAST_MIN_ROWS * self.in_features
+            and x.dim() == 3
+            and x.shape[1] > 1  # prefill / scoring; a decode step stays bf16 (memory-bound)
             and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
             and not torch.is_autocast_enabled("cpu")
             and not torch.compiler.is_compiling()  # compiled decode is one row: nothing to gain
