@@ -2,7 +2,7 @@
 
 Why. A bf16 model decodes fast on a CPU without bf16 arithmetic (AVX2, most laptops): one token is a
 matrix-*vector* product, memory-bound, and bf16 weights are half the bytes (``dtype="auto"`` picks bf16
-there, ``tinyqwen.checkpoint``). But a prompt (prefill), a large decoding batch or a scoring pass is a
+there, ``tinyqwen.checkpoint``). But a prompt (prefill) or a scoring pass is a
 matrix-*matrix* product, compute-bound, and torch's bf16 GEMM on such a CPU is several times slower than
 its fp32 GEMM. Measured on a 2-core AVX2 EPYC, torch 2.13, one [M, 896] x [896, 4864] product alone:
 
@@ -21,15 +21,23 @@ kept), multiplies in fp32 and rounds the result to bf16 once. Decode steps (``T 
 bf16. Why not by row count (``B * T``), which would also speed up decoding batches of >= 16 (batch 32:
 18.0 -> 40.5 tok/s; batch 8 got slower, 15.4 -> 13.3, the weights coming from memory): then a
 prompt's numbers would depend on what it is batched with (a 7-token prompt alone: 7 rows, bf16 GEMM;
-with two others, left-padded: 21 rows, fp32), and batched greedy output must equal one-by-one.
+with two others, left-padded: 21 rows, fp32) -- the path, and so the rounding, must not depend on the
+batch.
+
+    >>> import torch
+    >>> w = torch.tensor([[1.0, 2.0], [0.5, -1.0], [3.0, 0.25]], dtype=torch.bfloat16)  # [N=3, K=2]
+    >>> x = torch.tensor([[[1.0, 1.0], [2.0, -4.0]]], dtype=torch.bfloat16)  # [B=1, T=2, K=2]
+    >>> upcast_linear(x, w)      # what Linear.forward runs for this prompt on such a CPU
+    tensor([[[ 3.0000, -0.5000,  3.2500],
+             [-6.0000,  5.0000,  5.0000]]], dtype=torch.bfloat16)
 
 Numerics: bf16 GEMM on these CPUs also multiplies and sums in fp32 and rounds once, so the two paths
 differ only in summation order (a bf16 ulp now and then); parity tests run in fp32, where nothing changes.
 
 Limits: inference only -- with autograd recording, under autocast, on GPU, in fp32 or fp16, for 2-D
 inputs (MoE experts get their routed tokens as ``[n, K]``), ``forward`` is ``nn.Linear``'s. A one-token
-prompt's prefill is a decode-shaped step (bf16). The decision is per machine (the probe is cached with the decode-dtype probe), not
-per shape: the rows threshold was measured on the Qwen2.5-0.5B matrices.
+prompt's prefill is a decode-shaped step (bf16). The decision is per machine (the probe is cached
+with the decode-dtype probe), not per matrix shape.
 """
 
 from __future__ import annotations
