@@ -22,6 +22,8 @@ Qwen3 changes only the attention, in three config-driven lines below (search ``q
 * ``head_dim`` is its own config field (Qwen3-0.6B: hidden 1024, 16 heads, head_dim 128, so the
   attention width 2048 is larger than the hidden size).
 * lm_head shares its weight with embed_tokens when ``tie_word_embeddings`` (the small Qwen2.5 models).
+* Every projection is ``tinyqwen.linear.Linear``: an ``nn.Linear`` that, on CPUs with a slow bf16 GEMM,
+  multiplies a bf16 prefill in fp32 (decode steps stay bf16).
 
 Module names are exactly transformers' (``model.layers.3.self_attn.q_proj``...), so ``state_dict()`` keys
 equal the checkpoint keys and PEFT/LoRA target names carry over.
