@@ -118,3 +118,10 @@ def test_gemm_probe_is_kept_beside_the_decode_probe(tmp_path, monkeypatch):
     assert linear.upcast_is_faster() and linear.bf16_gemm_probe()["source"] != "measured"
     for probe in (linear.bf16_gemm_probe, ckpt.decode_dtype_probe, linear.upcast_is_faster):
         probe.cache_clear()
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    result = doctest.testmod(linear)
+    assert result.attempted > 0 and result.failed == 0
