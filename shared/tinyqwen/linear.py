@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinyqwen.checkpoint import cached_probe
+from tinyqwen.kernel_probe import time_interleaved
 
 SLICE_ELEMENTS = 1 << 20  # weights converted per slice: 4 MB of fp32, cache-sized
 
@@ -71,23 +72,16 @@ def upcast_linear(
     return out.reshape(*lead, n_out)
 
 
-def measure_bf16_gemm(rows: int = 32, shape: tuple[int, int] = (2048, 2048), reps: int = 5) -> dict:
+def measure_bf16_gemm(rows: int = 32, shape: tuple[int, int] = (2048, 2048), reps: int = 6) -> dict:
     """Best-of-``reps`` milliseconds of one ``[rows, K] x [K, N]`` bf16 product, as bf16 GEMM and as
-    :func:`upcast_linear`, interleaved after a warm-up: ``{"bf16_gemm_ms", "upcast_gemm_ms"}``."""
-    import time
-
+    :func:`upcast_linear`, taking turns (``kernel_probe.time_interleaved``; the best run skips the
+    warm-up): ``{"bf16_gemm_ms", "upcast_gemm_ms"}``."""
     w = torch.full(shape, 1e-3, dtype=torch.bfloat16)
     x = torch.full((rows, shape[1]), 1e-3, dtype=torch.bfloat16)
-    fns = {"bf16_gemm_ms": lambda: F.linear(x, w), "upcast_gemm_ms": lambda: upcast_linear(x, w)}
-    best = dict.fromkeys(fns, float("inf"))
+    calls = {"bf16_gemm_ms": lambda: F.linear(x, w), "upcast_gemm_ms": lambda: upcast_linear(x, w)}
     with torch.inference_mode():
-        for rep in range(reps + 1):
-            for name, fn in fns.items():
-                t0 = time.perf_counter()
-                fn()
-                if rep:  # the first round warms up
-                    best[name] = min(best[name], time.perf_counter() - t0)
-    return {name: round(s * 1e3, 3) for name, s in best.items()}
+        best = time_interleaved(calls, torch.device("cpu"), reps)
+    return {name: round(ms, 3) for name, ms in best.items()}
 
 
 @functools.cache
