@@ -268,11 +268,11 @@ def main() -> None:
     from tinyqwen import int4
     from tinyqwen.checkpoint import decode_dtype_probe, probe_text, resolve_dtype
     from tinyqwen.linear import gemm_probe_text
-    from tinyqwen.quant import choose_kernel
+    from tinyqwen.quant import choose_kernel, int8_gemm_probe_text
 
     cpu = torch.device(args.device).type == "cpu"
     auto_text = (
-        f"{probe_text(decode_dtype_probe())}; {gemm_probe_text()}"
+        f"{probe_text(decode_dtype_probe())}; {gemm_probe_text()}; {int8_gemm_probe_text()}"
         if cpu
         else f"dtype='auto' -> {resolve_dtype('auto', args.device)}"
     )

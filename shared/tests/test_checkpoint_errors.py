@@ -12,6 +12,7 @@ import torch
 from conftest import make_hf_checkpoint
 from safetensors.torch import load_file, save_file
 
+from tinyqwen import kernel_probe
 from tinyqwen.checkpoint import CheckpointError, default_dtype
 from tinyqwen.config import Qwen2Config
 from tinyqwen.model import Qwen2ForCausalLM
@@ -228,7 +229,7 @@ def probe_cache(tmp_path, monkeypatch):
 
     monkeypatch.setenv("TINYU_CACHE_DIR", str(tmp_path))
     ckpt.decode_dtype_probe.cache_clear()
-    yield tmp_path / ckpt.PROBE_CACHE_FILE
+    yield tmp_path / kernel_probe.PROBE_CACHE_FILE
     ckpt.decode_dtype_probe.cache_clear()
 
 
@@ -252,7 +253,7 @@ def test_decode_dtype_probe_is_kept_per_machine(probe_cache, monkeypatch):
     first = ckpt.decode_dtype_probe()
     assert first["source"] == "measured" and first["dtype"] == torch.bfloat16
     saved = json.loads(probe_cache.read_text())
-    assert saved == {ckpt.probe_machine_key(): {"fp32_ms": 3.0, "bf16_ms": 1.5}}
+    assert saved == {kernel_probe.probe_machine_key(): {"fp32_ms": 3.0, "bf16_ms": 1.5}}
 
     ckpt.decode_dtype_probe.cache_clear()  # a new process, under load: would now measure fp32
     monkeypatch.setattr(ckpt, "measure_decode_dtypes", lambda: (3.0, 2.9))
@@ -271,7 +272,7 @@ def test_decode_dtype_probe_is_kept_per_machine(probe_cache, monkeypatch):
     probe_cache.write_text("{not json")
     ckpt.decode_dtype_probe.cache_clear()
     assert ckpt.decode_dtype_probe()["source"] == "measured"
-    assert json.loads(probe_cache.read_text())[ckpt.probe_machine_key()]["bf16_ms"] == 2.9
+    assert json.loads(probe_cache.read_text())[kernel_probe.probe_machine_key()]["bf16_ms"] == 2.9
 
     monkeypatch.setenv("TINYU_CACHE_DIR", str(probe_cache / "a-file-not-a-folder"))
     ckpt.decode_dtype_probe.cache_clear()

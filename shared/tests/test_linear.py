@@ -15,6 +15,7 @@ import torch
 from conftest import make_hf_checkpoint
 
 import tinyqwen.linear as linear
+from tinyqwen import kernel_probe
 from tinyqwen.generation import generate
 from tinyqwen.model import Qwen2ForCausalLM
 
@@ -106,8 +107,8 @@ def test_gemm_probe_is_kept_beside_the_decode_probe(tmp_path, monkeypatch):
     )
     assert linear.upcast_is_faster() and linear.bf16_gemm_probe()["source"] == "measured"
     assert ckpt.decode_dtype_probe()["dtype"] == torch.bfloat16
-    saved = json.loads((tmp_path / ckpt.PROBE_CACHE_FILE).read_text())
-    key = ckpt.probe_machine_key()
+    saved = json.loads((tmp_path / kernel_probe.PROBE_CACHE_FILE).read_text())
+    key = kernel_probe.probe_machine_key()
     assert saved == {key: {"fp32_ms": 3.0, "bf16_ms": 1.5},
                      key + ":bf16-gemm": {"bf16_gemm_ms": 12.0, "upcast_gemm_ms": 4.0}}  # fmt: skip
     for probe in (linear.bf16_gemm_probe, linear.upcast_is_faster):

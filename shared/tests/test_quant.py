@@ -115,6 +115,75 @@ def test_batched_left_padded_greedy_equals_one_by_one(pair, kernel):
     assert list(stream_generate(q, prompts[0], max_new_tokens=12)) == alone[0]
 
 
+def test_int8_upcast_is_the_dequantised_product_rounded_once(monkeypatch):
+    # what int8pack's prompt path computes: x @ (q * s).T + b in fp32, rounded to bf16 once
+    import tinyqwen.linear as linear
+
+    monkeypatch.setattr(linear, "SLICE_ELEMENTS", 128 * 96 + 5)  # several slices, a ragged last
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 9, 96, generator=g).bfloat16()  # [B, T, K]
+    q, scale = quant.quantize_int8(torch.randn(700, 96, generator=g) * 0.02)
+    s, b = scale.bfloat16(), torch.randn(700, generator=g).bfloat16()  # int8pack's bf16 scale
+    got = linear.upcast_linear(x, q, b, s)
+    ref = x.double() @ (q.double() * s.double()[:, None]).t() + b.double()  # [B, T, N]
+    assert got.dtype == torch.bfloat16 and got.shape == (2, 9, 700)
+    assert ((got.double() - ref).abs() <= ref.abs() * (2**-8 + 1e-5) + 1e-6).all()
+
+
+@pytest.mark.skipif("int8pack" not in RUNNABLE, reason="int8pack does not run on this CPU")
+def test_int8pack_prompts_in_fp32_same_model_phase_rule(pair, monkeypatch):
+    """Where the probe says so, int8pack's prompt products run in fp32 (``upcast_linear``): the same
+    model to a bf16 ulp (logits within 0.05, identical greedy), every prefill matrix and no decode
+    step, alone or left-padded in a batch."""
+    import tinyqwen.linear as linear
+
+    _, _, path = pair
+    q = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.bfloat16, quantize="int8")
+    quant.set_kernels(q, "int8pack")
+    real, calls = linear.upcast_linear, []
+    monkeypatch.setattr(quant, "upcast_linear", lambda *a: calls.append(a[0].shape) or real(*a))
+    ids = torch.randint(0, 200, (2, 24), generator=torch.Generator().manual_seed(0))
+    prompts = [[5, 6, 7, 8, 9, 10, 11], [300, 301], [17, 3, 99, 4]]
+    out = {}
+    for upcast in (False, True):
+        monkeypatch.setattr(quant, "int8pack_upcast_is_faster", lambda u=upcast: u)
+        with torch.inference_mode():
+            out[upcast] = (q(ids), generate(q, prompts, max_new_tokens=8))
+    assert (out[True][0] - out[False][0]).abs().max().item() <= 0.05
+    assert out[True][1] == out[False][1]
+    per_prefill = 7 * q.config.num_hidden_layers + 1  # q k v o gate up down; full-logits head
+    assert len(calls) == 2 * per_prefill - 1  # the forward (head on all 24) and the batch's prefill
+    for batch in ([p] for p in prompts):
+        calls.clear()
+        with torch.inference_mode():
+            generate(q, batch, max_new_tokens=6)
+        assert len(calls) == per_prefill - 1 and all(c[1] == len(batch[0]) for c in calls)
+
+
+def test_int8pack_probe_is_kept_beside_the_others(tmp_path, monkeypatch):
+    import json
+
+    from tinyqwen import kernel_probe
+
+    monkeypatch.setenv("TINYU_CACHE_DIR", str(tmp_path))
+    for probe in (quant.int8pack_gemm_probe, quant.int8pack_upcast_is_faster):
+        probe.cache_clear()
+    monkeypatch.setattr(
+        quant, "measure_int8pack_gemm", lambda: {"int8pack_ms": 16.0, "upcast_ms": 10.0}
+    )
+    assert quant.int8pack_upcast_is_faster() and "in fp32" in quant.int8_gemm_probe_text()
+    saved = json.loads((tmp_path / kernel_probe.PROBE_CACHE_FILE).read_text())
+    assert saved == {kernel_probe.probe_machine_key() + ":int8pack-gemm": {"int8pack_ms": 16.0, "upcast_ms": 10.0}}  # fmt: skip
+    for probe in (quant.int8pack_gemm_probe, quant.int8pack_upcast_is_faster):
+        probe.cache_clear()  # a new process: reads the file, does not measure
+    monkeypatch.setattr(
+        quant, "measure_int8pack_gemm", lambda: {"int8pack_ms": 1.0, "upcast_ms": 9.0}
+    )
+    assert quant.int8pack_upcast_is_faster() and quant.int8pack_gemm_probe()["source"] != "measured"
+    for probe in (quant.int8pack_gemm_probe, quant.int8pack_upcast_is_faster):
+        probe.cache_clear()
+
+
 def test_llm_stream_equals_complete_with_int8_tiny_random():
     llm = connect("tiny-random", quantize="int8")
     assert llm is load_tiny_random("int8") and llm is not load_tiny_random()

@@ -47,7 +47,6 @@ import functools
 import json
 import os
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -55,8 +54,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from tinyqwen.atomic import atomic_path, atomic_write_text
+from tinyqwen.atomic import atomic_path
 from tinyqwen.config import Qwen2Config
+from tinyqwen.kernel_probe import cached_probe
 from tinyqwen.rope import RotaryEmbedding
 
 Model = TypeVar("Model", bound=torch.nn.Module)  # Qwen2ForCausalLM, passed in by model.py
@@ -102,33 +102,6 @@ PROBE_SHAPE = (8192, 2048)  # [out, in]: 64 MB of fp32 weights, past any CPU cac
 BF16_MAX_TIME_RATIO = 0.7
 
 
-PROBE_CACHE_FILE = "decode-dtype-probe.json"
-
-
-def probe_cache_path() -> Path:
-    """Where the probe's result is kept per machine: ``$TINYU_CACHE_DIR`` or ``~/.cache/tiny-universe``."""
-    root = os.environ.get("TINYU_CACHE_DIR") or Path.home() / ".cache" / "tiny-universe"
-    return Path(root) / PROBE_CACHE_FILE
-
-
-def probe_machine_key() -> str:
-    """What the probe's answer depends on: the CPU (model and ISA flags), torch, the thread count."""
-    import hashlib
-    import platform
-
-    cpu = platform.processor()
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = next((x for x in lines if x.startswith(("model name", "CPU part"))), cpu)
-        cpu += next((x for x in lines if x.startswith(("flags", "Features"))), "")
-    except OSError:
-        pass
-    digest = hashlib.sha256(cpu.encode()).hexdigest()[:16]
-    return (
-        f"{platform.machine()}-{digest}-torch{torch.__version__}-threads{torch.get_num_threads()}"
-    )
-
-
 def measure_decode_dtypes(reps: int = 10) -> tuple[float, float]:
     """Best-of-``reps`` milliseconds of one decode-shaped matvec (``x`` [1, 2048] @ ``W.T``, ``W``
     [8192, 2048]) in fp32 and in bf16, interleaved, after one warm-up round: ``(fp32_ms, bf16_ms)``."""
@@ -146,34 +119,6 @@ def measure_decode_dtypes(reps: int = 10) -> tuple[float, float]:
                 if rep:  # the first round warms up the kernels
                     best[dt] = min(best[dt], time.perf_counter() - t0)
     return round(best[torch.float32] * 1e3, 3), round(best[torch.bfloat16] * 1e3, 3)
-
-
-def cached_probe(
-    name: str, keys: tuple[str, ...], measure: Callable[[], dict[str, float]]
-) -> tuple[dict[str, float], str]:
-    """``(numbers, source)``: this machine's entry ``name`` (positive numbers under ``keys``) in
-    :func:`probe_cache_path`, keyed by :func:`probe_machine_key`; else ``measure()``'s fresh numbers,
-    then kept there (``source`` is ``"measured"``). A corrupt, foreign or unwritable cache is measured
-    around."""
-    path, key = probe_cache_path(), probe_machine_key() + name
-    try:
-        cache = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = None  # absent or corrupt: measure (and rewrite it)
-    cache = cache if isinstance(cache, dict) else {}
-    try:
-        numbers = {k: float(cache[key][k]) for k in keys}
-        if all(v > 0 for v in numbers.values()):
-            return numbers, str(path)
-    except (AttributeError, KeyError, TypeError, ValueError):
-        pass  # another machine's entries only, or a damaged one: measure this machine
-    numbers = measure()
-    cache[key] = numbers
-    try:
-        atomic_write_text(path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
-    except OSError:
-        pass  # a read-only home: the choice is then per process
-    return numbers, "measured"
 
 
 @functools.cache

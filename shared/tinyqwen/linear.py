@@ -37,7 +37,8 @@ differ only in summation order (a bf16 ulp now and then); parity tests run in fp
 Limits: inference only -- with autograd recording, under autocast, on GPU, in fp32 or fp16, for 2-D
 inputs (MoE experts get their routed tokens as ``[n, K]``), ``forward`` is ``nn.Linear``'s. A one-token
 prompt's prefill is a decode-shaped step (bf16). The decision is per machine (the probe is cached
-with the decode-dtype probe), not per matrix shape.
+with the decode-dtype probe), not per matrix shape. ``tinyqwen.quant`` runs int8 (``int8pack``) prompts
+through the same ``upcast_linear`` (int8 rows and their scales), decided by its own probe.
 """
 
 from __future__ import annotations
@@ -48,27 +49,35 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tinyqwen.checkpoint import cached_probe
-from tinyqwen.kernel_probe import time_interleaved
+from tinyqwen.kernel_probe import cached_probe, time_interleaved
 
 SLICE_ELEMENTS = 1 << 20  # weights converted per slice: 4 MB of fp32, cache-sized
 
 
 def upcast_linear(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``F.linear(x, weight, bias)`` computed in fp32 and returned in ``x.dtype``; ``weight [N, K]``
-    is converted to fp32 ``SLICE_ELEMENTS`` at a time. ``x [..., K]`` -> ``[..., N]``."""
+    """``F.linear(x, weight * scale[:, None], bias)`` computed in fp32 and returned in ``x.dtype``;
+    ``weight [N, K]`` (bf16, or int8 with its per-row ``scale [N]``, ``tinyqwen.quant``) is converted
+    to fp32 ``SLICE_ELEMENTS`` at a time. ``x [..., K]`` -> ``[..., N]``."""
     lead, (n_out, k) = x.shape[:-1], weight.shape
     xf = x.reshape(-1, k).float()  # [M, K]
     out = torch.empty(xf.shape[0], n_out, dtype=x.dtype, device=x.device)  # [M, N]
     rows = max(1, SLICE_ELEMENTS // k)
     buf = torch.empty(min(rows, n_out), k, dtype=torch.float32, device=x.device)
     for start in range(0, n_out, rows):
-        w = buf[: min(rows, n_out - start)]
-        w.copy_(weight[start : start + w.shape[0]])  # bf16 -> fp32, exact
-        b = None if bias is None else bias[start : start + w.shape[0]].float()
-        out[:, start : start + w.shape[0]] = F.linear(xf, w, b)  # rounded to x.dtype once
+        end = min(start + rows, n_out)
+        w = buf[: end - start]
+        w.copy_(weight[start:end])  # bf16 or int8 -> fp32, exact
+        b = None if bias is None else bias[start:end].float()
+        if scale is None:
+            out[:, start:end] = F.linear(xf, w, b)  # rounded to x.dtype once
+        else:  # x @ (q * s).T == (x @ q.T) * s: scale the [M, n] result, not the [n, K] slice
+            y = F.linear(xf, w).mul_(scale[start:end].float())
+            out[:, start:end] = y if b is None else y.add_(b)
     return out.reshape(*lead, n_out)
 
 
@@ -87,7 +96,7 @@ def measure_bf16_gemm(rows: int = 32, shape: tuple[int, int] = (2048, 2048), rep
 @functools.cache
 def bf16_gemm_probe() -> dict:
     """``{"bf16_gemm_ms", "upcast_gemm_ms", "source"}``: :func:`measure_bf16_gemm` (~0.1 s), once per
-    machine, kept beside the decode-dtype probe (``tinyqwen.checkpoint.cached_probe``) so every
+    machine, kept beside the decode-dtype probe (``tinyqwen.kernel_probe.cached_probe``) so every
     process on the machine takes the same path."""
     keys = ("bf16_gemm_ms", "upcast_gemm_ms")
     numbers, source = cached_probe(":bf16-gemm", keys, lambda: measure_bf16_gemm())  # late-bound

@@ -23,7 +23,12 @@ process, ``choose_kernel``, timing one Qwen2.5-0.5B decoder layer's seven matric
   the fly, int8 x uint8 -> int32 dot products, fp32 out; made per row (per token) by the scaling trick in
   ``Int8Linear.forward``, so a row's result never depends on the rest of the batch. CPU only.
 - ``int8pack``: ``torch.ops.aten._weight_int8pack_mm`` (the gpt-fast kernel): int8 weights are converted
-  to bf16 on the fly inside the kernel, activations stay bf16 (exact weight-only quantisation).
+  to bf16 on the fly inside the kernel, activations stay bf16 (exact weight-only quantisation). Fast
+  for a decode step; over a prompt's many rows it is slower than fp32 GEMM on a CPU without bf16
+  arithmetic (``[128, 896] x [896, 4864]`` on a 2-core AVX2 EPYC: 18 ms vs 11 ms). So, by the phase
+  rule of ``tinyqwen.linear`` and where a per-machine probe agrees (``int8pack_upcast_is_faster``), a
+  prompt (``x [B, T, K]``, ``T > 1``) is multiplied in fp32 by the int8 rows converted a slice at a
+  time (``linear.upcast_linear``, no fp32 copy kept), scaled by the same bf16 scales.
 - ``int_mm``: ``torch._int_mm`` after quantising the activations per row to int8 (dynamic, symmetric).
 - ``dequant``: ``F.linear(x, Q * scale)`` -- dequantise, then an ordinary matmul. Always works; slow.
 
@@ -40,10 +45,14 @@ tied embedding / lm_head stays int8 as above (``swap_quantized`` decides per mat
 Limits: int8 scales are fp32 and per row, not per group (an outlier weight coarsens its whole row);
 activations are quantised on the fly by ``fbgemm`` / ``int_mm`` (adds a small error on top of the
 weights'); no saving of quantised checkpoints (quantisation is done at every load, ~1 s per 0.5B).
+The fp32 prompt path costs a fixed ~2 ms per 4M weights (the conversion), so prompts shorter than
+~40 tokens run slower than with int8pack on that EPYC -- the path cannot depend on the length (a padded
+batch would change it); int4 prompts still use their packed kernel.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 
@@ -52,7 +61,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from tinyqwen import int4
-from tinyqwen.kernel_probe import fastest, time_interleaved
+from tinyqwen.kernel_probe import cached_probe, fastest, time_interleaved
+from tinyqwen.linear import upcast_linear
 
 SCHEMES = ("int8", "int4")
 KERNELS = ("fbgemm", "int8pack", "int_mm", "dequant")
@@ -185,6 +195,10 @@ class Int8Linear(nn.Module):
             xn = torch.cat([xf / amax, pins], dim=1)  # [M, K + 2]
             y = torch.ops.quantized.linear_dynamic(xn, self._packed, self._reduce_range) * amax
         elif self.kernel == "int8pack":
+            if _prompt_shaped(x) and int8pack_upcast_is_faster():
+                # a prompt (prefill, scoring) on a CPU where int8pack's many-row product is slow: fp32
+                # GEMM on int8 rows converted a slice at a time; the same bf16 scale as decode's
+                return upcast_linear(x, self.weight, self.bias, self._packed)
             y = torch.ops.aten._weight_int8pack_mm(x2.to(torch.bfloat16), self.weight, self._packed)
         elif self.kernel == "int_mm":
             # dynamic symmetric per-row activation quantisation, int8 x int8 -> int32. Decode is a
@@ -205,6 +219,60 @@ class Int8Linear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, kernel={self.kernel}"
+
+
+def _prompt_shaped(x: torch.Tensor) -> bool:
+    """``x [B, T, K]`` with ``T > 1`` on CPU, not compiling: a prompt (prefill or scoring), never a
+    decode step -- the same phase rule as ``tinyqwen.linear.Linear`` (a path chosen by row count would
+    make a prompt's numbers depend on what it is batched with)."""
+    return (
+        x.dim() == 3 and x.shape[1] > 1 and x.device.type == "cpu"
+        and not torch.compiler.is_compiling()
+    )  # fmt: skip
+
+
+def measure_int8pack_gemm(
+    rows: int = 128, shape: tuple[int, int] = (2048, 2048), reps: int = 6
+) -> dict:
+    """Best-of-``reps`` milliseconds of one ``[rows, K] x [K, N]`` int8 product with bf16 activations,
+    as ``int8pack`` and as :func:`tinyqwen.linear.upcast_linear` on the int8 rows, taking turns:
+    ``{"int8pack_ms", "upcast_ms"}``. 128 rows: a typical prompt (the break-even on a 2-core AVX2 EPYC
+    is near 40 rows; the phase rule cannot look at the length, see ``_prompt_shaped``)."""
+    q, scale = quantize_int8(torch.full(shape, 1e-3))
+    sb = scale.to(torch.bfloat16)
+    x = torch.full((rows, shape[1]), 1e-3, dtype=torch.bfloat16)
+    calls = {
+        "int8pack_ms": lambda: torch.ops.aten._weight_int8pack_mm(x, q, sb),
+        "upcast_ms": lambda: upcast_linear(x, q, None, sb),
+    }
+    with torch.inference_mode():
+        best = time_interleaved(calls, torch.device("cpu"), reps)
+    return {name: round(ms, 3) for name, ms in best.items()}
+
+
+@functools.cache
+def int8pack_gemm_probe() -> dict:
+    """``{"int8pack_ms", "upcast_ms", "source"}``: :func:`measure_int8pack_gemm` (~0.2 s), once per
+    machine, kept beside the decode-dtype and bf16-GEMM probes (``kernel_probe.cached_probe``)."""
+    keys = ("int8pack_ms", "upcast_ms")
+    numbers, source = cached_probe(":int8pack-gemm", keys, lambda: measure_int8pack_gemm())
+    return {**numbers, "source": source}
+
+
+@functools.cache
+def int8pack_upcast_is_faster() -> bool:
+    """True when this machine's int8pack product over a prompt is clearly slower than converting the
+    int8 rows to fp32 (:func:`int8pack_gemm_probe`: under 0.8x of its time wins)."""
+    probe = int8pack_gemm_probe()
+    return probe["upcast_ms"] < 0.8 * probe["int8pack_ms"]
+
+
+def int8_gemm_probe_text() -> str:
+    """One line for the probe behind :func:`int8pack_upcast_is_faster` (``tinyqwen verify``, the bench)."""
+    p = int8pack_gemm_probe()
+    verdict = "in fp32" if int8pack_upcast_is_faster() else "with int8pack"
+    return (f"int8pack prompts run {verdict} (probe 128 rows: int8pack {p['int8pack_ms']} ms, "
+            f"fp32 {p['upcast_ms']} ms; {p['source']})")  # fmt: skip
 
 
 class Int8Embedding(nn.Module):
