@@ -62,7 +62,7 @@ from torch import nn
 
 from tinyqwen import int4
 from tinyqwen.kernel_probe import cached_probe, fastest, time_interleaved
-from tinyqwen.linear import upcast_linear
+from tinyqwen.linear import upcast_linear, upcast_wins
 
 SCHEMES = ("int8", "int4")
 KERNELS = ("fbgemm", "int8pack", "int_mm", "dequant")
@@ -262,9 +262,9 @@ def int8pack_gemm_probe() -> dict:
 @functools.cache
 def int8pack_upcast_is_faster() -> bool:
     """True when this machine's int8pack product over a prompt is clearly slower than converting the
-    int8 rows to fp32 (:func:`int8pack_gemm_probe`: under 0.8x of its time wins)."""
+    int8 rows to fp32 (:func:`int8pack_gemm_probe`, ``linear.upcast_wins``)."""
     probe = int8pack_gemm_probe()
-    return probe["upcast_ms"] < 0.8 * probe["int8pack_ms"]
+    return upcast_wins(probe["int8pack_ms"], probe["upcast_ms"])
 
 
 def int8_gemm_probe_text() -> str:
