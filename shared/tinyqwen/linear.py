@@ -127,6 +127,16 @@ def gemm_probe_text() -> str:
             f"bf16 GEMM {p['bf16_gemm_ms']} ms, fp32 {p['upcast_gemm_ms']} ms; {p['source']})")  # fmt: skip
 
 
+def is_prompt(x: torch.Tensor) -> bool:
+    """The phase rule: ``x [B, T, K]`` with ``T > 1`` on CPU is a prompt (prefill, scoring), never a
+    decode step (``T == 1``, any batch); not while compiling (a compiled decode is one row). By phase,
+    not by row count or length, so a prompt takes the same path alone or padded into a batch."""
+    return (
+        x.dim() == 3 and x.shape[1] > 1 and x.device.type == "cpu"
+        and not torch.compiler.is_compiling()
+    )  # fmt: skip
+
+
 class Linear(nn.Linear):
     """``nn.Linear``; a bf16 ``x [B, T, K]`` with ``T > 1`` on a CPU where bf16 GEMM is slow runs
     through :func:`upcast_linear` (see the module docstring). Same parameters, same state dict."""
@@ -135,12 +145,9 @@ class Linear(nn.Linear):
         if (
             x.dtype == torch.bfloat16
             and self.weight.dtype == torch.bfloat16
-            and x.device.type == "cpu"
-            and x.dim() == 3
-            and x.shape[1] > 1  # prefill / scoring; a decode step stays bf16 (memory-bound)
+            and is_prompt(x)
             and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
             and not torch.is_autocast_enabled("cpu")
-            and not torch.compiler.is_compiling()  # compiled decode is one row: nothing to gain
             and upcast_is_faster()
         ):
             return upcast_linear(x, self.weight, self.bias)

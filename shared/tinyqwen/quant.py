@@ -63,7 +63,7 @@ from torch import nn
 
 from tinyqwen import int4
 from tinyqwen.kernel_probe import cached_probe, fastest, time_interleaved
-from tinyqwen.linear import upcast_linear, upcast_wins
+from tinyqwen.linear import is_prompt, upcast_linear, upcast_wins
 
 SCHEMES = ("int8", "int4")
 KERNELS = ("fbgemm", "int8pack", "int_mm", "dequant")
@@ -196,7 +196,7 @@ class Int8Linear(nn.Module):
             xn = torch.cat([xf / amax, pins], dim=1)  # [M, K + 2]
             y = torch.ops.quantized.linear_dynamic(xn, self._packed, self._reduce_range) * amax
         elif self.kernel == "int8pack":
-            if _prompt_shaped(x) and int8pack_upcast_is_faster():
+            if is_prompt(x) and int8pack_upcast_is_faster():
                 # a prompt (prefill, scoring) on a CPU where int8pack's many-row product is slow: fp32
                 # GEMM on int8 rows converted a slice at a time; the same bf16 scale as decode's
                 return upcast_linear(x, self.weight, self.bias, self._packed)
@@ -222,23 +222,13 @@ class Int8Linear(nn.Module):
         return f"in={self.in_features}, out={self.out_features}, kernel={self.kernel}"
 
 
-def _prompt_shaped(x: torch.Tensor) -> bool:
-    """``x [B, T, K]`` with ``T > 1`` on CPU, not compiling: a prompt (prefill or scoring), never a
-    decode step -- the same phase rule as ``tinyqwen.linear.Linear`` (a path chosen by row count would
-    make a prompt's numbers depend on what it is batched with)."""
-    return (
-        x.dim() == 3 and x.shape[1] > 1 and x.device.type == "cpu"
-        and not torch.compiler.is_compiling()
-    )  # fmt: skip
-
-
 def measure_int8pack_gemm(
     rows: int = 128, shape: tuple[int, int] = (2048, 2048), reps: int = 6
 ) -> dict:
     """Best-of-``reps`` milliseconds of one ``[rows, K] x [K, N]`` int8 product with bf16 activations,
     as ``int8pack`` and as :func:`tinyqwen.linear.upcast_linear` on the int8 rows, taking turns:
     ``{"int8pack_ms", "upcast_ms"}``. 128 rows: a typical prompt (the break-even on a 2-core AVX2 EPYC
-    is near 40 rows; the phase rule cannot look at the length, see ``_prompt_shaped``)."""
+    is near 40 rows; the phase rule cannot look at the length, see ``linear.is_prompt``)."""
     q, scale = quantize_int8(torch.full(shape, 1e-3))
     sb = scale.to(torch.bfloat16)
     x = torch.full((rows, shape[1]), 1e-3, dtype=torch.bfloat16)
