@@ -268,6 +268,7 @@ def main() -> None:
     from tinyqwen import int4
     from tinyqwen.checkpoint import decode_dtype_probe, probe_text, resolve_dtype
     from tinyqwen.linear import gemm_probe_text
+    from tinyqwen.native import int8_matmul_status
     from tinyqwen.quant import choose_kernel, int8_gemm_probe_text
 
     cpu = torch.device(args.device).type == "cpu"
@@ -281,7 +282,7 @@ def main() -> None:
         f"batches {batches}, median of {args.repeats}, device {args.device}\n\n"
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
         f"{torch.backends.cpu.get_cpu_capability()}; {auto_text}; int8 kernel -> "
-        f"{choose_kernel(args.device)}; int4 kernel -> {int4.choose_kernel(args.device)}",
+        f"{choose_kernel(args.device)} ({int8_matmul_status()}); int4 kernel -> {int4.choose_kernel(args.device)}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench_decode_") as tmp:

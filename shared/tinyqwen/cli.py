@@ -287,6 +287,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from tinyqwen.checkpoint import decode_dtype_probe, probe_text
     from tinyqwen.generation import generate
     from tinyqwen.linear import gemm_probe_text
+    from tinyqwen.native import int8_matmul_status
     from tinyqwen.quant import int8_gemm_probe_text
     from tinyqwen.tokenizer import Tokenizer
 
@@ -341,7 +342,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     int8_ok = _verify_quantized(path, ours, tokenizer, prompts, "int8")
     _verify_quantized(path, ours, tokenizer, prompts, "int4")  # reported, not gated
     print(f"on this CPU: {probe_text(decode_dtype_probe())}; {gemm_probe_text()}; "
-          f"{int8_gemm_probe_text()}")  # fmt: skip
+          f"{int8_gemm_probe_text()}; {int8_matmul_status()}")  # fmt: skip
     return 0 if int8_ok and ok else 1
 
 

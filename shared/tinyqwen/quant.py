@@ -29,6 +29,9 @@ process, ``choose_kernel``, timing one Qwen2.5-0.5B decoder layer's seven matric
   rule of ``tinyqwen.linear`` and where a per-machine probe agrees (``int8pack_upcast_is_faster``), a
   prompt (``x [B, T, K]``, ``T > 1``) is multiplied in fp32 by the int8 rows converted a slice at a
   time (``linear.upcast_linear``, no fp32 copy kept), scaled by the same bf16 scales.
+- ``avx2``: this project's own kernel (``tinyqwen.native``, C compiled here on first use, x86-64 Linux
+  with AVX2): activations carried as int16 per block of 32 values, int8 x int16 products summed in
+  integers, as llama.cpp does on AVX2. The one path for prompts and decode steps alike; fp32 activations.
 - ``int_mm``: ``torch._int_mm`` after quantising the activations per row to int8 (dynamic, symmetric).
 - ``dequant``: ``F.linear(x, Q * scale)`` -- dequantise, then an ordinary matmul. Always works; slow.
 
@@ -44,8 +47,8 @@ tied embedding / lm_head stays int8 as above (``swap_quantized`` decides per mat
 
 Limits: int8 scales are fp32 and per row, not per group (an outlier weight coarsens its whole row);
 activations are quantised on the fly by ``fbgemm`` / ``int_mm`` (adds a small error on top of the
-weights'); no saving of quantised checkpoints (quantisation is done at every load, ~1 s per 0.5B).
-The fp32 prompt path costs a fixed ~4 ms per 4M weights (conversion plus the fp32 GEMM packing its
+weights') and rounded to int16 per block of 32 by ``avx2`` (2^-16 of the block's largest value); no saving of quantised checkpoints (quantisation is done at every load, ~1 s per 0.5B).
+The fp32 prompt path (``int8pack`` only; ``avx2`` runs prompts itself) costs a fixed ~4 ms per 4M weights (conversion plus the fp32 GEMM packing its
 operand), so on that EPYC prompts shorter than ~64 tokens run slower than with int8pack (at most 0.25 s
 for the 0.5B shape; 128 tokens 1.59 -> 1.37 s, 512 tokens 6.7 -> 4.2 s) -- the path cannot depend on the
 length (a padded batch would change it); int4 prompts still use their packed kernel.
@@ -61,12 +64,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tinyqwen import int4
+from tinyqwen import int4, native
 from tinyqwen.kernel_probe import cached_probe, fastest, time_interleaved
 from tinyqwen.linear import is_prompt, upcast_linear, upcast_wins
 
 SCHEMES = ("int8", "int4")
-KERNELS = ("fbgemm", "int8pack", "int_mm", "dequant")
+KERNELS = ("avx2", "fbgemm", "int8pack", "int_mm", "dequant")
 _CHOSEN: dict[str, str] = {}  # device type -> kernel name, measured once per process
 
 
@@ -201,6 +204,9 @@ class Int8Linear(nn.Module):
                 # GEMM on int8 rows converted a slice at a time; the same bf16 scale as decode's
                 return upcast_linear(x, self.weight, self.bias, self._packed)
             y = torch.ops.aten._weight_int8pack_mm(x2.to(torch.bfloat16), self.weight, self._packed)
+        elif self.kernel == "avx2" and not (torch.is_grad_enabled() and x.requires_grad):
+            # int8 rows x int16 activations (tinyqwen.native); the same function for prompts and decode
+            y = native.int8_matmul(x2.float(), self.weight, self.scale)
         elif self.kernel == "int_mm":
             # dynamic symmetric per-row activation quantisation, int8 x int8 -> int32. Decode is a
             # few dozen small ops per layer, so each op here counts: in-place where possible.
@@ -327,6 +333,9 @@ def probe_kernels(
     calls = {}
     for kernel in KERNELS:
         if kernel == "fbgemm" and (device.type != "cpu" or not _fbgemm_available()):
+            out[kernel] = "not available"
+            continue
+        if kernel == "avx2" and (device.type != "cpu" or not native.int8_matmul_available()):
             out[kernel] = "not available"
             continue
         layers = []
