@@ -265,15 +265,15 @@ def main() -> None:
     batches = [int(b) for b in (args.batches or ("1" if args.quick else "1,8")).split(",")]
     legs = args.legs.split(",")
 
-    from tinyqwen import int4
+    from tinyqwen import int4, native
     from tinyqwen.checkpoint import decode_dtype_probe, probe_text, resolve_dtype
-    from tinyqwen.linear import gemm_probe_text
-    from tinyqwen.native import int8_matmul_status
+    from tinyqwen.linear import decode_probe_text, gemm_probe_text
     from tinyqwen.quant import choose_kernel, int8_gemm_probe_text
 
     cpu = torch.device(args.device).type == "cpu"
     auto_text = (
-        f"{probe_text(decode_dtype_probe())}; {gemm_probe_text()}; {int8_gemm_probe_text()}"
+        f"{probe_text(decode_dtype_probe())}; {gemm_probe_text()}; {int8_gemm_probe_text()}; "
+        f"{decode_probe_text()}"
         if cpu
         else f"dtype='auto' -> {resolve_dtype('auto', args.device)}"
     )
@@ -282,7 +282,7 @@ def main() -> None:
         f"batches {batches}, median of {args.repeats}, device {args.device}\n\n"
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
         f"{torch.backends.cpu.get_cpu_capability()}; {auto_text}; int8 kernel -> "
-        f"{choose_kernel(args.device)} ({int8_matmul_status()}); int4 kernel -> {int4.choose_kernel(args.device)}",
+        f"{choose_kernel(args.device)} ({native.status()}); int4 kernel -> {int4.choose_kernel(args.device)}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="bench_decode_") as tmp:

@@ -15,7 +15,7 @@ import torch
 from conftest import make_hf_checkpoint
 
 import tinyqwen.linear as linear
-from tinyqwen import kernel_probe
+from tinyqwen import kernel_probe, native
 from tinyqwen.generation import generate
 from tinyqwen.model import Qwen2ForCausalLM
 
@@ -126,3 +126,65 @@ def test_docstring_example_runs():
 
     result = doctest.testmod(linear)
     assert result.attempted > 0 and result.failed == 0
+
+
+needs_native = pytest.mark.skipif(not native.available(), reason=native.status())
+
+
+@needs_native
+def test_decode_steps_run_on_the_bf16_kernel_where_it_is_faster(monkeypatch):
+    calls = []
+    real = native.bf16_matmul
+    monkeypatch.setattr(
+        native, "bf16_matmul", lambda *a, **k: calls.append(a[0].shape) or real(*a, **k)
+    )
+    monkeypatch.setattr(linear, "native_decode_is_faster", lambda: True)
+    lin = linear.Linear(40, 24).bfloat16()
+    x = torch.randn(3, 1, 40).bfloat16()  # [B, 1, K]: a decode step
+    with torch.no_grad():
+        y = lin(x)
+        lin(torch.randn(1, 2, 40).bfloat16())  # a prompt: not this path
+        lin(torch.randn(3, 40).bfloat16())  # 2-D (MoE experts): nn.Linear's
+    lin(x)  # autograd records: nn.Linear's
+    assert calls == [torch.Size([3, 40])]
+    assert y.dtype == torch.bfloat16 and y.shape == (3, 1, 24)
+    ref = torch.nn.functional.linear(x.double(), lin.weight.double(), lin.bias.double())
+    assert ((y.double() - ref).abs() <= ref.abs() * (2**-8 + 1e-5) + 1e-6).all()  # rounded once
+    monkeypatch.setattr(linear, "native_decode_is_faster", lambda: False)
+    with torch.no_grad():
+        lin(x)
+    assert len(calls) == 1
+
+
+@needs_native
+def test_bf16_model_same_with_and_without_the_decode_kernel(tmp_path, monkeypatch):
+    path, _ = make_hf_checkpoint(tmp_path, seed=3)
+    model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
+    prompts = [[5, 6, 7, 8, 9, 10, 11], [300, 301], [17, 3, 99, 4]]
+    out = {}
+    for use in (False, True):
+        monkeypatch.setattr(linear, "native_decode_is_faster", lambda u=use: u)
+        with torch.no_grad():
+            logits = model(torch.tensor([prompts[0]]), logits_to_keep=1)  # lm_head: one position
+            batched = generate(model, prompts, max_new_tokens=12)
+            alone = [generate(model, [p], max_new_tokens=12)[0] for p in prompts]
+        assert batched == alone
+        out[use] = (logits, batched)
+    assert (out[True][0] - out[False][0]).abs().max().item() <= 0.05
+    assert out[True][1] == out[False][1]
+
+
+@needs_native
+def test_bf16_matvec_probe_is_kept_beside_the_others(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYU_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(linear, "measure_bf16_matvec", lambda: {"torch_ms": 2.0, "avx2_ms": 1.0})
+    for f in (linear.bf16_matvec_probe, linear.native_decode_is_faster):
+        f.cache_clear()
+    try:
+        assert linear.native_decode_is_faster()
+        cache = json.loads((tmp_path / kernel_probe.PROBE_CACHE_FILE).read_text())
+        assert any(key.endswith(":bf16-matvec") for key in cache)
+        assert "avx2 kernel" in linear.decode_probe_text()
+    finally:
+        for f in (linear.bf16_matvec_probe, linear.native_decode_is_faster):
+            f.cache_clear()

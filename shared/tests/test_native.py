@@ -24,9 +24,7 @@ from tinyqwen import native, quant
 from tinyqwen.generation import generate
 from tinyqwen.model import Qwen2ForCausalLM
 
-needs_kernel = pytest.mark.skipif(
-    not native.int8_matmul_available(), reason=native.int8_matmul_status()
-)
+needs_kernel = pytest.mark.skipif(not native.available(), reason=native.status())
 
 
 def reference_and_bound(x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor):
@@ -56,6 +54,8 @@ def test_int8_matmul_is_within_its_stated_error_bound(m, n, k):
     # far finer than rounding the activations to bf16, as PyTorch's int8pack kernel does
     bf16 = (x.bfloat16().double() @ q.double().T) * scale.double()
     assert (y.double() - ref).abs().max() < (bf16 - ref).abs().max()
+    bias = torch.randn(n, generator=gen)
+    assert torch.equal(native.int8_matmul(x, q, scale, bias), y + bias)  # one fp32 addition
 
 
 @needs_kernel
@@ -86,6 +86,8 @@ def test_bad_inputs_name_what_is_wrong():
         native.int8_matmul(torch.zeros(2, 9), q, torch.ones(4))
     with pytest.raises(TypeError, match="x fp32, q int8"):
         native.int8_matmul(torch.zeros(2, 8, dtype=torch.float64), q, torch.ones(4))
+    with pytest.raises(ValueError, match=r"bias must be fp32 \[N\]"):
+        native.int8_matmul(torch.zeros(2, 8), q, torch.ones(4), torch.ones(5))
 
 
 @needs_kernel
@@ -97,7 +99,9 @@ def test_model_on_the_kernel_matches_fp32_and_prompts_use_it(monkeypatch, tmp_pa
     assert q.quantization == "int8 (avx2)"
     calls = []
     real = native.int8_matmul
-    monkeypatch.setattr(native, "int8_matmul", lambda *a: calls.append(a[0].shape) or real(*a))
+    monkeypatch.setattr(
+        native, "int8_matmul", lambda *a, **kw: calls.append(a[0].shape) or real(*a, **kw)
+    )
     err = quant.int8_error(ref, q, [list(range(1, 30)), [7, 8, 9]])
     assert err["min_cosine"] >= 0.999 and err["argmax_agree"] == 1.0
     n_linear = sum(isinstance(m, quant.Int8Linear) for m in q.modules())
@@ -134,9 +138,9 @@ def _in_fresh_process(code: str, **env: str) -> str:
 def test_without_the_kernel_int8_runs_on_pytorch_kernels(tmp_path):
     code = (
         "from tinyqwen import native, quant\n"
-        "print(native.int8_matmul_available(), quant.probe_kernels('cpu', [(64, 32)], reps=1)['avx2'],"
+        "print(native.available(), quant.probe_kernels('cpu', [(64, 32)], reps=1)['avx2'],"
         " quant.choose_kernel('cpu'))\n"
-        "print(native.int8_matmul_status())\n"
+        "print(native.status())\n"
     )
     off = _in_fresh_process(code, TINYQWEN_NATIVE="0", TINYU_CACHE_DIR=str(tmp_path / "a"))
     assert off.splitlines()[0].startswith("False not available ") and "avx2" not in off.split()[3]
@@ -152,10 +156,38 @@ def test_without_the_kernel_int8_runs_on_pytorch_kernels(tmp_path):
 
 @needs_kernel
 def test_the_build_is_kept_per_machine_and_reused(tmp_path):
-    code = "from tinyqwen import native\nprint(native.int8_matmul_status())\n"
+    code = "from tinyqwen import native\nprint(native.status())\n"
     first = _in_fresh_process(code, TINYU_CACHE_DIR=str(tmp_path))
     built = list((tmp_path / "kernels").iterdir())
     assert len(built) == 1 and built[0].suffix == ".so" and str(built[0]) in first
     mtime = built[0].stat().st_mtime_ns
     assert _in_fresh_process(code, TINYU_CACHE_DIR=str(tmp_path)) == first
     assert built[0].stat().st_mtime_ns == mtime  # loaded, not rebuilt
+
+
+@needs_kernel
+@pytest.mark.parametrize("n,k", [(7, 45), (13, 96), (64, 896), (4, 16), (9, 7)])
+@pytest.mark.parametrize("m", [1, 2, 5])
+def test_bf16_matmul_is_the_fp32_product_of_the_bf16_weights(m, n, k):
+    """Exact products, fp32 sums: within the textbook bound gamma_K * sum |x w| (u = 2^-24)."""
+    gen = torch.Generator().manual_seed(m * 1000 + n * 10 + k)
+    x = torch.randn(m, k, generator=gen)
+    w = torch.randn(n, k, generator=gen).bfloat16()
+    bias = torch.randn(n, generator=gen)
+    y = native.bf16_matmul(x, w)
+    ref = x.double() @ w.double().T
+    gamma = k * 2**-24 / (1 - k * 2**-24)
+    assert ((y.double() - ref).abs() <= gamma * (x.double().abs() @ w.double().abs().T)).all()
+    assert torch.equal(native.bf16_matmul(x, w, bias), y + bias)
+    alone = torch.cat([native.bf16_matmul(x[i : i + 1], w) for i in range(m)])
+    assert torch.equal(alone, y)  # a row's result does not depend on its batch
+
+
+def test_bf16_matmul_bad_inputs_name_what_is_wrong():
+    w = torch.zeros(4, 8, dtype=torch.bfloat16)
+    with pytest.raises(ValueError, match=r"x \[M, K\], w \[N, K\]"):
+        native.bf16_matmul(torch.zeros(2, 9), w)
+    with pytest.raises(TypeError, match="x fp32, w bf16"):
+        native.bf16_matmul(torch.zeros(2, 8), w.float())
+    with pytest.raises(ValueError, match="bias must be fp32"):
+        native.bf16_matmul(torch.zeros(2, 8), w, torch.zeros(4, dtype=torch.bfloat16))

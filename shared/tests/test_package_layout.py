@@ -33,6 +33,7 @@ CORE = {
     "quant",  # int8 weights (a walkthrough chapter); imports torch only
     "int4",  # group-wise int4 weights (same chapter); imports torch only
     "kernel_probe",  # timing kernels against each other (int8 and int4 pick theirs)
+    "native",  # hand-written AVX2 matmuls (C in csrc/), built on first use; imports torch only
     "compiled",  # the compiled decode step and its static KV cache
 }
 

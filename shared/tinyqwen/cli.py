@@ -283,11 +283,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except ImportError:
         print("error: verify needs transformers (pip install transformers)", file=sys.stderr)
         return 2
+    from tinyqwen import native
     from tinyqwen.auto import AutoModelForCausalLM
     from tinyqwen.checkpoint import decode_dtype_probe, probe_text
     from tinyqwen.generation import generate
-    from tinyqwen.linear import gemm_probe_text
-    from tinyqwen.native import int8_matmul_status
+    from tinyqwen.linear import decode_probe_text, gemm_probe_text
     from tinyqwen.quant import int8_gemm_probe_text
     from tinyqwen.tokenizer import Tokenizer
 
@@ -342,7 +342,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     int8_ok = _verify_quantized(path, ours, tokenizer, prompts, "int8")
     _verify_quantized(path, ours, tokenizer, prompts, "int4")  # reported, not gated
     print(f"on this CPU: {probe_text(decode_dtype_probe())}; {gemm_probe_text()}; "
-          f"{int8_gemm_probe_text()}; {int8_matmul_status()}")  # fmt: skip
+          f"{int8_gemm_probe_text()}; {decode_probe_text()}; {native.status()}")  # fmt: skip
     return 0 if int8_ok and ok else 1
 
 

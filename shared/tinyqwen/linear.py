@@ -1,4 +1,4 @@
-"""``Linear``: ``nn.Linear`` whose bf16 multi-token products run in fp32 on CPUs where that is faster.
+"""``Linear``: ``nn.Linear`` whose bf16 products take the faster path on CPUs without bf16 arithmetic.
 
 Why. A bf16 model decodes fast on a CPU without bf16 arithmetic (AVX2, most laptops): one token is a
 matrix-*vector* product, memory-bound, and bf16 weights are half the bytes (``dtype="auto"`` picks bf16
@@ -31,6 +31,12 @@ batch.
     tensor([[[ 3.0000, -0.5000,  3.2500],
              [-6.0000,  5.0000,  5.0000]]], dtype=torch.bfloat16)
 
+Decode steps (``T == 1``) of a bf16 model: PyTorch's bf16 matrix-vector product on such a CPU streams
+~11 GB/s of weights where memory gives ~25; where a second per-machine probe finds the hand-written
+``native.bf16_matmul`` clearly faster (:func:`native_decode_is_faster`: 1 x 2048 x 8192 on the EPYC,
+1.6 ms -> 0.7 ms), a decode step runs there: activations to fp32, exact fp32 products of the bf16
+weights, fp32 sums, rounded to bf16 once -- the same arithmetic, another summation order.
+
 Numerics: bf16 GEMM on these CPUs also multiplies and sums in fp32 and rounds once, so the two paths
 differ only in summation order (a bf16 ulp now and then); parity tests run in fp32, where nothing changes.
 
@@ -49,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tinyqwen import native
 from tinyqwen.kernel_probe import cached_probe, time_interleaved
 
 SLICE_ELEMENTS = 1 << 20  # weights converted per slice: 4 MB of fp32, cache-sized
@@ -103,20 +110,21 @@ def bf16_gemm_probe() -> dict:
     return {**numbers, "source": source}
 
 
-UPCAST_MAX_TIME_RATIO = 0.8  # the fp32 path must be clearly faster: probes on a busy machine wobble
+MAX_TIME_RATIO = 0.8  # the other path must be clearly faster: probes on a busy machine wobble
 
 
-def upcast_wins(native_ms: float, upcast_ms: float) -> bool:
-    """The rule for both prompt-path probes (bf16 GEMM here, int8pack in ``tinyqwen.quant``): the fp32
-    path is taken when it needs under ``UPCAST_MAX_TIME_RATIO`` of the native kernel's time."""
-    return upcast_ms < UPCAST_MAX_TIME_RATIO * native_ms
+def clearly_faster(baseline_ms: float, candidate_ms: float) -> bool:
+    """The rule for every path probe (bf16 GEMM and the bf16 decode kernel here, int8pack in
+    ``tinyqwen.quant``): the candidate path is taken when it needs under ``MAX_TIME_RATIO`` of the
+    baseline kernel's time."""
+    return candidate_ms < MAX_TIME_RATIO * baseline_ms
 
 
 @functools.cache
 def upcast_is_faster() -> bool:
-    """True when this machine's bf16 GEMM is clearly slower than :func:`upcast_linear` (:func:`upcast_wins`)."""
+    """True when this machine's bf16 GEMM is clearly slower than :func:`upcast_linear` (:func:`clearly_faster`)."""
     probe = bf16_gemm_probe()
-    return upcast_wins(probe["bf16_gemm_ms"], probe["upcast_gemm_ms"])
+    return clearly_faster(probe["bf16_gemm_ms"], probe["upcast_gemm_ms"])
 
 
 def gemm_probe_text() -> str:
@@ -137,18 +145,71 @@ def is_prompt(x: torch.Tensor) -> bool:
     )  # fmt: skip
 
 
+def measure_bf16_matvec(shape: tuple[int, int] = (8192, 2048), reps: int = 6) -> dict:
+    """Best-of-``reps`` milliseconds of one decode-shaped bf16 product ``[1, K] x [K, N]``, PyTorch's
+    (``F.linear``) and the hand-written kernel's (``native.bf16_matmul``, activations converted to fp32
+    and the result rounded back, as the decode path does), taking turns: ``{"torch_ms", "avx2_ms"}``."""
+    w = torch.full(shape, 1e-3, dtype=torch.bfloat16)
+    x = torch.full((1, shape[1]), 1e-3, dtype=torch.bfloat16)
+    calls = {
+        "torch_ms": lambda: F.linear(x, w),
+        "avx2_ms": lambda: native.bf16_matmul(x.float(), w).to(torch.bfloat16),
+    }
+    with torch.inference_mode():
+        best = time_interleaved(calls, torch.device("cpu"), reps)
+    return {name: round(ms, 3) for name, ms in best.items()}
+
+
+@functools.cache
+def bf16_matvec_probe() -> dict:
+    """``{"torch_ms", "avx2_ms", "source"}``: :func:`measure_bf16_matvec` (~0.1 s), once per machine,
+    kept beside the other probes; ``{}`` where the hand-written kernels do not run."""
+    if not native.available():
+        return {}
+    keys = ("torch_ms", "avx2_ms")
+    numbers, source = cached_probe(":bf16-matvec", keys, lambda: measure_bf16_matvec())
+    return {**numbers, "source": source}
+
+
+@functools.cache
+def native_decode_is_faster() -> bool:
+    """True when this machine's bf16 decode steps run clearly faster on ``native.bf16_matmul``."""
+    p = bf16_matvec_probe()
+    return bool(p) and clearly_faster(p["torch_ms"], p["avx2_ms"])
+
+
+def decode_probe_text() -> str:
+    """One line for the probe behind :func:`native_decode_is_faster` (``tinyqwen verify``, the bench)."""
+    p = bf16_matvec_probe()
+    if not p:
+        return f"bf16 decode steps run on PyTorch ({native.status()})"
+    verdict = "the avx2 kernel" if native_decode_is_faster() else "PyTorch"
+    return (f"bf16 decode steps run on {verdict} (probe 1 row x 2048 x 8192: PyTorch "
+            f"{p['torch_ms']} ms, avx2 {p['avx2_ms']} ms; {p['source']})")  # fmt: skip
+
+
 class Linear(nn.Linear):
     """``nn.Linear``; a bf16 ``x [B, T, K]`` with ``T > 1`` on a CPU where bf16 GEMM is slow runs
-    through :func:`upcast_linear` (see the module docstring). Same parameters, same state dict."""
+    through :func:`upcast_linear`, and with ``T == 1`` (a decode step) on one where the hand-written
+    kernel is faster through ``native.bf16_matmul`` (see the module docstring). Same parameters, same
+    state dict."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (
             x.dtype == torch.bfloat16
             and self.weight.dtype == torch.bfloat16
-            and is_prompt(x)
+            and x.dim() == 3
+            and x.device.type == "cpu"
             and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
             and not torch.is_autocast_enabled("cpu")
-            and upcast_is_faster()
         ):
-            return upcast_linear(x, self.weight, self.bias)
+            if is_prompt(x):
+                if upcast_is_faster():
+                    return upcast_linear(x, self.weight, self.bias)
+            elif x.shape[1] == 1 and self.weight.is_contiguous() and native_decode_is_faster():
+                # a decode step: exact fp32 products of the bf16 weights, fp32 sums, one rounding
+                bias = None if self.bias is None else self.bias.float()
+                x2 = x.reshape(-1, self.in_features).float()  # [B, K]
+                y = native.bf16_matmul(x2, self.weight, bias, check=False)
+                return y.to(torch.bfloat16).view(x.shape[0], 1, self.out_features)
         return F.linear(x, self.weight, self.bias)

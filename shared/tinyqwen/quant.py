@@ -66,7 +66,7 @@ from torch import nn
 
 from tinyqwen import int4, native
 from tinyqwen.kernel_probe import cached_probe, fastest, time_interleaved
-from tinyqwen.linear import is_prompt, upcast_linear, upcast_wins
+from tinyqwen.linear import clearly_faster, is_prompt, upcast_linear
 
 SCHEMES = ("int8", "int4")
 KERNELS = ("avx2", "fbgemm", "int8pack", "int_mm", "dequant")
@@ -124,7 +124,9 @@ class Int8Linear(nn.Module):
         self.register_buffer("bias", b)
         self.kernel = "dequant"
         self.tied = False  # True when weight/scale are the embedding's table (set by tie_int8)
-        self._packed = None  # fbgemm's packed weight (opaque), or the bf16 scale for int8pack
+        self._packed = (
+            None  # fbgemm's packed weight (opaque), int8pack's bf16 scale, avx2's fp32 bias
+        )
 
     def quantize_weight(self, w: torch.Tensor) -> dict[str, torch.Tensor]:
         """The buffers (name -> tensor) that store the float matrix ``w [N, K]`` in this layer."""
@@ -162,6 +164,14 @@ class Int8Linear(nn.Module):
                 self.weight = None
         elif kernel == "int8pack":
             self._packed = self.scale.to(torch.bfloat16)  # the CPU kernel wants x's dtype (bf16)
+        elif kernel == "avx2":
+            # the C kernel reads raw pointers: contiguous int8 rows, fp32 scales, an fp32 bias
+            self.weight, self.scale = self.weight.contiguous(), self.scale.contiguous()
+            if self.bias is not None:
+                self._packed = self.bias.float().contiguous()
+            native.check_args(
+                torch.empty(0, self.in_features), self.weight, self.scale, self._packed
+            )
 
     def _unpack(self) -> torch.Tensor:
         q = torch.ops.quantized.linear_unpack(self._packed)[0].int_repr()
@@ -205,8 +215,11 @@ class Int8Linear(nn.Module):
                 return upcast_linear(x, self.weight, self.bias, self._packed)
             y = torch.ops.aten._weight_int8pack_mm(x2.to(torch.bfloat16), self.weight, self._packed)
         elif self.kernel == "avx2" and not (torch.is_grad_enabled() and x.requires_grad):
-            # int8 rows x int16 activations (tinyqwen.native); the same function for prompts and decode
-            y = native.int8_matmul(x2.float(), self.weight, self.scale)
+            # int8 rows x int16 activations (tinyqwen.native); the same function for prompts and decode.
+            # Decode calls this ~170 times per token: weights were checked in set_kernel, bias added in C
+            bias = self._packed
+            y = native.int8_matmul(x2.float(), self.weight, self.scale, bias, check=False)
+            return y.to(x.dtype).reshape(*lead, self.out_features)
         elif self.kernel == "int_mm":
             # dynamic symmetric per-row activation quantisation, int8 x int8 -> int32. Decode is a
             # few dozen small ops per layer, so each op here counts: in-place where possible.
@@ -259,9 +272,9 @@ def int8pack_gemm_probe() -> dict:
 @functools.cache
 def int8pack_upcast_is_faster() -> bool:
     """True when this machine's int8pack product over a prompt is clearly slower than converting the
-    int8 rows to fp32 (:func:`int8pack_gemm_probe`, ``linear.upcast_wins``)."""
+    int8 rows to fp32 (:func:`int8pack_gemm_probe`, ``linear.clearly_faster``)."""
     probe = int8pack_gemm_probe()
-    return upcast_wins(probe["int8pack_ms"], probe["upcast_ms"])
+    return clearly_faster(probe["int8pack_ms"], probe["upcast_ms"])
 
 
 def int8_gemm_probe_text() -> str:
@@ -335,7 +348,7 @@ def probe_kernels(
         if kernel == "fbgemm" and (device.type != "cpu" or not _fbgemm_available()):
             out[kernel] = "not available"
             continue
-        if kernel == "avx2" and (device.type != "cpu" or not native.int8_matmul_available()):
+        if kernel == "avx2" and (device.type != "cpu" or not native.available()):
             out[kernel] = "not available"
             continue
         layers = []

@@ -1,4 +1,7 @@
-/* int8_matmul_avx2.c -- y = (x @ q.T) * scale for int8 weights on an AVX2 CPU (tinyqwen.native builds it).
+/* matmul_avx2.c -- the matrix products of decoding on an AVX2 CPU (tinyqwen.native builds this file).
+
+   int8_matmul: y = (x @ q.T) * scale for int8 weights (below); bf16_matmul: y = x @ w.T for bf16
+   weights (at the end of the file).
 
    Decode multiplies one token's activations by every weight matrix once: it is a stream of int8 weights
    through the cores, and PyTorch's CPU int8 kernels convert each weight to a float before multiplying,
@@ -131,9 +134,9 @@ static void tokens4(const int16_t *xq, const float *d, int64_t K, const int8_t *
     }
 }
 
-/* y [M, N] fp32 = (x [M, K] fp32 @ q [N, K] int8 .T) * scale [N] fp32; all row-major, contiguous.
-   Returns 0, or -1 when the scratch memory cannot be allocated. */
-int int8_matmul(const float *x, const int8_t *q, const float *scale, float *y,
+/* y [M, N] fp32 = (x [M, K] fp32 @ q [N, K] int8 .T) * scale [N] fp32 (+ bias [N] fp32, or NULL);
+   all row-major, contiguous. Returns 0, or -1 when the scratch memory cannot be allocated. */
+int int8_matmul(const float *x, const int8_t *q, const float *scale, const float *bias, float *y,
                 int64_t M, int64_t N, int64_t K, int threads)
 {
     const int64_t nb = (K + BLOCK - 1) / BLOCK;
@@ -161,7 +164,124 @@ int int8_matmul(const float *x, const int8_t *q, const float *scale, float *y,
                 tokens4(xq + m * K, d + m * nb, K, q + r * K, scale[r], y + m * N + r, N,
                         M - m >= 4 ? 4 : (int)(M - m));
     }
+    if (bias)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) y[m * N + n] += bias[n];
     free(xq);
     free(d);
+    return 0;
+}
+
+
+/* ---- bf16 weights ---------------------------------------------------------------------------------
+
+   bf16_matmul: y [M, N] fp32 = x [M, K] fp32 @ w [N, K] bf16 .T (+ bias [N] fp32, or NULL).
+
+   A bf16 number is the top half of an fp32 one, so a weight becomes fp32 exactly by putting its 16 bits
+   above 16 zero bits; vpunpcklwd / vpunpckhwd do that for 8 + 8 of 16 weights in two instructions, in
+   the order [0-3, 8-11] and [4-7, 12-15] (each 128-bit half separately), so the activations are copied
+   once per call into that order (xp). Products and sums are fp32, as PyTorch's bf16 CPU kernels do;
+   two accumulators per output value (low and high halves), added at the end. PyTorch's own bf16
+   matrix-vector product on the 2-core AVX2 EPYC streams ~11 GB/s; this one ~19 GB/s. */
+
+#define BF_BLOCK 16
+
+/* x [K] -> xp [K]: each block of 16 reordered as 0-3, 8-11, 4-7, 12-15 (the tail as is) */
+static void bf16_order(const float *x, int64_t K, float *xp)
+{
+    int64_t k = 0;
+    for (; k + BF_BLOCK <= K; k += BF_BLOCK)
+        for (int i = 0; i < 4; i++) {
+            xp[k + i] = x[k + i];
+            xp[k + 4 + i] = x[k + 8 + i];
+            xp[k + 8 + i] = x[k + 4 + i];
+            xp[k + 12 + i] = x[k + 12 + i];
+        }
+    for (; k < K; k++) xp[k] = x[k];
+}
+
+static inline float bf16_to_float(uint16_t h)
+{
+    union { uint32_t u; float f; } v = {.u = (uint32_t)h << 16};
+    return v.f;
+}
+
+/* the end of one output value: the two accumulators, the scalar tail, the bias */
+static inline float bf16_finish(__m256 lo, __m256 hi, const float *xp, const uint16_t *w, int64_t K)
+{
+    float sum = hsum(_mm256_add_ps(lo, hi));
+    for (int64_t k = K / BF_BLOCK * BF_BLOCK; k < K; k++) sum += xp[k] * bf16_to_float(w[k]);
+    return sum;
+}
+
+#define BF_LO(v) _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), v))
+#define BF_HI(v) _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), v))
+#define BF_LOAD(p) _mm256_loadu_si256((const __m256i *)(p))
+
+/* one token, 4 weight rows */
+static void bf16_rows4(const float *xp, int64_t K, const uint16_t *w, float *y)
+{
+    const int64_t full = K / BF_BLOCK * BF_BLOCK;
+    __m256 l0 = _mm256_setzero_ps(), l1 = l0, l2 = l0, l3 = l0, h0 = l0, h1 = l0, h2 = l0, h3 = l0;
+    for (int64_t k = 0; k < full; k += BF_BLOCK) {
+        const __m256 xl = _mm256_loadu_ps(xp + k), xh = _mm256_loadu_ps(xp + k + 8);
+        for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(w + (8 + r) * K + k), _MM_HINT_T0);
+        const __m256i v0 = BF_LOAD(w + k), v1 = BF_LOAD(w + K + k);
+        const __m256i v2 = BF_LOAD(w + 2 * K + k), v3 = BF_LOAD(w + 3 * K + k);
+        l0 = _mm256_fmadd_ps(BF_LO(v0), xl, l0);
+        h0 = _mm256_fmadd_ps(BF_HI(v0), xh, h0);
+        l1 = _mm256_fmadd_ps(BF_LO(v1), xl, l1);
+        h1 = _mm256_fmadd_ps(BF_HI(v1), xh, h1);
+        l2 = _mm256_fmadd_ps(BF_LO(v2), xl, l2);
+        h2 = _mm256_fmadd_ps(BF_HI(v2), xh, h2);
+        l3 = _mm256_fmadd_ps(BF_LO(v3), xl, l3);
+        h3 = _mm256_fmadd_ps(BF_HI(v3), xh, h3);
+    }
+    y[0] = bf16_finish(l0, h0, xp, w, K);
+    y[1] = bf16_finish(l1, h1, xp, w + K, K);
+    y[2] = bf16_finish(l2, h2, xp, w + 2 * K, K);
+    y[3] = bf16_finish(l3, h3, xp, w + 3 * K, K);
+}
+
+/* one weight row, up to 4 tokens (MC) */
+static void bf16_tokens4(const float *xp, int64_t K, const uint16_t *w, float *y, int64_t ldy, int MC)
+{
+    const int64_t full = K / BF_BLOCK * BF_BLOCK;
+    __m256 l[4], h[4];
+    for (int m = 0; m < 4; m++) l[m] = h[m] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < full; k += BF_BLOCK) {
+        const __m256i v = BF_LOAD(w + k);
+        const __m256 wl = BF_LO(v), wh = BF_HI(v);
+        for (int m = 0; m < MC; m++) {
+            l[m] = _mm256_fmadd_ps(wl, _mm256_loadu_ps(xp + m * K + k), l[m]);
+            h[m] = _mm256_fmadd_ps(wh, _mm256_loadu_ps(xp + m * K + k + 8), h[m]);
+        }
+    }
+    for (int m = 0; m < MC; m++) y[m * ldy] = bf16_finish(l[m], h[m], xp + m * K, w, K);
+}
+
+int bf16_matmul(const float *x, const uint16_t *w, const float *bias, float *y,
+                int64_t M, int64_t N, int64_t K, int threads)
+{
+    float *xp = malloc(sizeof(float) * M * K);
+    if (!xp) return -1;
+    for (int64_t m = 0; m < M; m++) bf16_order(x + m * K, K, xp + m * K);
+    const int64_t R = M == 1 ? 4 : 16, tiles = (N + R - 1) / R;
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t t = 0; t < tiles; t++) {
+        const int64_t n = t * R, n_end = n + R < N ? n + R : N;
+        if (M == 1 && n + 4 <= N) {
+            bf16_rows4(xp, K, w + n * K, y + n);
+            continue;
+        }
+        for (int64_t m = 0; m < M; m += 4)
+            for (int64_t r = n; r < n_end; r++)
+                bf16_tokens4(xp + m * K, K, w + r * K, y + m * N + r, N,
+                             M - m >= 4 ? 4 : (int)(M - m));
+    }
+    if (bias)
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) y[m * N + n] += bias[n];
+    free(xp);
     return 0;
 }
