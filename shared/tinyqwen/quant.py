@@ -15,7 +15,7 @@ So ``x @ W.T = (x @ Q.T) * scale``: the scale moves out of the inner sum and the
     >>> q.tolist(), [round(s, 5) for s in scale.tolist()]
     ([[64, -127, 32], [127, 0, -6]], [0.00787, 0.01575])
 
-Which PyTorch kernel does the int8 matmul is chosen *by measurement* on the device at hand (once per
+Which kernel does the int8 matmul is chosen *by measurement* on the device at hand (once per
 process, ``choose_kernel``, timing one Qwen2.5-0.5B decoder layer's seven matrices for one token;
 ``python -m tinyqwen.quant`` prints the table):
 
@@ -47,11 +47,13 @@ tied embedding / lm_head stays int8 as above (``swap_quantized`` decides per mat
 
 Limits: int8 scales are fp32 and per row, not per group (an outlier weight coarsens its whole row);
 activations are quantised on the fly by ``fbgemm`` / ``int_mm`` (adds a small error on top of the
-weights') and rounded to int16 per block of 32 by ``avx2`` (2^-16 of the block's largest value); no saving of quantised checkpoints (quantisation is done at every load, ~1 s per 0.5B).
-The fp32 prompt path (``int8pack`` only; ``avx2`` runs prompts itself) costs a fixed ~4 ms per 4M weights (conversion plus the fp32 GEMM packing its
-operand), so on that EPYC prompts shorter than ~64 tokens run slower than with int8pack (at most 0.25 s
-for the 0.5B shape; 128 tokens 1.59 -> 1.37 s, 512 tokens 6.7 -> 4.2 s) -- the path cannot depend on the
-length (a padded batch would change it); int4 prompts still use their packed kernel.
+weights') and rounded to int16 per block of 32 by ``avx2`` (2^-16 of the block's largest value); no
+saving of quantised checkpoints (quantisation is done at every load, ~1 s per 0.5B). The fp32 prompt
+path (``int8pack`` only; ``avx2`` runs prompts itself) costs a fixed ~4 ms per 4M weights (conversion
+plus the fp32 GEMM packing its operand), so on that EPYC prompts shorter than ~64 tokens run slower
+than with int8pack (at most 0.25 s for the 0.5B shape; 128 tokens 1.59 -> 1.37 s, 512 tokens 6.7 ->
+4.2 s) -- the path cannot depend on the length (a padded batch would change it); int4 prompts still
+use their packed kernel.
 """
 
 from __future__ import annotations
@@ -124,9 +126,7 @@ class Int8Linear(nn.Module):
         self.register_buffer("bias", b)
         self.kernel = "dequant"
         self.tied = False  # True when weight/scale are the embedding's table (set by tie_int8)
-        self._packed = (
-            None  # fbgemm's packed weight (opaque), int8pack's bf16 scale, avx2's fp32 bias
-        )
+        self._packed = None  # fbgemm's packed weight, int8pack's bf16 scale, avx2's fp32 bias
 
     def quantize_weight(self, w: torch.Tensor) -> dict[str, torch.Tensor]:
         """The buffers (name -> tensor) that store the float matrix ``w [N, K]`` in this layer."""
