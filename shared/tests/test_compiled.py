@@ -57,6 +57,17 @@ def test_captured_graph_gives_the_same_tokens(path, quantize):
     assert generate(model, PROMPTS, max_new_tokens=8) == expect
 
 
+def test_bf16_capture_gives_the_same_tokens(path):
+    """bf16 decode steps may run on the hand-written kernel (``linear.native_decode_is_faster``): the
+    per-machine decision is taken as a constant by dynamo, never traced into."""
+    model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
+    compile_decode(model, backend="eager")
+    step = model.__dict__.pop("compiled_decode")
+    expect = generate(model, PROMPTS, max_new_tokens=8)
+    model.compiled_decode = step
+    assert generate(model, PROMPTS, max_new_tokens=8) == expect
+
+
 def test_sliding_window_models_are_refused(tmp_path):
     from conftest import make_hf_checkpoint
 

@@ -172,6 +172,7 @@ def bf16_matvec_probe() -> dict:
 
 
 @functools.cache
+@torch.compiler.assume_constant_result  # a compiled decode step takes the answer, not the probe
 def native_decode_is_faster() -> bool:
     """True when this machine's bf16 decode steps run clearly faster on ``native.bf16_matmul``."""
     p = bf16_matvec_probe()
