@@ -178,13 +178,13 @@ def test_bf16_model_same_with_and_without_the_decode_kernel(tmp_path, monkeypatc
 def test_bf16_matvec_probe_is_kept_beside_the_others(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYU_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(linear, "measure_bf16_matvec", lambda: {"torch_ms": 2.0, "avx2_ms": 1.0})
-    for f in (linear.bf16_matvec_probe, linear.native_decode_is_faster):
-        f.cache_clear()
+    linear.bf16_matvec_probe.cache_clear()
+    linear._DECODE_PATH.clear()
     try:
         assert linear.native_decode_is_faster()
         cache = json.loads((tmp_path / kernel_probe.PROBE_CACHE_FILE).read_text())
         assert any(key.endswith(":bf16-matvec") for key in cache)
         assert "avx2 kernel" in linear.decode_probe_text()
     finally:
-        for f in (linear.bf16_matvec_probe, linear.native_decode_is_faster):
-            f.cache_clear()
+        linear.bf16_matvec_probe.cache_clear()
+        linear._DECODE_PATH.clear()

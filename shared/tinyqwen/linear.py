@@ -171,12 +171,16 @@ def bf16_matvec_probe() -> dict:
     return {**numbers, "source": source}
 
 
-@functools.cache
+_DECODE_PATH: dict[str, bool] = {}  # the answer below, once per process (tests clear it)
+
+
 @torch.compiler.assume_constant_result  # a compiled decode step takes the answer, not the probe
 def native_decode_is_faster() -> bool:
     """True when this machine's bf16 decode steps run clearly faster on ``native.bf16_matmul``."""
-    p = bf16_matvec_probe()
-    return bool(p) and clearly_faster(p["torch_ms"], p["avx2_ms"])
+    if "bf16" not in _DECODE_PATH:
+        p = bf16_matvec_probe()
+        _DECODE_PATH["bf16"] = bool(p) and clearly_faster(p["torch_ms"], p["avx2_ms"])
+    return _DECODE_PATH["bf16"]
 
 
 def decode_probe_text() -> str:
