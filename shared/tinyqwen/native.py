@@ -159,28 +159,29 @@ def _kernel(name: str):
     return _KERNELS[name]
 
 
+def _call(
+    name: str, x: torch.Tensor, n: int, weights: tuple[torch.Tensor, ...], bias: torch.Tensor | None
+) -> torch.Tensor:
+    """Run the C function ``name(x, *weights, bias or NULL, y, M, N, K, threads)``; ``y [M, n]`` fp32.
+    Both kernels take this argument order (csrc/matmul_avx2.c)."""
+    m, k = x.shape
+    y = torch.empty(m, n)
+    if m and n:
+        b = 0 if bias is None else bias.data_ptr()
+        ptrs = (x.data_ptr(), *(t.data_ptr() for t in weights), b, y.data_ptr())
+        if _kernel(name)(*ptrs, m, n, k, torch.get_num_threads()) != 0:
+            raise MemoryError(f"{name}: no memory for the scratch copy of x {tuple(x.shape)}")
+    return y
+
+
 def _run(
     x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None = None
 ) -> torch.Tensor:
-    (m, k), n = x.shape, q.shape[0]
-    y = torch.empty(m, n)
-    if m and n:
-        b = 0 if bias is None else bias.data_ptr()
-        ptrs = (x.data_ptr(), q.data_ptr(), scale.data_ptr(), b, y.data_ptr())
-        if _kernel("int8_matmul")(*ptrs, m, n, k, torch.get_num_threads()) != 0:
-            raise MemoryError(f"int8_matmul: no memory for the int16 copy of x {tuple(x.shape)}")
-    return y
+    return _call("int8_matmul", x, q.shape[0], (q, scale), bias)
 
 
 def _run_bf16(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    (m, k), n = x.shape, w.shape[0]
-    y = torch.empty(m, n)
-    if m and n:
-        b = 0 if bias is None else bias.data_ptr()
-        ptrs = (x.data_ptr(), w.data_ptr(), b, y.data_ptr())
-        if _kernel("bf16_matmul")(*ptrs, m, n, k, torch.get_num_threads()) != 0:
-            raise MemoryError(f"bf16_matmul: no memory for the copy of x {tuple(x.shape)}")
-    return y
+    return _call("bf16_matmul", x, w.shape[0], (w,), bias)
 
 
 # For torch.compile: an opaque operator with a known output shape, so a compiled decode step calls the
