@@ -34,6 +34,7 @@ CORE = {
     "int4",  # group-wise int4 weights (same chapter); imports torch only
     "kernel_probe",  # timing kernels against each other (int8 and int4 pick theirs)
     "native",  # hand-written AVX2 matmuls (C in csrc/), built on first use; imports torch only
+    "native_decode",  # an int8 decode step in one C call per layer (csrc/decode_avx2.c)
     "compiled",  # the compiled decode step and its static KV cache
 }
 

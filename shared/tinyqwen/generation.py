@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from tinyqwen import native_decode
 from tinyqwen.compiled import StaticKVCache
 from tinyqwen.kv_cache import KVCache
 from tinyqwen.model import Qwen2ForCausalLM
@@ -65,7 +66,8 @@ def decode_one_token(
     """Feed one new token per row (``tokens [B, 1]`` at ``position_ids [B, 1]``); return ``[B, V]`` logits.
 
     ``attention_mask`` is ``[B, cache.length + 1]`` or ``None`` when no row has padding. A model with
-    a compiled step (``tinyqwen.compiled.compile_decode``) runs that step on its ``StaticKVCache``.
+    a compiled step (``tinyqwen.compiled.compile_decode``) runs that step on its ``StaticKVCache``; an int8
+    model on the avx2 kernel runs one C call per layer (``tinyqwen.native_decode``).
     """
     step = getattr(model, "compiled_decode", None)
     if step is not None and isinstance(cache, StaticKVCache):
@@ -76,6 +78,9 @@ def decode_one_token(
         logits = step(model, tokens, position_ids, cache, attention_mask)
         cache.advance(1)
         return logits
+    # an int8 model on the avx2 kernel: one C call for all layers
+    if native_decode.supports(model, cache):
+        return native_decode.decode_one_token(model, tokens, position_ids, cache, attention_mask)
     return model(tokens, attention_mask, position_ids, cache)[:, -1]
 
 

@@ -1,0 +1,182 @@
+"""A decode step of an int8 model with one C call per decoder layer (``csrc/decode_avx2.c``).
+
+PyTorch runs one layer of a decode step as ~50 small operators -- two RMSNorms, RoPE, the cache writes,
+attention, SiLU, residual adds -- each a few microseconds of dispatch for a vector of a few thousand
+numbers. For Qwen2.5-0.5B on a 2-core AVX2 CPU that is ~13 ms per token next to the ~21 ms the int8
+weights take to stream through the cores; llama.cpp has no such overhead. Here each layer is one C
+function (the same ``int8_matmul`` products, the small steps as loops), all layers in one call, and
+Python only embeds the tokens, computes cos/sin once for all layers, and runs the final norm and
+``lm_head``.
+
+    >>> from tinyqwen import native_decode                          # doctest: +SKIP
+    >>> native_decode.supports(model, cache)                        # an int8 model on the avx2 kernel
+    True
+    >>> logits = native_decode.decode_one_token(model, tokens, position_ids, cache)  # [B, V] fp32
+
+``tinyqwen.generation.decode_one_token`` takes this path by itself whenever :func:`supports` says yes;
+``TINYQWEN_NATIVE=0`` turns it off with the other hand-written kernels. The same numbers as the PyTorch
+path up to fp32 rounding (the products are the same kernel; sums of the small steps run in another
+order): tests compare the logits of whole generations.
+
+Limits: CPU, inference (no gradient, no ``tinyqwen.trace``), dense layers (a MoE model takes the PyTorch
+path), every projection an ``Int8Linear`` on the ``avx2`` kernel with fp32 activations, the plain
+``KVCache`` (``compile=True`` keeps its own compiled step), head_dim even.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+
+import torch
+
+from tinyqwen import native, trace
+from tinyqwen.kv_cache import KVCache
+from tinyqwen.quant import Int8Linear
+
+_P = ctypes.c_void_p
+
+
+class _QLinear(ctypes.Structure):  # csrc/decode_avx2.c: qlinear
+    _fields_ = [("weight", _P), ("scale", _P), ("bias", _P)]
+
+
+class _Layer(ctypes.Structure):  # layer_weights
+    _fields_ = [
+        ("input_norm", _P), ("post_norm", _P), ("q_norm", _P), ("k_norm", _P),
+        ("q", _QLinear), ("k", _QLinear), ("v", _QLinear), ("o", _QLinear),
+        ("gate", _QLinear), ("up", _QLinear), ("down", _QLinear),
+        ("k_cache", _P), ("v_cache", _P), ("window", ctypes.c_int64),
+    ]  # fmt: skip
+
+
+class _Step(ctypes.Structure):  # step_info
+    _fields_ = [
+        *((name, ctypes.c_int64) for name in ("B", "hidden", "H", "Hkv", "D", "I", "T_max", "pos")),
+        ("cos", _P), ("sin", _P), ("mask", _P), ("eps", ctypes.c_float), ("threads", ctypes.c_int),
+    ]  # fmt: skip
+
+
+def _projections(layer: torch.nn.Module) -> tuple[torch.nn.Module, ...]:
+    a, m = layer.self_attn, layer.mlp
+    return a.q_proj, a.k_proj, a.v_proj, a.o_proj, m.gate_proj, m.up_proj, m.down_proj
+
+
+def _model_supported(model: torch.nn.Module) -> bool:
+    if model.dtype != torch.float32 or model.device.type != "cpu" or model.config.head_dim % 2:
+        return False
+    for layer in model.model.layers:
+        if layer.is_moe:
+            return False
+        for p in _projections(layer):
+            if type(p) is not Int8Linear or p.kernel != "avx2":
+                return False
+    return True
+
+
+class _Plan:
+    """The C structs of every layer for one (model, cache) pair, built at the first step of a generation
+    (~2 ms for 24 layers: too slow to redo per token) and kept with the tensors they point into."""
+
+    def __init__(self, model: torch.nn.Module, cache: KVCache) -> None:
+        self.model = model
+        self.tensors: list[torch.Tensor] = [cache.k, cache.v]  # alive as long as the pointers are
+        layers = []
+        for i, layer in enumerate(model.model.layers):
+            a = layer.self_attn
+            norms = [layer.input_layernorm.weight, layer.post_attention_layernorm.weight]
+            norms += [a.q_norm.weight, a.k_norm.weight] if a.qk_norm else [None, None]
+            projections = []
+            for p in _projections(layer):
+                projections.append(_QLinear(_ptr(p.weight), _ptr(p.scale), _ptr(p._packed)))
+                self.tensors += [t for t in (p.weight, p.scale, p._packed) if t is not None]
+            self.tensors += [t for t in norms if t is not None]
+            window = model.config.sliding_window if layer.is_sliding else 0
+            layers.append(
+                _Layer(
+                    *map(_ptr, norms), *projections, _ptr(cache.k[i]), _ptr(cache.v[i]), window or 0
+                )
+            )
+        self.layers = (_Layer * len(layers))(*layers)
+        self._check(model, cache)
+
+    def _check(self, model: torch.nn.Module, cache: KVCache) -> None:
+        """The C code trusts shapes and layouts: check them once, naming what is off."""
+        cfg = model.config
+        want = (cfg.num_hidden_layers, cache.k.shape[1], cfg.num_key_value_heads, cache.max_len)
+        for name, t in (("cache.k", cache.k), ("cache.v", cache.v)):
+            if tuple(t.shape) != (*want, cfg.head_dim) or t.device.type != "cpu":
+                raise ValueError(f"decode step: {name} is {tuple(t.shape)} on {t.device}, expected "
+                                 f"{(*want, cfg.head_dim)} on cpu (KVCache.for_model makes it)")  # fmt: skip
+        for t in self.tensors:
+            if (
+                not t.is_contiguous()
+                or t.device.type != "cpu"
+                or t.dtype not in (torch.float32, torch.int8)
+            ):
+                raise ValueError(f"decode step: a weight {tuple(t.shape)} {t.dtype} on {t.device} "
+                                 "is not a contiguous fp32/int8 CPU tensor")  # fmt: skip
+
+
+_PLANS: weakref.WeakKeyDictionary[KVCache, _Plan] = weakref.WeakKeyDictionary()
+
+
+def supports(model: torch.nn.Module, cache: object) -> bool:
+    """True when this decode step can run here: an int8 dense model on the ``avx2`` kernel, fp32, CPU,
+    a plain ``KVCache`` of fp32, no gradient, no trace, and the kernels built (see the module limits)."""
+    if type(cache) is not KVCache or cache.k.dtype != torch.float32 or torch.is_grad_enabled():
+        return False
+    if trace.active() or not native.available():
+        return False
+    plan = _PLANS.get(cache)
+    return (plan is not None and plan.model is model) or _model_supported(model)
+
+
+def _ptr(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
+
+
+def decode_one_token(
+    model: torch.nn.Module,
+    tokens: torch.Tensor,
+    position_ids: torch.Tensor,
+    cache: KVCache,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``tokens [B, 1]`` at ``position_ids [B, 1]`` -> logits ``[B, V]`` fp32, writing one cache slot;
+    ``attention_mask [B, cache.length + 1]`` (1 = real) or None. Call only where :func:`supports`.
+
+    The weights are looked up once per cache (one generation): change the model between two
+    generations, not during one."""
+    cfg, inner = model.config, model.model
+    B, pos = tokens.shape[0], cache.length
+    if tuple(tokens.shape) != (B, 1) or tuple(position_ids.shape) != (B, 1):
+        raise ValueError(f"decode step: tokens and position_ids must be [B, 1], got "
+                         f"{tuple(tokens.shape)} and {tuple(position_ids.shape)}")  # fmt: skip
+    if pos + 1 > cache.max_len:
+        raise ValueError(f"KV cache is full: {pos + 1} positions needed, max_len={cache.max_len}")
+    if cache.k.shape[1] != B:
+        raise ValueError(f"decode step: the cache holds {cache.k.shape[1]} rows, tokens {B}")
+    mask = None
+    if attention_mask is not None:
+        if tuple(attention_mask.shape) != (B, pos + 1):
+            raise ValueError(f"attention_mask must be [batch, past+1] = {(B, pos + 1)}, got "
+                             f"{tuple(attention_mask.shape)}")  # fmt: skip
+        mask = attention_mask.to(torch.int64).contiguous()
+    plan = _PLANS.get(cache)
+    if plan is None or plan.model is not model:
+        plan = _PLANS[cache] = _Plan(model, cache)
+    x = inner.embed_tokens(tokens)[:, 0].float().contiguous()  # [B, hidden], updated layer by layer
+    cos, sin = inner.rotary_emb(position_ids)  # [B, 1, D] fp32
+    cos, sin = cos[:, 0].float().contiguous(), sin[:, 0].float().contiguous()  # [B, D]
+    step = _Step(
+        B, cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim,
+        cfg.intermediate_size, cache.max_len, pos, cos.data_ptr(), sin.data_ptr(), _ptr(mask),
+        inner.layers[0].input_layernorm.variance_epsilon, torch.get_num_threads(),
+    )  # fmt: skip
+    run = native._kernel("decode_layers_int8")
+    if run(x.data_ptr(), plan.layers, len(plan.layers), ctypes.byref(step)) != 0:
+        raise MemoryError("decode step: no memory for the layers' scratch space")
+    cache.advance(1)
+    x = inner.norm(x)  # [B, hidden]
+    return model.lm_head(x).float()  # [B, V]
