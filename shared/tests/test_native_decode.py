@@ -1,13 +1,14 @@
-"""The one-C-call-per-layer decode step (``tinyqwen.native_decode``) against the PyTorch path it replaces.
+"""The decode step in one C call (``tinyqwen.native_decode``) against the PyTorch path it replaces.
 
-Reference: the same int8 model (checkpoints written by transformers) stepped by ``model(...)`` -- the
-path ``test_quant`` / ``test_model_parity`` hold to transformers. The products are the same kernel; the
-small steps (RMSNorm, RoPE, softmax, SiLU) sum in another order, so their results differ by fp32
+int8 models. Reference: the same model (checkpoints written by transformers) stepped by
+``model(...)`` -- the path ``test_quant`` / ``test_model_parity`` hold to transformers. The products
+are the same kernel; the small steps (RMSNorm, RoPE, softmax, SiLU) sum in another order, so their results differ by fp32
 rounding -- and where the two paths' inputs to a product straddle an int16 rounding boundary, that
 activation rounds one int16 step apart (2^-15 of its block's largest value), which the later layers
 carry on. Observed on these 3-layer models: at most 9e-5 of the largest logit. Stated tolerance: logits
 and cache within 3e-4 of their largest magnitude, the same argmax, greedy tokens equal (batched, alone
-and on the PyTorch path). Skipped where the kernels cannot run.
+and on the PyTorch path). bf16 models: against the fp32 model (see that test). Skipped where the kernels
+cannot run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 import torch
 from conftest import make_hf_checkpoint
 
-from tinyqwen import native, native_decode, quant, trace
+from tinyqwen import linear, native, native_decode, quant, trace
 from tinyqwen.generation import generate, prefill
 from tinyqwen.kv_cache import KVCache
 from tinyqwen.model import Qwen2ForCausalLM
@@ -91,6 +92,64 @@ def test_generate_takes_it_and_batching_changes_nothing(tmp_path, monkeypatch, f
     assert not steps and batched == alone == pytorch
 
 
+def test_a_bf16_generation_takes_it_and_batching_changes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(native_decode, "native_decode_is_faster", lambda: True)  # any machine
+    path, _ = make_hf_checkpoint(tmp_path)
+    model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
+    prompts = [[5, 6, 7, 8, 9, 10, 11], [300, 301], [42] * 5]
+    steps = []
+    real = native_decode.decode_one_token
+    monkeypatch.setattr(
+        native_decode, "decode_one_token", lambda *a, **kw: steps.append(1) or real(*a, **kw)
+    )
+    batched = generate(model, prompts, max_new_tokens=10)
+    assert len(steps) == 9
+    assert batched == [generate(model, [p], max_new_tokens=10)[0] for p in prompts]
+
+
+@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
+@torch.inference_mode()
+def test_a_bf16_model_steps_like_its_pytorch_path(tmp_path, monkeypatch, family):
+    """A bf16 model: the C step rounds to bf16 where the PyTorch path does, but sums in another order,
+    so a value can land one bf16 step apart and later layers carry that on. Stated tolerance per step:
+    logits within 4 bf16 steps of the largest logit (observed <= 3.5), cosine >= 0.9995 to the PyTorch
+    bf16 path (observed >= 0.9998) and >= 0.998 to the fp32 model (PyTorch bf16 itself: >= 0.9989).
+    Greedy parity with transformers bf16 is ``test_qwen3_moe`` / ``test_model_parity``'s, on this path."""
+    for module in (native_decode, linear):  # both paths' products on the bf16 kernel, any machine
+        monkeypatch.setattr(module, "native_decode_is_faster", lambda: True)
+    path, _ = make_hf_checkpoint(tmp_path, num_hidden_layers=3, **FAMILIES[family])
+    bf16 = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
+    fp32 = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32)
+    B, P, steps = 3, 9, 6
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 512, (B, P), generator=gen)
+    mask = torch.ones(B, P + steps, dtype=torch.long)
+    mask[1, :4], mask[2, :1] = 0, 0
+    caches = [KVCache.for_model(m, B, P + steps) for m in (bf16, bf16, fp32)]
+    for model, cache in zip((bf16, bf16, fp32), caches):
+        prefill(model, ids, mask[:, :P], cache)
+    pos = mask[:, :P].sum(1, keepdim=True)
+    tokens = torch.randint(0, 512, (B, 1), generator=gen)
+    cosine = torch.nn.functional.cosine_similarity
+    for _ in range(steps):
+        S = caches[2].length + 1
+        assert native_decode.supports(bf16, caches[0])
+        got = native_decode.decode_one_token(bf16, tokens, pos, caches[0], mask[:, :S])
+        pytorch = bf16(tokens, mask[:, :S], pos, caches[1])[:, -1].float()
+        want = fp32(tokens, mask[:, :S], pos, caches[2])[:, -1]
+        step = 2.0 ** (torch.floor(torch.log2(pytorch.abs().max())).item() - 7)  # one bf16 ulp
+        assert (got - pytorch).abs().max() <= 4 * step
+        assert cosine(got, pytorch).min() >= 0.9995 and cosine(got, want).min() >= 0.998
+        tokens, pos = want.argmax(-1, keepdim=True), pos + 1
+    assert caches[0].k.dtype == torch.bfloat16 and caches[0].length == caches[2].length
+    # layer 0's K and V come from RMSNorm, the same kernel's products, QK-norm and RoPE only: rounded
+    # where PyTorch rounds, they are the same bf16 numbers (later layers also see attention and the
+    # MLP, whose sums run in another order)
+    new = slice(P, P + steps)
+    assert torch.equal(caches[0].k[0, :, :, new], caches[1].k[0, :, :, new])
+    assert torch.equal(caches[0].v[0, :, :, new], caches[1].v[0, :, :, new])
+
+
 def test_other_models_and_modes_keep_the_pytorch_path(tmp_path):
     path, _ = make_hf_checkpoint(tmp_path)
     int8 = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.float32, quantize="int8")
@@ -107,7 +166,10 @@ def test_other_models_and_modes_keep_the_pytorch_path(tmp_path):
     with torch.inference_mode():
         assert not native_decode.supports(int8, cache)  # another int8 kernel
         assert not native_decode.supports(fp32, KVCache.for_model(fp32, 1, 8))
-        assert not native_decode.supports(bf16, KVCache.for_model(bf16, 1, 8))
+        # bf16: where this machine's probe sends bf16 decode steps to the avx2 kernel
+        on_avx2 = linear.native_decode_is_faster()
+        assert native_decode.supports(bf16, KVCache.for_model(bf16, 1, 8)) == on_avx2
+        assert not native_decode.supports(bf16, KVCache.for_model(fp32, 1, 8))  # fp32 cache
 
 
 @torch.inference_mode()

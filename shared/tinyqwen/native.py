@@ -114,8 +114,8 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
     lib.int8_matmul.restype = ctypes.c_int
     lib.bf16_matmul.argtypes = [p, p, p, p, i64, i64, i64, ctypes.c_int]
     lib.bf16_matmul.restype = ctypes.c_int
-    lib.decode_layers_int8.argtypes = [p, p, i64, p]
-    lib.decode_layers_int8.restype = ctypes.c_int
+    lib.decode_layers.argtypes = [p, p, i64, p]
+    lib.decode_layers.restype = ctypes.c_int
     return lib, str(path)
 
 

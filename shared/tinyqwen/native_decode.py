@@ -1,26 +1,32 @@
-"""A decode step of an int8 model with one C call per decoder layer (``csrc/decode_avx2.c``).
+"""A decode step in one C call for all decoder layers (``csrc/decode_avx2.c``): int8 or bf16 weights.
 
 PyTorch runs one layer of a decode step as ~50 small operators -- two RMSNorms, RoPE, the cache writes,
 attention, SiLU, residual adds -- each a few microseconds of dispatch for a vector of a few thousand
 numbers. For Qwen2.5-0.5B on a 2-core AVX2 CPU that is ~13 ms per token next to the ~21 ms the int8
 weights take to stream through the cores; llama.cpp has no such overhead. Here each layer is one C
-function (the same ``int8_matmul`` products, the small steps as loops), all layers in one call, and
-Python only embeds the tokens, computes cos/sin once for all layers, and runs the final norm and
-``lm_head``.
+function (the same products as ``native.int8_matmul`` / ``native.bf16_matmul``, the small steps as
+loops), all layers in one call, and Python only embeds the tokens, computes cos/sin once for all
+layers, and runs the final norm and ``lm_head``.
 
     >>> from tinyqwen import native_decode                          # doctest: +SKIP
-    >>> native_decode.supports(model, cache)                        # an int8 model on the avx2 kernel
+    >>> native_decode.supports(model, cache)                        # e.g. an int8 model on avx2
     True
     >>> logits = native_decode.decode_one_token(model, tokens, position_ids, cache)  # [B, V] fp32
 
 ``tinyqwen.generation.decode_one_token`` takes this path by itself whenever :func:`supports` says yes;
-``TINYQWEN_NATIVE=0`` turns it off with the other hand-written kernels. The same numbers as the PyTorch
-path up to fp32 rounding (the products are the same kernel; sums of the small steps run in another
-order): tests compare the logits of whole generations.
+``TINYQWEN_NATIVE=0`` turns it off with the other hand-written kernels.
 
-Limits: CPU, inference (no gradient, no ``tinyqwen.trace``), dense layers (a MoE model takes the PyTorch
-path), every projection an ``Int8Linear`` on the ``avx2`` kernel with fp32 activations, the plain
-``KVCache`` (``compile=True`` keeps its own compiled step), head_dim even.
+* int8 models (every projection an ``Int8Linear`` on the ``avx2`` kernel, fp32 activations): the same
+  numbers as the PyTorch path up to fp32 rounding (the products are the same kernel; the small steps sum
+  in another order).
+* bf16 models, where the machine's probe sends bf16 decode steps to the avx2 kernel
+  (``linear.native_decode_is_faster``): the activations stay fp32 from the embedding to the last layer
+  (the PyTorch path rounds them to bf16 after every operator), so the step is closer to the fp32 model
+  than the PyTorch bf16 path is (tested); K and V are rounded to bf16 when written to the cache.
+
+Limits: CPU, inference (no gradient, no ``tinyqwen.trace``), dense layers (a MoE model takes the
+PyTorch path), the plain ``KVCache`` in the model's dtype (``compile=True`` keeps its own compiled
+step), head_dim even. The weights are looked up once per cache, i.e. per generation.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import torch
 
 from tinyqwen import native, trace
 from tinyqwen.kv_cache import KVCache
+from tinyqwen.linear import Linear, native_decode_is_faster
 from tinyqwen.quant import Int8Linear
 
 _P = ctypes.c_void_p
@@ -54,6 +61,7 @@ class _Step(ctypes.Structure):  # step_info
     _fields_ = [
         *((name, ctypes.c_int64) for name in ("B", "hidden", "H", "Hkv", "D", "I", "T_max", "pos")),
         ("cos", _P), ("sin", _P), ("mask", _P), ("eps", ctypes.c_float), ("threads", ctypes.c_int),
+        ("cache_bf16", ctypes.c_int),
     ]  # fmt: skip
 
 
@@ -62,15 +70,27 @@ def _projections(layer: torch.nn.Module) -> tuple[torch.nn.Module, ...]:
     return a.q_proj, a.k_proj, a.v_proj, a.o_proj, m.gate_proj, m.up_proj, m.down_proj
 
 
+def _projection_supported(p: torch.nn.Module, dtype: torch.dtype) -> bool:
+    if dtype == torch.float32:  # an int8 model: every product on the avx2 kernel
+        return type(p) is Int8Linear and p.kernel == "avx2"
+    return type(p) is Linear and p.weight.dtype == torch.bfloat16
+
+
 def _model_supported(model: torch.nn.Module) -> bool:
-    if model.dtype != torch.float32 or model.device.type != "cpu" or model.config.head_dim % 2:
+    dtype = model.dtype
+    if dtype not in (torch.float32, torch.bfloat16) or model.device.type != "cpu":
+        return False
+    if model.config.head_dim % 2:
+        return False
+    if (
+        dtype == torch.bfloat16 and not native_decode_is_faster()
+    ):  # this machine's bf16 decode probe
         return False
     for layer in model.model.layers:
         if layer.is_moe:
             return False
-        for p in _projections(layer):
-            if type(p) is not Int8Linear or p.kernel != "avx2":
-                return False
+        if not all(_projection_supported(p, dtype) for p in _projections(layer)):
+            return False
     return True
 
 
@@ -86,10 +106,15 @@ class _Plan:
             a = layer.self_attn
             norms = [layer.input_layernorm.weight, layer.post_attention_layernorm.weight]
             norms += [a.q_norm.weight, a.k_norm.weight] if a.qk_norm else [None, None]
+            norms = [None if t is None else _fp32(t) for t in norms]  # a bf16 model's: fp32 copies
             projections = []
             for p in _projections(layer):
-                projections.append(_QLinear(_ptr(p.weight), _ptr(p.scale), _ptr(p._packed)))
-                self.tensors += [t for t in (p.weight, p.scale, p._packed) if t is not None]
+                if type(p) is Int8Linear:
+                    weight, scale, bias = p.weight, p.scale, p._packed  # _packed: the fp32 bias
+                else:  # bf16 rows, an fp32 copy of the bias
+                    weight, scale, bias = p.weight, None, None if p.bias is None else _fp32(p.bias)
+                projections.append(_QLinear(_ptr(weight), _ptr(scale), _ptr(bias)))
+                self.tensors += [t for t in (weight, scale, bias) if t is not None]
             self.tensors += [t for t in norms if t is not None]
             window = model.config.sliding_window if layer.is_sliding else 0
             layers.append(
@@ -109,22 +134,22 @@ class _Plan:
                 raise ValueError(f"decode step: {name} is {tuple(t.shape)} on {t.device}, expected "
                                  f"{(*want, cfg.head_dim)} on cpu (KVCache.for_model makes it)")  # fmt: skip
         for t in self.tensors:
-            if (
-                not t.is_contiguous()
-                or t.device.type != "cpu"
-                or t.dtype not in (torch.float32, torch.int8)
-            ):
-                raise ValueError(f"decode step: a weight {tuple(t.shape)} {t.dtype} on {t.device} "
-                                 "is not a contiguous fp32/int8 CPU tensor")  # fmt: skip
+            dtypes = (torch.float32, torch.int8, torch.bfloat16)
+            if not t.is_contiguous() or t.device.type != "cpu" or t.dtype not in dtypes:
+                raise ValueError(f"decode step: a tensor {tuple(t.shape)} {t.dtype} on {t.device} "
+                                 "is not a contiguous fp32/bf16/int8 CPU tensor")  # fmt: skip
 
 
 _PLANS: weakref.WeakKeyDictionary[KVCache, _Plan] = weakref.WeakKeyDictionary()
 
 
 def supports(model: torch.nn.Module, cache: object) -> bool:
-    """True when this decode step can run here: an int8 dense model on the ``avx2`` kernel, fp32, CPU,
-    a plain ``KVCache`` of fp32, no gradient, no trace, and the kernels built (see the module limits)."""
-    if type(cache) is not KVCache or cache.k.dtype != torch.float32 or torch.is_grad_enabled():
+    """True when this decode step can run here: a dense model on CPU, either int8 on the ``avx2`` kernel
+    (fp32 activations) or bf16 where the machine's probe sends bf16 decode steps to the avx2 kernel; a
+    plain ``KVCache`` in the model's dtype, no gradient, no trace, the kernels built (module limits)."""
+    if type(cache) is not KVCache or torch.is_grad_enabled():
+        return False
+    if cache.k.dtype != model.dtype:
         return False
     if trace.active() or not native.available():
         return False
@@ -134,6 +159,10 @@ def supports(model: torch.nn.Module, cache: object) -> bool:
 
 def _ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
+
+
+def _fp32(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().float().contiguous()
 
 
 def decode_one_token(
@@ -173,10 +202,11 @@ def decode_one_token(
         B, cfg.hidden_size, cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim,
         cfg.intermediate_size, cache.max_len, pos, cos.data_ptr(), sin.data_ptr(), _ptr(mask),
         inner.layers[0].input_layernorm.variance_epsilon, torch.get_num_threads(),
+        cache.k.dtype == torch.bfloat16,
     )  # fmt: skip
-    run = native._kernel("decode_layers_int8")
+    run = native._kernel("decode_layers")
     if run(x.data_ptr(), plan.layers, len(plan.layers), ctypes.byref(step)) != 0:
         raise MemoryError("decode step: no memory for the layers' scratch space")
     cache.advance(1)
-    x = inner.norm(x)  # [B, hidden]
-    return model.lm_head(x).float()  # [B, V]
+    x = inner.norm(x[:, None].to(model.dtype))  # [B, 1, hidden]: a decode step for lm_head too
+    return model.lm_head(x)[:, 0].float()  # [B, V]
