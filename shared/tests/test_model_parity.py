@@ -237,13 +237,24 @@ def test_eager_equals_sdpa_with_padding(pair):
     assert (eager[real] - sdpa[real]).abs().max().item() <= SELF_TOL
 
 
-def test_bf16_matches_transformers_bf16(monkeypatch, tmp_path):
+@pytest.mark.parametrize("decode", ["this machine's", "C step"])
+def test_bf16_matches_transformers_bf16(monkeypatch, tmp_path, decode):
     import transformers
 
     import tinyqwen.linear
+    from tinyqwen import native, native_decode
 
     # transformers' bf16 GEMM order; the fp32 path for many rows (tinyqwen.linear) is tested there
     monkeypatch.setattr(tinyqwen.linear, "upcast_is_faster", lambda: False)
+    steps = []
+    if decode == "C step":  # bf16 decode steps in one C call (tinyqwen.native_decode), any machine
+        if not native.available():
+            pytest.skip(native.status())
+        monkeypatch.setattr(tinyqwen.linear, "native_decode_is_faster", lambda: True)
+        real = native_decode.decode_one_token
+        monkeypatch.setattr(
+            native_decode, "decode_one_token", lambda *a, **k: steps.append(1) or real(*a, **k)
+        )
 
     path, _ = make_hf_checkpoint(tmp_path, seed=1, **CONFIGS["qwen2.5-0.5b-heads-tied"])
     ours = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
@@ -257,6 +268,8 @@ def test_bf16_matches_transformers_bf16(monkeypatch, tmp_path):
     prompt = random_ids(7, 3)
     out = hf.generate(torch.tensor([prompt]), max_new_tokens=32, do_sample=False, pad_token_id=0)
     assert generate(ours, [prompt], max_new_tokens=32)[0] == out[0, 7:].tolist()
+    if decode == "C step":
+        assert len(steps) == 31  # every decode step after the prefill
 
 
 def test_capture_records_the_contract_names(tmp_path):

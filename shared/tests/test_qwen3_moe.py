@@ -53,9 +53,12 @@ def test_bf16_matches_transformers_bf16(monkeypatch, tmp_path, family):
     import transformers
 
     import tinyqwen.linear
+    import tinyqwen.native
 
     # transformers' bf16 GEMM order; the fp32 path for many rows (tinyqwen.linear) is tested there
     monkeypatch.setattr(tinyqwen.linear, "upcast_is_faster", lambda: False)
+    # dense Qwen3's decode steps in one C call (tinyqwen.native_decode) on any machine with the kernels
+    monkeypatch.setattr(tinyqwen.linear, "native_decode_is_faster", tinyqwen.native.available)
 
     path, _ = make_hf_checkpoint(tmp_path, seed=2, **family)
     ours = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16)

@@ -20,9 +20,11 @@ layers, and runs the final norm and ``lm_head``.
   numbers as the PyTorch path up to fp32 rounding (the products are the same kernel; the small steps sum
   in another order).
 * bf16 models, where the machine's probe sends bf16 decode steps to the avx2 kernel
-  (``linear.native_decode_is_faster``): the activations stay fp32 from the embedding to the last layer
-  (the PyTorch path rounds them to bf16 after every operator), so the step is closer to the fp32 model
-  than the PyTorch bf16 path is (tested); K and V are rounded to bf16 when written to the cache.
+  (``linear.native_decode_is_faster``): values are rounded to bf16 exactly where the PyTorch path rounds
+  them (after each operator; see the C file), so the two agree up to summation order -- layer 0's K and
+  V bitwise, the logits within a few bf16 ulps -- and greedy output matches transformers bf16 as the
+  PyTorch path does (tested). (Carrying fp32 activations instead was closer to the fp32 model but
+  parted from transformers' bf16 greedy tokens.)
 
 Limits: CPU, inference (no gradient, no ``tinyqwen.trace``), dense layers (a MoE model takes the
 PyTorch path), the plain ``KVCache`` in the model's dtype (``compile=True`` keeps its own compiled
@@ -36,9 +38,9 @@ import weakref
 
 import torch
 
-from tinyqwen import native, trace
+from tinyqwen import linear, native, trace
 from tinyqwen.kv_cache import KVCache
-from tinyqwen.linear import Linear, native_decode_is_faster
+from tinyqwen.linear import Linear
 from tinyqwen.quant import Int8Linear
 
 _P = ctypes.c_void_p
@@ -82,9 +84,8 @@ def _model_supported(model: torch.nn.Module) -> bool:
         return False
     if model.config.head_dim % 2:
         return False
-    if (
-        dtype == torch.bfloat16 and not native_decode_is_faster()
-    ):  # this machine's bf16 decode probe
+    # a bf16 model: where this machine's probe sends bf16 decode steps to the avx2 kernel
+    if dtype == torch.bfloat16 and not linear.native_decode_is_faster():
         return False
     for layer in model.model.layers:
         if layer.is_moe:
