@@ -74,9 +74,14 @@ def test_each_step_matches_the_pytorch_path_with_padding(tmp_path, family):
         tokens, pos = want.argmax(-1, keepdim=True), pos + 1
 
 
-@pytest.mark.parametrize("family", ["qwen2", "qwen3"])
-def test_generate_takes_it_and_batching_changes_nothing(tmp_path, monkeypatch, family):
-    model = int8_model(tmp_path, family)
+@pytest.mark.parametrize("family,dtype", [("qwen2", "int8"), ("qwen3", "int8"), ("qwen2", "bf16")])
+def test_generate_takes_it_and_batching_changes_nothing(tmp_path, monkeypatch, family, dtype):
+    if dtype == "int8":
+        model = int8_model(tmp_path, family)
+    else:
+        monkeypatch.setattr(linear, "native_decode_is_faster", lambda: True)  # any machine
+        path, _ = make_hf_checkpoint(tmp_path, **FAMILIES[family])
+        model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
     prompts = [[5, 6, 7, 8, 9, 10, 11], [300, 301], [42] * 5]
     steps = []
     real = native_decode.decode_one_token
@@ -85,26 +90,11 @@ def test_generate_takes_it_and_batching_changes_nothing(tmp_path, monkeypatch, f
     )
     batched = generate(model, prompts, max_new_tokens=10)
     assert len(steps) == 9  # every decode step after the prefill
-    alone = [generate(model, [p], max_new_tokens=10)[0] for p in prompts]
-    monkeypatch.setattr(native_decode, "supports", lambda *a: False)
-    steps.clear()
-    pytorch = generate(model, prompts, max_new_tokens=10)
-    assert not steps and batched == alone == pytorch
-
-
-def test_a_bf16_generation_takes_it_and_batching_changes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(linear, "native_decode_is_faster", lambda: True)  # any machine
-    path, _ = make_hf_checkpoint(tmp_path)
-    model = Qwen2ForCausalLM.from_pretrained(path, dtype=torch.bfloat16)
-    prompts = [[5, 6, 7, 8, 9, 10, 11], [300, 301], [42] * 5]
-    steps = []
-    real = native_decode.decode_one_token
-    monkeypatch.setattr(
-        native_decode, "decode_one_token", lambda *a, **kw: steps.append(1) or real(*a, **kw)
-    )
-    batched = generate(model, prompts, max_new_tokens=10)
-    assert len(steps) == 9
     assert batched == [generate(model, [p], max_new_tokens=10)[0] for p in prompts]
+    if dtype == "int8":  # the same tokens as the PyTorch path (bf16: see the next test)
+        monkeypatch.setattr(native_decode, "supports", lambda *a: False)
+        steps.clear()
+        assert generate(model, prompts, max_new_tokens=10) == batched and not steps
 
 
 @pytest.mark.parametrize("family", ["qwen2", "qwen3"])

@@ -67,7 +67,7 @@ def decode_one_token(
 
     ``attention_mask`` is ``[B, cache.length + 1]`` or ``None`` when no row has padding. A model with
     a compiled step (``tinyqwen.compiled.compile_decode``) runs that step on its ``StaticKVCache``; an int8
-    model on the avx2 kernel runs one C call per layer (``tinyqwen.native_decode``).
+    or bf16 model on the avx2 kernels runs all its layers in one C call (``tinyqwen.native_decode``).
     """
     step = getattr(model, "compiled_decode", None)
     if step is not None and isinstance(cache, StaticKVCache):
@@ -78,7 +78,7 @@ def decode_one_token(
         logits = step(model, tokens, position_ids, cache, attention_mask)
         cache.advance(1)
         return logits
-    # an int8 model on the avx2 kernel: one C call for all layers
+    # an int8 / bf16 model on the avx2 kernels (CPU): one C call for all layers
     if native_decode.supports(model, cache):
         return native_decode.decode_one_token(model, tokens, position_ids, cache, attention_mask)
     return model(tokens, attention_mask, position_ids, cache)[:, -1]
