@@ -75,7 +75,7 @@ def _projections(layer: torch.nn.Module) -> tuple[torch.nn.Module, ...]:
 def _projection_supported(p: torch.nn.Module, dtype: torch.dtype) -> bool:
     if dtype == torch.float32:  # an int8 model: every product on the avx2 kernel
         return type(p) is Int8Linear and p.kernel == "avx2"
-    return type(p) is Linear and p.weight.dtype == torch.bfloat16
+    return type(p) is Linear and p.weight.dtype == torch.bfloat16 and p.weight.is_contiguous()
 
 
 def _model_supported(model: torch.nn.Module) -> bool:
@@ -100,6 +100,12 @@ class _Plan:
     (~2 ms for 24 layers: too slow to redo per token) and kept with the tensors they point into."""
 
     def __init__(self, model: torch.nn.Module, cache: KVCache) -> None:
+        cfg = model.config  # the C code trusts the cache's shape: a user-made cache is checked here
+        want = (cfg.num_hidden_layers, cache.k.shape[1], cfg.num_key_value_heads, cache.max_len)
+        for name, t in (("cache.k", cache.k), ("cache.v", cache.v)):
+            if tuple(t.shape) != (*want, cfg.head_dim) or t.device.type != "cpu":
+                raise ValueError(f"decode step: {name} is {tuple(t.shape)} on {t.device}, expected "
+                                 f"{(*want, cfg.head_dim)} on cpu (KVCache.for_model makes it)")  # fmt: skip
         self.model = model
         self.tensors: list[torch.Tensor] = [cache.k, cache.v]  # alive as long as the pointers are
         layers = []
@@ -119,26 +125,9 @@ class _Plan:
             self.tensors += [t for t in norms if t is not None]
             window = model.config.sliding_window if layer.is_sliding else 0
             layers.append(
-                _Layer(
-                    *map(_ptr, norms), *projections, _ptr(cache.k[i]), _ptr(cache.v[i]), window or 0
-                )
+                _Layer(*map(_ptr, norms), *projections, _ptr(cache.k[i]), _ptr(cache.v[i]), window)
             )
         self.layers = (_Layer * len(layers))(*layers)
-        self._check(model, cache)
-
-    def _check(self, model: torch.nn.Module, cache: KVCache) -> None:
-        """The C code trusts shapes and layouts: check them once, naming what is off."""
-        cfg = model.config
-        want = (cfg.num_hidden_layers, cache.k.shape[1], cfg.num_key_value_heads, cache.max_len)
-        for name, t in (("cache.k", cache.k), ("cache.v", cache.v)):
-            if tuple(t.shape) != (*want, cfg.head_dim) or t.device.type != "cpu":
-                raise ValueError(f"decode step: {name} is {tuple(t.shape)} on {t.device}, expected "
-                                 f"{(*want, cfg.head_dim)} on cpu (KVCache.for_model makes it)")  # fmt: skip
-        for t in self.tensors:
-            dtypes = (torch.float32, torch.int8, torch.bfloat16)
-            if not t.is_contiguous() or t.device.type != "cpu" or t.dtype not in dtypes:
-                raise ValueError(f"decode step: a tensor {tuple(t.shape)} {t.dtype} on {t.device} "
-                                 "is not a contiguous fp32/bf16/int8 CPU tensor")  # fmt: skip
 
 
 _PLANS: weakref.WeakKeyDictionary[KVCache, _Plan] = weakref.WeakKeyDictionary()

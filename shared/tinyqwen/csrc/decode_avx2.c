@@ -172,24 +172,22 @@ static int project(const float *x, const qlinear *l, float *y, int64_t M, int64_
     return 0;
 }
 
-/* one layer: x [B, hidden] fp32, updated in place. Returns 0, or -1 when memory runs out. */
-static int decode_layer(float *x, const layer_weights *L, const step_info *s)
+/* one layer: x [B, hidden] fp32, updated in place; buf: scratch (decode_layers). Returns 0, or -1 when
+   a product's scratch memory runs out. */
+static int decode_layer(float *x, const layer_weights *L, const step_info *s, float *buf)
 {
     const int64_t B = s->B, Hd = s->hidden, H = s->H, Hkv = s->Hkv, D = s->D, I = s->I;
     const int64_t S = s->pos + 1, G = H / Hkv;
-    const int64_t n = B * (Hd + 2 * H * D + 2 * Hkv * D + 2 * I + H * (S + D));
-    float *buf = malloc(sizeof(float) * n);
-    if (!buf) return -1;
     float *h = buf, *q = h + B * Hd, *k = q + B * H * D, *v = k + B * Hkv * D, *att = v + B * Hkv * D;
     float *gate = att + B * H * D, *up = gate + B * I, *scores = up + B * I, *tmp = scores + B * H * S;
     const int r = s->cache_bf16; /* a bf16 model: round where PyTorch does */
     int rc = 0;
 
     for (int64_t b = 0; b < B; b++) rmsnorm(x + b * Hd, L->input_norm, s->eps, Hd, h + b * Hd, r);
-    rc |= project(h, &L->q, q, B, H * D, Hd, s);     /* [B, H*D] */
-    rc |= project(h, &L->k, k, B, Hkv * D, Hd, s);   /* [B, Hkv*D] */
-    rc |= project(h, &L->v, v, B, Hkv * D, Hd, s);   /* [B, Hkv*D] */
-    if (rc) goto done;
+    rc |= project(h, &L->q, q, B, H * D, Hd, s); /* [B, H*D] */
+    rc |= project(h, &L->k, k, B, Hkv * D, Hd, s); /* [B, Hkv*D] */
+    rc |= project(h, &L->v, v, B, Hkv * D, Hd, s); /* [B, Hkv*D] */
+    if (rc) return -1;
 
     for (int64_t b = 0; b < B; b++) {
         const float *cos = s->cos + b * D, *sin = s->sin + b * D;
@@ -226,27 +224,31 @@ static int decode_layer(float *x, const layer_weights *L, const step_info *s)
     }
 
     rc |= project(att, &L->o, h, B, Hd, H * D, s); /* h reused: [B, hidden] */
-    if (rc) goto done;
+    if (rc) return -1;
     for (int64_t i = 0; i < B * Hd; i++) x[i] = R(x[i] + h[i], r);
 
     for (int64_t b = 0; b < B; b++) rmsnorm(x + b * Hd, L->post_norm, s->eps, Hd, h + b * Hd, r);
     rc |= project(h, &L->gate, gate, B, I, Hd, s); /* [B, I] */
     rc |= project(h, &L->up, up, B, I, Hd, s);
-    if (rc) goto done;
+    if (rc) return -1;
     for (int64_t i = 0; i < B * I; i++) gate[i] = R(R(gate[i] / (1.0f + expf(-gate[i])), r) * up[i], r);
     rc |= project(gate, &L->down, h, B, Hd, I, s); /* [B, hidden] */
-    if (rc) goto done;
+    if (rc) return -1;
     for (int64_t i = 0; i < B * Hd; i++) x[i] = R(x[i] + h[i], r);
-done:
-    free(buf);
-    return rc ? -1 : 0;
+    return 0;
 }
 
 /* the decoder stack of one step: x [B, hidden] fp32 (the embedded tokens) becomes the last layer's
    output, in place, and each layer's cache slot pos is written. Returns 0, or -1 when memory runs out. */
 int decode_layers(float *x, const layer_weights *layers, int64_t n_layers, const step_info *s)
 {
-    for (int64_t i = 0; i < n_layers; i++)
-        if (decode_layer(x, layers + i, s)) return -1;
-    return 0;
+    /* one scratch space for all layers: h, q, k, v, attention out, gate, up, scores, a KV row */
+    const int64_t B = s->B, H = s->H, D = s->D, S = s->pos + 1;
+    const int64_t n = B * (s->hidden + 2 * H * D + 2 * s->Hkv * D + 2 * s->I + H * (S + D));
+    float *buf = malloc(sizeof(float) * n);
+    if (!buf) return -1;
+    int rc = 0;
+    for (int64_t i = 0; i < n_layers && !rc; i++) rc = decode_layer(x, layers + i, s, buf);
+    free(buf);
+    return rc;
 }
