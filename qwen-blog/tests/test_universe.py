@@ -5,6 +5,7 @@ import importlib.util
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -531,3 +532,44 @@ def test_shipped_model_keeps_its_tool_use_in_int4():
     assert int4["metrics"]["format_valid"] == 1.0
     solved = [sum(bool(it.get("success")) for it in r["items"]) for r in (fp32, int4)]
     assert solved[1] >= solved[0] - 3, solved
+
+
+def _citation_drills():
+    """docs/experiments/citation_drills.py (E19-E21), loaded as a module."""
+    path = Path(__file__).resolve().parents[1] / "docs/experiments/citation_drills.py"
+    spec = importlib.util.spec_from_file_location("citation_drills", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_citation_experiment_drills_train_only_the_decisions():
+    """E19's key drills: targets = the answer's first two tokens, the value, the citation digit
+    (or the whole refusal); E20's cite drills: targets = the source numbers of the asked towns."""
+    from tinyqwen import Tokenizer
+
+    cd = _citation_drills()
+    tok = Tokenizer.from_pretrained(_shipped())
+    for lang, sources, qas, want in [
+        ("en", "Sources:\n\n[1] (docs/a.md)\nRaven Port has a population of 24146.",
+         [("What is the population of Raven Port?", "The population of Raven Port is 24146 [1]."),
+          ("What is the altitude of Raven Port?", "The documents do not say.")],
+         ["The", " population", " ", "241", "46", "1", "The documents do not say."]),
+        ("zh", "资料:\n\n[1] (docs/b.md)\n[2] (docs/c.md)\n明水镇的特产是瓷器。",
+         [("明水镇的特产是什么？", "明水镇的特产是瓷器 [2]。")],
+         ["明", "水", "瓷", "器", "2"]),
+    ]:  # fmt: skip
+        ids, labels = cd.encode_key(tok, sources, qas, lang)
+        assert len(ids) == len(labels)
+        targets = [t for t in labels if t != -100]
+        got = [tok.decode([t]) for t in targets]
+        if lang == "en":  # the refusal's tokens decode together
+            got = got[:6] + ["".join(got[6:])]
+        assert got == want
+        assert tok.decode(ids).endswith(qas[-1][1])
+    rng = random.Random(0)
+    for _ in range(20):
+        sources, names, asked = cd._cite_item(rng, "en")
+        ids, labels = cd.encode_cite(tok, sources, names, asked)
+        assert [tok.decode([t]) for t in labels if t != -100] == [str(k + 1) for k in asked]
+        assert tok.decode(ids).endswith(f"{names[asked[-1]]} [{asked[-1] + 1}]")
