@@ -36,8 +36,6 @@ from qwen_blog import universe_corpus as U
 from qwen_blog.sft import IGNORE
 from tinyqwen.tiny_universe import ASSET_DIR
 
-SHIPPED = ASSET_DIR  # the shipped tiny-universe
-
 
 def encode_key(tokenizer, sources: str, qas: list[tuple[str, str]], lang: str):
     """Ids and labels of one key drill: targets at the decision, value and citation tokens only."""
@@ -53,13 +51,11 @@ def encode_key(tokenizer, sources: str, qas: list[tuple[str, str]], lang: str):
             cite = answer.rindex("[") + 1
             vend = len(answer[: cite - 1].rstrip(" "))
             vstart = answer.rfind(" is ") + 3 if lang == "en" else answer.rfind("是") + 1
-            cuts = [len(tokenizer.encode(answer[:c])) for c in (vstart, vend, cite, cite + 1)]
-            # each prefix must tokenize as the start of the whole answer, or the cut is not a token edge
-            if any(
-                tokenizer.encode(answer[:c]) != a[:n]
-                for c, n in zip((vstart, vend, cite, cite + 1), cuts)
-            ):
+            prefixes = [tokenizer.encode(answer[:c]) for c in (vstart, vend, cite, cite + 1)]
+            # each prefix must tokenize as the start of the whole answer, or a cut is not a token edge
+            if any(a[: len(p)] != p for p in prefixes):
                 raise ValueError(f"answer {answer!r}: a cut falls inside a token")
+            cuts = [len(p) for p in prefixes]
             keep = {0, 1} | set(range(cuts[0], cuts[1])) | set(range(cuts[2], cuts[3]))
             lab = [t if p in keep else IGNORE for p, t in enumerate(a)]
         ids += head + a
@@ -181,17 +177,20 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", required=True)
     t.add_argument("--steps", type=int, default=400)
     t.add_argument("--lr", type=float, default=5e-4)
-    t.add_argument("--base", default=str(SHIPPED))
+    t.add_argument("--base", default=str(ASSET_DIR))
     t.add_argument("--data", default="runs/universe/data/sft.jsonl")
     q = sub.add_parser("probe")
-    q.add_argument("--model", default=str(SHIPPED))
+    q.add_argument("--model", default=str(ASSET_DIR))
     q.add_argument("--split", default="test", choices=["train", "test"])
     for s in (t, q):
         s.add_argument("--name-paths", action="store_true")
     args = p.parse_args(argv)
     if args.name_paths:
         use_name_paths()
-    train(args) if args.cmd == "train" else probe(args)
+    if args.cmd == "train":
+        train(args)
+    else:
+        probe(args)
     return 0
 
 
