@@ -535,7 +535,7 @@ def test_shipped_model_keeps_its_tool_use_in_int4():
 
 
 def _citation_drills():
-    """docs/experiments/citation_drills.py (E19-E21), loaded as a module."""
+    """docs/experiments/citation_drills.py (E19-E23), loaded as a module."""
     path = Path(__file__).resolve().parents[1] / "docs/experiments/citation_drills.py"
     spec = importlib.util.spec_from_file_location("citation_drills", path)
     mod = importlib.util.module_from_spec(spec)
@@ -573,3 +573,26 @@ def test_citation_experiment_drills_train_only_the_decisions():
         ids, labels = cd.encode_cite(tok, sources, names, asked)
         assert [tok.decode([t]) for t in labels if t != -100] == [str(k + 1) for k in asked]
         assert tok.decode(ids).endswith(f"{names[asked[-1]]} [{asked[-1] + 1}]")
+
+
+def test_citation_experiment_blockid_drills_and_block_spans():
+    """E22's block-id drills: the targets are exactly the marker digits, each its own block's number;
+    the linear probe's spans cover each block's text and nothing of its header."""
+    from tinyqwen import Tokenizer
+
+    cd = _citation_drills()
+    tok = Tokenizer.from_pretrained(_shipped())
+    rng = random.Random(0)
+    for i in range(20):
+        ids, labels = cd.encode_blockid(tok, rng, "zh" if i % 2 else "en")
+        text = tok.decode(ids)
+        blocks = text.split("\n\n")[1:]  # after "Sources:"
+        want = [str(k) for k, b in enumerate(blocks, 1) for _ in range(b.count(f"[{k}]"))]
+        assert [tok.decode([t]) for t in labels if t != -100] == want
+        assert all(b.count("[") == b.count(f"[{k}]") for k, b in enumerate(blocks, 1))
+        spans = cd._block_spans(tok, text, len(blocks), ids)
+        for k, (a, z) in enumerate(spans):
+            body = blocks[k].split("\n", 1)[1]
+            assert (
+                z > a and tok.decode(ids[a:z]) in body and body.startswith(tok.decode(ids[a:z])[:4])
+            )

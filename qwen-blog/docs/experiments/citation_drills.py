@@ -1,4 +1,4 @@
-"""E19-E21 of docs/14-universe.md: can the shipped ``tiny-universe`` learn the citation ``[n]``?
+"""E19-E23 of docs/14-universe.md: can the shipped ``tiny-universe`` learn the citation ``[n]``?
 
 Three kinds of drills on tinyrag's numbered sources (training towns only), and a teacher-forced probe
 on held-out towns::
@@ -7,7 +7,11 @@ on held-out towns::
     python docs/experiments/citation_drills.py train --kind mixed --out runs/e19b --steps 400
     python docs/experiments/citation_drills.py train --kind cite --out runs/e20 --steps 600 --lr 1e-3
     python docs/experiments/citation_drills.py train --kind cite --out runs/e21 --steps 400 --lr 1e-3 --name-paths
+    python docs/experiments/citation_drills.py train --kind blockid --out runs/e22 --steps 600 --lr 1e-3
+    python docs/experiments/citation_drills.py train --kind blockid-key --out runs/e23 --steps 500 \
+        --lr 1e-3 --base runs/e22/step-000600
     python docs/experiments/citation_drills.py probe --model runs/e19/step-000200
+    python docs/experiments/citation_drills.py linear-probe --model runs/e22/step-000200
 
 - ``key``: sources, then 1-6 questions, each answered; the loss only on the three decisions grounded QA
   makes -- answer or refuse (the first two answer tokens, or the whole refusal), the value, the
@@ -15,8 +19,16 @@ on held-out towns::
 - ``cite``: sources, then ``Raven Port [`` -> ``3``: the loss on the source number only, the town
   right before it. Trained alone (the lookup stage's runner, constant lr).
 - ``mixed``: 8 key + 8 cite drills a step, inside SFT.
+- ``blockid``: 8 block-id drills + 8 cite drills a step (lookup runner). A block-id drill is the
+  sources with each sentence prefixed by its block's ``[k]`` half of the time; the loss is on every
+  marker digit, so predicting a repeated one needs "which block am I in".
+- ``blockid-key``: 8 block-id drills + 8 key drills a step (lookup runner).
 - ``--name-paths``: the sources' file names are the town names (``Raven Port.md``, ``柳门镇.md``)
   instead of ``raven-port.md`` / ``town_560.md``, so the number stands a few tokens before the name.
+
+``linear-probe`` asks whether "which block am I in" is linearly readable from each layer's residual
+stream at the tokens of the sources' text (softmax regression trained on 200 training-town source
+sets, scored on 100 held-out ones; a position-only probe beside it).
 
 Limits: an experiment, not a recipe stage; it starts from a checkpoint directory (default: the shipped
 model) and needs ``OUT/data/sft.jsonl`` of a universe run for the SFT kinds (``--data``).
@@ -106,14 +118,48 @@ def mixed_batch(tokenizer, seed: int, step: int, size: int):
     )
 
 
+def encode_blockid(tokenizer, rng: random.Random, lang: str):
+    """Ids and labels of one block-id drill: training towns' sources, each sentence prefixed by its
+    block's ``[k] `` half of the time; the targets are every marker digit (the headers' too)."""
+    picked, facts, _ = U._drill_towns(rng, lang)
+    sep = "" if lang == "zh" else " "
+    blocks = []
+    for k, (town, f) in enumerate(zip(picked, facts), 1):
+        sentences = [
+            U.ATTRS[i][4 if lang == "zh" else 5].format(t=town, v=v) for i, v in sorted(f.items())
+        ]
+        text = sep.join((f"[{k}] " if rng.random() < 0.5 else "") + x for x in sentences)
+        path = f"{rng.choice(U.DIRS)}/{U.town_path(town, lang)}"
+        blocks.append((f"{path}, chars 0-{len(text)}", text))
+    ids = tokenizer.encode(U.sources_text(blocks, lang))
+    digits = {tokenizer.encode(str(k))[0] for k in range(1, len(picked) + 1)}
+    labels = [
+        t if t in digits and tokenizer.decode([ids[p - 1]]).endswith("[") else IGNORE
+        for p, t in enumerate(ids)
+    ]
+    return ids, labels
+
+
+def blockid_batch(tokenizer, seed: int, step: int, size: int, second=None):
+    """Half block-id drills, half ``second`` drills (cite drills unless given)."""
+    rng = random.Random(f"blockid-drill:{seed}:{step}")
+    half = [encode_blockid(tokenizer, rng, "zh" if i % 2 == 0 else "en") for i in range(size // 2)]
+    return half + (second or cite_batch)(tokenizer, seed, step, size - size // 2)
+
+
+def blockid_key_batch(tokenizer, seed: int, step: int, size: int):
+    return blockid_batch(tokenizer, seed, step, size, key_batch)
+
+
 def use_name_paths() -> None:
     U.town_path = lambda town, lang: f"{town}.md"
 
 
 def train(args: argparse.Namespace) -> None:
-    batch = {"key": key_batch, "cite": cite_batch, "mixed": mixed_batch}[args.kind]
-    # cite drills alone, on the lookup stage's runner (its val: the same drills, seed + 1)
-    if args.kind == "cite":
+    batch = {"key": key_batch, "cite": cite_batch, "mixed": mixed_batch, "blockid": blockid_batch,
+             "blockid-key": blockid_key_batch}[args.kind]  # fmt: skip
+    # drills alone, on the lookup stage's runner (its val: the same drills, seed + 1)
+    if args.kind in ("cite", "blockid", "blockid-key"):
         lookup.drill_batch = batch
         settings = {"micro_batch_size": 16, "lr": args.lr, "warmup_steps": 10, "max_steps": args.steps,
                     "eval_every": 50, "save_every": 100, "min_lr_ratio": 1.0}  # fmt: skip
@@ -169,11 +215,98 @@ def probe(args: argparse.Namespace) -> dict[str, tuple[int, int]]:
     return {k: (a, b) for k, (a, b) in counts.items()}
 
 
+def _block_spans(tokenizer, text: str, n_blocks: int, ids: list[int]) -> list[tuple[int, int]]:
+    """Token ranges of each block's text (after its header line; the last token of a block left out,
+    it may merge with the separator)."""
+    spans, start = [], 0
+    for k in range(1, n_blocks + 1):
+        t0 = text.index("\n", text.index(f"[{k}] (", start)) + 1
+        end = text.index(f"\n\n[{k + 1}] (", t0) if k < n_blocks else len(text)
+        a, z = len(tokenizer.encode(text[:t0])), len(tokenizer.encode(text[:end]))
+        while ids[:z] != tokenizer.encode(text[:end])[:z]:
+            z -= 1
+        spans.append((a, z - 1))
+        start = end
+    return spans
+
+
+def _softmax_probe(x_train, y_train, x_test, y_test, steps: int = 600) -> float:
+    """Held-out accuracy of an L2-regularised softmax regression on standardised features."""
+    mu, sd = x_train.mean(0), x_train.std(0) + 1e-5
+    x_train, x_test = (x_train - mu) / sd, (x_test - mu) / sd
+    w = torch.zeros(x_train.shape[1], 4, requires_grad=True)
+    b = torch.zeros(4, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=0.05)
+    with torch.enable_grad():  # the caller collects features under no_grad
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(x_train @ w + b, y_train) + 1e-3 * (w**2).sum()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        return ((x_test @ w + b).argmax(-1) == y_test).float().mean().item()
+
+
+@torch.no_grad()
+def linear_probe(args: argparse.Namespace) -> dict[str, float]:
+    """Accuracy of reading the block number (1-4) from each layer's residual stream at the tokens of
+    the sources' text; ``position`` = the token position alone (one-hot, 8-token bins)."""
+    from tinyqwen import AutoModelForCausalLM, Tokenizer
+
+    tokenizer = Tokenizer.from_pretrained(args.model)
+    model = AutoModelForCausalLM.from_pretrained(
+        args.model, dtype=torch.float32, device="cpu"
+    ).eval()
+    captured: list[torch.Tensor] = []
+    hooks = [model.model.embed_tokens.register_forward_hook(lambda m, i, o: captured.append(o[0]))]
+    for layer in model.model.layers:  # a layer returns (hidden, router logits)
+        hooks.append(layer.register_forward_hook(lambda m, i, o: captured.append(o[0][0])))
+    towns = U.towns
+
+    def collect(split: str, n: int):
+        U.towns = lambda lang, _: towns(lang, split)
+        rng = random.Random(f"linear-probe:{split}")
+        feats, blocks, positions = [], [], []
+        for i in range(n):
+            lang = "zh" if i % 2 == 0 else "en"
+            picked, facts, _ = U._drill_towns(rng, lang)
+            text = U.sources_text(U._sources(rng, picked, facts, lang), lang)
+            ids = tokenizer.encode(text)
+            captured.clear()
+            model(torch.tensor([ids]))
+            hidden = torch.stack(captured)  # [L + 1, T, H]
+            for k, (a, z) in enumerate(_block_spans(tokenizer, text, len(picked), ids)):
+                feats.append(hidden[:, a:z])
+                blocks += [k] * (z - a)
+                positions += range(a, z)
+        U.towns = towns
+        pos = torch.tensor(positions) // 8
+        return (
+            torch.cat(feats, 1),
+            torch.tensor(blocks),
+            torch.nn.functional.one_hot(pos.clamp(max=63), 64).float(),
+        )
+
+    try:
+        x_train, y_train, p_train = collect("train", 200)
+        x_test, y_test, p_test = collect("test", 100)
+    finally:
+        for h in hooks:
+            h.remove()
+    result = {"position": _softmax_probe(p_train, y_train, p_test, y_test)}
+    for layer in range(x_train.shape[0]):
+        result[f"layer {layer}"] = _softmax_probe(x_train[layer], y_train, x_test[layer], y_test)
+    print(args.model, {k: round(v, 3) for k, v in result.items()})
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
-    t.add_argument("--kind", choices=["key", "cite", "mixed"], required=True)
+    t.add_argument(
+        "--kind", choices=["key", "cite", "mixed", "blockid", "blockid-key"], required=True
+    )
     t.add_argument("--out", required=True)
     t.add_argument("--steps", type=int, default=400)
     t.add_argument("--lr", type=float, default=5e-4)
@@ -182,15 +315,19 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("probe")
     q.add_argument("--model", default=str(ASSET_DIR))
     q.add_argument("--split", default="test", choices=["train", "test"])
-    for s in (t, q):
+    lp = sub.add_parser("linear-probe")
+    lp.add_argument("--model", default=str(ASSET_DIR))
+    for s in (t, q, lp):
         s.add_argument("--name-paths", action="store_true")
     args = p.parse_args(argv)
     if args.name_paths:
         use_name_paths()
     if args.cmd == "train":
         train(args)
-    else:
+    elif args.cmd == "probe":
         probe(args)
+    else:
+        linear_probe(args)
     return 0
 
 
