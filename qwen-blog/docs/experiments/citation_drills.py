@@ -1,7 +1,7 @@
 """E19-E23 of docs/14-universe.md: can the shipped ``tiny-universe`` learn the citation ``[n]``?
 
-Three kinds of drills on tinyrag's numbered sources (training towns only), and a teacher-forced probe
-on held-out towns::
+Five kinds of drills on tinyrag's numbered sources (training towns only), a teacher-forced probe
+on held-out towns, and a linear probe of the residual stream::
 
     python docs/experiments/citation_drills.py train --kind key  --out runs/e19 --steps 600
     python docs/experiments/citation_drills.py train --kind mixed --out runs/e19b --steps 400
