@@ -39,6 +39,8 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -174,13 +176,22 @@ def train(args: argparse.Namespace) -> None:
     sft.run(sft.build_parser().parse_args(argv))
 
 
+@contextmanager
+def towns_from(split: str) -> Iterator[None]:
+    """Draw every drill's towns from ``split`` (``universe_corpus`` always draws training towns)."""
+    towns = U.towns
+    U.towns = lambda lang, _: towns(lang, split)
+    try:
+        yield
+    finally:
+        U.towns = towns
+
+
 @torch.no_grad()
 def probe(args: argparse.Namespace) -> dict[str, tuple[int, int]]:
     """Teacher-forced accuracy per decision on drills built from ``--split`` towns."""
     from tinyqwen import AutoModelForCausalLM, Tokenizer
 
-    towns = U.towns
-    U.towns = lambda lang, split: towns(lang, args.split)
     tokenizer = Tokenizer.from_pretrained(args.model)
     model = AutoModelForCausalLM.from_pretrained(
         args.model, dtype=torch.float32, device="cpu"
@@ -190,27 +201,27 @@ def probe(args: argparse.Namespace) -> dict[str, tuple[int, int]]:
         pred = model(torch.tensor([ids]))[0].argmax(-1)
         return all(pred[p - 1].item() == ids[p] for p in positions)
 
-    counts: dict[str, list[int]] = {}
-    rng = random.Random("probe")
-    for i in range(120):
-        lang = "zh" if i % 2 == 0 else "en"
-        sources, qas = U.lookup_qa(rng, lang)
-        for qa in qas:
-            ids, labels = encode_key(tokenizer, U.sources_text(sources, lang), [qa], lang)
-            pos = [p for p, t in enumerate(labels) if t != IGNORE]
-            kinds = ({"refuse": pos[:2]} if "[" not in qa[1]
-                     else {"answer": pos[:2], "value": pos[2:-1], "cite": pos[-1:]})  # fmt: skip
-            for name, ps in kinds.items():
-                c = counts.setdefault(name, [0, 0])
-                c[0] += hits(ids, ps)
-                c[1] += 1
-    rng = random.Random("probe-cite")
-    for i in range(100):
-        ids, labels = encode_cite(tokenizer, *_cite_item(rng, "zh" if i % 2 == 0 else "en", 1))
-        c = counts.setdefault("cite_drill", [0, 0])
-        c[0] += hits(ids, [p for p, t in enumerate(labels) if t != IGNORE])
-        c[1] += 1
-    U.towns = towns
+    with towns_from(args.split):
+        counts: dict[str, list[int]] = {}
+        rng = random.Random("probe")
+        for i in range(120):
+            lang = "zh" if i % 2 == 0 else "en"
+            sources, qas = U.lookup_qa(rng, lang)
+            for qa in qas:
+                ids, labels = encode_key(tokenizer, U.sources_text(sources, lang), [qa], lang)
+                pos = [p for p, t in enumerate(labels) if t != IGNORE]
+                kinds = ({"refuse": pos[:2]} if "[" not in qa[1]
+                         else {"answer": pos[:2], "value": pos[2:-1], "cite": pos[-1:]})  # fmt: skip
+                for name, ps in kinds.items():
+                    c = counts.setdefault(name, [0, 0])
+                    c[0] += hits(ids, ps)
+                    c[1] += 1
+        rng = random.Random("probe-cite")
+        for i in range(100):
+            ids, labels = encode_cite(tokenizer, *_cite_item(rng, "zh" if i % 2 == 0 else "en", 1))
+            c = counts.setdefault("cite_drill", [0, 0])
+            c[0] += hits(ids, [p for p, t in enumerate(labels) if t != IGNORE])
+            c[1] += 1
     print(args.model, args.split, {k: f"{a}/{b}" for k, (a, b) in counts.items()})
     return {k: (a, b) for k, (a, b) in counts.items()}
 
@@ -222,8 +233,9 @@ def _block_spans(tokenizer, text: str, n_blocks: int, ids: list[int]) -> list[tu
     for k in range(1, n_blocks + 1):
         t0 = text.index("\n", text.index(f"[{k}] (", start)) + 1
         end = text.index(f"\n\n[{k + 1}] (", t0) if k < n_blocks else len(text)
-        a, z = len(tokenizer.encode(text[:t0])), len(tokenizer.encode(text[:end]))
-        while ids[:z] != tokenizer.encode(text[:end])[:z]:
+        prefix = tokenizer.encode(text[:end])
+        a, z = len(tokenizer.encode(text[:t0])), len(prefix)
+        while ids[:z] != prefix[:z]:
             z -= 1
         spans.append((a, z - 1))
         start = end
@@ -251,20 +263,14 @@ def _softmax_probe(x_train, y_train, x_test, y_test, steps: int = 600) -> float:
 def linear_probe(args: argparse.Namespace) -> dict[str, float]:
     """Accuracy of reading the block number (1-4) from each layer's residual stream at the tokens of
     the sources' text; ``position`` = the token position alone (one-hot, 8-token bins)."""
-    from tinyqwen import AutoModelForCausalLM, Tokenizer
+    from tinyqwen import AutoModelForCausalLM, Tokenizer, trace
 
     tokenizer = Tokenizer.from_pretrained(args.model)
     model = AutoModelForCausalLM.from_pretrained(
         args.model, dtype=torch.float32, device="cpu"
     ).eval()
-    captured: list[torch.Tensor] = []
-    hooks = [model.model.embed_tokens.register_forward_hook(lambda m, i, o: captured.append(o[0]))]
-    for layer in model.model.layers:  # a layer returns (hidden, router logits)
-        hooks.append(layer.register_forward_hook(lambda m, i, o: captured.append(o[0][0])))
-    towns = U.towns
 
     def collect(split: str, n: int):
-        U.towns = lambda lang, _: towns(lang, split)
         rng = random.Random(f"linear-probe:{split}")
         feats, blocks, positions = [], [], []
         for i in range(n):
@@ -272,14 +278,14 @@ def linear_probe(args: argparse.Namespace) -> dict[str, float]:
             picked, facts, _ = U._drill_towns(rng, lang)
             text = U.sources_text(U._sources(rng, picked, facts, lang), lang)
             ids = tokenizer.encode(text)
-            captured.clear()
-            model(torch.tensor([ids]))
-            hidden = torch.stack(captured)  # [L + 1, T, H]
+            with trace.capture() as rec:
+                model(torch.tensor([ids]))
+            residual = [t[0] for name, t in rec if name == "embed" or name.endswith(".residual")]
+            hidden = torch.stack(residual)  # [L + 1, T, H]
             for k, (a, z) in enumerate(_block_spans(tokenizer, text, len(picked), ids)):
                 feats.append(hidden[:, a:z])
                 blocks += [k] * (z - a)
                 positions += range(a, z)
-        U.towns = towns
         pos = torch.tensor(positions) // 8
         return (
             torch.cat(feats, 1),
@@ -287,12 +293,10 @@ def linear_probe(args: argparse.Namespace) -> dict[str, float]:
             torch.nn.functional.one_hot(pos.clamp(max=63), 64).float(),
         )
 
-    try:
+    with towns_from("train"):
         x_train, y_train, p_train = collect("train", 200)
+    with towns_from("test"):
         x_test, y_test, p_test = collect("test", 100)
-    finally:
-        for h in hooks:
-            h.remove()
     result = {"position": _softmax_probe(p_train, y_train, p_test, y_test)}
     for layer in range(x_train.shape[0]):
         result[f"layer {layer}"] = _softmax_probe(x_train[layer], y_train, x_test[layer], y_test)
