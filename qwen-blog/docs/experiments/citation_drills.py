@@ -1,4 +1,4 @@
-"""E19-E23 of docs/14-universe.md: can the shipped ``tiny-universe`` learn the citation ``[n]``?
+"""E19-E25 of docs/14-universe.md: can the shipped ``tiny-universe`` learn the citation ``[n]``?
 
 Five kinds of drills on tinyrag's numbered sources (training towns only), a teacher-forced probe
 on held-out towns, and a linear probe of the residual stream::
@@ -10,6 +10,8 @@ on held-out towns, and a linear probe of the residual stream::
     python docs/experiments/citation_drills.py train --kind blockid --out runs/e22 --steps 600 --lr 1e-3
     python docs/experiments/citation_drills.py train --kind blockid-key --out runs/e23 --steps 500 \
         --lr 1e-3 --base runs/e22/step-000600
+    python docs/experiments/citation_drills.py train --kind blockid --out runs/e25 --steps 400 --lr 1e-3 \
+        --base runs/e24/model   # E24: the full recipe with a 6-layer model (chapter 14)
     python docs/experiments/citation_drills.py probe --model runs/e19/step-000200
     python docs/experiments/citation_drills.py linear-probe --model runs/e22/step-000200
 
