@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 from qwen_blog import universe_corpus as uc
 from qwen_blog.sft import IGNORE, build_example
@@ -596,3 +597,49 @@ def test_citation_experiment_blockid_drills_and_block_spans():
             assert (
                 z > a and tok.decode(ids[a:z]) in body and body.startswith(tok.decode(ids[a:z])[:4])
             )
+
+
+def test_citation_experiment_valcite_drills_and_init(tmp_path):
+    """E26-E29: valcite drills train exactly the answers' citation digits; the tagged kind ends every
+    sentence of source k with ``[k]`` and changes nothing else; the fused kind is the tagged one with
+    each `` [k`` one id; ``init`` writes a loadable model of the asked shape with the shipped
+    tokenizer, ``fuse-init`` copies the digits' rows to the fused ids."""
+    from tinyqwen import AutoModelForCausalLM, Tokenizer
+
+    cd = _citation_drills()
+    tok = Tokenizer.from_pretrained(_shipped())
+    plain = cd.valcite_batch(tok, 0, 3, 6)
+    tagged = cd.valcite_tagged_batch(tok, 0, 3, 6)
+    for (ids, labels), (tids, tlabels) in zip(plain, tagged):
+        text, ttext = tok.decode(ids), tok.decode(tids)
+        answers = [a for a in text.split("\n") if re.search(r"\[\d\][.。]$", a)]
+        want = [re.search(r"\[(\d)\]", a).group(1) for a in answers]
+        assert answers and [tok.decode([t]) for t in labels if t != -100] == want
+        assert [tok.decode([t]) for t in tlabels if t != -100] == want
+        cut = re.compile(r"\n\n(?=问题：|Question: )")
+        sources, qas = cut.split(text, maxsplit=1)
+        tsources, tqas = cut.split(ttext, maxsplit=1)
+        assert tqas == qas and re.sub(r" \[\d\](?=[.。])", "", tsources) == sources
+        for k, b in enumerate(tsources.split("\n\n")[1:], 1):
+            sentences = re.split(r"(?<=[.。]) ?", b.split("\n", 1)[1])
+            assert all(s.endswith((f" [{k}].", f" [{k}]。")) for s in sentences if s)
+    # fused: every " [k" one id (a spare vocab row), the labels moved onto it, headers untouched
+    for (ids, labels), (fids, flabels) in zip(tagged, cd.valcite_fused_batch(tok, 0, 3, 6)):
+        fused = {cd.fused_id(tok, k): str(k) for k in range(1, 10)}
+        assert len(ids) - len(fids) == sum(i in fused for i in fids) > 0
+        back = "".join(" [" + fused[i] if i in fused else tok.decode([i]) for i in fids)
+        assert back == tok.decode(ids)
+        assert [fused[t] for t in flabels if t != -100] == [
+            tok.decode([t]) for t in labels if t != -100
+        ]
+    cd.main(["init", "--out", str(tmp_path / "m"), "--layers", "2", "--hidden", "64"])
+    m = AutoModelForCausalLM.from_pretrained(tmp_path / "m")
+    assert (m.config.num_hidden_layers, m.config.hidden_size) == (2, 64)
+    assert Tokenizer.from_pretrained(tmp_path / "m").encode("Raven Port [1]") == tok.encode(
+        "Raven Port [1]"
+    )
+    cd.main(["fuse-init", "--base", str(tmp_path / "m"), "--out", str(tmp_path / "f")])
+    rows = AutoModelForCausalLM.from_pretrained(tmp_path / "f").model.embed_tokens.weight
+    assert all(
+        torch.equal(rows[cd.fused_id(tok, k)], rows[tok.encode(str(k))[0]]) for k in range(1, 10)
+    )

@@ -1,7 +1,7 @@
-"""E19-E25 of docs/14-universe.md: can the shipped ``tiny-universe`` learn the citation ``[n]``?
+"""E19-E29 of docs/14-universe.md: can the shipped ``tiny-universe`` learn the citation ``[n]``?
 
-Five kinds of drills on tinyrag's numbered sources (training towns only), a teacher-forced probe
-on held-out towns, and a linear probe of the residual stream::
+Eight kinds of drills on tinyrag's numbered sources (training towns only), a teacher-forced probe
+on held-out towns, a linear probe of the residual stream, and a random initialisation to train from::
 
     python docs/experiments/citation_drills.py train --kind key  --out runs/e19 --steps 600
     python docs/experiments/citation_drills.py train --kind mixed --out runs/e19b --steps 400
@@ -12,6 +12,18 @@ on held-out towns, and a linear probe of the residual stream::
         --lr 1e-3 --base runs/e22/step-000600
     python docs/experiments/citation_drills.py train --kind blockid --out runs/e25 --steps 400 --lr 1e-3 \
         --base runs/e24/model   # E24: the full recipe with a 6-layer model (chapter 14)
+    python docs/experiments/citation_drills.py init --out runs/init   # the shipped shape, random weights
+    python docs/experiments/citation_drills.py train --kind cite --base runs/init --out runs/e26 \
+        --steps 1000 --lr 1e-3
+    python docs/experiments/citation_drills.py train --kind valcite-tagged --base runs/init \
+        --out runs/e27 --steps 600 --lr 1e-3
+    python docs/experiments/citation_drills.py train --kind valcite-tagged --out runs/e28 --steps 400 \
+        --lr 1e-3
+    python docs/experiments/citation_drills.py probe --model runs/e28/step-000400 --tagged
+    python docs/experiments/citation_drills.py fuse-init --out runs/fused   # spare rows = digits
+    python docs/experiments/citation_drills.py train --kind valcite-fused --base runs/fused \
+        --out runs/e29 --steps 300 --lr 1e-3
+    python docs/experiments/citation_drills.py probe --model runs/e29/step-000300 --tagged --fused
     python docs/experiments/citation_drills.py probe --model runs/e19/step-000200
     python docs/experiments/citation_drills.py linear-probe --model runs/e22/step-000200
 
@@ -25,6 +37,13 @@ on held-out towns, and a linear probe of the residual stream::
   sources with each sentence prefixed by its block's ``[k]`` half of the time; the loss is on every
   marker digit, so predicting a repeated one needs "which block am I in".
 - ``blockid-key``: 8 block-id drills + 8 key drills a step (lookup runner).
+- ``valcite``: sources and 1-6 answered questions, the loss on the citation digits only (the value is
+  given, so the citation can follow it). ``valcite-tagged``: the same with every sentence of source k
+  ending in `` [k]`` before its full stop (``... of 2074 [1].``), the form the answer cites in; ``probe
+  --tagged`` shows the sources that way. ``valcite-fused``: valcite-tagged with every `` [k`` one
+  token (a spare row of the padded vocab, :func:`fused_id`; ``fuse-init`` starts those rows as the
+  digits' rows), so the citation is the token right after the value; ``probe --fused`` likewise.
+  All three on the lookup runner.
 - ``--name-paths``: the sources' file names are the town names (``Raven Port.md``, ``柳门镇.md``)
   instead of ``raven-port.md`` / ``town_560.md``, so the number stands a few tokens before the name.
 
@@ -155,15 +174,110 @@ def blockid_key_batch(tokenizer, seed: int, step: int, size: int):
     return blockid_batch(tokenizer, seed, step, size, key_batch)
 
 
+def tag_sentences(sources: list[tuple[str, str]], lang: str) -> list[tuple[str, str]]:
+    """Each sentence of source k ends with `` [k]`` before its full stop (``...of 2074 [1].``), the
+    form the answer's citation takes."""
+    out = []
+    for k, (loc, text) in enumerate(sources, 1):
+        if lang == "zh":
+            text = "".join(f"{s} [{k}]。" for s in text.split("。") if s)
+        else:
+            text = " ".join(f"{s.rstrip('.')} [{k}]." for s in text.split(". ") if s)
+        out.append((loc, text))
+    return out
+
+
+def valcite_batch(tokenizer, seed: int, step: int, size: int, tagged: bool = False):
+    """Sources and 1-6 answered questions (:func:`~qwen_blog.universe_corpus.lookup_qa`); the loss
+    on the citation digits only -- the value is given, so the citation can follow the value."""
+    rng = random.Random(f"valcite-drill:{seed}:{step}")
+    out = []
+    for i in range(size):
+        lang = "zh" if i % 2 == 0 else "en"
+        sources, qas = U.lookup_qa(rng, lang)
+        if tagged:
+            sources = tag_sentences(sources, lang)
+        ids, labels = encode_key(tokenizer, U.sources_text(sources, lang), qas, lang)
+        # keep the digit after an answer's "[": the citation (refusals have none)
+        labels = [
+            t if t != IGNORE and "[" not in tokenizer.decode([t])
+            and tokenizer.decode([ids[p - 1]]).endswith("[") else IGNORE
+            for p, t in enumerate(labels)
+        ]  # fmt: skip
+        out.append((ids, labels))
+    return out
+
+
+def valcite_tagged_batch(tokenizer, seed: int, step: int, size: int):
+    return valcite_batch(tokenizer, seed, step, size, tagged=True)
+
+
+def fused_id(tokenizer, k: int) -> int:
+    """The id that stands for `` [k`` (k = 1-9) in fused drills: a spare row of the model's vocab
+    (the shipped model pads 3,731 tokens to 3,776 rows), after the tokenizer's last id."""
+    return tokenizer.vocab_size + k
+
+
+def fuse_markers(tokenizer, ids: list[int], labels: list[int]) -> tuple[list[int], list[int]]:
+    """`` [`` followed by a digit k becomes the single id :func:`fused_id` (a label on the digit
+    moves to it); a header's ``[k]`` at a line start (``[`` without the space) is left as it is."""
+    bracket = tokenizer.encode(" [")[0]
+    digits = {tokenizer.encode(str(k))[0]: k for k in range(1, 10)}
+    out_ids: list[int] = []
+    out_labels: list[int] = []
+    p = 0
+    while p < len(ids):
+        if ids[p] == bracket and p + 1 < len(ids) and ids[p + 1] in digits:
+            new = fused_id(tokenizer, digits[ids[p + 1]])
+            out_ids.append(new)
+            out_labels.append(new if labels[p + 1] != IGNORE else IGNORE)
+            p += 2
+        else:
+            out_ids.append(ids[p])
+            out_labels.append(labels[p])
+            p += 1
+    return out_ids, out_labels
+
+
+def valcite_fused_batch(tokenizer, seed: int, step: int, size: int):
+    """valcite-tagged drills with every `` [k`` one token: in the sources and in the answer the
+    citation is then the token right after the value (``207`` ``4`` `` [1`` ``].``)."""
+    return [
+        fuse_markers(tokenizer, ids, labels)
+        for ids, labels in valcite_batch(tokenizer, seed, step, size, tagged=True)
+    ]
+
+
+def fuse_init(base: Path, out: Path) -> None:
+    """``base`` with the rows of the fused ids set to the rows of the digits they stand for
+    (embedding and tied lm_head), saved to ``out``: the ``--base`` of valcite-fused training."""
+    from tinyqwen import AutoModelForCausalLM, Tokenizer
+
+    tokenizer = Tokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, device="cpu")
+    rows = model.model.embed_tokens.weight
+    if fused_id(tokenizer, 9) >= rows.shape[0]:
+        raise ValueError(
+            f"{base}: no spare vocab rows for the fused markers ({rows.shape[0]} rows)"
+        )
+    with torch.no_grad():
+        for k in range(1, 10):
+            rows[fused_id(tokenizer, k)] = rows[tokenizer.encode(str(k))[0]]
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+
+
 def use_name_paths() -> None:
     U.town_path = lambda town, lang: f"{town}.md"
 
 
 def train(args: argparse.Namespace) -> None:
     batch = {"key": key_batch, "cite": cite_batch, "mixed": mixed_batch, "blockid": blockid_batch,
-             "blockid-key": blockid_key_batch}[args.kind]  # fmt: skip
+             "blockid-key": blockid_key_batch, "valcite": valcite_batch,
+             "valcite-tagged": valcite_tagged_batch,
+             "valcite-fused": valcite_fused_batch}[args.kind]  # fmt: skip
     # drills alone, on the lookup stage's runner (its val: the same drills, seed + 1)
-    if args.kind in ("cite", "blockid", "blockid-key"):
+    if args.kind not in ("key", "mixed"):
         lookup.drill_batch = batch
         settings = {"micro_batch_size": 16, "lr": args.lr, "warmup_steps": 10, "max_steps": args.steps,
                     "eval_every": 50, "save_every": 100, "min_lr_ratio": 1.0}  # fmt: skip
@@ -209,8 +323,12 @@ def probe(args: argparse.Namespace) -> dict[str, tuple[int, int]]:
         for i in range(120):
             lang = "zh" if i % 2 == 0 else "en"
             sources, qas = U.lookup_qa(rng, lang)
+            if args.tagged:
+                sources = tag_sentences(sources, lang)
             for qa in qas:
                 ids, labels = encode_key(tokenizer, U.sources_text(sources, lang), [qa], lang)
+                if args.fused:
+                    ids, labels = fuse_markers(tokenizer, ids, labels)
                 pos = [p for p, t in enumerate(labels) if t != IGNORE]
                 kinds = ({"refuse": pos[:2]} if "[" not in qa[1]
                          else {"answer": pos[:2], "value": pos[2:-1], "cite": pos[-1:]})  # fmt: skip
@@ -221,6 +339,8 @@ def probe(args: argparse.Namespace) -> dict[str, tuple[int, int]]:
         rng = random.Random("probe-cite")
         for i in range(100):
             ids, labels = encode_cite(tokenizer, *_cite_item(rng, "zh" if i % 2 == 0 else "en", 1))
+            if args.fused:
+                ids, labels = fuse_markers(tokenizer, ids, labels)
             c = counts.setdefault("cite_drill", [0, 0])
             c[0] += hits(ids, [p for p, t in enumerate(labels) if t != IGNORE])
             c[1] += 1
@@ -306,12 +426,39 @@ def linear_probe(args: argparse.Namespace) -> dict[str, float]:
     return result
 
 
+def init(args: argparse.Namespace) -> None:
+    """A randomly initialised model of the given shape with the shipped tokenizer: a ``--base`` for
+    training drills from scratch."""
+    from tinyqwen import Qwen2Config, Qwen2ForCausalLM, Tokenizer
+
+    shipped = Qwen2Config.from_pretrained(ASSET_DIR)
+    config = Qwen2Config.from_dict({
+        **shipped.to_dict(), "num_hidden_layers": args.layers, "hidden_size": args.hidden,
+        "intermediate_size": 3 * args.hidden, "num_attention_heads": args.heads,
+        "num_key_value_heads": args.kv_heads, "torch_dtype": "float32"})  # fmt: skip
+    torch.manual_seed(args.seed)
+    Qwen2ForCausalLM(config).save_pretrained(args.out)
+    Tokenizer.from_pretrained(ASSET_DIR).save_pretrained(args.out)
+    print(f"{args.out}: {args.layers} layers x {args.hidden}, {args.heads}/{args.kv_heads} heads")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument(
-        "--kind", choices=["key", "cite", "mixed", "blockid", "blockid-key"], required=True
+        "--kind",
+        choices=[
+            "key",
+            "cite",
+            "mixed",
+            "blockid",
+            "blockid-key",
+            "valcite",
+            "valcite-tagged",
+            "valcite-fused",
+        ],
+        required=True,
     )
     t.add_argument("--out", required=True)
     t.add_argument("--steps", type=int, default=400)
@@ -321,15 +468,33 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("probe")
     q.add_argument("--model", default=str(ASSET_DIR))
     q.add_argument("--split", default="test", choices=["train", "test"])
+    q.add_argument(
+        "--tagged", action="store_true", help="sources as valcite-tagged drills show them"
+    )
+    q.add_argument("--fused", action="store_true", help="every ' [k' one token, as valcite-fused")
     lp = sub.add_parser("linear-probe")
     lp.add_argument("--model", default=str(ASSET_DIR))
-    for s in (t, q, lp):
+    fi = sub.add_parser("fuse-init")
+    fi.add_argument("--base", default=str(ASSET_DIR))
+    fi.add_argument("--out", required=True)
+    i = sub.add_parser("init")
+    i.add_argument("--out", required=True)
+    i.add_argument("--layers", type=int, default=4)
+    i.add_argument("--hidden", type=int, default=256)
+    i.add_argument("--heads", type=int, default=4)
+    i.add_argument("--kv-heads", type=int, default=2)
+    i.add_argument("--seed", type=int, default=0)
+    for s in (t, q, lp, i, fi):
         s.add_argument("--name-paths", action="store_true")
     args = p.parse_args(argv)
     if args.name_paths:
         use_name_paths()
     if args.cmd == "train":
         train(args)
+    elif args.cmd == "init":
+        init(args)
+    elif args.cmd == "fuse-init":
+        fuse_init(Path(args.base), Path(args.out))
     elif args.cmd == "probe":
         probe(args)
     else:
