@@ -176,7 +176,7 @@ def blockid_key_batch(tokenizer, seed: int, step: int, size: int):
 
 def tag_sentences(sources: list[tuple[str, str]], lang: str) -> list[tuple[str, str]]:
     """Each sentence of source k ends with `` [k]`` before its full stop (``...of 2074 [1].``), the
-    form the answer's citation takes."""
+    form the answer's citation takes. The location's ``chars 0-N`` is left as it was."""
     out = []
     for k, (loc, text) in enumerate(sources, 1):
         if lang == "zh":
