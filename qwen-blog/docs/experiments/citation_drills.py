@@ -200,8 +200,7 @@ def valcite_batch(tokenizer, seed: int, step: int, size: int, tagged: bool = Fal
         ids, labels = encode_key(tokenizer, U.sources_text(sources, lang), qas, lang)
         # keep the digit after an answer's "[": the citation (refusals have none)
         labels = [
-            t if t != IGNORE and "[" not in tokenizer.decode([t])
-            and tokenizer.decode([ids[p - 1]]).endswith("[") else IGNORE
+            t if t != IGNORE and tokenizer.decode([ids[p - 1]]).endswith("[") else IGNORE
             for p, t in enumerate(labels)
         ]  # fmt: skip
         out.append((ids, labels))
@@ -271,13 +270,16 @@ def use_name_paths() -> None:
     U.town_path = lambda town, lang: f"{town}.md"
 
 
+KINDS = {"key": key_batch, "cite": cite_batch, "mixed": mixed_batch, "blockid": blockid_batch,
+         "blockid-key": blockid_key_batch, "valcite": valcite_batch,
+         "valcite-tagged": valcite_tagged_batch, "valcite-fused": valcite_fused_batch}  # fmt: skip
+SFT_KINDS = ("key", "mixed")  # trained inside SFT; the others alone on the lookup stage's runner
+
+
 def train(args: argparse.Namespace) -> None:
-    batch = {"key": key_batch, "cite": cite_batch, "mixed": mixed_batch, "blockid": blockid_batch,
-             "blockid-key": blockid_key_batch, "valcite": valcite_batch,
-             "valcite-tagged": valcite_tagged_batch,
-             "valcite-fused": valcite_fused_batch}[args.kind]  # fmt: skip
+    batch = KINDS[args.kind]
     # drills alone, on the lookup stage's runner (its val: the same drills, seed + 1)
-    if args.kind not in ("key", "mixed"):
+    if args.kind not in SFT_KINDS:
         lookup.drill_batch = batch
         settings = {"micro_batch_size": 16, "lr": args.lr, "warmup_steps": 10, "max_steps": args.steps,
                     "eval_every": 50, "save_every": 100, "min_lr_ratio": 1.0}  # fmt: skip
@@ -446,20 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
-    t.add_argument(
-        "--kind",
-        choices=[
-            "key",
-            "cite",
-            "mixed",
-            "blockid",
-            "blockid-key",
-            "valcite",
-            "valcite-tagged",
-            "valcite-fused",
-        ],
-        required=True,
-    )
+    t.add_argument("--kind", choices=list(KINDS), required=True)
     t.add_argument("--out", required=True)
     t.add_argument("--steps", type=int, default=400)
     t.add_argument("--lr", type=float, default=5e-4)
