@@ -1,4 +1,4 @@
-"""E19-E29 of docs/14-universe.md: can the shipped ``tiny-universe`` learn the citation ``[n]``?
+"""E19-E30 of docs/14-universe.md: can the shipped ``tiny-universe`` learn the citation ``[n]``?
 
 Eight kinds of drills on tinyrag's numbered sources (training towns only), a teacher-forced probe
 on held-out towns, a linear probe of the residual stream, and a random initialisation to train from::
@@ -24,6 +24,8 @@ on held-out towns, a linear probe of the residual stream, and a random initialis
     python docs/experiments/citation_drills.py train --kind valcite-fused --base runs/fused \
         --out runs/e29 --steps 300 --lr 1e-3
     python docs/experiments/citation_drills.py probe --model runs/e29/step-000300 --tagged --fused
+    python docs/experiments/citation_drills.py train --kind valcite-fused --base runs/e29c/step-000300 \
+        --out runs/e30 --steps 900 --lr 1e-3 --seed 1 --min-lr-ratio 0.1   # fresh drills, lr decayed
     python docs/experiments/citation_drills.py probe --model runs/e19/step-000200
     python docs/experiments/citation_drills.py linear-probe --model runs/e22/step-000200
 
@@ -282,8 +284,8 @@ def train(args: argparse.Namespace) -> None:
     if args.kind not in SFT_KINDS:
         lookup.drill_batch = batch
         settings = {"micro_batch_size": 16, "lr": args.lr, "warmup_steps": 10, "max_steps": args.steps,
-                    "eval_every": 50, "save_every": 100, "min_lr_ratio": 1.0}  # fmt: skip
-        lookup.run_stage(Path(args.base), Path(args.out), settings, 0, "cpu", True, False)
+                    "eval_every": 50, "save_every": 100, "min_lr_ratio": args.min_lr_ratio}  # fmt: skip
+        lookup.run_stage(Path(args.base), Path(args.out), settings, args.seed, "cpu", True, False)
         return
     lookup.answer_drill_batch = batch  # sft --answer-drills N draws its extra micro-batch from here
     argv = ["--base", str(args.base), "--data", str(args.data), "--out", str(args.out),
@@ -454,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--base", default=str(ASSET_DIR))
     t.add_argument("--data", default="runs/universe/data/sft.jsonl")
+    t.add_argument("--seed", type=int, default=0, help="drills alone: another seed, other drills")
+    t.add_argument(
+        "--min-lr-ratio", type=float, default=1.0, help="drills alone: cosine decay to lr x this"
+    )
     q = sub.add_parser("probe")
     q.add_argument("--model", default=str(ASSET_DIR))
     q.add_argument("--split", default="test", choices=["train", "test"])
