@@ -643,3 +643,26 @@ def test_citation_experiment_valcite_drills_and_init(tmp_path):
     assert all(
         torch.equal(rows[cd.fused_id(tok, k)], rows[tok.encode(str(k))[0]]) for k in range(1, 10)
     )
+
+
+def test_citation_experiment_train_passes_seed_and_lr_floor(monkeypatch):
+    """``train --seed / --min-lr-ratio`` (E30) reach the runner: drills alone get the seed and a
+    constant lr unless a floor is given (0.0 included); SFT kinds keep sft's default floor."""
+    cd = _citation_drills()
+    seen = {}
+    monkeypatch.setattr(
+        cd.lookup,
+        "run_stage",
+        lambda base, out, settings, seed, *a: seen.update(s=settings, seed=seed),
+    )
+    monkeypatch.setattr(cd.sft, "run", lambda args: seen.update(sft=args))
+    cd.main(["train", "--kind", "valcite-fused", "--out", "x"])
+    assert (seen["seed"], seen["s"]["min_lr_ratio"]) == (0, 1.0)
+    cd.main(
+        ["train", "--kind", "valcite-fused", "--out", "x", "--seed", "3", "--min-lr-ratio", "0"]
+    )
+    assert (seen["seed"], seen["s"]["min_lr_ratio"]) == (3, 0.0)
+    cd.main(["train", "--kind", "key", "--out", "x", "--seed", "2"])
+    assert (seen["sft"].seed, seen["sft"].min_lr_ratio) == (2, 0.1)
+    cd.main(["train", "--kind", "key", "--out", "x", "--min-lr-ratio", "0.5"])
+    assert (seen["sft"].seed, seen["sft"].min_lr_ratio) == (0, 0.5)

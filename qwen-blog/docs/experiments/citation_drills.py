@@ -283,8 +283,9 @@ def train(args: argparse.Namespace) -> None:
     # drills alone, on the lookup stage's runner (its val: the same drills, seed + 1)
     if args.kind not in SFT_KINDS:
         lookup.drill_batch = batch
+        floor = 1.0 if args.min_lr_ratio is None else args.min_lr_ratio  # constant lr by default
         settings = {"micro_batch_size": 16, "lr": args.lr, "warmup_steps": 10, "max_steps": args.steps,
-                    "eval_every": 50, "save_every": 100, "min_lr_ratio": args.min_lr_ratio}  # fmt: skip
+                    "eval_every": 50, "save_every": 100, "min_lr_ratio": floor}  # fmt: skip
         lookup.run_stage(Path(args.base), Path(args.out), settings, args.seed, "cpu", True, False)
         return
     lookup.answer_drill_batch = batch  # sft --answer-drills N draws its extra micro-batch from here
@@ -292,7 +293,9 @@ def train(args: argparse.Namespace) -> None:
             "--max-len", "640", "--micro-batch-size", "8", "--lr", str(args.lr), "--warmup-steps", "20",
             "--max-steps", str(args.steps), "--eval-every", "100", "--save-every", "100",
             "--keep-last", "20", "--answer-drills", "16", "--micro-batch-tokens", "2048",
-            "--precision", "fp32", "--device", "cpu"]  # fmt: skip
+            "--precision", "fp32", "--device", "cpu", "--seed", str(args.seed)]  # fmt: skip
+    if args.min_lr_ratio is not None:
+        argv += ["--min-lr-ratio", str(args.min_lr_ratio)]
     sft.run(sft.build_parser().parse_args(argv))
 
 
@@ -456,9 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--base", default=str(ASSET_DIR))
     t.add_argument("--data", default="runs/universe/data/sft.jsonl")
-    t.add_argument("--seed", type=int, default=0, help="drills alone: another seed, other drills")
+    t.add_argument("--seed", type=int, default=0, help="another seed: other drills")
     t.add_argument(
-        "--min-lr-ratio", type=float, default=1.0, help="drills alone: cosine decay to lr x this"
+        "--min-lr-ratio",
+        type=float,
+        default=None,
+        help="cosine decay to lr x this (default: 1.0, constant, for drills alone; sft's 0.1 inside SFT)",
     )
     q = sub.add_parser("probe")
     q.add_argument("--model", default=str(ASSET_DIR))
