@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "--min-lr-ratio",
         type=float,
         default=None,
-        help="cosine decay to lr x this (default: 1.0, constant, for drills alone; sft's 0.1 inside SFT)",
+        help="cosine decay to lr x this (default: constant lr for drills alone, sft's own default for key/mixed)",
     )
     q = sub.add_parser("probe")
     q.add_argument("--model", default=str(ASSET_DIR))
